@@ -1,0 +1,166 @@
+"""Loihi dialect: what the chip runs, named after Lava's registers (lava-nc 0.10.0).
+
+A compiled program is a graph of three node kinds:
+
+``SpikeSource``  binary input spikes of a given shape (Lava: ``io.source.RingBuffer``).
+``Synapse``      a connection block (Lava: ``Dense``, ``Sparse``, ``DelayDense``)::
+
+                     a[t] = shift( Σ_j W'[i, j] · s_j[t − 1 − d_ij], weight_exp )
+
+                 ``W'`` is ``weights`` after Lava's clip to 8 bits and LSB truncation to
+                 ``num_weight_bits`` for ``sign_mode``; ``shift`` is ``<< e`` for e > 0 and an
+                 arithmetic (floor) ``>> −e`` otherwise; ``d_ij`` are optional extra delays.
+``Compartment``  a CUBA LIF population (Lava: ``lif.LIF``, ``PyLifModelBitAcc``)::
+
+                     u ← trunc(u · (4096 − du − 1) / 4096) + (a_in << 6)      (wraps at 24 bits)
+                     v ← clip(trunc(v · (4096 − dv) / 4096) + u + bias_mant << bias_exp, ±(2²³−1))
+                     s = v > (vth << 6) ;  v ← 0 where s
+
+                 ``trunc`` rounds toward zero.  ``du``, ``dv`` and ``vth`` are shared by the
+                 population; ``bias_mant`` is per neuron.  ``readout="v"`` marks a population
+                 whose membrane voltage (not its spikes) is the output; ``v_scale`` /
+                 ``v_offset`` decode it to the float model's units: v_float = v / v_scale + v_offset.
+
+Populations are one-dimensional on the chip; ``shape`` keeps the model's shape (C-order).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import IntEnum
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+from snnc.compiler.ir.graph import Node
+
+Shape = tuple[int, ...]
+
+#: Lava LIF constants (lava/proc/lif/models.py:89-108)
+DECAY_SHIFT = 12
+DECAY_UNITY = 1 << DECAY_SHIFT  # 4096
+DS_OFFSET = 1  # du offset: u decays by (4096 - du - 1)
+VTH_SHIFT = 6
+ACT_SHIFT = 6
+UV_BITS = 24
+
+
+class SignMode(IntEnum):
+    """Lava's ``lava.utils.weightutils.SignMode``."""
+
+    NULL = 0
+    MIXED = 1
+    EXCITATORY = 2
+    INHIBITORY = 3
+
+
+def sign_mode_of(weights: np.ndarray | sp.spmatrix) -> SignMode:
+    """Lava's ``determine_sign_mode``: EXC if min ≥ 0, INH if max ≤ 0, else MIXED."""
+    w = weights.data if sp.issparse(weights) else np.asarray(weights)
+    if w.size == 0 or w.min() >= 0:
+        return SignMode.EXCITATORY
+    if w.max() <= 0:
+        return SignMode.INHIBITORY
+    return SignMode.MIXED
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SpikeSource(Node):
+    """Binary input spikes of ``shape`` (flattened to one axon per element on the chip)."""
+
+    shape: Shape
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Synapse(Node):
+    """A synapse block between two flattened populations; see the module docstring.
+
+    ``weights`` is an int64 array (n_out, n_in) or a ``scipy.sparse.csr_matrix`` (stored
+    sparse when most entries are zero, lowered to Lava ``Sparse``).  ``delays`` (same
+    shape, ints ≥ 0, or ``None``) are *extra* steps on top of the one-step synaptic delay
+    (Lava ``DelayDense``: a delay of 0 means "next step").
+    """
+
+    weights: np.ndarray | sp.csr_matrix
+    weight_exp: int = 0
+    num_weight_bits: int = 8
+    sign_mode: SignMode | None = None
+    delays: np.ndarray | None = None
+    array_fields: ClassVar = ("weights", "delays")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if sp.issparse(self.weights):
+            w = sp.csr_matrix(self.weights, dtype=np.int64)
+            w.sort_indices()
+            for a in (w.data, w.indices, w.indptr):
+                a.setflags(write=False)
+            object.__setattr__(self, "weights", w)
+        if self.sign_mode is None:
+            object.__setattr__(self, "sign_mode", sign_mode_of(self.weights))
+        else:
+            object.__setattr__(self, "sign_mode", SignMode(self.sign_mode))
+
+    @property
+    def is_sparse(self) -> bool:
+        return sp.issparse(self.weights)
+
+    @property
+    def n_in(self) -> int:
+        return int(self.weights.shape[1])
+
+    @property
+    def n_out(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def max_delay(self) -> int:
+        return 0 if self.delays is None else int(np.max(self.delays, initial=0))
+
+    def dense_weights(self) -> np.ndarray:
+        return self.weights.toarray() if self.is_sparse else np.asarray(self.weights)
+
+    @property
+    def num_synapses(self) -> int:
+        """Stored (non-zero) synapses."""
+        if self.is_sparse:
+            return int(self.weights.nnz)
+        return int(np.count_nonzero(self.weights))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Compartment(Node):
+    """A CUBA LIF population with Lava's fixed-point registers; see the module docstring."""
+
+    shape: Shape
+    du: int
+    dv: int
+    vth: int
+    bias_mant: np.ndarray  # int, per neuron
+    bias_exp: int = 0
+    u_init: np.ndarray | None = None
+    v_init: np.ndarray | None = None
+    readout: str = "spikes"  # or "v"
+    v_scale: float = 1.0
+    v_offset: np.ndarray | None = None
+    start_step: int = 0
+    array_fields: ClassVar = ("bias_mant", "u_init", "v_init", "v_offset")
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Probe(Node):
+    """A program output: records the spikes (or ``v`` for read-outs) of its one predecessor."""
+
+    shape: Shape
+
+
+LOIHI_OPS: tuple[type[Node], ...] = (SpikeSource, Synapse, Compartment, Probe)
