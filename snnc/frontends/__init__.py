@@ -1,0 +1,44 @@
+"""Frontends: read a model into the float dialect.  :func:`load` picks one by type or suffix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from snnc.compiler.ir.graph import Graph
+from snnc.errors import FrontendError
+
+#: file suffixes each frontend reads
+SUFFIXES = {".nir": "nir"}
+
+
+def load(source: Any) -> Graph:
+    """Load a model: a ``.nir`` path, a ``nir.NIRGraph``, or an already loaded Graph."""
+    if isinstance(source, Graph):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise FrontendError(f"no such file: {str(path)!r}", hint="check the path")
+        if path.is_dir():
+            raise FrontendError(
+                f"{str(path)!r} is a directory, not a model file",
+                hint="pass a .nir file (compiled programs load with snnc.Program.load)",
+            )
+        kind = SUFFIXES.get(path.suffix.lower())
+        if kind is None:
+            raise FrontendError(
+                f"cannot tell the format of {path.name!r} from its suffix",
+                hint=f"supported model files: {', '.join(SUFFIXES)}",
+            )
+    elif type(source).__module__.startswith("nir"):
+        kind = "nir"
+    else:
+        raise FrontendError(
+            f"cannot load a model from a {type(source).__name__}",
+            hint="pass a .nir path, a nir.NIRGraph or an snnc Graph",
+        )
+    from snnc.frontends.nir import load_nir
+
+    return load_nir(source)

@@ -1,0 +1,43 @@
+"""The compile driver: model → float graph → pipeline → :class:`snnc.Program`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from snnc.compiler.discretize import Convention
+from snnc.compiler.ir import loihi
+from snnc.compiler.ir.graph import Graph
+from snnc.compiler.passes.pipelines import CompileContext, run_pipeline
+from snnc.compiler.targets import get_target
+from snnc.frontends import load
+from snnc.program import Program
+
+log = logging.getLogger(__name__)
+
+
+def compile(  # noqa: A001 - the public name is snnc.compile
+    model: Any,
+    target: str = "loihi2",
+    *,
+    dt: float = 1e-4,
+    integration: str = "euler",
+    spike_if: str = ">",
+    synapse_input: str = "ode",
+    stop_after: str | None = None,
+) -> Program | Graph:
+    """Compile ``model`` (a path, a ``nir.NIRGraph`` or a float-dialect Graph) for ``target``.
+
+    The discretization options are those of :class:`snnc.compiler.discretize.Convention`
+    (defaults: snnTorch's ``dt = 1e-4``, forward Euler, ``v > θ``, CubaLIF input as NIR's
+    ODE).  With ``stop_after`` the graph after that pass is returned instead of a Program.
+    """
+    spec = get_target(target)
+    conv = Convention(dt=dt, integration=integration, spike_if=spike_if, synapse_input=synapse_input)
+    graph = load(model)
+    ctx = CompileContext(convention=conv, target=spec)
+    out = run_pipeline(graph, ctx, stop_after=stop_after)
+    if not out.of_kind(loihi.Compartment):
+        return out
+    layers = [r.as_dict() for r in ctx.reports.get("quantize", [])]
+    return Program(out, conv, spec, ctx.reports["latency"], layers, ctx.timings)

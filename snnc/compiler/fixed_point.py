@@ -1,0 +1,92 @@
+"""Float → Loihi fixed-point conversions (pure functions, one format each).
+
+Units.  A population's float voltage ``v`` is represented on the chip as
+``v_L = 64 · S · v`` where ``S`` (the population's *scale*, integer units per float unit)
+is chosen by the quantizer.  A synapse with float weight ``w`` (the increment of v per
+input spike) therefore needs ``Σ w_q · 2^e ≈ S · w``: the weight mantissa ``w_q`` lives on
+Lava's 8-bit grid and ``e`` is the block's ``weight_exp``.
+
+Lava's grid (``lava/utils/weightutils.py``): excitatory weights are integers in [0, 255],
+inhibitory in [−255, 0], mixed-sign weights are *even* integers in [−256, 254] (the LSB is
+the sign bit's price).  The threshold is ``vth`` (17-bit mantissa, compared as vth << 6);
+the bias is ``bias_mant · 2^bias_exp`` with |bias_mant| ≤ 4095.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from snnc.compiler.ir.loihi import DECAY_UNITY, SignMode, sign_mode_of
+from snnc.compiler.targets import TargetSpec
+
+
+def grid_max(mode: SignMode) -> int:
+    """Largest mantissa magnitude the grid can hold for ``mode`` (254 mixed, else 255)."""
+    return 254 if mode == SignMode.MIXED else 255
+
+
+def to_grid(values: np.ndarray, mode: SignMode) -> np.ndarray:
+    """Round real mantissas to the nearest point of Lava's 8-bit grid for ``mode``."""
+    if mode == SignMode.MIXED:
+        q = 2 * np.rint(np.asarray(values) / 2.0)
+        return np.clip(q, -256, 254).astype(np.int64)
+    q = np.rint(np.asarray(values))
+    if mode == SignMode.INHIBITORY:
+        return np.clip(q, -255, 0).astype(np.int64)
+    return np.clip(q, 0, 255).astype(np.int64)
+
+
+def weight_exponent(max_abs: float, scale: float, mode: SignMode, target: TargetSpec) -> int:
+    """Smallest ``weight_exp`` such that ``max_abs · scale / 2^e`` fits the grid, clamped."""
+    if max_abs <= 0:
+        return 0
+    e = math.ceil(math.log2(max_abs * scale / grid_max(mode)) - 1e-12)
+    return int(min(max(e, target.weight_exp_min), target.weight_exp_max))
+
+
+def quantize_weights(
+    w: np.ndarray | sp.csr_matrix, scale: float, target: TargetSpec
+) -> tuple[np.ndarray | sp.csr_matrix, int, SignMode, float]:
+    """Map float weights (v units per spike) to (mantissas, weight_exp, sign mode, rel. error).
+
+    The relative error is ‖w_q·2^e/S − w‖ / ‖w‖ (Frobenius), 0 for an all-zero block.
+    """
+    data = w.data if sp.issparse(w) else np.asarray(w)
+    mode = sign_mode_of(w)
+    max_abs = float(np.max(np.abs(data), initial=0.0))
+    e = weight_exponent(max_abs, scale, mode, target)
+    q = to_grid(data * scale / 2.0**e, mode)
+    norm = float(np.linalg.norm(data))
+    err = float(np.linalg.norm(q * 2.0**e / scale - data)) / norm if norm > 0 else 0.0
+    if sp.issparse(w):
+        out = sp.csr_matrix((q, w.indices.copy(), w.indptr.copy()), shape=w.shape)
+        out.eliminate_zeros()
+        return out, e, mode, err
+    return q, e, mode, err
+
+
+def decay_u(alpha: float) -> int:
+    """Lava ``du`` for a current decay factor α: u ← u·(4096 − du − 1)/4096, so du = 4096(1−α) − 1."""
+    return int(round((1.0 - alpha) * DECAY_UNITY)) - 1
+
+
+def decay_v(alpha: float) -> int:
+    """Lava ``dv`` for a voltage decay factor α: v ← v·(4096 − dv)/4096, so dv = 4096(1−α)."""
+    return int(round((1.0 - alpha) * DECAY_UNITY))
+
+
+def split_bias(bias_l: np.ndarray, target: TargetSpec) -> tuple[np.ndarray, int]:
+    """Split chip-unit biases into (bias_mant, bias_exp) with |bias_mant| ≤ 4095, bias_exp ≥ 0.
+
+    The exponent is the smallest that fits the largest bias; it may exceed the target's
+    maximum, which the caller reports.
+    """
+    m = float(np.max(np.abs(bias_l), initial=0.0))
+    exp = 0
+    if m > target.bias_mant_max:
+        exp = math.ceil(math.log2(m / target.bias_mant_max) - 1e-12)
+    mant = np.rint(np.asarray(bias_l) / 2.0**exp).astype(np.int64)
+    return np.clip(mant, -target.bias_mant_max, target.bias_mant_max), exp

@@ -1,0 +1,63 @@
+"""Named pass sequences and the pass manager.
+
+A pass is a plain function ``(graph, ctx) -> graph``.  The manager runs them in order,
+verifies the IR after each one (:func:`snnc.compiler.ir.verify.verify`), times each pass
+and can stop after any named pass (``snnc compile --stop-after validate``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from snnc.compiler.discretize import Convention
+from snnc.compiler.ir.graph import Graph
+from snnc.compiler.ir.verify import verify
+from snnc.compiler.passes.quantize import quantize
+from snnc.compiler.passes.validate import validate
+from snnc.compiler.targets import TargetSpec
+from snnc.errors import ValidationError
+
+log = logging.getLogger(__name__)
+
+Pass = Callable[[Graph, "CompileContext"], Graph]
+
+
+@dataclasses.dataclass
+class CompileContext:
+    """Options and results shared by the passes of one compile."""
+
+    convention: Convention
+    target: TargetSpec
+    reports: dict[str, Any] = dataclasses.field(default_factory=dict)
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+#: the default pipeline from a float-dialect graph to a Loihi program
+LOIHI_PIPELINE: tuple[tuple[str, Pass], ...] = (
+    ("validate", validate),
+    ("quantize", quantize),
+)
+
+
+def run_pipeline(
+    graph: Graph,
+    ctx: CompileContext,
+    passes: tuple[tuple[str, Pass], ...] = LOIHI_PIPELINE,
+    stop_after: str | None = None,
+) -> Graph:
+    names = [n for n, _ in passes]
+    if stop_after is not None and stop_after not in names:
+        raise ValidationError(f"unknown pass {stop_after!r}", hint=f"passes: {', '.join(names)}")
+    for name, fn in passes:
+        t0 = time.perf_counter()
+        graph = fn(graph, ctx)
+        verify(graph)
+        ctx.timings[name] = time.perf_counter() - t0
+        log.debug("pass %s: %.3f s", name, ctx.timings[name])
+        if name == stop_after:
+            break
+    return graph

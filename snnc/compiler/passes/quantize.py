@@ -1,0 +1,370 @@
+"""quantize: lower the float dialect to the Loihi dialect (Lava's fixed-point registers).
+
+For every neuron population N with discrete coefficients (see :mod:`snnc.compiler.discretize`)
+and composed inflow x_N = Σ_p M_p s_p + b (see :mod:`snnc.compiler.paths`):
+
+1. Fold the input gains into the weights: the chip's current u is ``64·S·g_v·I``, so a
+   path's float weight is ``W_p = diag(g_v·g_in) · M_p`` (v units per spike).
+2. Constant input: ``B = b_v + g_v·g_in·b`` enters v every step (exact for LIF/IF/LI; for
+   CubaLIF a synaptic bias enters the *current*, which Lava cannot do, so its steady-state
+   value ``g_v·g_in·b/(1−α_I)`` is used and the layer is flagged).
+3. Reset to a non-zero ``v_reset`` by shifting v' = v − v_reset: θ' = θ − v_reset,
+   B' = B − (1−α_v)·v_reset, v'(0) = −v_reset.
+4. Per-neuron thresholds become one shared ``vth`` by dividing neuron i's equation by
+   θ'_i / max θ'.
+5. One scale S per population (chip units per float unit) -- as large as the 17-bit
+   threshold, the bias exponent and the weight exponent allow, but small enough that the
+   worst-case current ``Σ_j |W_ij| / (1 − α_I) + |B'|`` fits the 24-bit state (no wrap);
+   when that would leave the threshold with fewer than 8 bits, precision wins and the
+   layer is flagged as an overflow risk.
+6. Weights onto Lava's 8-bit grid with a per-synapse ``weight_exp``; ``vth = round(θ·S)``;
+   bias split into a 13-bit mantissa and an exponent; ``du``, ``dv`` to 12 bits.
+7. Every population starts at its synaptic depth k (``start_step``); paths whose float
+   delay differs from the chip's one step per layer get extra ``delays`` (Lava DelayDense).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from snnc.compiler import fixed_point as fx
+from snnc.compiler.discretize import coefficients
+from snnc.compiler.ir import loihi, ops
+from snnc.compiler.ir.graph import Graph, Node
+from snnc.compiler.paths import Inflow, Path, inflow
+from snnc.errors import QuantizationError, ValidationError
+
+#: below this many bits of threshold mantissa, precision is preferred over overflow safety
+MIN_VTH_BITS = 8
+#: a synapse block is stored sparse when fewer than this fraction of its entries are non-zero
+SPARSE_DENSITY = 0.25
+
+
+@dataclasses.dataclass
+class LayerReport:
+    """What the quantizer chose for one population, for the compile summary."""
+
+    name: str
+    kind: str
+    neurons: int
+    synapses: int
+    scale: float
+    vth: int
+    du: int
+    dv: int
+    weight_exps: list[int]
+    bias_exp: int
+    weight_error: float  # worst relative weight error over the layer's synapse blocks
+    depth: int
+    notes: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _name(graph: Graph, n: str) -> str:
+    return graph[n].source or n
+
+
+def _depths(graph: Graph, flows: dict[str, Inflow]) -> dict[str, int]:
+    """Synaptic depth of every population: the longest-path solution of
+    depth(N) ≥ depth(src) + 1 − d_min(path) over all paths, with inputs at depth 0."""
+    depth: dict[str, int] = {n: 0 for n in graph.of_kind(ops.Input)}
+    for n in flows:
+        depth[n] = 1
+    constraints = [
+        (p.source, n, int(p.delay.min(initial=0))) for n, f in flows.items() for p in f.paths
+    ]
+    for _ in range(len(depth) + 1):
+        changed = False
+        for src, dst, dmin in constraints:
+            need = depth[src] + 1 - dmin
+            if need > depth[dst]:
+                depth[dst] = need
+                changed = True
+        if not changed:
+            return depth
+    raise ValidationError(
+        "a recurrent connection runs from a deeper layer back to an earlier one; Loihi adds "
+        "one step per synapse layer, so the float model's one-step feedback cannot be kept",
+        hint="add a Delay of (depth difference) steps on the feedback edge, or make the "
+        "recurrence local to one layer",
+    )
+
+
+def _uniform(values: np.ndarray, what: str, layer: str) -> int:
+    uniq = np.unique(values)
+    if uniq.size > 1:
+        raise QuantizationError(
+            f"{what} differs across neurons ({int(uniq.min())}..{int(uniq.max())}); Loihi "
+            f"shares {what} by population",
+            node=layer,
+            hint="give every neuron of the layer the same time constants, or split the layer",
+        )
+    return int(uniq[0]) if uniq.size else 0
+
+
+def _choose_scale(
+    theta: float | None,
+    weights: list[np.ndarray | sp.csr_matrix],
+    bias: np.ndarray,
+    alpha_i: float,
+    ctx,
+) -> tuple[float, list[str]]:
+    """The population scale S (chip units per float voltage unit); see step 5."""
+    target = ctx.target
+    notes: list[str] = []
+    rowsum = np.zeros(bias.shape[0])
+    max_w = 0.0
+    for w in weights:
+        a = abs(w)
+        rowsum += np.asarray(a.sum(axis=1)).reshape(-1)
+        max_w = max(max_w, float(a.max()) if a.shape[0] * a.shape[1] else 0.0)
+    max_b = float(np.max(np.abs(bias), initial=0.0))
+    bound = float(rowsum.max(initial=0.0)) / max(1.0 - alpha_i, 1e-12) + max_b
+    limits = [math.inf]
+    if theta is not None:
+        limits.append(target.vth_max / theta)
+    if max_b > 0:
+        limits.append(target.bias_mant_max * 2.0**target.bias_exp_max / (64.0 * max_b))
+    if max_w > 0:
+        limits.append(254.0 * 2.0**target.weight_exp_max / max_w)
+    hard = min(limits)
+    safe = (target.state_max + 1) / 64.0 / bound if bound > 0 else math.inf
+    scale = min(hard, safe)
+    if theta is not None:
+        floor = 2.0**MIN_VTH_BITS / theta
+        if scale < floor <= hard:
+            notes.append(
+                f"overflow risk: a worst-case step input of {bound:.3g}×(float units) exceeds the "
+                f"24-bit current at vth={round(theta * floor)}; u wraps if that many inputs spike at once"
+            )
+            scale = floor
+    if not math.isfinite(scale):
+        scale = 1.0
+    return scale, notes
+
+
+def _lower_population(
+    graph: Graph, name: str, flow: Inflow, depth: dict[str, int], ctx, readout_of: ops.Node | None
+) -> tuple[dict[str, Node], list[tuple[str, str]], LayerReport]:
+    """Synapse blocks and the compartment for one population (or an Output read-out)."""
+    node = readout_of if readout_of is not None else graph[name]
+    layer = node.source or name
+    target = ctx.target
+    if isinstance(node, ops.NeuronOp):
+        c = coefficients(node, ctx.convention)
+        n = int(np.prod(node.shape, dtype=np.int64))
+        flat = lambda a: np.asarray(a, dtype=np.float64).reshape(-1)  # noqa: E731
+        alpha_i, g_in, alpha_v, g_v, b_v = map(flat, (c.alpha_i, c.g_in, c.alpha_v, c.g_v, c.b_v))
+        theta = None if c.v_threshold is None else flat(c.v_threshold)
+        v_reset = np.zeros(n) if c.v_reset is None else flat(c.v_reset)
+        has_current = c.has_current
+        shape = tuple(node.shape)
+        spiking = node.spiking
+    else:  # Output fed by synapses only: a non-leaking current read-out
+        shape = tuple(node.shape)
+        n = int(np.prod(shape, dtype=np.int64))
+        alpha_i, g_in, alpha_v, g_v, b_v = np.zeros(n), np.ones(n), np.zeros(n), np.ones(n), np.zeros(n)
+        theta, v_reset, has_current, spiking = None, np.zeros(n), False, False
+
+    notes: list[str] = []
+    gain = g_v * g_in
+    weights = [sp.diags(gain) @ p.matrix for p in flow.paths]
+    if has_current:
+        bias = b_v + gain * flow.bias / np.maximum(1.0 - alpha_i, 1e-12)
+        if np.any(flow.bias != 0):
+            notes.append("synaptic bias of a CubaLIF enters v as its steady-state value")
+    else:
+        bias = b_v + gain * flow.bias
+    v0 = np.zeros(n)
+    theta_ref = None
+    if spiking and theta is not None:
+        theta_p = theta - v_reset
+        if np.any(theta_p <= 0):
+            i = int(np.argmin(theta_p))
+            raise ValidationError(
+                f"v_threshold ({theta[i]:g}) must be above v_reset ({v_reset[i]:g}) (neuron {i})",
+                node=layer,
+                hint="check the exported thresholds and resets",
+            )
+        bias = bias - (1.0 - alpha_v) * v_reset
+        v0 = -v_reset
+        theta_ref = float(theta_p.max())
+        k = theta_p / theta_ref
+        if np.any(k != 1.0):
+            weights = [sp.diags(1.0 / k) @ w for w in weights]
+            bias, v0 = bias / k, v0 / k
+            notes.append("per-neuron thresholds folded into the weights")
+
+    du = _uniform(np.array([fx.decay_u(a) for a in alpha_i]), "du (current decay)", layer)
+    dv = _uniform(np.array([fx.decay_v(a) for a in alpha_v]), "dv (voltage decay)", layer)
+    if du < 0:
+        raise QuantizationError(
+            f"tau_syn is too long for the 12-bit current decay (du would be {du}, limit 0..4095)",
+            node=layer,
+            hint="use a larger dt (--dt) or a shorter synaptic time constant",
+        )
+    if dv > target.decay_max:
+        notes.append(f"dv {dv} clipped to {target.decay_max} (v keeps 1/4096 per step)")
+        dv = target.decay_max
+
+    scale, scale_notes = _choose_scale(theta_ref, weights, bias, float(alpha_i.max(initial=0.0)), ctx)
+    notes += scale_notes
+    vth = target.vth_max if theta_ref is None else int(round(theta_ref * scale))
+    if vth < 1:
+        raise QuantizationError(
+            f"threshold {theta_ref:g} rounds to vth=0 at scale {scale:.3g}",
+            node=layer,
+            hint="the weights are too large relative to the threshold for 8-bit weights",
+        )
+    bias_mant, bias_exp = fx.split_bias(64.0 * scale * bias, target)
+    if bias_exp > target.bias_exp_max:
+        raise QuantizationError(
+            f"bias needs bias_exp={bias_exp}, limit {target.bias_exp_max}",
+            node=layer,
+            hint="reduce the bias or the threshold's scale",
+        )
+    v_init = np.clip(np.rint(64.0 * scale * v0), -target.state_max, target.state_max).astype(np.int64)
+
+    nodes: dict[str, Node] = {}
+    edges: list[tuple[str, str]] = []
+    exps: list[int] = []
+    worst = 0.0
+    synapses = 0
+    for i, (p, w) in enumerate(zip(flow.paths, weights)):
+        syn_name = f"{name}:syn{i}" if len(flow.paths) > 1 else f"{name}:syn"
+        syn, e, err = _synapse(p, sp.csr_matrix(w), scale, depth, name, layer, target)
+        nodes[syn_name] = syn
+        edges += [(p.source, syn_name), (syn_name, name)]
+        exps.append(e)
+        worst = max(worst, err)
+        synapses += syn.num_synapses
+    nodes[name] = loihi.Compartment(
+        shape=shape,
+        du=du,
+        dv=dv,
+        vth=vth,
+        bias_mant=bias_mant,
+        bias_exp=int(bias_exp),
+        v_init=v_init if np.any(v_init) else None,
+        readout="spikes" if spiking else "v",
+        v_scale=64.0 * scale,
+        v_offset=None if not np.any(v_reset) or not spiking else v_reset,
+        start_step=depth[name],
+        meta={"source": layer, "float_kind": node.kind},
+    )
+    report = LayerReport(
+        name=layer, kind=node.kind, neurons=n, synapses=synapses, scale=scale, vth=vth,
+        du=du, dv=dv, weight_exps=exps, bias_exp=int(bias_exp), weight_error=worst,
+        depth=depth[name], notes=notes,
+    )
+    return nodes, edges, report
+
+
+def _synapse(
+    p: Path, w: sp.csr_matrix, scale: float, depth: dict[str, int], dst: str, layer: str, target
+) -> tuple[loihi.Synapse, int, float]:
+    extra = depth[dst] - depth[p.source] - 1 + p.delay
+    if np.any(extra > target.max_delay):
+        raise QuantizationError(
+            f"needs a synaptic delay of {int(extra.max())} steps, limit {target.max_delay}",
+            node=layer,
+            hint="shorten the Delay or the difference in depth between merging branches",
+        )
+    if np.any(extra < 0):  # pragma: no cover - excluded by _depths
+        raise ValidationError("negative synaptic delay", node=layer)
+    q, e, mode, err = fx.quantize_weights(w, scale, target)
+    density = q.nnz / max(q.shape[0] * q.shape[1], 1)
+    delays = None
+    if np.any(extra):
+        delays = np.broadcast_to(extra.astype(np.int64), q.shape).copy()
+    store = q if (density < SPARSE_DENSITY and q.shape[0] * q.shape[1] > 4096 and delays is None) else q.toarray()
+    syn = loihi.Synapse(
+        weights=store,
+        weight_exp=e,
+        num_weight_bits=target.weight_bits,
+        sign_mode=mode,
+        delays=delays,
+        meta={"source": layer, "from": p.source},
+    )
+    return syn, e, err
+
+
+def quantize(graph: Graph, ctx) -> Graph:
+    """Lower a validated float-dialect graph to the Loihi dialect; see the module docstring.
+
+    Writes the per-layer :class:`LayerReport` list to ``ctx.reports["quantize"]`` and the
+    output latencies (synaptic depth of each probed population) to ``ctx.reports["latency"]``.
+    """
+    _, back = graph.schedule()
+    neurons = graph.of_kind(ops.NeuronOp)
+    flows = {n: inflow(graph, n, ctx.convention, back) for n in neurons}
+    outputs = graph.of_kind(ops.Output)
+    readouts: dict[str, Inflow] = {}
+    probe_src: dict[str, str] = {}
+    for o in outputs:
+        f = inflow(graph, o, ctx.convention, back)
+        direct = (
+            len(f.paths) == 1
+            and isinstance(graph[f.paths[0].source], ops.NeuronOp)
+            and not np.any(f.bias)
+            and not np.any(f.paths[0].delay)
+            and _is_identity(f.paths[0].matrix)
+        )
+        if direct:
+            probe_src[o] = f.paths[0].source
+        elif not f.paths and not np.any(f.bias):
+            raise ValidationError("output is not connected to any layer", node=_name(graph, o))
+        else:
+            readouts[f"{o}:readout"] = f
+            probe_src[o] = f"{o}:readout"
+    for n in neurons:
+        if not graph[n].spiking:
+            for d in graph.successors(n):
+                if not isinstance(graph[d], ops.Output):
+                    raise ValidationError(
+                        f"the non-spiking {graph[n].kind} population feeds another layer; "
+                        "Loihi sends binary spikes only",
+                        node=_name(graph, n),
+                        hint="use LI/I/CubaLI only as the last (read-out) layer",
+                    )
+    depth = _depths(graph, {**flows, **readouts})
+
+    nodes: dict[str, Node] = {}
+    edges: list[tuple[str, str]] = []
+    reports: list[LayerReport] = []
+    for i in graph.of_kind(ops.Input):
+        nodes[i] = loihi.SpikeSource(tuple(graph[i].shape), meta={"source": _name(graph, i)})
+    for n in neurons:
+        nn_, ee, rep = _lower_population(graph, n, flows[n], depth, ctx, None)
+        nodes.update(nn_)
+        edges += ee
+        reports.append(rep)
+    for r, f in readouts.items():
+        o = r.rsplit(":", 1)[0]
+        out = graph[o]
+        nn_, ee, rep = _lower_population(graph, r, f, depth, ctx, out)
+        nodes.update(nn_)
+        edges += ee
+        reports.append(rep)
+    latency: dict[str, int] = {}
+    for o in outputs:
+        nodes[o] = loihi.Probe(tuple(graph[o].shape), meta={"source": _name(graph, o)})
+        edges.append((probe_src[o], o))
+        latency[o] = depth[probe_src[o]]
+    ctx.reports["quantize"] = reports
+    ctx.reports["latency"] = latency
+    return Graph(nodes, edges, {**graph.meta, "dialect": "loihi"})
+
+
+def _is_identity(m: sp.csr_matrix) -> bool:
+    if m.shape[0] != m.shape[1] or m.nnz != m.shape[0]:
+        return False
+    coo = m.tocoo()
+    return bool(np.all(coo.row == coo.col) and np.all(coo.data == 1.0))

@@ -1,0 +1,139 @@
+"""Synaptic paths: every chain of linear ops between two populations, composed into one map.
+
+On Loihi a synapse block connects two populations directly, so the chains of stateless
+ops that NIR allows between them (Affine → Flatten, Conv2d → SumPool2d, Scale, several
+edges summed, Delay) are composed into one matrix per (source population, target
+population, delay).  For a target population N the summed input of step t is::
+
+    x_N[t] = Σ_paths M_p · s_src(p)[t − d_p] + b_N
+
+where ``M_p`` is the product of the ops' matrices along the path (:mod:`snnc.compiler.linear`),
+``d_p`` the float-time delay of the path (Delay nodes plus one step for every back edge of
+the schedule), and ``b_N`` the biases of the ops, each propagated once through the ops
+downstream of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import scipy.sparse as sp
+
+from snnc.compiler import linear
+from snnc.compiler.discretize import Convention, delay_steps
+from snnc.compiler.ir import ops
+from snnc.compiler.ir.graph import Graph
+from snnc.errors import ValidationError
+
+
+@dataclasses.dataclass
+class Path:
+    """Composed connection from population ``source`` into a target population.
+
+    ``matrix`` is (n_target, n_source); ``delay`` is a per-column (source neuron) array of
+    float-time delays in steps.
+    """
+
+    source: str
+    matrix: sp.csr_matrix
+    delay: np.ndarray
+
+
+@dataclasses.dataclass
+class Inflow:
+    """Everything that flows into one population (or Output port)."""
+
+    paths: list[Path]
+    bias: np.ndarray  # per target element (flattened); zeros when there is none
+
+
+def _is_population(node) -> bool:
+    return isinstance(node, (ops.NeuronOp, ops.Input))
+
+
+def inflow(graph: Graph, target: str, conv: Convention, back: set[tuple[str, str]]) -> Inflow:
+    """Compose every path of linear ops that ends in ``target``; see the module docstring."""
+    memo: dict[str, tuple[list[Path], np.ndarray]] = {}
+    visiting: set[str] = set()
+
+    def value_of(name: str) -> tuple[list[Path], np.ndarray]:
+        """The paths and bias that make up the *output* of node ``name``."""
+        node = graph[name]
+        if _is_population(node):
+            n = int(np.prod(node.out_shape, dtype=np.int64))
+            return [Path(name, sp.identity(n, format="csr"), np.zeros(n, np.int64))], np.zeros(n)
+        if name in memo:
+            return memo[name]
+        if name in visiting:
+            raise ValidationError(
+                "a cycle of linear ops without a neuron in it (an algebraic loop)",
+                node=node.source or name,
+                hint="every recurrent connection must pass through a neuron population",
+            )
+        visiting.add(name)
+        n_in = int(np.prod(node.in_shape, dtype=np.int64))
+        terms: list[Path] = []
+        bias_in = np.zeros(n_in)
+        for pred in graph.predecessors(name):
+            p_paths, p_bias = value_of(pred)
+            extra = 1 if (pred, name) in back else 0
+            for p in p_paths:
+                terms.append(Path(p.source, p.matrix, p.delay + extra))
+            bias_in = bias_in + p_bias
+        if isinstance(node, ops.Delay):
+            steps = delay_steps(node, conv).reshape(-1)
+            terms = [_delay_path(p, steps, node) for p in terms]
+            out = (terms, bias_in)
+        else:
+            a = linear.as_matrix(node)
+            b = linear.bias_vector(node)
+            out_bias = a @ bias_in + (0.0 if b is None else b)
+            out = ([Path(p.source, (a @ p.matrix).tocsr(), p.delay) for p in terms], out_bias)
+        visiting.discard(name)
+        memo[name] = out
+        return out
+
+    node = graph[target]
+    n = int(np.prod(node.in_shape, dtype=np.int64))
+    paths: list[Path] = []
+    bias = np.zeros(n)
+    for pred in graph.predecessors(target):
+        p_paths, p_bias = value_of(pred)
+        extra = 1 if (pred, target) in back else 0
+        paths.extend(Path(p.source, p.matrix, p.delay + extra) for p in p_paths)
+        bias = bias + p_bias
+    return Inflow(_merge(paths), bias)
+
+
+def _delay_path(p: Path, steps: np.ndarray, node: ops.Delay) -> Path:
+    """Apply an elementwise delay to a path's output.
+
+    A uniform delay shifts the whole path; a per-element delay is exact only where each
+    output element depends on a single source column with a known delay, which holds when
+    the path is still a one-to-one map (Delay right after a population).
+    """
+    if steps.size == 0 or np.all(steps == steps.flat[0]):
+        return Path(p.source, p.matrix, p.delay + (int(steps.flat[0]) if steps.size else 0))
+    m = p.matrix.tocsc()
+    if m.shape[0] == m.shape[1] and m.nnz == m.shape[0] and np.all(np.diff(m.indptr) == 1):
+        rows = m.indices  # column j feeds row rows[j]
+        return Path(p.source, p.matrix, p.delay + steps[rows])
+    raise ValidationError(
+        "a per-neuron Delay inside a chain of synapses cannot be mapped to per-synapse delays",
+        node=node.source,
+        hint="put per-neuron delays directly after a neuron population, or use one delay value",
+    )
+
+
+def _merge(paths: list[Path]) -> list[Path]:
+    """Sum the paths that share a source and a delay vector."""
+    merged: dict[tuple[str, bytes], Path] = {}
+    for p in paths:
+        key = (p.source, p.delay.tobytes())
+        if key in merged:
+            q = merged[key]
+            merged[key] = Path(p.source, (q.matrix + p.matrix).tocsr(), p.delay)
+        else:
+            merged[key] = p
+    return list(merged.values())

@@ -1,0 +1,239 @@
+"""Program: a compiled Loihi-dialect graph with what is needed to run, save and explain it.
+
+Time alignment.  On the chip every synapse layer adds one step, so a population at synaptic
+depth k sees input spike ``x[:, t]`` at raw step ``t + k``.  :meth:`Program.run` runs
+``T + max(latency)`` raw steps and returns, for each output, ``raw[:, k : k + T]``: outputs are
+aligned with the input's time index, like the float reference (:func:`snnc.simulate`).
+The latency per output is :attr:`Program.latency`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnc.compiler.discretize import Convention
+from snnc.compiler.ir import loihi
+from snnc.compiler.ir.graph import Graph
+from snnc.compiler.ir.printer import format_graph
+from snnc.compiler.targets import TargetSpec, get_target
+from snnc.errors import FrontendError, InputError, ValidationError
+
+PROGRAM_FORMAT = 1
+BACKENDS = ("emulator", "lava")
+
+
+class Program:
+    """A compiled network.  Build it with :func:`snnc.compile`; load it with :meth:`load`."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        convention: Convention,
+        target: TargetSpec,
+        latency: dict[str, int],
+        layers: list[dict[str, Any]] | None = None,
+        timings: dict[str, float] | None = None,
+    ):
+        self.graph = graph
+        self.convention = convention
+        self.target = target
+        self.latency = dict(latency)
+        self.layers = list(layers or [])
+        self.timings = dict(timings or {})
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def input_name(self) -> str:
+        return self.graph.of_kind(loihi.SpikeSource)[0]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.graph[self.input_name].shape)
+
+    @property
+    def outputs(self) -> list[str]:
+        return self.graph.of_kind(loihi.Probe)
+
+    def probed(self, output: str) -> str:
+        """The compartment an output records."""
+        return self.graph.predecessors(output)[0]
+
+    def stats(self) -> dict[str, int]:
+        comps = [self.graph[n] for n in self.graph.of_kind(loihi.Compartment)]
+        syns = [self.graph[n] for n in self.graph.of_kind(loihi.Synapse)]
+        return {
+            "layers": len(comps),
+            "neurons": int(sum(c.size for c in comps)),
+            "synapse_blocks": len(syns),
+            "synapses": int(sum(s.num_synapses for s in syns)),
+        }
+
+    # ------------------------------------------------------------------------ run
+    def _check_input(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        want = self.input_shape
+        if x.ndim != 2 + len(want) or tuple(x.shape[2:]) != want:
+            raise InputError(
+                f"input has shape {tuple(x.shape)}; expected (batch, time, {', '.join(map(str, want))})",
+                hint="spike arrays are (batch, time, *input_shape); add a batch axis for one sample",
+            )
+        if x.size and not np.all((x == 0) | (x == 1)):
+            raise InputError(
+                "input must be binary spikes (0/1) for the Loihi backends",
+                hint="encode real values as spikes first (e.g. rate coding)",
+            )
+        return x.astype(np.uint8)
+
+    def run(
+        self,
+        x: Any,
+        backend: str = "emulator",
+        *,
+        timeout: float | None = None,
+        return_raw: bool = False,
+    ) -> np.ndarray | dict[str, np.ndarray]:
+        """Run on ``x`` (batch, T, *input_shape); return (batch, T, *output_shape) per output.
+
+        Spiking outputs are 0/1 ``uint8``; read-outs (LI, I, CubaLI, or synapse-only outputs)
+        are membrane values decoded to the float model's units (``float64``).  With one
+        output the array is returned, otherwise a dict by output name.  ``return_raw=True``
+        returns the backend's :class:`~snnc.backends.base.RunResult` instead (every layer,
+        raw chip time line).
+        """
+        x = self._check_input(x)
+        steps = x.shape[1] + max(self.latency.values(), default=0)
+        if backend == "emulator":
+            from snnc.backends import emulator
+
+            raw = emulator.run(self.graph, x, steps)
+        elif backend == "lava":
+            from snnc.backends import lava
+
+            kwargs = {} if timeout is None else {"timeout": timeout}
+            raw = lava.run(self.graph, x, steps, **kwargs)
+        else:
+            raise ValidationError(
+                f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}"
+            )
+        if return_raw:
+            return raw
+        out = {o: self._decode(o, raw, x.shape[1]) for o in self.outputs}
+        return out[self.outputs[0]] if len(out) == 1 else out
+
+    def _decode(self, output: str, raw, t: int) -> np.ndarray:
+        src = self.probed(output)
+        comp: loihi.Compartment = self.graph[src]
+        k = self.latency[output]
+        shape = (raw.steps,) + tuple(self.graph[output].shape)
+        if comp.readout == "v":
+            v = raw.v[src][:, k : k + t].astype(np.float64) / comp.v_scale
+            if comp.v_offset is not None:
+                v = v + comp.v_offset.reshape(-1)
+            return v.reshape((v.shape[0], t) + shape[1:])
+        s = raw.spikes[src][:, k : k + t].astype(np.uint8)
+        return s.reshape((s.shape[0], t) + shape[1:])
+
+    def to_lava(self, x: Any | None = None, steps: int | None = None):
+        """Build the Lava processes of this program (for users who wire or run them).
+
+        ``x`` (one sample, (T, *input_shape)) fills the input RingBuffer; without it the
+        source sends no spikes.  Returns :class:`snnc.backends.lava.LavaNetwork`.
+        """
+        from snnc.backends import lava
+
+        if x is None:
+            x = np.zeros((1,) + self.input_shape, dtype=np.uint8)
+        x = self._check_input(np.asarray(x)[None])[0]
+        steps = steps or x.shape[0] + max(self.latency.values(), default=0)
+        return lava.to_lava(self.graph, x, steps)
+
+    # ------------------------------------------------------------------ save/load
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the program to a directory (JSON + npz, no pickle)."""
+        from snnc import __version__
+        from snnc.compiler.ir.serialize import save_graph
+
+        d = Path(path)
+        d.mkdir(parents=True, exist_ok=True)
+        save_graph(self.graph, d / "graph")
+        meta = {
+            "format": PROGRAM_FORMAT,
+            "snnc_version": __version__,
+            "target": self.target.name,
+            "convention": {
+                "dt": self.convention.dt,
+                "integration": self.convention.integration,
+                "spike_if": self.convention.spike_if,
+                "synapse_input": self.convention.synapse_input,
+            },
+            "latency": self.latency,
+            "layers": self.layers,
+            "timings": self.timings,
+        }
+        (d / "program.json").write_text(json.dumps(meta, indent=2, default=_json_default))
+        return d
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Program":
+        from snnc.compiler.ir.serialize import load_graph
+
+        d = Path(path)
+        meta_file = d / "program.json"
+        if not meta_file.is_file():
+            raise FrontendError(
+                f"{str(d)!r} is not a compiled snnc program (no program.json)",
+                hint="create one with `snnc compile MODEL -o DIR`",
+            )
+        try:
+            meta = json.loads(meta_file.read_text())
+            graph = load_graph(d / "graph")
+            conv = Convention(**meta["convention"])
+            return cls(graph, conv, get_target(meta["target"]), meta["latency"], meta.get("layers"), meta.get("timings"))
+        except (KeyError, TypeError, ValueError, OSError) as e:
+            if isinstance(e, FrontendError):
+                raise
+            raise FrontendError(
+                f"compiled program in {str(d)!r} is damaged: {type(e).__name__}: {e}",
+                hint="recompile the model with `snnc compile`",
+            ) from None
+
+    # ------------------------------------------------------------------- display
+    def summary(self) -> str:
+        st = self.stats()
+        lines = [
+            f"target {self.target.name}; convention {self.convention.describe()}",
+            f"{st['layers']} layers, {st['neurons']} neurons, {st['synapses']} synapses "
+            f"in {st['synapse_blocks']} blocks; latency "
+            + ", ".join(f"{self.graph[o].source or o}: {k} steps" for o, k in self.latency.items()),
+            f"{'layer':<16} {'kind':<8} {'neurons':>7} {'synapses':>9} {'vth':>6} {'du':>5} {'dv':>5} "
+            f"{'w_exp':>7} {'b_exp':>5} {'w_err':>6}",
+        ]
+        for r in self.layers:
+            exps = ",".join(str(e) for e in r["weight_exps"]) or "-"
+            lines.append(
+                f"{r['name'][:16]:<16} {r['kind'][:8]:<8} {r['neurons']:>7} {r['synapses']:>9} "
+                f"{r['vth']:>6} {r['du']:>5} {r['dv']:>5} {exps:>7} {r['bias_exp']:>5} "
+                f"{100 * r['weight_error']:>5.1f}%"
+            )
+            lines += [f"  note ({r['name']}): {n}" for n in r["notes"]]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return format_graph(self.graph)
+
+    def __repr__(self) -> str:
+        st = self.stats()
+        return f"<snnc.Program target={self.target.name} layers={st['layers']} neurons={st['neurons']}>"
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    raise TypeError(type(o).__name__)
