@@ -1,0 +1,178 @@
+"""The ``snnc`` command line: compile, run, inspect.
+
+User errors print ``error: ...`` and ``hint: ...`` on stderr and exit with status 2; internal
+errors (bugs) exit with 3.  Nothing is written when a command fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from snnc.errors import InputError, SnncError
+
+
+def _add_convention(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("discretization (NIR carries no time step)")
+    g.add_argument("--dt", type=float, default=1e-4, help="time step in the model's time unit (default 1e-4, snnTorch's)")
+    g.add_argument("--integration", choices=("euler", "exact"), default="euler", help="forward Euler (default) or exact exponential")
+    g.add_argument("--spike-if", choices=(">", ">="), default=">", help="threshold comparison (default '>')")
+    g.add_argument("--synapse-input", choices=("ode", "jump"), default="ode", help="how CubaLIF input enters its current (default 'ode')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from snnc import __version__
+
+    p = argparse.ArgumentParser(prog="snnc", description="Compile spiking networks (NIR) for Loihi 2.")
+    p.add_argument("--version", action="version", version=f"snnc {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what each pass does")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("compile", help="compile a model (.nir) for a target")
+    c.add_argument("model", help="model file (.nir)")
+    c.add_argument("--target", default="loihi2", help="target chip (loihi2, loihi1)")
+    c.add_argument("-o", "--output", help="program directory to write (default: MODEL stem + .snnc)")
+    c.add_argument("--stop-after", metavar="PASS", help="stop after a pass (validate, quantize) and print the IR")
+    c.add_argument("--dump-ir", action="store_true", help="print the compiled IR")
+    c.add_argument("--check", metavar="X.npz", help="after compiling, run X on the emulator and on Lava and compare every layer")
+    c.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
+    _add_convention(c)
+
+    r = sub.add_parser("run", help="run a compiled program on input spikes")
+    r.add_argument("program", help="program directory written by `snnc compile`")
+    r.add_argument("--input", required=True, metavar="X.npz", help="spikes (batch, time, *shape) under key 'x'")
+    r.add_argument("--backend", choices=("emulator", "lava"), default="emulator")
+    r.add_argument("-o", "--output", metavar="Y.npz", help="write output spikes here (key 'y', or one key per output)")
+    r.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
+
+    i = sub.add_parser("inspect", help="describe a model file or a compiled program")
+    i.add_argument("path")
+    _add_convention(i)
+    return p
+
+
+def _load_input(path: str) -> np.ndarray:
+    f = Path(path)
+    if not f.is_file():
+        raise InputError(f"no such input file: {path!r}", hint="pass an .npz with the spikes under key 'x'")
+    try:
+        with np.load(f, allow_pickle=False) as data:
+            if "x" not in data.files:
+                raise InputError(
+                    f"{path!r} has no array 'x' (keys: {', '.join(data.files) or 'none'})",
+                    hint="save the spikes with np.savez(path, x=spikes)",
+                )
+            return np.asarray(data["x"])
+    except InputError:
+        raise
+    except Exception as e:  # zipfile/pickle/format errors from numpy
+        raise InputError(
+            f"cannot read {path!r} as .npz: {type(e).__name__}: {e}",
+            hint="save the spikes with np.savez(path, x=spikes)",
+        ) from None
+
+
+def _write_atomic_dir(prog, out: Path) -> None:
+    """Write the program to a temp dir beside ``out`` and move it in place (nothing half-written)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".snnc-", dir=out.parent))
+    try:
+        prog.save(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _cmd_compile(a: argparse.Namespace) -> int:
+    import snnc
+    from snnc.compiler.ir.printer import format_graph
+
+    result = snnc.compile(
+        a.model, target=a.target, dt=a.dt, integration=a.integration, spike_if=a.spike_if,
+        synapse_input=a.synapse_input, stop_after=a.stop_after,
+    )
+    if not isinstance(result, snnc.Program):
+        print(format_graph(result))
+        return 0
+    x = _load_input(a.check) if a.check else None
+    out = Path(a.output) if a.output else Path(a.model).with_suffix(".snnc")
+    _write_atomic_dir(result, out)
+    print(f"compiled {a.model} for {result.target.name} -> {out}")
+    print(result.summary())
+    if a.dump_ir:
+        print(str(result))
+    if x is not None:
+        from snnc.check import compare_backends
+
+        print(compare_backends(result, x, timeout=a.timeout).text())
+    return 0
+
+
+def _cmd_run(a: argparse.Namespace) -> int:
+    from snnc.program import Program
+
+    prog = Program.load(a.program)
+    x = _load_input(a.input)
+    y = prog.run(x, backend=a.backend, timeout=a.timeout)
+    outs = y if isinstance(y, dict) else {"y": y}
+    for name, arr in outs.items():
+        kind = "spikes" if arr.dtype == np.uint8 else "values"
+        extra = f", {int(arr.sum())} spikes" if kind == "spikes" else ""
+        print(f"{name}: {kind} {tuple(arr.shape)}{extra} ({a.backend})")
+    if a.output:
+        Path(a.output).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(a.output, **outs)
+        print(f"wrote {a.output}")
+    return 0
+
+
+def _cmd_inspect(a: argparse.Namespace) -> int:
+    import snnc
+    from snnc.compiler.ir.printer import format_graph
+
+    p = Path(a.path)
+    if p.is_dir() and (p / "program.json").is_file():
+        prog = snnc.Program.load(p)
+        print(prog.summary())
+        print(str(prog))
+        return 0
+    graph = snnc.load(a.path)
+    print(f"{a.path}: {len(graph)} nodes, {len(graph.edges)} edges (float dialect)")
+    print(format_graph(graph))
+    return 0
+
+
+COMMANDS = {"compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except SnncError as e:
+        print(f"error: {e}", file=sys.stderr)
+        if e.hint:
+            print(f"hint: {e.hint}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug in snnc: say so, keep the traceback in the log
+        logging.getLogger("snnc").debug("internal error", exc_info=True)
+        print(f"error: internal error in snnc: {type(e).__name__}: {e}", file=sys.stderr)
+        print("hint: this is a bug; rerun with -v for the traceback and report it", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
