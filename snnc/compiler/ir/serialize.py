@@ -1,0 +1,247 @@
+"""Save and load a :class:`~snnc.compiler.ir.graph.Graph` without pickle.
+
+A graph is written to a directory as two files::
+
+    DIR/graph.json   structure and scalars (format name + version, nodes in order, edges, meta)
+    DIR/arrays.npz   every array, read back with ``allow_pickle=False``
+
+Both IR dialects (and any node class registered with :func:`register_node_class`) are
+handled generically: a node is written as its class name plus the values of its
+``dataclasses.fields`` (``meta`` included); loading looks the class name up in a registry
+(never an import path taken from the file) and calls the class with those fields, so
+``__post_init__`` runs again (arrays frozen, sign modes normalised, ...).
+
+Values are encoded in JSON as follows (tags are one-key objects starting with ``$``)::
+
+    None, bool, int, str, finite float     as themselves
+    non-finite float                       {"$float": "nan" | "inf" | "-inf"}
+    tuple                                  {"$tuple": [...]}           (shapes stay tuples)
+    list                                   [...]
+    dict / Mapping with str keys           {"$dict": {...}}
+    numpy scalar                           the Python scalar (``.item()``)
+    numpy array (not object dtype)         {"$array": KEY}             -> arrays.npz[KEY]
+    scipy sparse matrix                    {"$sparse": KEY, "format": "csr"}
+                                           -> KEY.data, KEY.indices, KEY.indptr, KEY.shape
+    registered enum member                 {"$enum": CLASS_NAME, "value": v}
+
+Any other value raises :class:`~snnc.errors.IRError` on save (it would not survive a
+round trip).  :data:`FORMAT_VERSION` is bumped on incompatible changes; :func:`load_graph`
+refuses files written by a newer version.  Other modules (``Program.save``) store their
+own files beside these two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from snnc.compiler.ir import loihi, ops
+from snnc.compiler.ir.graph import Graph, Node
+from snnc.errors import FrontendError, IRError
+
+FORMAT_NAME = "snnc-graph"
+FORMAT_VERSION = 1
+GRAPH_FILE = "graph.json"
+ARRAYS_FILE = "arrays.npz"
+
+_NODE_CLASSES: dict[str, type[Node]] = {}
+_ENUMS: dict[str, type[Enum]] = {}
+
+
+def register_node_class(cls: type[Node]) -> type[Node]:
+    """Make ``cls`` (a frozen dataclass ``Node``) loadable by its class name; usable as decorator."""
+    if not (isinstance(cls, type) and issubclass(cls, Node) and dataclasses.is_dataclass(cls)):
+        raise IRError(f"{cls!r} is not a dataclass Node subclass")
+    other = _NODE_CLASSES.get(cls.__name__)
+    if other is not None and other is not cls:
+        raise IRError(f"two node classes named {cls.__name__!r}: {other!r} and {cls!r}")
+    _NODE_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def register_enum(cls: type[Enum]) -> type[Enum]:
+    """Make members of the enum ``cls`` storable (by class name and value)."""
+    _ENUMS[cls.__name__] = cls
+    return cls
+
+
+for _cls in (*ops.FLOAT_OPS, *loihi.LOIHI_OPS):
+    register_node_class(_cls)
+register_enum(loihi.SignMode)
+
+
+# ------------------------------------------------------------------------------ encode
+class _Encoder:
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def _key(self, hint: str) -> str:
+        key = f"a{len(self.arrays)}_{hint}"
+        return "".join(c if c.isalnum() or c in "_-." else "_" for c in key)
+
+    def encode(self, value: Any, hint: str) -> Any:
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, Enum):
+            cls = type(value)
+            if _ENUMS.get(cls.__name__) is not cls:
+                raise IRError(f"cannot save enum {cls.__name__} (not registered): {hint}")
+            return {"$enum": cls.__name__, "value": self.encode(value.value, hint)}
+        if isinstance(value, (int, np.integer)):
+            return int(value)
+        if isinstance(value, (float, np.floating)):
+            f = float(value)
+            return f if math.isfinite(f) else {"$float": repr(f)}
+        if isinstance(value, np.bool_):
+            return bool(value)
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                raise IRError(f"cannot save an object array ({hint})")
+            key = self._key(hint)
+            self.arrays[key] = np.ascontiguousarray(value)
+            return {"$array": key}
+        if sp.issparse(value):
+            m = sp.csr_matrix(value)
+            key = self._key(hint)
+            self.arrays[key + ".data"] = m.data
+            self.arrays[key + ".indices"] = m.indices
+            self.arrays[key + ".indptr"] = m.indptr
+            self.arrays[key + ".shape"] = np.asarray(m.shape, dtype=np.int64)
+            return {"$sparse": key, "format": "csr"}
+        if isinstance(value, tuple):
+            return {"$tuple": [self.encode(v, hint) for v in value]}
+        if isinstance(value, list):
+            return [self.encode(v, hint) for v in value]
+        if isinstance(value, Mapping):
+            out = {}
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    raise IRError(f"cannot save a mapping with non-string key {k!r} ({hint})")
+                out[k] = self.encode(v, f"{hint}.{k}")
+            return {"$dict": out}
+        raise IRError(f"cannot save a value of type {type(value).__name__} ({hint})")
+
+
+def _decode(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
+    if isinstance(value, list):
+        return [_decode(v, arrays) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "$array" in value:
+        return np.array(arrays[value["$array"]])
+    if "$sparse" in value:
+        key = value["$sparse"]
+        if value.get("format", "csr") != "csr":
+            raise FrontendError(f"unknown sparse format {value.get('format')!r}")
+        shape = tuple(int(s) for s in arrays[key + ".shape"])
+        return sp.csr_matrix(
+            (arrays[key + ".data"], arrays[key + ".indices"], arrays[key + ".indptr"]), shape=shape
+        )
+    if "$tuple" in value:
+        return tuple(_decode(v, arrays) for v in value["$tuple"])
+    if "$dict" in value:
+        return {k: _decode(v, arrays) for k, v in value["$dict"].items()}
+    if "$float" in value:
+        return float(value["$float"])
+    if "$enum" in value:
+        cls = _ENUMS.get(value["$enum"])
+        if cls is None:
+            raise FrontendError(f"unknown enum {value['$enum']!r} in saved graph")
+        return cls(_decode(value["value"], arrays))
+    raise FrontendError(f"unknown value tag in saved graph: {sorted(value)}")
+
+
+# ------------------------------------------------------------------------------ public
+def save_graph(graph: Graph, path: str | os.PathLike) -> Path:
+    """Write ``graph`` to the directory ``path`` (created if needed); returns the path."""
+    d = Path(path)
+    d.mkdir(parents=True, exist_ok=True)
+    enc = _Encoder()
+    nodes = []
+    for i, (name, node) in enumerate(graph.nodes.items()):
+        cls = type(node)
+        if _NODE_CLASSES.get(cls.__name__) is not cls:
+            raise IRError(
+                f"node class {cls.__name__} is not registered for saving",
+                node=name,
+                hint="call snnc.compiler.ir.serialize.register_node_class on it",
+            )
+        fields = {}
+        for f in dataclasses.fields(node):
+            if not f.init:
+                continue
+            fields[f.name] = enc.encode(getattr(node, f.name), f"n{i}_{f.name}")
+        nodes.append({"name": name, "kind": cls.__name__, "fields": fields})
+    doc = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "nodes": nodes,
+        "edges": [list(e) for e in graph.edges],
+        "meta": enc.encode(dict(graph.meta), "graph_meta"),
+    }
+    (d / GRAPH_FILE).write_text(json.dumps(doc, indent=1, allow_nan=False))
+    with open(d / ARRAYS_FILE, "wb") as fh:
+        np.savez(fh, **enc.arrays)
+    return d
+
+
+def load_graph(path: str | os.PathLike) -> Graph:
+    """Read a graph written by :func:`save_graph` from the directory ``path``."""
+    d = Path(path)
+    gfile = d / GRAPH_FILE
+    if not gfile.is_file():
+        raise FrontendError(
+            f"{str(d)!r} holds no saved graph (no {GRAPH_FILE})",
+            hint="write one with snnc.compiler.ir.serialize.save_graph",
+        )
+    try:
+        doc = json.loads(gfile.read_text())
+    except ValueError as e:
+        raise FrontendError(f"{str(gfile)!r} is not valid JSON: {e}") from e
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
+        raise FrontendError(f"{str(gfile)!r} is not an snnc graph file")
+    version = doc.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise FrontendError(
+            f"{str(gfile)!r} has graph format version {version!r}; this snnc reads up to "
+            f"{FORMAT_VERSION}",
+            hint="upgrade snnc to load this file",
+        )
+    afile = d / ARRAYS_FILE
+    with np.load(afile, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    nodes: dict[str, Node] = {}
+    for entry in doc["nodes"]:
+        cls = _NODE_CLASSES.get(entry["kind"])
+        if cls is None:
+            raise FrontendError(
+                f"unknown node kind {entry['kind']!r} in saved graph", node=entry.get("name")
+            )
+        kwargs = {k: _decode(v, arrays) for k, v in entry["fields"].items()}
+        try:
+            nodes[entry["name"]] = cls(**kwargs)
+        except TypeError as e:
+            raise FrontendError(
+                f"saved node does not match {cls.__name__}: {e}", node=entry.get("name")
+            ) from e
+    meta = _decode(doc.get("meta"), arrays) or {}
+    return Graph(nodes, [tuple(e) for e in doc["edges"]], meta)
+
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "save_graph",
+    "load_graph",
+    "register_node_class",
+    "register_enum",
+]
