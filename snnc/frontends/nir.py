@@ -1,0 +1,571 @@
+"""NIR frontend: a NIR 1.0.8 graph (file or ``nir.NIRGraph``) into the float dialect.
+
+``load_nir(source) -> Graph`` does, in order:
+
+1. **read** -- a path is checked (exists, is HDF5, holds a NIR ``node`` group, every node type is
+   one NIR knows) and read with ``nir.read(..., type_check=False)``; every failure becomes a
+   one-line :class:`~snnc.errors.FrontendError` with a hint, never an h5py/KeyError traceback;
+2. **flatten** -- nested ``NIRGraph`` nodes are inlined, their node names joined with ``"."``
+   (``meta["source"]`` keeps that NIR path).  A subgraph's own ``Input``/``Output`` nodes are
+   pass-throughs: they are removed and every predecessor is wired to every successor.  An edge may
+   name a subgraph (meaning its single Input/Output) or one of its ports (``"sub.input"``);
+3. **convert** -- nodes are converted in topological order by one handler per NIR type
+   (:data:`SUPPORTED_NIR_TYPES`).  Shapes the file leaves out (Conv ``input_shape=None``, pooling and
+   Flatten types, populations whose parameters are all scalars) are inferred from the converted
+   predecessors, exactly as ``nir.NIRGraph.infer_types`` would, but without mutating the source;
+4. **check** -- every array must be finite (:class:`~snnc.errors.ValidationError` naming node and
+   field) and every edge must join equal shapes (:class:`~snnc.errors.FrontendError`).
+
+Conventions: scalar neuron parameters are broadcast to the population shape, ``v_reset=None`` reads
+as zeros, conv padding becomes explicit symmetric per-side integers (``'same'`` only with stride 1
+and an even total padding), Flatten's ``start_dim``/``end_dim`` are taken as NIR writes them,
+relative to the unbatched tensor.  ``Input``/``Output`` nodes are kept; edges are kept as in NIR
+(several edges into one node are summed).  ``Graph.meta`` is ``{"format": "nir", "nir_version": …}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnc.compiler.ir import ops
+from snnc.compiler.ir.graph import Graph, Node
+from snnc.errors import FrontendError, UnsupportedOpError, ValidationError
+
+__all__ = ["load_nir", "SUPPORTED_NIR_TYPES"]
+
+Shape = tuple[int, ...]
+
+
+def _nir() -> Any:
+    """Import ``nir`` lazily, so that ``snnc`` imports without it."""
+    try:
+        import nir
+    except ImportError as exc:  # pragma: no cover - nir is a dependency
+        from snnc.errors import BackendUnavailableError
+
+        raise BackendUnavailableError(
+            "the 'nir' package is not installed", hint="pip install nir==1.0.8"
+        ) from exc
+    return nir
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+# =============================================================================== reading
+_REEXPORT = "re-export the model with nir.write() (nir 1.0.8)"
+
+
+def _scan_types(group: Any, prefix: str, known: set[str]) -> None:
+    """Walk the HDF5 node tree and reject node types NIR itself cannot build."""
+    nodes = group["nodes"] if "nodes" in group else {}
+    for name in nodes:
+        child = nodes[name]
+        full = f"{prefix}{name}"
+        if "type" not in child:
+            raise FrontendError(
+                f"NIR node '{full}' has no 'type' field", node=full, hint=_REEXPORT
+            )
+        kind = child["type"][()]
+        kind = kind.decode("utf8") if isinstance(kind, bytes) else str(kind)
+        if kind not in known:
+            raise _unsupported(full, kind)
+        if kind == "NIRGraph":
+            _scan_types(child, f"{full}.", known)
+
+
+def _read_file(path: Path) -> tuple[Any, str | None]:
+    """Read a .nir file into a ``nir.NIRGraph`` plus the file's NIR version string."""
+    import h5py
+
+    nir = _nir()
+    if not path.exists():
+        raise FrontendError(f"NIR file not found: '{path}'", hint="check the path and file name")
+    if path.is_dir():
+        raise FrontendError(f"'{path}' is a directory, not a NIR file", hint="pass the .nir file")
+    try:
+        is_hdf5 = h5py.is_hdf5(str(path))
+    except OSError:
+        is_hdf5 = False
+    if not is_hdf5:
+        raise FrontendError(
+            f"'{path}' is not an HDF5 file; NIR graphs are stored as HDF5",
+            hint="pass a file written by nir.write() (usually *.nir)",
+        )
+    try:
+        with h5py.File(path, "r") as f:
+            if "node" not in f or not isinstance(f["node"], h5py.Group):
+                raise FrontendError(
+                    f"'{path}' is an HDF5 file but not a NIR graph (no 'node' group)",
+                    hint="pass a file written by nir.write()",
+                )
+            version = f["version"][()] if "version" in f else None
+            version = version.decode("utf8") if isinstance(version, bytes) else version
+            known = set(nir.ir.__dict__.get("__all_ir", ())) or {
+                t for t in dir(nir) if isinstance(getattr(nir, t), type)
+            }
+            _scan_types(f["node"], "", known | {"NIRGraph"})
+    except FrontendError:
+        raise
+    except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError, ... on damage
+        raise FrontendError(
+            f"cannot read '{path}': the HDF5 file is damaged or truncated ({_one_line(exc)})",
+            hint=_REEXPORT,
+        ) from None
+    try:
+        graph = nir.read(str(path), type_check=False)
+    except Exception as exc:  # nir.read asserts, raises KeyError/TypeError/ValueError freely
+        raise FrontendError(
+            f"cannot build a NIR graph from '{path}': {_one_line(exc)}", hint=_REEXPORT
+        ) from None
+    return graph, None if version is None else str(version)
+
+
+def _open(source: Any) -> tuple[Any, dict[str, Any]]:
+    nir = _nir()
+    if isinstance(source, nir.NIRGraph):
+        return source, {"format": "nir", "nir_version": getattr(nir, "__version__", None)}
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        graph, version = _read_file(path)
+        if not isinstance(graph, nir.NIRGraph):
+            raise FrontendError(
+                f"'{path}' holds a single {type(graph).__name__} node, not a NIRGraph",
+                hint="wrap the node in a nir.NIRGraph with Input and Output nodes",
+            )
+        return graph, {"format": "nir", "nir_version": version, "path": str(path)}
+    raise FrontendError(
+        f"load_nir expects a path or a nir.NIRGraph, got {type(source).__name__}",
+        hint="pass the .nir file's path",
+    )
+
+
+# ============================================================================ flattening
+@dataclasses.dataclass
+class _Flat:
+    nodes: dict[str, Any]
+    edges: list[tuple[str, str]]
+    inputs: list[str]  # this level's Input nodes (full names)
+    outputs: list[str]
+    passthrough: set[str]  # Input/Output nodes of nested subgraphs, to be removed
+
+
+def _flatten(graph: Any, prefix: str = "") -> _Flat:
+    """Inline nested graphs; names are joined with '.'; subgraph ports become pass-throughs."""
+    nir = _nir()
+    flat = _Flat({}, [], [], [], set())
+    ports: dict[str, tuple[list[str], list[str]]] = {}
+    for name, node in graph.nodes.items():
+        full = f"{prefix}{name}"
+        if isinstance(node, nir.NIRGraph):
+            inner = _flatten(node, f"{full}.")
+            flat.nodes.update(inner.nodes)
+            flat.edges.extend(inner.edges)
+            flat.passthrough |= inner.passthrough | set(inner.inputs) | set(inner.outputs)
+            ports[str(name)] = (inner.inputs, inner.outputs)
+            continue
+        flat.nodes[full] = node
+        if isinstance(node, nir.Input):
+            flat.inputs.append(full)
+        elif isinstance(node, nir.Output):
+            flat.outputs.append(full)
+
+    def resolve(end: str, as_source: bool, edge: tuple[str, str]) -> str:
+        if end in ports:
+            candidates = ports[end][1] if as_source else ports[end][0]
+            kind = "Output" if as_source else "Input"
+            if len(candidates) != 1:
+                raise FrontendError(
+                    f"edge {edge} names subgraph '{prefix}{end}', which has "
+                    f"{len(candidates)} {kind} nodes",
+                    node=f"{prefix}{end}",
+                    hint=f"name the port explicitly, e.g. '{end}.<{kind.lower()} node>'",
+                )
+            return candidates[0]
+        if f"{prefix}{end}" in flat.nodes:
+            return f"{prefix}{end}"
+        raise FrontendError(
+            f"edge {edge} references a missing node '{prefix}{end}'",
+            node=f"{prefix}{end}",
+            hint="the graph is inconsistent; " + _REEXPORT,
+        )
+
+    for edge in graph.edges:
+        try:
+            src, dst = (str(e.decode("utf8") if isinstance(e, bytes) else e) for e in edge)
+        except (TypeError, ValueError):
+            raise FrontendError(
+                f"malformed edge {edge!r}: expected a (source, destination) pair", hint=_REEXPORT
+            ) from None
+        flat.edges.append((resolve(src, True, (src, dst)), resolve(dst, False, (src, dst))))
+    return flat
+
+
+def _remove_passthroughs(flat: _Flat) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Drop subgraph ports, wiring each predecessor to each successor (edge order kept)."""
+    nodes = dict(flat.nodes)
+    edges = list(flat.edges)
+    for port in [n for n in flat.nodes if n in flat.passthrough]:
+        preds = [s for s, d in edges if d == port]
+        succs = [d for s, d in edges if s == port]
+        if port in preds:
+            raise FrontendError(
+                f"subgraph port '{port}' feeds itself", node=port, hint=_REEXPORT
+            )
+        rewired: list[tuple[str, str]] = []
+        for s, d in edges:
+            if d == port:
+                rewired.extend((s, succ) for succ in succs)
+            elif s != port:
+                rewired.append((s, d))
+        edges = rewired
+        del nodes[port]
+    return nodes, edges
+
+
+# ============================================================================ conversion
+@dataclasses.dataclass
+class _Context:
+    """What a handler needs: the NIR node, its name and the shape flowing into it."""
+
+    name: str
+    node: Any
+    upstream: Shape | None  # out_shape of an already converted forward predecessor
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return {"source": self.name, "nir_type": type(self.node).__name__}
+
+    def error(self, message: str, hint: str | None = None) -> FrontendError:
+        return FrontendError(message, node=self.name, hint=hint or _REEXPORT)
+
+    def array(self, field: str, value: Any = None) -> np.ndarray:
+        """Field ``field`` (or ``value``) as a finite float64 array."""
+        raw = getattr(self.node, field) if value is None else value
+        try:
+            arr = np.array(raw, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise self.error(f"field '{field}' is not numeric: {raw!r}") from None
+        if not np.all(np.isfinite(arr)):
+            bad = "NaN" if np.any(np.isnan(arr)) else "inf"
+            raise ValidationError(
+                f"field '{field}' contains {bad} ({int(np.sum(~np.isfinite(arr)))} of "
+                f"{arr.size} values)",
+                node=self.name,
+                hint="the model's parameters must be finite; check the training/export",
+            )
+        return arr
+
+    def ints(self, field: str, ndim: int, value: Any = None) -> Shape:
+        """An int or a sequence of ``ndim`` ints (one broadcast to all dims)."""
+        raw = getattr(self.node, field) if value is None else value
+        try:
+            arr = np.atleast_1d(np.asarray(raw)).astype(np.float64).ravel()
+        except (TypeError, ValueError):
+            raise self.error(f"field '{field}' must be integers, got {raw!r}") from None
+        if arr.size == 1:
+            arr = np.repeat(arr, ndim)
+        if arr.size != ndim or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise self.error(f"field '{field}' must be {ndim} integer(s), got {raw!r}")
+        return tuple(int(v) for v in arr)
+
+    def declared_input(self) -> Shape | None:
+        types = getattr(self.node, "input_type", None) or {}
+        shape = types.get("input") if isinstance(types, Mapping) else None
+        if shape is None or np.size(shape) == 0:
+            return None
+        return tuple(int(v) for v in np.atleast_1d(np.asarray(shape)))
+
+    def input_shape(self) -> Shape:
+        """The unbatched input shape: declared by the node, else from its predecessor."""
+        shape = self.declared_input() or self.upstream
+        if shape is None:
+            raise self.error(
+                "cannot infer the input shape: the node declares none and has no predecessor "
+                "with a known shape",
+                hint="add an Input node with a shape in front of it",
+            )
+        return shape
+
+
+Handler = Callable[[_Context], Node]
+
+
+def _port(op_cls: type, type_key: str, port_key: str) -> Handler:
+    def handler(ctx: _Context) -> Node:
+        types = getattr(ctx.node, type_key, None) or {}
+        shape = types.get(port_key) if isinstance(types, Mapping) else None
+        if shape is None or np.size(shape) == 0:
+            shape = ctx.upstream
+        if shape is None:
+            raise ctx.error(f"{op_cls.__name__} node has no shape")
+        return op_cls(shape=tuple(ctx.ints("shape", len(np.atleast_1d(shape)), shape)),
+                      meta=ctx.meta)
+
+    return handler
+
+
+def _matrix(ctx: _Context) -> np.ndarray:
+    weight = ctx.array("weight")
+    if weight.ndim != 2:
+        raise ctx.error(
+            f"weight must be 2-D (n_out, n_in), got shape {weight.shape}",
+            hint="batched (>2-D) NIR weights are not supported",
+        )
+    return weight
+
+
+def _affine(ctx: _Context) -> Node:
+    weight = _matrix(ctx)
+    bias = ctx.array("bias")
+    try:
+        bias = np.broadcast_to(bias, (weight.shape[0],)).copy()
+    except ValueError:
+        raise ctx.error(f"bias of shape {bias.shape} does not fit weight {weight.shape}") from None
+    return ops.Affine(weight=weight, bias=bias, meta=ctx.meta)
+
+
+def _linear(ctx: _Context) -> Node:
+    return ops.Linear(weight=_matrix(ctx), meta=ctx.meta)
+
+
+def _scale(ctx: _Context) -> Node:
+    scale = ctx.array("scale")
+    if scale.ndim == 0:
+        scale = np.full(ctx.input_shape(), float(scale))
+    return ops.Scale(scale=scale, meta=ctx.meta)
+
+
+def _padding(ctx: _Context, kernel: Shape, dilation: Shape, stride: Shape) -> Shape:
+    """NIR padding ('same' | 'valid' | int | per-dim | per-side pairs) -> per-side ints."""
+    nd = len(kernel)
+    pad = ctx.node.padding
+    if isinstance(pad, bytes):
+        pad = pad.decode("utf8")
+    if isinstance(pad, np.ndarray) and pad.dtype.kind in "SUO" and pad.size == 1:
+        pad = str(pad.item().decode("utf8") if isinstance(pad.item(), bytes) else pad.item())
+    if isinstance(pad, str):
+        if pad == "valid":
+            return (0,) * nd
+        if pad != "same":
+            raise ctx.error(f"padding must be 'same', 'valid' or integers, got {pad!r}")
+        if any(s != 1 for s in stride):
+            raise ctx.error(
+                f"padding='same' with stride {stride} is ambiguous (NIR keeps the input size, "
+                "torch rejects it)",
+                hint="export explicit integer padding",
+            )
+        total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+        if any(t % 2 for t in total):
+            raise ctx.error(
+                f"padding='same' with kernel {kernel} needs asymmetric padding",
+                hint="use an odd kernel size or explicit padding",
+            )
+        return tuple(t // 2 for t in total)
+    flat = np.atleast_1d(np.asarray(pad)).ravel()
+    if flat.size == 2 * nd:  # (before, after) per dim
+        before, after = flat.reshape(nd, 2).T
+        if np.any(before != after):
+            raise ctx.error(
+                f"asymmetric padding {pad!r} is not supported",
+                hint="pad symmetrically, or insert explicit zero inputs",
+            )
+        flat = before
+    padding = ctx.ints("padding", nd, flat)
+    if any(p < 0 for p in padding):
+        raise ctx.error(f"padding must be >= 0, got {padding}")
+    return padding
+
+
+def _conv_common(ctx: _Context, nd: int) -> dict[str, Any]:
+    weight = ctx.array("weight")
+    if weight.ndim != nd + 2:
+        raise ctx.error(f"Conv{nd}d weight must be {nd + 2}-D, got shape {weight.shape}")
+    kernel = tuple(int(k) for k in weight.shape[2:])
+    stride = ctx.ints("stride", nd)
+    dilation = ctx.ints("dilation", nd)
+    (groups,) = ctx.ints("groups", 1)
+    if min(stride + dilation + (groups,)) < 1 or weight.shape[0] % groups:
+        raise ctx.error(
+            f"invalid conv parameters: stride {stride}, dilation {dilation}, groups {groups} "
+            f"for {weight.shape[0]} output channels"
+        )
+    raw_shape = getattr(ctx.node, "input_shape", None)
+    if raw_shape is not None and np.size(raw_shape) == nd:
+        spatial = ctx.ints("input_shape", nd)
+    else:
+        spatial = ctx.input_shape()[1:]
+        if len(spatial) != nd:
+            raise ctx.error(f"Conv{nd}d input must be (C, {'N' if nd == 1 else 'H, W'}), "
+                            f"got {ctx.input_shape()}")
+    bias = ctx.array("bias")
+    try:
+        bias = np.broadcast_to(bias, (weight.shape[0],)).copy()
+    except ValueError:
+        raise ctx.error(f"bias of shape {bias.shape} does not fit {weight.shape[0]} channels") \
+            from None
+    padding = _padding(ctx, kernel, dilation, stride)
+    return dict(weight=weight, bias=bias, groups=groups, spatial=spatial, stride=stride,
+                padding=padding, dilation=dilation)
+
+
+def _conv1d(ctx: _Context) -> Node:
+    c = _conv_common(ctx, 1)
+    return ops.Conv1d(
+        input_shape=c["spatial"][0], weight=c["weight"], stride=c["stride"][0],
+        padding=c["padding"][0], dilation=c["dilation"][0], groups=c["groups"], bias=c["bias"],
+        meta=ctx.meta,
+    )
+
+
+def _conv2d(ctx: _Context) -> Node:
+    c = _conv_common(ctx, 2)
+    return ops.Conv2d(
+        input_shape=c["spatial"], weight=c["weight"], stride=c["stride"], padding=c["padding"],
+        dilation=c["dilation"], groups=c["groups"], bias=c["bias"], meta=ctx.meta,
+    )
+
+
+def _pool(op_cls: type) -> Handler:
+    def handler(ctx: _Context) -> Node:
+        shape = ctx.input_shape()
+        if len(shape) != 3:
+            raise ctx.error(f"{op_cls.__name__} input must be (C, H, W), got {shape}")
+        kernel = ctx.ints("kernel_size", 2)
+        stride = ctx.ints("stride", 2)
+        padding = ctx.ints("padding", 2)
+        if min(kernel + stride) < 1 or min(padding) < 0:
+            raise ctx.error(f"invalid pooling: kernel {kernel}, stride {stride}, pad {padding}")
+        return op_cls(input_shape=shape, kernel_size=kernel, stride=stride, padding=padding,
+                      meta=ctx.meta)
+
+    return handler
+
+
+def _flatten_op(ctx: _Context) -> Node:
+    shape = ctx.input_shape()
+    (start,) = ctx.ints("start_dim", 1)
+    (end,) = ctx.ints("end_dim", 1)
+    n = len(shape)
+    if not (-n <= start < n and -n <= end < n) or start % n > end % n:
+        raise ctx.error(
+            f"Flatten dims start_dim={start}, end_dim={end} do not fit the unbatched input "
+            f"shape {shape}",
+            hint="NIR's Flatten dims exclude the batch dimension (snnTorch writes start_dim=0)",
+        )
+    return ops.Flatten(input_shape=shape, start_dim=start, end_dim=end, meta=ctx.meta)
+
+
+def _delay(ctx: _Context) -> Node:
+    delay = ctx.array("delay")
+    if delay.ndim == 0:
+        delay = np.full(ctx.input_shape(), float(delay))
+    return ops.Delay(delay=delay, meta=ctx.meta)
+
+
+def _neuron(op_cls: type, fields: tuple[str, ...]) -> Handler:
+    """Handler for a neuron type: finite float arrays broadcast to the population shape."""
+
+    def handler(ctx: _Context) -> Node:
+        params = {}
+        for f in fields:
+            raw = getattr(ctx.node, f, None)
+            params[f] = ctx.array(f, 0.0 if raw is None and f == "v_reset" else raw)
+        try:
+            shape = np.broadcast_shapes(*(a.shape for a in params.values()))
+        except ValueError:
+            shapes = {f: a.shape for f, a in params.items()}
+            raise ctx.error(f"parameter shapes do not broadcast: {shapes}") from None
+        if shape == ():
+            shape = ctx.input_shape()
+        try:
+            arrays = {f: np.broadcast_to(a, shape).copy() for f, a in params.items()}
+        except ValueError:
+            raise ctx.error(f"parameters of shape {shape} do not fit the input") from None
+        return op_cls(**arrays, meta=ctx.meta)
+
+    return handler
+
+
+#: one handler per supported NIR type (key: the NIR class name)
+_HANDLERS: dict[str, Handler] = {
+    "Input": _port(ops.Input, "input_type", "input"),
+    "Output": _port(ops.Output, "output_type", "output"),
+    "Affine": _affine,
+    "Linear": _linear,
+    "Scale": _scale,
+    "Conv1d": _conv1d,
+    "Conv2d": _conv2d,
+    "SumPool2d": _pool(ops.SumPool2d),
+    "AvgPool2d": _pool(ops.AvgPool2d),
+    "Flatten": _flatten_op,
+    "Delay": _delay,
+    "LIF": _neuron(ops.LIF, ("tau", "r", "v_leak", "v_threshold", "v_reset")),
+    "CubaLIF": _neuron(
+        ops.CubaLIF, ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in")
+    ),
+    "CubaLI": _neuron(ops.CubaLI, ("tau_syn", "tau_mem", "r", "v_leak", "w_in")),
+    "IF": _neuron(ops.IF, ("r", "v_threshold", "v_reset")),
+    "LI": _neuron(ops.LI, ("tau", "r", "v_leak")),
+    "I": _neuron(ops.I, ("r",)),
+}
+
+#: NIR node types load_nir converts (nested NIRGraphs are flattened, not converted)
+SUPPORTED_NIR_TYPES: tuple[str, ...] = tuple(_HANDLERS)
+
+
+def _unsupported(name: str, kind: str) -> UnsupportedOpError:
+    return UnsupportedOpError(
+        f"NIR node type '{kind}' is not supported on Loihi; supported types: "
+        f"{', '.join(SUPPORTED_NIR_TYPES)} (and nested NIRGraph)",
+        node=name,
+        hint="replace the node with a supported equivalent before export",
+    )
+
+
+def _convert(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> dict[str, Node]:
+    """Convert in topological order so missing shapes come from converted predecessors."""
+    skeleton = Graph({name: Node() for name in nodes}, edges)
+    order, back = skeleton.schedule()
+    converted: dict[str, Node] = {}
+    for name in order:
+        node = nodes[name]
+        kind = type(node).__name__
+        handler = _HANDLERS.get(kind)
+        if handler is None:
+            raise _unsupported(name, kind)
+        upstream = next(
+            (converted[s].out_shape for s, d in edges if d == name and (s, d) not in back
+             and s in converted),
+            None,
+        )
+        converted[name] = handler(_Context(name, node, upstream))
+    return {name: converted[name] for name in nodes}  # keep the file's node order
+
+
+def _check_edges(nodes: Mapping[str, Node], edges: list[tuple[str, str]]) -> None:
+    for src, dst in edges:
+        out_shape, in_shape = tuple(nodes[src].out_shape), tuple(nodes[dst].in_shape)
+        if out_shape != in_shape:
+            raise FrontendError(
+                f"shape mismatch on edge '{src}' -> '{dst}': '{src}' outputs {out_shape}, "
+                f"'{dst}' expects {in_shape}",
+                node=dst,
+                hint="the graph's shapes are inconsistent; " + _REEXPORT,
+            )
+
+
+def load_nir(source: str | Path | Any) -> Graph:
+    """Load a NIR graph (a ``.nir`` path or a ``nir.NIRGraph``) into the float dialect."""
+    graph, meta = _open(source)
+    nodes, edges = _remove_passthroughs(_flatten(graph))
+    converted = _convert(nodes, edges)
+    _check_edges(converted, edges)
+    return Graph(converted, edges, meta)
