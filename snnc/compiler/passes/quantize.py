@@ -78,7 +78,7 @@ def _depths(graph: Graph, flows: dict[str, Inflow]) -> dict[str, int]:
     for n in flows:
         depth[n] = 1
     constraints = [
-        (p.source, n, int(p.delay.min(initial=0))) for n, f in flows.items() for p in f.paths
+        (p.source, n, int(p.delay.min()) if p.delay.size else 0) for n, f in flows.items() for p in f.paths
     ]
     for _ in range(len(depth) + 1):
         changed = False
