@@ -1,0 +1,283 @@
+"""The float reference simulator: what a float-dialect graph means, step by step.
+
+``simulate(graph, x, ...)`` runs a float-dialect :class:`~snnc.compiler.ir.graph.Graph` (or anything
+:func:`snnc.frontends.nir.load_nir` accepts) on ``x`` of shape ``(batch, T, *input_shape)`` in
+float64, vectorized over the batch.  The semantics are those of :mod:`snnc.compiler.discretize`
+(the :class:`~snnc.compiler.discretize.Convention` built from the keyword arguments), of
+:mod:`snnc.compiler.linear`, and of NIR's graph rules:
+
+* **order** -- each step evaluates the nodes in ``graph.schedule()`` order.  A node's input is the
+  sum of its incoming edges.  An ordinary edge carries its source's value of the *same* step (zero
+  latency per layer, as in NIR and every PyTorch simulator); a *back edge* (one that closes a
+  cycle, per ``schedule()``) carries the source's value of the *previous* step;
+* **rest state** -- before step 0 the network is at rest: neurons have v = I = 0 and emit 0, the
+  input is 0, and every linear op outputs what it computes from its predecessors' rest values --
+  its bias, for an Affine fed by spikes.  So a back edge carries at step 0 the rest value of its
+  source.  This is the continuous-time reading (W·z + b with z = 0 before t = 0), it does not depend
+  on which edge of a cycle ``schedule()`` picks as the back edge, and it reproduces snnTorch's
+  ``RLeaky``, whose recurrent ``nn.Linear`` adds its bias at step 0;
+* **linear ops** -- ``y = A x + b`` with ``A = linear.as_matrix(op)``, ``b = linear.bias_vector(op)``;
+* **Delay** -- ``y[t] = x[t − d]`` with ``d = discretize.delay_steps(op)`` per element (a ring
+  buffer holding the input's rest value before step 0);
+* **neurons** -- with the per-neuron coefficients of ``discretize.coefficients(op, convention)``::
+
+      I ← α_I·I + g_in·x ;   v ← α_v·v + g_v·I + b_v ;   z = v > θ (or v ≥ θ) ;   v ← v_reset where z
+
+  from v = I = 0.  Spiking neurons (LIF, CubaLIF, IF) output z as 0./1.; read-outs (LI, I, CubaLI)
+  output v;
+* **Input / Output** -- the Input node emits ``x[:, t]``; an Output node emits the sum of its inputs.
+
+Defaults (those of :class:`~snnc.compiler.discretize.Convention`, matching snnTorch's exporter and
+the NIR paper graphs): ``dt=1e-4``, ``integration="euler"``, ``spike_if=">"``,
+``synapse_input="ode"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Callable, Union
+
+import numpy as np
+
+from snnc.compiler import discretize, linear
+from snnc.compiler.discretize import Convention
+from snnc.compiler.ir import ops
+from snnc.compiler.ir.graph import Graph, Node
+from snnc.errors import InputError, ValidationError
+
+__all__ = ["simulate"]
+
+Step = Callable[[np.ndarray, int], np.ndarray]  # (input (batch, n_in), t) -> (batch, n_out)
+Result = Union[np.ndarray, dict[str, np.ndarray]]
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+# =============================================================================== steppers
+class _Neuron:
+    """One population's state (I, v) and its discrete update; see the module docstring."""
+
+    def __init__(self, node: ops.NeuronOp, conv: Convention, batch: int):
+        c = discretize.coefficients(node, conv)
+        flat = lambda a: None if a is None else np.asarray(a, dtype=np.float64).ravel()  # noqa: E731
+        self.alpha_i, self.g_in = flat(c.alpha_i), flat(c.g_in)
+        self.alpha_v, self.g_v, self.b_v = flat(c.alpha_v), flat(c.g_v), flat(c.b_v)
+        self.threshold, self.v_reset = flat(c.v_threshold), flat(c.v_reset)
+        self.inclusive = conv.spike_if == ">="
+        n = _size(node.shape)
+        self.i = np.zeros((batch, n))
+        self.v = np.zeros((batch, n))
+
+    def __call__(self, x: np.ndarray, t: int) -> np.ndarray:
+        self.i = self.alpha_i * self.i + self.g_in * x
+        self.v = self.alpha_v * self.v + self.g_v * self.i + self.b_v
+        if self.threshold is None:
+            return self.v.copy()
+        z = self.v >= self.threshold if self.inclusive else self.v > self.threshold
+        self.v = np.where(z, self.v_reset, self.v)
+        return z.astype(np.float64)
+
+
+class _DelayLine:
+    """y[t] = x[t − d] per element, from a ring buffer pre-filled with the input's rest value."""
+
+    def __init__(self, node: ops.Delay, conv: Convention, rest: np.ndarray):
+        self.steps = discretize.delay_steps(node, conv).ravel()
+        self.length = int(self.steps.max(initial=0)) + 1
+        self.buffer = np.repeat(rest[None], self.length, axis=0)  # (L, batch, n)
+        self.columns = np.arange(self.steps.size)
+
+    def __call__(self, x: np.ndarray, t: int) -> np.ndarray:
+        self.buffer[t % self.length] = x
+        return self.buffer[(t - self.steps) % self.length, :, self.columns].T.copy()
+
+
+def _linear_step(node: Node) -> Step:
+    matrix, bias = linear.as_matrix(node), linear.bias_vector(node)
+    return lambda x, t: linear.apply(matrix, bias, x)
+
+
+def _identity(x: np.ndarray, t: int) -> np.ndarray:
+    return x
+
+
+# ============================================================================== the loop
+class _Network:
+    """The graph's nodes as steppers, in schedule order, with each node's incoming edges."""
+
+    def __init__(self, graph: Graph, conv: Convention, batch: int):
+        self.graph = graph
+        self.order, back = graph.schedule()
+        self.inputs = {
+            name: [(s, (s, name) in back) for s in graph.predecessors(name)] for name in self.order
+        }
+        self.batch = batch
+        self.rest = self._rest_values()
+        self.steps: dict[str, Step] = {name: self._stepper(name, conv) for name in self.order}
+
+    def _flat_zeros(self, node: Node) -> np.ndarray:
+        return np.zeros((self.batch, _size(node.out_shape)))
+
+    def _summed(self, name: str, values: dict[str, np.ndarray], prev: dict[str, np.ndarray]):
+        node = self.graph[name]
+        total = np.zeros((self.batch, _size(node.in_shape)))
+        for src, is_back in self.inputs[name]:
+            source = prev if is_back else values
+            if src in source:
+                total = total + source[src]
+        return total
+
+    def _rest_values(self) -> dict[str, np.ndarray]:
+        """Every node's output before step 0 (see "rest state" in the module docstring)."""
+        rest: dict[str, np.ndarray] = {}
+        for name in self.order:
+            node = self.graph[name]
+            if isinstance(node, (ops.Input, ops.NeuronOp)):
+                rest[name] = self._flat_zeros(node)
+                continue
+            x = self._summed(name, rest, rest)  # back edges not yet computed read as 0
+            if isinstance(node, (ops.Delay, ops.Output)):
+                rest[name] = x
+            else:
+                rest[name] = _linear_step(node)(x, -1)
+        return rest
+
+    def _stepper(self, name: str, conv: Convention) -> Step:
+        node = self.graph[name]
+        if isinstance(node, ops.NeuronOp):
+            return _Neuron(node, conv, self.batch)
+        if isinstance(node, ops.Delay):
+            return _DelayLine(node, conv, self._summed(name, self.rest, self.rest))
+        if isinstance(node, (ops.Input, ops.Output)):
+            return _identity
+        if isinstance(node, ops.LinearOp):
+            return _linear_step(node)
+        raise ValidationError(
+            f"the reference simulator runs float-dialect graphs; got a {node.kind} node",
+            node=node.source or name,
+            hint="simulate the graph before quantization, or use the emulator backend",
+        )
+
+    def run(self, input_name: str, x: np.ndarray, record: list[str]) -> dict[str, np.ndarray]:
+        batch, steps = x.shape[:2]
+        flat_x = x.reshape(batch, steps, -1)
+        traces = {
+            name: np.zeros((batch, steps, _size(self.graph[name].out_shape))) for name in record
+        }
+        prev = self.rest
+        for t in range(steps):
+            values: dict[str, np.ndarray] = {}
+            for name in self.order:
+                if name == input_name:
+                    values[name] = flat_x[:, t]
+                else:
+                    values[name] = self.steps[name](self._summed(name, values, prev), t)
+            for name in record:
+                traces[name][:, t] = values[name]
+            prev = values
+        return {
+            name: trace.reshape(batch, steps, *self.graph[name].out_shape)
+            for name, trace in traces.items()
+        }
+
+
+# ============================================================================ public API
+def _input_port(graph: Graph) -> str:
+    names = graph.of_kind(ops.Input)
+    if len(names) != 1:
+        raise InputError(
+            f"simulate takes one input array, but the graph has {len(names)} Input nodes"
+            + (f" ({', '.join(names)})" if names else ""),
+            hint="give the graph exactly one Input node",
+        )
+    return names[0]
+
+
+def _check_x(x: Any, shape: tuple[int, ...]) -> np.ndarray:
+    expected = f"(batch, T, {', '.join(map(str, shape))})" if shape else "(batch, T)"
+    try:
+        arr = np.asarray(x)
+    except Exception:  # noqa: BLE001 - any failure to make an array is an input error
+        raise InputError(f"x is not array-like: {type(x).__name__}", hint=f"pass {expected}") \
+            from None
+    if arr.dtype.kind not in "biuf":
+        raise InputError(
+            f"x must be boolean or numeric, got dtype {arr.dtype}", hint="pass spikes as 0/1"
+        )
+    if arr.ndim != 2 + len(shape) or tuple(arr.shape[2:]) != tuple(shape):
+        raise InputError(
+            f"x has shape {tuple(arr.shape)}, expected {expected}",
+            hint="x is (batch, time, *input_shape); add a batch axis for a single sample",
+        )
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise InputError("x contains NaN or inf", hint="input values must be finite")
+    return arr
+
+
+def _record_list(graph: Graph, record: str | Iterable[str] | None) -> list[str]:
+    if record is None:
+        outputs = graph.of_kind(ops.Output)
+        if not outputs:
+            raise ValidationError(
+                "the graph has no Output node", hint="add an Output node, or pass record='all'"
+            )
+        return outputs
+    if isinstance(record, str):
+        if record == "all":
+            return list(graph.nodes)
+        record = [record]
+    names = list(record)
+    missing = [n for n in names if n not in graph]
+    if missing:
+        raise InputError(
+            f"cannot record unknown node(s) {missing}",
+            hint=f"known nodes: {', '.join(graph.nodes)}",
+        )
+    return names
+
+
+def simulate(
+    graph: Graph | Any,
+    x: Any,
+    dt: float = 1e-4,
+    integration: str = "euler",
+    spike_if: str = ">",
+    synapse_input: str = "ode",
+    record: str | Iterable[str] | None = None,
+) -> Result:
+    """Run ``graph`` on ``x`` (batch, T, *input_shape) in float64; see the module docstring.
+
+    Args:
+        graph: a float-dialect ``Graph``, or a ``.nir`` path / ``nir.NIRGraph`` (loaded first).
+        x: input of shape ``(batch, T, *input_shape)``, bool or numeric (spikes as 0/1).
+        dt: time step in the model's time unit (default 1e-4, snnTorch's export).
+        integration: ``"euler"`` (default) or ``"exact"`` (zero-order hold).
+        spike_if: ``">"`` (default, NIR/snnTorch) or ``">="``.
+        synapse_input: CubaLIF input as NIR's ODE (``"ode"``, default) or as a ``"jump"``.
+        record: ``None`` -- the Output node's values (a dict ``name -> array`` if there are
+            several Outputs); ``"all"`` -- a dict with every node's output; or node names.
+
+    Returns:
+        float64 arrays of shape ``(batch, T, *out_shape)``: spikes as 0./1. for spiking neurons,
+        v for read-outs (LI, I, CubaLI), the op's value for linear ops.
+
+    Raises:
+        InputError: ``x`` has the wrong shape or type, or the graph has not exactly one Input.
+        ValidationError: a bad convention or an unstable discretization (dt/τ > 1 under Euler).
+    """
+    if not isinstance(graph, Graph):
+        from snnc.frontends.nir import load_nir
+
+        graph = load_nir(graph)
+    conv = Convention(dt=dt, integration=integration, spike_if=spike_if,
+                      synapse_input=synapse_input)
+    input_name = _input_port(graph)
+    arr = _check_x(x, tuple(graph[input_name].out_shape))
+    names = _record_list(graph, record)
+    traces = _Network(graph, conv, arr.shape[0]).run(input_name, arr, names)
+    if record is None and len(names) == 1:
+        return traces[names[0]]
+    return traces
