@@ -1,0 +1,12 @@
+"""Bit-exact numpy emulator of Lava 0.10.0's fixed-point models (LIF, Dense, Sparse, DelayDense).
+
+``run(graph, x, steps, record=None) -> RunResult`` executes a Loihi-dialect graph on the raw
+time line of :mod:`snnc.backends.base`, batched over samples.  The arithmetic is documented
+in :mod:`.synapse` (weights, accumulation, delays) and :mod:`.compartment` (u, v, spikes);
+the order of operations in :mod:`.engine`.  Equality with Lava is checked spike for spike by
+``tests/property/test_lava_differential.py``.
+"""
+
+from snnc.backends.emulator.engine import NAME, Emulator, run
+
+__all__ = ["run", "Emulator", "NAME"]

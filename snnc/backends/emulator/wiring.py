@@ -1,0 +1,201 @@
+"""Checks of a Loihi-dialect graph's structure and of run-time input, shared by the backends.
+
+Both the emulator and the Lava backend execute the same structure:
+
+* one (or no) ``SpikeSource``; it has no predecessors;
+* every ``Synapse`` has exactly one predecessor, a ``SpikeSource`` or a ``Compartment`` whose
+  size equals the synapse's ``n_in``, and one or more ``Compartment`` successors whose size
+  equals its ``n_out`` (several synapses into one compartment are summed);
+* a ``Compartment``'s predecessors are ``Synapse`` nodes only; a ``Probe`` has one
+  ``Compartment`` predecessor and is ignored by the backends (they record compartments).
+
+Nothing here imports Lava.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from snnc.compiler.ir import loihi
+from snnc.compiler.ir.graph import Graph
+from snnc.errors import InputError, ValidationError
+
+#: Lava's DelayDense/DelaySparse reject delays above this (lava/proc/dense/models.py:330-334)
+LAVA_MAX_DELAY = 63
+
+
+@dataclasses.dataclass(frozen=True)
+class Wiring:
+    """Who feeds whom, in graph order."""
+
+    source: str | None  # the SpikeSource, if any
+    compartments: tuple[str, ...]
+    synapses: tuple[str, ...]
+    syn_src: dict[str, str]  # synapse -> its SpikeSource or Compartment
+    syn_dst: dict[str, tuple[str, ...]]  # synapse -> compartments it feeds
+    comp_in: dict[str, tuple[str, ...]]  # compartment -> synapses feeding it
+
+
+def wiring(graph: Graph) -> Wiring:
+    """Validate the structure of a Loihi-dialect graph and return its :class:`Wiring`."""
+    sources = graph.of_kind(loihi.SpikeSource)
+    if len(sources) > 1:
+        raise ValidationError(
+            f"the graph has {len(sources)} SpikeSource nodes ({', '.join(sources)}); "
+            "the backends support one",
+            hint="merge the inputs into one SpikeSource",
+        )
+    comps = tuple(graph.of_kind(loihi.Compartment))
+    syns = tuple(graph.of_kind(loihi.Synapse))
+    known = set(sources) | set(comps) | set(syns) | set(graph.of_kind(loihi.Probe))
+    for name, node in graph.nodes.items():
+        if name not in known:
+            raise ValidationError(
+                f"node kind {node.kind} is not part of the Loihi dialect",
+                node=name,
+                hint="lower the graph with snnc.compile (quantize) before running it",
+            )
+    for s in sources:
+        if graph.predecessors(s):
+            raise ValidationError("a SpikeSource cannot have inputs", node=s)
+    syn_src: dict[str, str] = {}
+    syn_dst: dict[str, tuple[str, ...]] = {}
+    comp_in: dict[str, list[str]] = {c: [] for c in comps}
+    for s in syns:
+        node: loihi.Synapse = graph[s]
+        preds = graph.predecessors(s)
+        if len(preds) != 1:
+            raise ValidationError(f"a Synapse needs exactly one input, got {len(preds)}", node=s)
+        src = graph[preds[0]]
+        if not isinstance(src, (loihi.SpikeSource, loihi.Compartment)):
+            raise ValidationError(
+                f"a Synapse's input must be a SpikeSource or Compartment, got {src.kind}", node=s
+            )
+        if src.size != node.n_in:
+            raise ValidationError(
+                f"weights have {node.n_in} columns but input {preds[0]!r} has {src.size} neurons",
+                node=s,
+            )
+        dsts = tuple(graph.successors(s))
+        for d in dsts:
+            dn = graph[d]
+            if not isinstance(dn, loihi.Compartment):
+                raise ValidationError(
+                    f"a Synapse may only feed Compartments, not {dn.kind} {d!r}", node=s
+                )
+            if dn.size != node.n_out:
+                raise ValidationError(
+                    f"weights have {node.n_out} rows but target {d!r} has {dn.size} neurons",
+                    node=s,
+                )
+            comp_in[d].append(s)
+        if node.delays is not None:
+            dl = np.asarray(node.delays)
+            if dl.shape != tuple(node.weights.shape):
+                raise ValidationError(
+                    f"delays have shape {dl.shape}, weights {tuple(node.weights.shape)}", node=s
+                )
+            if dl.size and (dl.min() < 0 or dl.max() > LAVA_MAX_DELAY):
+                raise ValidationError(
+                    f"delays must lie in 0..{LAVA_MAX_DELAY} (Lava DelayDense), "
+                    f"got {dl.min()}..{dl.max()}",
+                    node=s,
+                )
+        k = 8 - int(node.num_weight_bits) + int(node.sign_mode == loihi.SignMode.MIXED)
+        if not 0 <= k <= 31:
+            raise ValidationError(
+                f"num_weight_bits={node.num_weight_bits} is outside 0..8", node=s
+            )
+        syn_src[s] = preds[0]
+        syn_dst[s] = dsts
+    for c in comps:
+        for p in graph.predecessors(c):
+            if not isinstance(graph[p], loihi.Synapse):
+                raise ValidationError(
+                    f"a Compartment's inputs must be Synapses, got {graph[p].kind} {p!r}", node=c
+                )
+        node: loihi.Compartment = graph[c]
+        for f in ("bias_mant", "u_init", "v_init"):
+            a = getattr(node, f)
+            if a is not None and np.size(a) not in (1, node.size):
+                raise ValidationError(
+                    f"{f} has {np.size(a)} values for {node.size} neurons", node=c
+                )
+        if node.readout not in ("spikes", "v"):
+            raise ValidationError(f"readout must be 'spikes' or 'v', got {node.readout!r}", node=c)
+        if not -31 <= int(node.bias_exp) <= 31:
+            raise ValidationError(f"bias_exp={node.bias_exp} is outside -31..31", node=c)
+    return Wiring(
+        source=sources[0] if sources else None,
+        compartments=comps,
+        synapses=syns,
+        syn_src=syn_src,
+        syn_dst=syn_dst,
+        comp_in={c: tuple(v) for c, v in comp_in.items()},
+    )
+
+
+def check_input(graph: Graph, w: Wiring, x, steps) -> np.ndarray:
+    """Validate ``x`` (batch, T_in, *in_shape) and return it as bool (batch, steps, n_in).
+
+    Steps from ``T_in`` to ``steps`` get no spikes.  A graph without a SpikeSource takes
+    ``x`` of shape (batch, T_in) or (batch, T_in, 0); only its batch size is used.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise InputError(f"steps must be a non-negative int, got {steps!r}")
+    steps = int(steps)
+    try:
+        x = np.asarray(x)
+    except Exception as e:  # noqa: BLE001 - anything that is not array-like
+        raise InputError(f"input is not an array: {e}") from e
+    if x.dtype.kind not in "biuf":
+        raise InputError(
+            f"input has dtype {x.dtype}; expected binary spikes (bool or 0/1 numbers)"
+        )
+    in_shape: tuple[int, ...] = tuple(graph[w.source].shape) if w.source else ()
+    n_in = int(np.prod(in_shape, dtype=np.int64)) if w.source else 0
+    want = "(batch, time" + "".join(f", {d}" for d in in_shape) + ")"
+    ok = x.ndim == 2 + len(in_shape) and tuple(x.shape[2:]) == in_shape
+    if w.source is None:
+        ok = x.ndim == 2 or (x.ndim == 3 and x.shape[2] == 0)
+    if not ok:
+        raise InputError(
+            f"input has shape {tuple(x.shape)}; expected {want}",
+            hint="spike arrays are (batch, time, *input_shape); add a batch axis for one sample",
+        )
+    if x.shape[1] > steps:
+        raise InputError(
+            f"input has {x.shape[1]} time steps but the run has only {steps}",
+            hint="run at least as many steps as the input is long",
+        )
+    if x.size and x.dtype != np.bool_:
+        bad = ~((x == 0) | (x == 1))
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise InputError(
+                f"input must be binary spikes (0/1); got {x[idx]!r} at index {idx}",
+                hint="encode real values as spikes first (e.g. rate coding)",
+            )
+    out = np.zeros((x.shape[0], steps, n_in), dtype=bool)
+    if n_in:
+        out[:, : x.shape[1]] = x.reshape(x.shape[0], x.shape[1], n_in) != 0
+    return out
+
+
+def check_record(w: Wiring, record: Sequence[str] | None) -> list[str]:
+    """The compartments to record (all of them for ``None``), in graph order."""
+    if record is None:
+        return list(w.compartments)
+    if isinstance(record, str):
+        record = [record]
+    unknown = [r for r in record if r not in w.compartments]
+    if unknown:
+        raise InputError(
+            f"cannot record {', '.join(map(repr, unknown))}: not a Compartment",
+            hint=f"compartments: {', '.join(w.compartments) or '(none)'}",
+        )
+    wanted = set(record)
+    return [c for c in w.compartments if c in wanted]

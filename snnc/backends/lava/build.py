@@ -1,0 +1,270 @@
+"""Build real Lava 0.10.0 processes from a Loihi-dialect graph, and run them in-process.
+
+``to_lava(graph, x_sample, steps)`` maps every node one to one (names kept in
+:class:`LavaNetwork`):
+
+=================  =============================================================
+``SpikeSource``     ``lava.proc.io.source.RingBuffer(data)`` with ``data`` (n_in, steps):
+                    the sample padded with zeros; it sends column ``t`` at raw step t
+``Synapse``         ``Dense`` (dense weights), ``Sparse`` (CSR weights), or ``DelayDense``
+                    (any ``delays``; sparse weights are densified), each with
+                    ``weight_exp``, ``num_weight_bits`` and ``sign_mode`` (Lava's enum)
+``Compartment``     ``lif.LIF(shape=(n,), du, dv, vth, bias_mant, bias_exp, u, v)``
+recorded spikes     ``lava.proc.io.sink.RingBuffer(shape=(n,), buffer=steps)`` on ``s_out``
+``readout="v"``     ``Monitor().probe(lif.v, steps)`` (v after reset, read every step)
+=================  =============================================================
+
+Lava silently ignores constructor keywords it does not know (``LIF(bias=...)`` gives no
+bias), so every keyword is checked against the process's signature, or, for the
+connection parameters Lava reads from ``proc_params`` (``weight_exp``, ``num_weight_bits``,
+``sign_mode``), against the names its bit-accurate models read.
+
+:meth:`LavaNetwork.run` executes with ``Loihi2SimCfg(select_tag="fixed_pt")`` (always: the
+default silently picks the float models).  ``start_step`` is realised by running in
+segments (``RunSteps``): a population with ``start_step = k > 0`` is built with u = v = 0
+and ``bias_mant = 0``; after step k−1 its ``u``, ``v`` and ``bias_mant`` are set to the real
+values.  Disconnected parts of the graph get separate runtimes (Lava compiles only what is
+connected to the process it runs).
+
+Lava is imported inside functions only; this module defines no Lava Process or Model.
+In-process runs have no watchdog: :func:`snnc.backends.lava.run` wraps them in one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from snnc.backends.emulator.wiring import Wiring, check_input, check_record, wiring
+from snnc.compiler.ir import loihi
+from snnc.compiler.ir.graph import Graph
+from snnc.errors import BackendError, InputError
+
+#: keywords Lava's connection processes take through ``**kwargs`` into ``proc_params``,
+#: read by the bit-accurate models (lava/proc/dense/models.py:75-90, 315-322;
+#: lava/proc/sparse/models.py:78-85)
+CONNECTION_PROC_PARAMS = ("weight_exp", "num_weight_bits", "sign_mode")
+
+
+def make_process(cls: type, proc_params: Sequence[str] = (), **kwargs: Any):
+    """``cls(**kwargs)`` after checking every keyword name is one ``cls`` really reads."""
+    accepted = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for p in inspect.signature(init).parameters.values():
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self":
+                accepted.add(p.name)
+        break  # the most derived __init__ defines the public keywords
+    accepted |= set(proc_params)
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise BackendError(
+            f"internal: {cls.__name__} does not take {', '.join(unknown)} "
+            f"(accepted: {', '.join(sorted(accepted))})",
+            hint="Lava ignores unknown keywords silently; this is a bug in snnc's Lava builder",
+        )
+    return cls(**kwargs)
+
+
+@dataclasses.dataclass
+class LavaNetwork:
+    """The Lava processes of one program and sample, by graph node name."""
+
+    source: Any | None
+    synapses: dict[str, Any]
+    compartments: dict[str, Any]
+    sinks: dict[str, Any]
+    monitors: dict[str, Any]
+    steps: int
+    #: compartment -> (start_step, {var name: value to set at start_step})
+    starts: dict[str, tuple[int, dict[str, np.ndarray]]]
+    #: lists of node names that form separately connected parts of the graph
+    parts: list[list[str]]
+
+    def processes(self) -> dict[str, Any]:
+        procs = {**self.synapses, **self.compartments}
+        if self.source is not None:
+            procs = {"<source>": self.source, **procs}
+        return procs
+
+    def run(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Run all ``steps`` in this process (no watchdog); stop the runtimes.
+
+        Returns ``spikes[name]`` (steps, n) bool for the compartments with a sink and
+        ``v[name]`` (steps, n) int64 for those with a monitor.
+        """
+        from lava.magma.core.run_conditions import RunSteps
+        from lava.magma.core.run_configs import Loihi2SimCfg
+
+        cfg = Loihi2SimCfg(select_tag="fixed_pt")
+        spikes: dict[str, np.ndarray] = {}
+        v: dict[str, np.ndarray] = {}
+        for part in self.parts:
+            comps = [c for c in part if c in self.compartments]
+            if not comps:
+                continue
+            anchor = self.compartments[comps[0]]
+            bounds = sorted(
+                {self.starts[c][0] for c in comps if 0 < self.starts[c][0] < self.steps}
+            )
+            t = 0
+            try:
+                for b in [*bounds, self.steps]:
+                    if b > t:
+                        anchor.run(condition=RunSteps(num_steps=b - t), run_cfg=cfg)
+                        t = b
+                    if b < self.steps:
+                        for c in comps:
+                            k, values = self.starts[c]
+                            if k == b:
+                                lif = self.compartments[c]
+                                for var, value in values.items():
+                                    getattr(lif, var).set(value)
+                for c in comps:
+                    if c in self.sinks:
+                        data = np.asarray(self.sinks[c].data.get())
+                        spikes[c] = data.T != 0
+                    if c in self.monitors:
+                        lif = self.compartments[c]
+                        data = self.monitors[c].get_data()[lif.name]["v"]
+                        v[c] = np.rint(np.asarray(data, dtype=np.float64)).astype(np.int64)
+            finally:
+                anchor.stop()
+        return spikes, v
+
+
+def _parts(graph: Graph, w: Wiring) -> list[list[str]]:
+    """Weakly connected parts of the executable nodes (SpikeSource, Synapse, Compartment)."""
+    nodes = ([w.source] if w.source else []) + list(w.synapses) + list(w.compartments)
+    parent = {n: n for n in nodes}
+
+    def find(n: str) -> str:
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for s in w.synapses:
+        for other in (w.syn_src[s], *w.syn_dst[s]):
+            parent[find(other)] = find(s)
+    groups: dict[str, list[str]] = {}
+    for n in nodes:
+        groups.setdefault(find(n), []).append(n)
+    return list(groups.values())
+
+
+def _values(a, n: int, default: int = 0) -> np.ndarray:
+    if a is None:
+        return np.full(n, default, dtype=np.int64)
+    return np.broadcast_to(np.asarray(a, dtype=np.int64).reshape(-1), (n,)).copy()
+
+
+def to_lava(
+    graph: Graph,
+    x_sample,
+    steps: int,
+    record: Sequence[str] | None = None,
+) -> LavaNetwork:
+    """Build the Lava processes for one sample ``x_sample`` (T_in, *in_shape) and ``steps``.
+
+    ``record`` names the compartments that get a spike sink (``None``: all); recorded
+    compartments with ``readout == "v"`` also get a ``Monitor`` on ``v``.
+    """
+    from lava.proc.dense.process import Dense, DelayDense
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.lif.process import LIF
+    from lava.proc.monitor.process import Monitor
+    from lava.proc.sparse.process import Sparse
+    from lava.utils.weightutils import SignMode as LavaSignMode
+
+    w = wiring(graph)
+    x = np.asarray(x_sample)
+    xs = check_input(graph, w, x[None], steps)[0]  # (steps, n_in) bool
+    if steps < 1:
+        raise InputError("a Lava run needs at least one step", hint="pass steps >= 1")
+    rec = check_record(w, record)
+
+    source = None
+    if w.source is not None:
+        source = make_process(Source, data=xs.T.astype(np.int32))
+    comps: dict[str, Any] = {}
+    starts: dict[str, tuple[int, dict[str, np.ndarray]]] = {}
+    for c in w.compartments:
+        node: loihi.Compartment = graph[c]
+        n = node.size
+        bias = _values(node.bias_mant, n)
+        u0, v0 = _values(node.u_init, n), _values(node.v_init, n)
+        k = int(node.start_step)
+        later = k > 0
+        comps[c] = make_process(
+            LIF,
+            shape=(n,),
+            du=int(node.du),
+            dv=int(node.dv),
+            vth=int(node.vth),
+            bias_mant=np.zeros(n, dtype=np.int64) if later else bias,
+            bias_exp=int(node.bias_exp),
+            u=np.zeros(n, dtype=np.int64) if later else u0,
+            v=np.zeros(n, dtype=np.int64) if later else v0,
+            name=f"snnc:{c}",
+        )
+        starts[c] = (k, {"u": u0, "v": v0, "bias_mant": bias} if later else {})
+    syns: dict[str, Any] = {}
+    for s in w.synapses:
+        node: loihi.Synapse = graph[s]
+        common = dict(
+            weight_exp=int(node.weight_exp),
+            num_weight_bits=int(node.num_weight_bits),
+            sign_mode=LavaSignMode(int(node.sign_mode)),
+            name=f"snnc:{s}",
+        )
+        if node.delays is not None:
+            proc = make_process(
+                DelayDense,
+                CONNECTION_PROC_PARAMS,
+                weights=node.dense_weights().astype(np.int64),
+                delays=np.asarray(node.delays, dtype=np.int64),
+                **common,
+            )
+        elif node.is_sparse:
+            proc = make_process(
+                Sparse, CONNECTION_PROC_PARAMS, weights=sp.csr_matrix(node.weights), **common
+            )
+        else:
+            proc = make_process(
+                Dense, CONNECTION_PROC_PARAMS, weights=np.asarray(node.weights, np.int64), **common
+            )
+        syns[s] = proc
+        src = w.syn_src[s]
+        out_port = source.s_out if src == w.source else comps[src].s_out
+        out_port.connect(proc.s_in)
+        for d in w.syn_dst[s]:
+            proc.a_out.connect(comps[d].a_in)
+    sinks: dict[str, Any] = {}
+    monitors: dict[str, Any] = {}
+    for c in rec:
+        n = graph[c].size
+        sinks[c] = make_process(Sink, shape=(n,), buffer=steps)
+        comps[c].s_out.connect(sinks[c].a_in)
+        if graph[c].readout == "v":
+            mon = Monitor()
+            mon.probe(comps[c].v, steps)
+            monitors[c] = mon
+    return LavaNetwork(
+        source=source,
+        synapses=syns,
+        compartments=comps,
+        sinks=sinks,
+        monitors=monitors,
+        steps=int(steps),
+        starts=starts,
+        parts=_parts(graph, w),
+    )

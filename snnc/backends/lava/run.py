@@ -1,0 +1,250 @@
+"""Run a Loihi-dialect graph on real Lava 0.10.0 (CPU, fixed point), under a watchdog.
+
+Lava can hang instead of failing (an exception inside one of its process models leaves the
+parent waiting on a channel), so every run happens in a child process::
+
+    python -m snnc.backends.lava.worker TMPDIR       (start_new_session=True)
+
+The program and the input travel through ``TMPDIR`` (JSON + npz, no pickle of user
+objects; see :mod:`snnc.backends.lava.worker`).  If the child does not finish within
+``timeout`` seconds its whole process group (the worker and every Lava process it forked)
+is killed and :class:`~snnc.errors.BackendTimeoutError` is raised; a child that fails raises
+:class:`~snnc.errors.BackendError` with the child's last error line; a missing Lava raises
+:class:`~snnc.errors.BackendUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from snnc.backends.base import RunResult
+from snnc.backends.emulator.wiring import check_input, check_record, wiring
+from snnc.compiler.ir.graph import Graph
+from snnc.compiler.ir.serialize import save_graph
+from snnc.errors import BackendError, BackendTimeoutError, BackendUnavailableError
+
+NAME = "lava"
+log = logging.getLogger(__name__)
+
+#: seconds allowed for starting Python + importing Lava, per run
+TIMEOUT_BASE_S = 60.0
+#: seconds allowed per sample (build + compile + runtime start/stop)
+TIMEOUT_PER_SAMPLE_S = 10.0
+#: seconds allowed per simulated step and sample
+TIMEOUT_PER_STEP_S = 0.05
+
+INSTALL_HINT = (
+    "install the project environment with `bash scripts/install.sh` "
+    "(lava-nc 0.10.0 repacked for Python 3.11, numpy<2)"
+)
+
+#: information about the last run (per-sample build/run seconds, wall time), for reports
+last_run_info: dict = {}
+
+
+def default_timeout(batch: int, steps: int) -> float:
+    """``TIMEOUT_BASE_S + batch · (TIMEOUT_PER_SAMPLE_S + steps · TIMEOUT_PER_STEP_S)``."""
+    return TIMEOUT_BASE_S + batch * (TIMEOUT_PER_SAMPLE_S + steps * TIMEOUT_PER_STEP_S)
+
+
+def lava_available() -> bool:
+    """True when the ``lava`` package (lava-nc) can be found, without importing it."""
+    try:
+        return importlib.util.find_spec("lava") is not None and (
+            importlib.util.find_spec("lava.magma") is not None
+        )
+    except (ImportError, ValueError):
+        return False
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a non-zombie process of group ``pgid`` exists (Linux /proc)."""
+    proc = Path("/proc")
+    if not proc.is_dir():  # pragma: no cover - non-Linux
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+    for p in proc.iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            stat = (p / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def kill_group(proc: subprocess.Popen, grace_s: float = 0.0) -> None:
+    """Kill the child's whole process group (SIGKILL) and reap the child."""
+    pgid = proc.pid
+    if grace_s > 0:
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and _group_alive(pgid):
+            time.sleep(0.05)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
+        pass
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.05)
+
+
+def _tail(path: Path, n: int = 40) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-n:])
+
+
+def _last_error_line(d: Path, log_file: Path) -> str:
+    err = d / "error.json"
+    if err.is_file():
+        try:
+            e = json.loads(err.read_text())
+            return f"{e['type']}: {e['message']}"
+        except (ValueError, KeyError):
+            pass
+    lines = [ln for ln in _tail(log_file).splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else "(no output)"
+
+
+def run(
+    graph: Graph,
+    x,
+    steps: int,
+    record: Sequence[str] | None = None,
+    *,
+    timeout: float | None = None,
+) -> RunResult:
+    """Run ``graph`` on Lava for ``steps`` raw steps; same contract as the emulator's ``run``.
+
+    ``x`` (batch, T_in, *in_shape) holds binary spikes; each sample is a fresh Lava network
+    (``Loihi2SimCfg(select_tag="fixed_pt")``).  ``timeout`` (seconds, whole batch) defaults
+    to :func:`default_timeout`.
+    """
+    w = wiring(graph)
+    xs = check_input(graph, w, x, steps)
+    rec = check_record(w, record)
+    batch, steps = xs.shape[0], xs.shape[1]
+    shapes = {c: (batch, steps) + tuple(graph[c].shape) for c in rec}
+    v_names = [c for c in rec if graph[c].readout == "v"]
+    if batch == 0 or steps == 0:
+        return RunResult(
+            spikes={c: np.zeros(shapes[c], bool) for c in rec},
+            v={c: np.zeros(shapes[c], np.int64) for c in v_names},
+            steps=steps,
+            backend=NAME,
+        )
+    if not lava_available():
+        raise BackendUnavailableError("Lava (lava-nc 0.10.0) is not installed", hint=INSTALL_HINT)
+    if timeout is None:
+        timeout = default_timeout(batch, steps)
+    n_in = xs.shape[2]
+    x_in = np.asarray(x)
+    t_in = x_in.shape[1]
+    x_u8 = xs[:, :t_in].reshape((batch, t_in) + x_in.shape[2:]).astype(np.uint8)
+    if w.source is None:
+        x_u8 = np.zeros((batch, t_in), np.uint8)
+    del n_in
+
+    with tempfile.TemporaryDirectory(prefix="snnc-lava-") as tmp:
+        d = Path(tmp)
+        save_graph(graph, d / "graph")
+        with open(d / "input.npz", "wb") as fh:
+            np.savez(fh, x=x_u8)
+        (d / "job.json").write_text(json.dumps({"steps": steps, "record": rec}))
+        log_file = d / "child.log"
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[3])
+        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+        env["PYTHONUNBUFFERED"] = "1"
+        t0 = time.perf_counter()
+        with open(log_file, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "snnc.backends.lava.worker", str(d)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+                cwd=tmp,
+            )
+            try:
+                rc = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                kill_group(proc)
+                err = BackendTimeoutError(
+                    f"the Lava run did not finish within {timeout:.1f} s "
+                    f"({batch} sample(s), {steps} steps); its processes were killed",
+                    hint="Lava hangs instead of failing when one of its processes raises; "
+                    "run the emulator on the same input, or pass a larger timeout=",
+                )
+                err.pgid = proc.pid
+                err.child_log = _tail(log_file)
+                raise err from None
+            except BaseException:
+                kill_group(proc)
+                raise
+            # normal exit: give stragglers (Lava children, resource tracker) a moment
+            kill_group(proc, grace_s=2.0)
+        wall = time.perf_counter() - t0
+        if rc == 3:
+            raise BackendUnavailableError(
+                f"Lava cannot be imported in the child process: {_last_error_line(d, log_file)}",
+                hint=INSTALL_HINT,
+            )
+        if rc != 0 or not (d / "result.npz").is_file():
+            err = BackendError(
+                f"the Lava child process failed (exit status {rc}): "
+                f"{_last_error_line(d, log_file)}",
+                hint="the child's log is in the exception's child_log attribute",
+            )
+            err.child_log = _tail(log_file)
+            err.pgid = proc.pid
+            raise err
+        info = json.loads((d / "result.json").read_text())
+        spikes, vs = {}, {}
+        with np.load(d / "result.npz", allow_pickle=False) as z:
+            for i, c in enumerate(info["record"]):
+                spikes[c] = z[f"s{i}"].astype(bool).reshape(shapes[c])
+                if c in v_names:
+                    vs[c] = z[f"v{i}"].astype(np.int64).reshape(shapes[c])
+    last_run_info.clear()
+    last_run_info.update({"wall_s": wall, "samples": info["timings"], "pgid": proc.pid})
+    log.debug("lava run: %.2f s wall, %s", wall, info["timings"])
+    return RunResult(spikes=spikes, v=vs, steps=steps, backend=NAME)
+
+
+class Lava:
+    """The Lava backend as a :class:`~snnc.backends.base.Backend` object."""
+
+    name = NAME
+
+    def __init__(self, timeout: float | None = None):
+        self.timeout = timeout
+
+    def run(self, graph: Graph, x, steps: int, record: Sequence[str] | None = None) -> RunResult:
+        return run(graph, x, steps, record, timeout=self.timeout)

@@ -1,0 +1,91 @@
+"""Child-process entry point of the Lava backend: ``python -m snnc.backends.lava.worker DIR``.
+
+``DIR`` (written by :func:`snnc.backends.lava.run`) holds::
+
+    graph/        the program (snnc.compiler.ir.serialize; JSON + npz, no pickle)
+    input.npz     x: uint8 (batch, T_in, *in_shape)
+    job.json      {"steps": int, "record": [names]}
+
+and receives ``result.npz`` (``s<i>``: uint8 (batch, steps, n), ``v<i>``: int64) plus
+``result.json`` (the names for each ``i`` and per-sample timings), or ``error.json``
+(``{"type", "message"}``) when something raises.  Exit status: 0 ok, 1 error, 3 Lava is
+not importable.  Each sample gets freshly built processes and its own Lava runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+EXIT_ERROR = 1
+EXIT_NO_LAVA = 3
+
+
+def _write_error(d: Path, e: BaseException) -> None:
+    msg = str(e).strip().splitlines()
+    (d / "error.json").write_text(
+        json.dumps({"type": type(e).__name__, "message": " ".join(msg)[:2000]})
+    )
+
+
+def main(argv: list[str]) -> int:
+    d = Path(argv[0])
+    try:
+        import lava.magma.core.run_configs  # noqa: F401
+        import lava.proc.lif.process  # noqa: F401
+    except Exception as e:  # noqa: BLE001 - any import failure means "not usable"
+        traceback.print_exc()
+        _write_error(d, e)
+        return EXIT_NO_LAVA
+    try:
+        from snnc.backends.lava.build import to_lava
+        from snnc.compiler.ir.serialize import load_graph
+
+        job = json.loads((d / "job.json").read_text())
+        graph = load_graph(d / "graph")
+        with np.load(d / "input.npz", allow_pickle=False) as z:
+            x = z["x"]
+        steps = int(job["steps"])
+        record = list(job["record"])
+        batch = x.shape[0]
+        spikes = {c: np.zeros((batch, steps, graph[c].size), np.uint8) for c in record}
+        vs = {
+            c: np.zeros((batch, steps, graph[c].size), np.int64)
+            for c in record
+            if graph[c].readout == "v"
+        }
+        timings = []
+        for b in range(batch):
+            t0 = time.perf_counter()
+            net = to_lava(graph, x[b], steps, record)
+            t1 = time.perf_counter()
+            s, v = net.run()
+            t2 = time.perf_counter()
+            timings.append({"build_s": t1 - t0, "run_s": t2 - t1})
+            for c in record:
+                spikes[c][b] = s[c]
+                if c in vs:
+                    vs[c][b] = v[c]
+        arrays = {f"s{i}": spikes[c] for i, c in enumerate(record)}
+        arrays.update({f"v{i}": vs[c] for i, c in enumerate(record) if c in vs})
+        with open(d / "result.npz", "wb") as fh:
+            np.savez(fh, **arrays)
+        (d / "result.json").write_text(json.dumps({"record": record, "timings": timings}))
+        return 0
+    except BaseException as e:  # noqa: BLE001 - report everything to the parent
+        traceback.print_exc()
+        _write_error(d, e)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.stdout.flush()
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    sys.exit(code)
