@@ -114,6 +114,17 @@ class _Network:
             name: [(s, (s, name) in back) for s in graph.predecessors(name)] for name in self.order
         }
         self.batch = batch
+        for name, node in graph.nodes.items():
+            if not isinstance(node, ops.FLOAT_OPS):
+                raise ValidationError(
+                    f"the reference simulator runs float-dialect graphs; got a {node.kind} node",
+                    node=node.source or name,
+                    hint="simulate the graph before quantization, or use the emulator backend",
+                )
+        self.linear = {
+            name: _linear_step(node) for name, node in graph.nodes.items()
+            if isinstance(node, ops.LinearOp) and not isinstance(node, ops.Delay)
+        }
         self.rest = self._rest_values()
         self.steps: dict[str, Step] = {name: self._stepper(name, conv) for name in self.order}
 
@@ -138,10 +149,7 @@ class _Network:
                 rest[name] = self._flat_zeros(node)
                 continue
             x = self._summed(name, rest, rest)  # back edges not yet computed read as 0
-            if isinstance(node, (ops.Delay, ops.Output)):
-                rest[name] = x
-            else:
-                rest[name] = _linear_step(node)(x, -1)
+            rest[name] = self.linear[name](x, -1) if name in self.linear else x  # Delay, Output
         return rest
 
     def _stepper(self, name: str, conv: Convention) -> Step:
@@ -150,15 +158,7 @@ class _Network:
             return _Neuron(node, conv, self.batch)
         if isinstance(node, ops.Delay):
             return _DelayLine(node, conv, self._summed(name, self.rest, self.rest))
-        if isinstance(node, (ops.Input, ops.Output)):
-            return _identity
-        if isinstance(node, ops.LinearOp):
-            return _linear_step(node)
-        raise ValidationError(
-            f"the reference simulator runs float-dialect graphs; got a {node.kind} node",
-            node=node.source or name,
-            hint="simulate the graph before quantization, or use the emulator backend",
-        )
+        return self.linear.get(name, _identity)  # Input, Output: identity
 
     def run(self, input_name: str, x: np.ndarray, record: list[str]) -> dict[str, np.ndarray]:
         batch, steps = x.shape[:2]

@@ -554,11 +554,19 @@ def _check_edges(nodes: Mapping[str, Node], edges: list[tuple[str, str]]) -> Non
     for src, dst in edges:
         out_shape, in_shape = tuple(nodes[src].out_shape), tuple(nodes[dst].in_shape)
         if out_shape != in_shape:
+            leaked = len(out_shape) != len(in_shape) and (
+                out_shape[1:] == in_shape or out_shape == in_shape[1:]
+            )
             raise FrontendError(
                 f"shape mismatch on edge '{src}' -> '{dst}': '{src}' outputs {out_shape}, "
                 f"'{dst}' expects {in_shape}",
                 node=dst,
-                hint="the graph's shapes are inconsistent; " + _REEXPORT,
+                hint=(
+                    "a batch dimension leaked into the graph; export without it (snnTorch: "
+                    "export_to_nir(..., ignore_dims=[0]))"
+                    if leaked
+                    else "the graph's shapes are inconsistent; " + _REEXPORT
+                ),
             )
 
 

@@ -38,6 +38,7 @@ snn = pytest.importorskip("snntorch")
 nir = pytest.importorskip("nir")
 from snntorch.export_nir import export_to_nir  # noqa: E402
 
+pytestmark = pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph:DeprecationWarning")
 nn = torch.nn
 BATCH, STEPS = 4, 30
 NEURON = dict(reset_mechanism="zero", reset_delay=False)

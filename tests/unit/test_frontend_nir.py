@@ -334,3 +334,14 @@ def test_shape_mismatch() -> None:
 def test_bad_source_type() -> None:
     with pytest.raises(FrontendError):
         load_nir(42)
+
+
+def test_leaked_batch_dimension_gets_a_hint() -> None:
+    src = nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([1, 3])), "fc": nir.Linear(weight=_arr(2, 3)),
+               "out": nir.Output(np.array([2]))},
+        edges=[("in", "fc"), ("fc", "out")], type_check=False,
+    )
+    with pytest.raises(FrontendError, match="shape mismatch") as info:
+        load_nir(src)
+    assert "batch dimension" in info.value.hint
