@@ -55,3 +55,44 @@ def compare_backends(prog, x, timeout: float | None = None) -> BackendComparison
         label = prog.graph[name].source or name
         layers[label] = {"spikes_a": int(sa.sum()), "spikes_b": int(sb.sum()), "mismatches": mism}
     return BackendComparison(layers, int(np.asarray(x).shape[0]), a.steps, seconds)
+
+
+@dataclasses.dataclass
+class FloatComparison:
+    """Compiled program (emulator) vs the float reference on the same input, per output."""
+
+    outputs: dict[str, dict[str, float]]  # name -> {"agreement", "count_fixed", "count_float"}
+
+    def text(self) -> str:
+        lines = ["float reference vs fixed point (emulator), outputs aligned in time:"]
+        for name, r in self.outputs.items():
+            if "agreement" in r:
+                lines.append(
+                    f"  {name:<20} {100 * r['agreement']:.1f}% of spikes equal; spike count "
+                    f"{int(r['count_fixed'])} fixed vs {int(r['count_float'])} float"
+                )
+            else:
+                lines.append(f"  {name:<20} read-out RMS error {r['rms']:.4g} (float range {r['range']:.4g})")
+        return "\n".join(lines)
+
+
+def compare_float(graph, prog, x) -> FloatComparison:
+    """Run the float reference of ``graph`` and the compiled ``prog`` (emulator) on ``x``."""
+    from snnc.backends.reference import simulate
+
+    conv = prog.convention
+    ref = simulate(
+        graph, x, dt=conv.dt, integration=conv.integration, spike_if=conv.spike_if,
+        synapse_input=conv.synapse_input, record=prog.outputs,
+    )
+    y = prog.run(x)
+    y = y if isinstance(y, dict) else {prog.outputs[0]: y}
+    out = {}
+    for name in prog.outputs:
+        a, b = y[name], ref[name]
+        label = prog.graph[name].source or name
+        if a.dtype == np.uint8:
+            out[label] = {"agreement": float(np.mean(a == b)), "count_fixed": float(a.sum()), "count_float": float(b.sum())}
+        else:
+            out[label] = {"rms": float(np.sqrt(np.mean((a - b) ** 2))), "range": float(np.ptp(b))}
+    return FloatComparison(out)

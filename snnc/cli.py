@@ -111,9 +111,13 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     if a.dump_ir:
         print(str(result))
     if x is not None:
-        from snnc.check import compare_backends
+        from snnc.check import compare_backends, compare_float
 
-        print(compare_backends(result, x, timeout=a.timeout).text())
+        print(compare_float(snnc.load(a.model), result, x).text())
+        comparison = compare_backends(result, x, timeout=a.timeout)
+        print(comparison.text())
+        if not comparison.agree:
+            return 1
     return 0
 
 
