@@ -69,46 +69,62 @@ def lava_available() -> bool:
         return False
 
 
-def _group_alive(pgid: int) -> bool:
-    """True while a non-zombie process of group ``pgid`` exists (Linux /proc)."""
-    proc = Path("/proc")
-    if not proc.is_dir():  # pragma: no cover - non-Linux
-        try:
-            os.killpg(pgid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-    for p in proc.iterdir():
+def group_members(pgid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the live (non-zombie) processes of group ``pgid`` (Linux)."""
+    members = []
+    for p in Path("/proc").iterdir():
         if not p.name.isdigit():
             continue
         try:
             stat = (p / "stat").read_text()
+            cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+            members.append((int(p.name), cmd))
+    return members
+
+
+def _wait_empty(pgid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while group_members(pgid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def kill_group(proc: subprocess.Popen, grace_s: float = 0.0) -> None:
-    """Kill the child's whole process group (SIGKILL) and reap the child."""
+    """Kill the child's whole process group and reap the child.
+
+    After ``grace_s`` seconds, every member except multiprocessing's resource tracker gets
+    SIGKILL; the tracker (which ignores SIGTERM) is left a few seconds to unlink the shared
+    memory of the killed Lava processes, then it is killed too.
+    """
     pgid = proc.pid
     if grace_s > 0:
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and _group_alive(pgid):
-            time.sleep(0.05)
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+        _wait_empty(pgid, grace_s)
+    for _ in range(100):  # repeat: a Lava process may fork while we kill
+        others = [pid for pid, cmd in group_members(pgid) if "resource_tracker" not in cmd]
+        if not others:
+            break
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.02)
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
         pass
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _group_alive(pgid):
-        time.sleep(0.05)
+    if not _wait_empty(pgid, 5.0):
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _wait_empty(pgid, 5.0)
 
 
 def _tail(path: Path, n: int = 40) -> str:

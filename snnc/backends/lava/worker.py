@@ -15,6 +15,7 @@ not importable.  Each sample gets freshly built processes and its own Lava runti
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -24,6 +25,33 @@ import numpy as np
 
 EXIT_ERROR = 1
 EXIT_NO_LAVA = 3
+
+#: test hook: "raise" fails the worker after importing Lava; "lava-hang" runs a Lava
+#: network whose DelayDense model raises inside a Lava process (delays > 63), which makes
+#: Lava 0.10.0 hang -- used to test the watchdog against a genuine Lava hang
+FAULT_ENV = "SNNC_LAVA_WORKER_FAULT"
+
+
+def _inject_fault(kind: str) -> None:
+    if kind == "raise":
+        raise RuntimeError("injected fault (SNNC_LAVA_WORKER_FAULT=raise)")
+    if kind == "lava-hang":
+        from lava.magma.core.run_conditions import RunSteps
+        from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.proc.dense.process import DelayDense
+        from lava.proc.io.source import RingBuffer
+        from lava.proc.lif.process import LIF
+
+        src = RingBuffer(data=np.ones((2, 5), np.int32))
+        dd = DelayDense(weights=np.ones((2, 2), np.int64), delays=np.full((2, 2), 64, np.int64))
+        lif = LIF(shape=(2,), vth=10)
+        src.s_out.connect(dd.s_in)
+        dd.a_out.connect(lif.a_in)
+        try:
+            lif.run(condition=RunSteps(num_steps=5), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        finally:
+            lif.stop()
+        raise RuntimeError("Lava did not hang")
 
 
 def _write_error(d: Path, e: BaseException) -> None:
@@ -43,6 +71,8 @@ def main(argv: list[str]) -> int:
         _write_error(d, e)
         return EXIT_NO_LAVA
     try:
+        if os.environ.get(FAULT_ENV):
+            _inject_fault(os.environ[FAULT_ENV])
         from snnc.backends.lava.build import to_lava
         from snnc.compiler.ir.serialize import load_graph
 
