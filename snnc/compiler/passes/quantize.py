@@ -16,7 +16,8 @@ and composed inflow x_N = Σ_p M_p s_p + b (see :mod:`snnc.compiler.paths`):
    threshold, the bias exponent and the weight exponent allow, but small enough that the
    worst-case current ``Σ_j |W_ij| / (1 − α_I) + |B'|`` fits the 24-bit state (no wrap);
    when that would leave the threshold with fewer than 8 bits, precision wins and the
-   layer is flagged as an overflow risk.
+   layer is flagged as an overflow risk.  S is then lowered (by less than 2x) so that the
+   largest weight maps exactly onto the top of the 8-bit grid.
 6. Weights onto Lava's 8-bit grid with a per-synapse ``weight_exp``; ``vth = round(θ·S)``;
    bias split into a 13-bit mantissa and an exponent; ``du``, ``dv`` to 12 bits.
 7. Every population starts at its synaptic depth k (``start_step``); paths whose float
@@ -146,8 +147,20 @@ def _choose_scale(
             )
             scale = floor
     if not math.isfinite(scale):
-        scale = 1.0
-    return scale, notes
+        return 1.0, notes
+    return _snap_to_grid(scale, max_w), notes
+
+
+def _snap_to_grid(scale: float, max_w: float) -> float:
+    """Lower S (by less than 2x) so that the largest weight lands exactly on 254·2^e.
+
+    Any S in (S/2, S] gives the same 24-bit and 17-bit safety; this one makes the block with
+    the largest weight use the whole 8-bit mantissa range instead of 127..254 of it.
+    """
+    if max_w <= 0:
+        return scale
+    e = math.floor(math.log2(scale * max_w / 254.0) + 1e-12)
+    return 254.0 * 2.0**e / max_w
 
 
 def _lower_population(
