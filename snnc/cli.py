@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", help="program directory to write (default: MODEL stem + .snnc)")
     c.add_argument("--stop-after", metavar="PASS", help="stop after a pass (validate, quantize) and print the IR")
     c.add_argument("--dump-ir", action="store_true", help="print the compiled IR")
+    c.add_argument("--calibration", metavar="X.npz", help="input spikes (key 'x') to size each layer's scale from data")
     c.add_argument("--check", metavar="X.npz", help="after compiling, run X on the emulator and on Lava and compare every layer")
     c.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
     _add_convention(c)
@@ -96,9 +97,10 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     import snnc
     from snnc.compiler.ir.printer import format_graph
 
+    calibration = _load_input(a.calibration) if a.calibration else None
     result = snnc.compile(
         a.model, target=a.target, dt=a.dt, integration=a.integration, spike_if=a.spike_if,
-        synapse_input=a.synapse_input, stop_after=a.stop_after,
+        synapse_input=a.synapse_input, calibration=calibration, stop_after=a.stop_after,
     )
     if not isinstance(result, snnc.Program):
         print(format_graph(result))

@@ -69,6 +69,7 @@ class _Neuron:
         n = _size(node.shape)
         self.i = np.zeros((batch, n))
         self.v = np.zeros((batch, n))
+        self.z: np.ndarray | None = None  # the last step's spikes (spiking populations)
 
     def __call__(self, x: np.ndarray, t: int) -> np.ndarray:
         self.i = self.alpha_i * self.i + self.g_in * x
@@ -77,6 +78,7 @@ class _Neuron:
             return self.v.copy()
         z = self.v >= self.threshold if self.inclusive else self.v > self.threshold
         self.v = np.where(z, self.v_reset, self.v)
+        self.z = z
         return z.astype(np.float64)
 
 
@@ -127,6 +129,8 @@ class _Network:
         }
         self.rest = self._rest_values()
         self.steps: dict[str, Step] = {name: self._stepper(name, conv) for name in self.order}
+        #: the neuron populations' states (``.i``, ``.v``: (batch, n) after the step's update)
+        self.neurons = {n: s for n, s in self.steps.items() if isinstance(s, _Neuron)}
 
     def _flat_zeros(self, node: Node) -> np.ndarray:
         return np.zeros((self.batch, _size(node.out_shape)))
@@ -160,7 +164,13 @@ class _Network:
             return _DelayLine(node, conv, self._summed(name, self.rest, self.rest))
         return self.linear.get(name, _identity)  # Input, Output: identity
 
-    def run(self, input_name: str, x: np.ndarray, record: list[str]) -> dict[str, np.ndarray]:
+    def run(
+        self,
+        input_name: str,
+        x: np.ndarray,
+        record: list[str],
+        observer: Callable[[int, dict[str, Any]], None] | None = None,
+    ) -> dict[str, np.ndarray]:
         batch, steps = x.shape[:2]
         flat_x = x.reshape(batch, steps, -1)
         traces = {
@@ -176,6 +186,8 @@ class _Network:
                     values[name] = self.steps[name](self._summed(name, values, prev), t)
             for name in record:
                 traces[name][:, t] = values[name]
+            if observer is not None:
+                observer(t, self.neurons)
             prev = values
         return {
             name: trace.reshape(batch, steps, *self.graph[name].out_shape)
@@ -237,6 +249,24 @@ def _record_list(graph: Graph, record: str | Iterable[str] | None) -> list[str]:
             hint=f"known nodes: {', '.join(graph.nodes)}",
         )
     return names
+
+
+def observe_states(
+    graph: Graph,
+    x: Any,
+    convention: Convention,
+    observer: Callable[[int, dict[str, Any]], None],
+) -> None:
+    """Run ``graph`` on ``x`` and call ``observer(t, neurons)`` after every step.
+
+    ``neurons`` maps each population's name to its state object with arrays ``.i`` (the
+    synaptic current I), ``.v`` (the membrane voltage, after reset) and ``.z`` (the step's
+    spikes, bool; ``None`` for read-outs), each (batch, n).
+    Used by :mod:`snnc.calibration` to collect statistics without recording whole traces.
+    """
+    input_name = _input_port(graph)
+    arr = _check_x(x, tuple(graph[input_name].out_shape))
+    _Network(graph, convention, arr.shape[0]).run(input_name, arr, [], observer)
 
 
 def simulate(

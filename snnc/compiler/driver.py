@@ -24,18 +24,26 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     integration: str = "euler",
     spike_if: str = ">",
     synapse_input: str = "ode",
+    calibration: Any = None,
     stop_after: str | None = None,
 ) -> Program | Graph:
     """Compile ``model`` (a path, a ``nir.NIRGraph`` or a float-dialect Graph) for ``target``.
 
     The discretization options are those of :class:`snnc.compiler.discretize.Convention`
     (defaults: snnTorch's ``dt = 1e-4``, forward Euler, ``v > θ``, CubaLIF input as NIR's
-    ODE).  With ``stop_after`` the graph after that pass is returned instead of a Program.
+    ODE).  ``calibration`` (input spikes (batch, T, *input_shape)) sizes each layer's scale
+    from the drive the data produce (:mod:`snnc.calibration`) instead of the worst case.
+    With ``stop_after`` the graph after that pass is returned instead of a Program.
     """
     spec = get_target(target)
     conv = Convention(dt=dt, integration=integration, spike_if=spike_if, synapse_input=synapse_input)
     graph = load(model)
-    ctx = CompileContext(convention=conv, target=spec)
+    stats = None
+    if calibration is not None:
+        from snnc.calibration import observe
+
+        stats = observe(graph, calibration, conv)
+    ctx = CompileContext(convention=conv, target=spec, calibration=stats)
     out = run_pipeline(graph, ctx, stop_after=stop_after)
     if not out.of_kind(loihi.Compartment):
         return out

@@ -32,6 +32,8 @@ class CompileContext:
 
     convention: Convention
     target: TargetSpec
+    #: per-population statistics from :func:`snnc.calibration.observe`, or None
+    calibration: dict[str, Any] | None = None
     reports: dict[str, Any] = dataclasses.field(default_factory=dict)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
 

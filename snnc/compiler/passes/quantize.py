@@ -14,7 +14,8 @@ and composed inflow x_N = Σ_p M_p s_p + b (see :mod:`snnc.compiler.paths`):
    θ'_i / max θ'.
 5. One scale S per population (chip units per float unit) -- as large as the 17-bit
    threshold, the bias exponent and the weight exponent allow, but small enough that the
-   worst-case current ``Σ_j |W_ij| / (1 − α_I) + |B'|`` fits the 24-bit state (no wrap);
+   worst-case current ``Σ_j |W_ij| / (1 − α_I) + |B'|`` fits the 24-bit state (no wrap;
+   with calibration data, twice the largest drive the data produced replaces the worst case);
    when that would leave the threshold with fewer than 8 bits, precision wins and the
    layer is flagged as an overflow risk.  S is then lowered (by less than 2x) so that the
    largest weight maps exactly onto the top of the 8-bit grid.
@@ -42,6 +43,8 @@ from snnc.errors import QuantizationError, ValidationError
 
 #: below this many bits of threshold mantissa, precision is preferred over overflow safety
 MIN_VTH_BITS = 8
+#: headroom over the largest drive seen in calibration data
+CALIBRATION_MARGIN = 2.0
 #: a synapse block is stored sparse when fewer than this fraction of its entries are non-zero
 SPARSE_DENSITY = 0.25
 
@@ -116,8 +119,13 @@ def _choose_scale(
     bias: np.ndarray,
     alpha_i: float,
     ctx,
+    observed_drive: float | None = None,
 ) -> tuple[float, list[str]]:
-    """The population scale S (chip units per float voltage unit); see step 5."""
+    """The population scale S (chip units per float voltage unit); see step 5.
+
+    ``observed_drive`` (from calibration data) replaces the worst-case current bound by
+    ``CALIBRATION_MARGIN`` times the largest drive the data produced.
+    """
     target = ctx.target
     notes: list[str] = []
     rowsum = np.zeros(bias.shape[0])
@@ -127,7 +135,10 @@ def _choose_scale(
         rowsum += np.asarray(a.sum(axis=1)).reshape(-1)
         max_w = max(max_w, float(a.max()) if a.shape[0] * a.shape[1] else 0.0)
     max_b = float(np.max(np.abs(bias), initial=0.0))
-    bound = float(rowsum.max(initial=0.0)) / max(1.0 - alpha_i, 1e-12) + max_b
+    worst = float(rowsum.max(initial=0.0)) / max(1.0 - alpha_i, 1e-12)
+    if observed_drive is not None:
+        worst = min(worst, CALIBRATION_MARGIN * observed_drive)
+    bound = worst + max_b
     limits = [math.inf]
     if theta is not None:
         limits.append(target.vth_max / theta)
@@ -142,8 +153,9 @@ def _choose_scale(
         floor = 2.0**MIN_VTH_BITS / theta
         if scale < floor <= hard:
             notes.append(
-                f"overflow risk: a worst-case step input of {bound:.3g}×(float units) exceeds the "
-                f"24-bit current at vth={round(theta * floor)}; u wraps if that many inputs spike at once"
+                f"overflow risk: the worst-case input of one step ({bound:.3g} thresholds) does not "
+                f"fit the 24-bit current at 8-bit threshold resolution; u wraps if that many inputs "
+                f"spike at once (pass calibration data to size the layer from real activity)"
             )
             scale = floor
     if not math.isfinite(scale):
@@ -197,6 +209,7 @@ def _lower_population(
         bias = b_v + gain * flow.bias
     v0 = np.zeros(n)
     theta_ref = None
+    k = np.ones(n)
     if spiking and theta is not None:
         theta_p = theta - v_reset
         if np.any(theta_p <= 0):
@@ -227,7 +240,15 @@ def _lower_population(
         notes.append(f"dv {dv} clipped to {target.decay_max} (v keeps 1/4096 per step)")
         dv = target.decay_max
 
-    scale, scale_notes = _choose_scale(theta_ref, weights, bias, float(alpha_i.max(initial=0.0)), ctx)
+    observed = None
+    stats = (ctx.calibration or {}).get(name)
+    if stats is not None:
+        k_obs = k if theta_ref is not None else np.ones(n)
+        observed = float(np.max(stats.peak_drive / k_obs, initial=0.0))
+        notes.append(f"calibrated: peak drive {observed:.3g}, spike rate {stats.spike_rate:.3f}")
+    scale, scale_notes = _choose_scale(
+        theta_ref, weights, bias, float(alpha_i.max(initial=0.0)), ctx, observed
+    )
     notes += scale_notes
     vth = target.vth_max if theta_ref is None else int(round(theta_ref * scale))
     if vth < 1:
