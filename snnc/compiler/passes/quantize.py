@@ -153,7 +153,7 @@ def _choose_scale(
         floor = 2.0**MIN_VTH_BITS / theta
         if scale < floor <= hard:
             notes.append(
-                f"overflow risk: the worst-case input of one step ({bound:.3g} thresholds) does not "
+                f"overflow risk: the worst-case input of one step ({bound / theta:.3g}x the threshold) does not "
                 f"fit the 24-bit current at 8-bit threshold resolution; u wraps if that many inputs "
                 f"spike at once (pass calibration data to size the layer from real activity)"
             )
