@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.compiler.ir import loihi, ops
+from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import IRError
 
