@@ -92,7 +92,7 @@ class Builder:
         return w
 
     # -- compartments ------------------------------------------------------------------
-    def compartment(self, n: int) -> loihi.Compartment:
+    def compartment(self, n: int, shape: tuple[int, ...] | None = None) -> loihi.Compartment:
         d, r = self.draw, self.rng
         decay = st.one_of(st.sampled_from([0, 1, 4095, 2047]), st.integers(0, 4095))
         bias_range = d(st.sampled_from([0, 0, 30, 4095]))
@@ -105,7 +105,7 @@ class Builder:
             return r.integers(-lim, lim + 1, n)
 
         return loihi.Compartment(
-            (n,),
+            shape or (n,),
             du=d(decay),
             dv=d(decay),
             vth=d(st.one_of(st.integers(0, 300), st.integers(0, 2**17 - 1))),
@@ -127,6 +127,11 @@ class Builder:
         self.edges.append((syn_name, dst))
 
     def graph(self) -> Graph:
+        if self.draw(st.integers(0, 3)) == 0:  # a part not connected to the input
+            self.add("Z", self.compartment(self.draw(st.integers(1, 3))))
+            if self.draw(st.booleans()):
+                n = self.nodes["Z"].size
+                self.connect("Z_Z", self.synapse(self.dense_w(n, n)), "Z", "Z")
         if self.draw(st.booleans()):  # probes must be ignored by the backends
             for c in [n for n, v in self.nodes.items() if isinstance(v, loihi.Compartment)][:1]:
                 self.add(f"probe_{c}", loihi.Probe(self.nodes[c].shape), c)
@@ -187,7 +192,7 @@ def programs(draw, kind: str):
         stride, pad = draw(st.integers(1, 2)), draw(st.integers(0, 1))
         m, l_out = conv1d_matrix(b.rng, c_in, length, c_out, k, stride, pad,
                                  b.values((c_out, c_in, k)))
-        b.add("A", b.compartment(m.shape[0]))
+        b.add("A", b.compartment(m.shape[0], (c_out, l_out)))
         b.connect("in_A", b.synapse(m), "in", "A")
         m2, _ = conv1d_matrix(b.rng, c_out, l_out, 2, 1, 1, 0, b.values((2, c_out, 1)))
         b.add("B", b.compartment(m2.shape[0]))
