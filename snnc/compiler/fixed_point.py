@@ -43,7 +43,10 @@ def weight_exponent(max_abs: float, scale: float, mode: SignMode, target: Target
     """Smallest ``weight_exp`` such that ``max_abs · scale / 2^e`` fits the grid, clamped."""
     if max_abs <= 0:
         return 0
-    e = math.ceil(math.log2(max_abs * scale / grid_max(mode)) - 1e-12)
+    ratio = max_abs * scale / grid_max(mode)
+    if ratio <= 0.0:  # underflow (denormal weights): the smallest exponent
+        return target.weight_exp_min
+    e = math.ceil(math.log2(ratio) - 1e-12)
     return int(min(max(e, target.weight_exp_min), target.weight_exp_max))
 
 

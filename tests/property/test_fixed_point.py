@@ -83,3 +83,5 @@ def test_weight_exponent_uses_the_range():
     assert fx.weight_exponent(1e-9, 1.0, SignMode.MIXED, T) == T.weight_exp_min
     assert fx.weight_exponent(1e9, 1.0, SignMode.MIXED, T) == T.weight_exp_max
     assert math.isclose(2.0 ** fx.weight_exponent(3.0, 1000.0, SignMode.MIXED, T) * 254, 4064)
+    # a denormal weight underflows to ratio 0: smallest exponent, no math domain error
+    assert fx.weight_exponent(5e-324, 1.0, SignMode.MIXED, T) == T.weight_exp_min
