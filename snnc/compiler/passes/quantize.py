@@ -169,9 +169,10 @@ def _snap_to_grid(scale: float, max_w: float) -> float:
     Any S in (S/2, S] gives the same 24-bit and 17-bit safety; this one makes the block with
     the largest weight use the whole 8-bit mantissa range instead of 127..254 of it.
     """
-    if max_w <= 0:
+    ratio = scale * max_w / 254.0
+    if not (0.0 < ratio < math.inf):
         return scale
-    e = math.floor(math.log2(scale * max_w / 254.0) + 1e-12)
+    e = math.floor(math.log2(ratio) + 1e-12)
     return 254.0 * 2.0**e / max_w
 
 
