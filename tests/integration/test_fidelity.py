@@ -130,3 +130,31 @@ def test_conv_pool_network():
     assert prog.latency["out"] == 3
     assert ref.sum() > 0
     assert _agreement(y, ref) >= 0.90
+
+
+def _readout_graph(kind: str) -> Graph:
+    rng = np.random.default_rng(5)
+    n = 3
+    if kind == "LI":
+        neuron = ops.LI(np.full(n, 1e-3), np.full(n, 10.0), np.zeros(n))
+    elif kind == "CubaLI":
+        neuron = ops.CubaLI(np.full(n, 2e-4), np.full(n, 1e-3), np.full(n, 10.0), np.zeros(n), np.full(n, 2.0))
+    else:
+        neuron = ops.I(np.full(n, 10.0))
+    return Graph(
+        {"in": ops.Input((6,)), "fc": ops.Affine(rng.normal(0, 0.5, (n, 6)), np.full(n, 0.05)),
+         "ro": neuron, "out": ops.Output((n,))},
+        [("in", "fc"), ("fc", "ro"), ("ro", "out")],
+    )
+
+
+@pytest.mark.parametrize("kind", ["LI", "CubaLI", "I"])
+def test_membrane_readouts_decode_to_float_units(kind):
+    """Read-out layers return v in the float model's units, within 1 % of its range
+    (the state is sized so that a never-reset voltage cannot saturate)."""
+    g = _readout_graph(kind)
+    x = (np.random.default_rng(6).random((4, 40, 6)) < 0.3).astype(np.uint8)
+    ref = snnc.simulate(g, x)
+    y = snnc.compile(g).run(x)
+    assert y.dtype == np.float64 and y.shape == ref.shape
+    assert np.sqrt(np.mean((y - ref) ** 2)) <= 0.01 * np.ptp(ref)

@@ -43,6 +43,8 @@ from snnc.errors import QuantizationError, ValidationError
 
 #: below this many bits of threshold mantissa, precision is preferred over overflow safety
 MIN_VTH_BITS = 8
+#: steps of maximal input a perfect-integrator read-out (NIR ``I``) is sized for
+READOUT_HORIZON = 100
 #: headroom over the largest drive seen in calibration data
 CALIBRATION_MARGIN = 2.0
 #: a synapse block is stored sparse when fewer than this fraction of its entries are non-zero
@@ -117,16 +119,20 @@ def _choose_scale(
     theta: float | None,
     weights: list[np.ndarray | sp.csr_matrix],
     bias: np.ndarray,
-    alpha_i: float,
+    alphas: tuple[float, float],
     ctx,
-    observed_drive: float | None = None,
+    observed: tuple[float, float] | None = None,
 ) -> tuple[float, list[str]]:
     """The population scale S (chip units per float voltage unit); see step 5.
 
-    ``observed_drive`` (from calibration data) replaces the worst-case current bound by
-    ``CALIBRATION_MARGIN`` times the largest drive the data produced.
+    The state bound is the worst-case current ``Σ|W|/(1 − α_I) + |B'|``; a read-out (no
+    threshold, so no reset) must also hold its voltage, ``bound/(1 − α_v)``, or, for a perfect
+    integrator, ``READOUT_HORIZON`` steps of it.  ``observed`` = (peak drive, peak |v|) from
+    calibration data replaces these worst cases by ``CALIBRATION_MARGIN`` times what the data
+    produced.
     """
     target = ctx.target
+    alpha_i, alpha_v = alphas
     notes: list[str] = []
     rowsum = np.zeros(bias.shape[0])
     max_w = 0.0
@@ -136,9 +142,20 @@ def _choose_scale(
         max_w = max(max_w, float(a.max()) if a.shape[0] * a.shape[1] else 0.0)
     max_b = float(np.max(np.abs(bias), initial=0.0))
     worst = float(rowsum.max(initial=0.0)) / max(1.0 - alpha_i, 1e-12)
-    if observed_drive is not None:
-        worst = min(worst, CALIBRATION_MARGIN * observed_drive)
+    if observed is not None:
+        worst = min(worst, CALIBRATION_MARGIN * observed[0])
     bound = worst + max_b
+    if theta is None:  # read-out: v is never reset, it must fit the 24-bit state too
+        if observed is not None:
+            bound = max(bound, CALIBRATION_MARGIN * observed[1])
+        elif alpha_v < 1.0:
+            bound = bound / (1.0 - alpha_v)
+        else:
+            bound = bound * READOUT_HORIZON
+            notes.append(
+                f"integrator read-out sized for {READOUT_HORIZON} steps of maximal input "
+                "(pass calibration data to size it from real activity)"
+            )
     limits = [math.inf]
     if theta is not None:
         limits.append(target.vth_max / theta)
@@ -244,12 +261,13 @@ def _lower_population(
     observed = None
     stats = (ctx.calibration or {}).get(name)
     if stats is not None:
-        k_obs = k if theta_ref is not None else np.ones(n)
-        observed = float(np.max(stats.peak_drive / k_obs, initial=0.0))
-        notes.append(f"calibrated: peak drive {observed:.3g}, spike rate {stats.spike_rate:.3f}")
-    scale, scale_notes = _choose_scale(
-        theta_ref, weights, bias, float(alpha_i.max(initial=0.0)), ctx, observed
-    )
+        observed = (
+            float(np.max(stats.peak_drive / k, initial=0.0)),
+            float(np.max(stats.peak_v / k, initial=0.0)),
+        )
+        notes.append(f"calibrated: peak drive {observed[0]:.3g}, spike rate {stats.spike_rate:.3f}")
+    alphas = (float(alpha_i.max(initial=0.0)), float(alpha_v.max(initial=0.0)))
+    scale, scale_notes = _choose_scale(theta_ref, weights, bias, alphas, ctx, observed)
     notes += scale_notes
     vth = target.vth_max if theta_ref is None else int(round(theta_ref * scale))
     if vth < 1:
