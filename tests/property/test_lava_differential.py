@@ -71,13 +71,13 @@ class Builder:
         d = self.draw
         if sparse is None:
             sparse = d(st.booleans())
-        kw = dict(
-            weight_exp=d(st.integers(-8, 7)),
-            num_weight_bits=d(st.one_of(st.just(8), st.integers(1, 8))),
-            sign_mode=d(st.sampled_from([None, None, loihi.SignMode.MIXED,
+        kw = {
+            "weight_exp": d(st.integers(-8, 7)),
+            "num_weight_bits": d(st.one_of(st.just(8), st.integers(1, 8))),
+            "sign_mode": d(st.sampled_from([None, None, loihi.SignMode.MIXED,
                                          loihi.SignMode.EXCITATORY, loihi.SignMode.INHIBITORY,
                                          loihi.SignMode.NULL])),
-        )
+        }
         kw.update(fixed)
         if delays:
             max_delay = d(st.one_of(st.integers(0, 4), st.integers(0, 63)))

@@ -133,7 +133,7 @@ def test_weight_exp_positive_shifts_left():
 
 # --------------------------------------------------------------------------- timing
 def test_one_step_delay_per_layer():
-    strong = dict(du=4095, dv=4095, vth=0)
+    strong = {"du": 4095, "dv": 4095, "vth": 0}
     g = chain(*[(loihi.Synapse(np.array([[255]])), comp(**strong)) for _ in range(3)])
     x = np.zeros((1, 6, 1))
     x[0, 1, 0] = 1

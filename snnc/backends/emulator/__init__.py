@@ -9,4 +9,4 @@ the order of operations in :mod:`.engine`.  Equality with Lava is checked spike 
 
 from snnc.backends.emulator.engine import NAME, Emulator, run
 
-__all__ = ["run", "Emulator", "NAME"]
+__all__ = ["NAME", "Emulator", "run"]

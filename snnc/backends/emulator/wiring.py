@@ -149,7 +149,7 @@ def check_input(graph: Graph, w: Wiring, x, steps) -> np.ndarray:
     steps = int(steps)
     try:
         x = np.asarray(x)
-    except Exception as e:  # noqa: BLE001 - anything that is not array-like
+    except Exception as e:
         raise InputError(f"input is not an array: {e}") from e
     if x.dtype.kind not in "biuf":
         raise InputError(

@@ -21,6 +21,12 @@ from snnc.backends.lava.run import (
 )
 
 __all__ = [
-    "run", "to_lava", "LavaNetwork", "Lava", "NAME", "default_timeout", "lava_available",
+    "NAME",
+    "Lava",
+    "LavaNetwork",
+    "default_timeout",
     "last_run_info",
+    "lava_available",
+    "run",
+    "to_lava",
 ]

@@ -177,7 +177,7 @@ def to_lava(
     ``record`` names the compartments that get a spike sink (``None``: all); recorded
     compartments with ``readout == "v"`` also get a ``Monitor`` on ``v``.
     """
-    from lava.proc.dense.process import Dense, DelayDense
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIF
@@ -220,12 +220,12 @@ def to_lava(
     syns: dict[str, Any] = {}
     for s in w.synapses:
         node: loihi.Synapse = graph[s]
-        common = dict(
-            weight_exp=int(node.weight_exp),
-            num_weight_bits=int(node.num_weight_bits),
-            sign_mode=LavaSignMode(int(node.sign_mode)),
-            name=f"snnc:{s}",
-        )
+        common = {
+            "weight_exp": int(node.weight_exp),
+            "num_weight_bits": int(node.num_weight_bits),
+            "sign_mode": LavaSignMode(int(node.sign_mode)),
+            "name": f"snnc:{s}",
+        }
         if node.delays is not None:
             proc = make_process(
                 DelayDense,

@@ -64,7 +64,7 @@ def _write_error(d: Path, e: BaseException) -> None:
 def main(argv: list[str]) -> int:
     d = Path(argv[0])
     try:
-        import lava.magma.core.run_configs  # noqa: F401
+        import lava.magma.core.run_configs
         import lava.proc.lif.process  # noqa: F401
     except Exception as e:  # noqa: BLE001 - any import failure means "not usable"
         traceback.print_exc()

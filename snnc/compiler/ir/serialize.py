@@ -240,8 +240,8 @@ def load_graph(path: str | os.PathLike) -> Graph:
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
-    "save_graph",
     "load_graph",
-    "register_node_class",
     "register_enum",
+    "register_node_class",
+    "save_graph",
 ]
