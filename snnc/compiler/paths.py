@@ -72,15 +72,7 @@ def inflow(graph: Graph, target: str, conv: Convention, back: set[tuple[str, str
                 hint="every recurrent connection must pass through a neuron population",
             )
         visiting.add(name)
-        n_in = int(np.prod(node.in_shape, dtype=np.int64))
-        terms: list[Path] = []
-        bias_in = np.zeros(n_in)
-        for pred in graph.predecessors(name):
-            p_paths, p_bias = value_of(pred)
-            extra = 1 if (pred, name) in back else 0
-            for p in p_paths:
-                terms.append(Path(p.source, p.matrix, p.delay + extra))
-            bias_in = bias_in + p_bias
+        terms, bias_in = summed_input(name)
         if isinstance(node, ops.Delay):
             steps = delay_steps(node, conv).reshape(-1)
             terms = [_delay_path(p, steps, node) for p in terms]
@@ -94,15 +86,18 @@ def inflow(graph: Graph, target: str, conv: Convention, back: set[tuple[str, str
         memo[name] = out
         return out
 
-    node = graph[target]
-    n = int(np.prod(node.in_shape, dtype=np.int64))
-    paths: list[Path] = []
-    bias = np.zeros(n)
-    for pred in graph.predecessors(target):
-        p_paths, p_bias = value_of(pred)
-        extra = 1 if (pred, target) in back else 0
-        paths.extend(Path(p.source, p.matrix, p.delay + extra) for p in p_paths)
-        bias = bias + p_bias
+    def summed_input(name: str) -> tuple[list[Path], np.ndarray]:
+        """The paths and bias of the sum of ``name``'s incoming edges (back edges: +1 step)."""
+        terms: list[Path] = []
+        bias = np.zeros(int(np.prod(graph[name].in_shape, dtype=np.int64)))
+        for pred in graph.predecessors(name):
+            p_paths, p_bias = value_of(pred)
+            extra = 1 if (pred, name) in back else 0
+            terms.extend(Path(p.source, p.matrix, p.delay + extra) for p in p_paths)
+            bias = bias + p_bias
+        return terms, bias
+
+    paths, bias = summed_input(target)
     return Inflow(_merge(paths), bias)
 
 

@@ -23,34 +23,30 @@ def _shape(s) -> Shape:
 
 
 # ----------------------------------------------------------------------------- ports
+class _Port(Node):
+    """Marker base of the graph's ports: what flows in flows out, of ``shape``."""
+
+    @property
+    def in_shape(self) -> Shape:
+        return self.shape
+
+    @property
+    def out_shape(self) -> Shape:
+        return self.shape
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class Input(Node):
+class Input(_Port):
     """Graph input port.  Carries spikes (or currents, in the float simulator) of ``shape``."""
 
     shape: Shape
 
-    @property
-    def in_shape(self) -> Shape:
-        return self.shape
-
-    @property
-    def out_shape(self) -> Shape:
-        return self.shape
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Output(Node):
+class Output(_Port):
     """Graph output port: records whatever flows into it."""
 
     shape: Shape
-
-    @property
-    def in_shape(self) -> Shape:
-        return self.shape
-
-    @property
-    def out_shape(self) -> Shape:
-        return self.shape
 
 
 # -------------------------------------------------------------------------- synapses
@@ -58,37 +54,33 @@ class LinearOp(Node):
     """Marker base of stateless linear maps (synapses and shape operations)."""
 
 
+class _MatrixOp(LinearOp):
+    """Marker base of ops given by a weight matrix (n_out, n_in) on flat vectors."""
+
+    @property
+    def in_shape(self) -> Shape:
+        return (self.weight.shape[1],)
+
+    @property
+    def out_shape(self) -> Shape:
+        return (self.weight.shape[0],)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class Affine(LinearOp):
+class Affine(_MatrixOp):
     """y = W x + b,  W: (n_out, n_in)."""
 
     weight: np.ndarray
     bias: np.ndarray
     array_fields: ClassVar = ("weight", "bias")
 
-    @property
-    def in_shape(self) -> Shape:
-        return (self.weight.shape[1],)
-
-    @property
-    def out_shape(self) -> Shape:
-        return (self.weight.shape[0],)
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class Linear(LinearOp):
+class Linear(_MatrixOp):
     """y = W x,  W: (n_out, n_in)."""
 
     weight: np.ndarray
     array_fields: ClassVar = ("weight",)
-
-    @property
-    def in_shape(self) -> Shape:
-        return (self.weight.shape[1],)
-
-    @property
-    def out_shape(self) -> Shape:
-        return (self.weight.shape[0],)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
