@@ -205,8 +205,13 @@ class Program:
     # ------------------------------------------------------------------- display
     def summary(self) -> str:
         st = self.stats()
+        tie = (
+            " (the chip spikes on v > vth: exact ties at the threshold do not spike)"
+            if self.convention.spike_if == ">="
+            else ""
+        )
         lines = [
-            f"target {self.target.name}; convention {self.convention.describe()}",
+            f"target {self.target.name}; convention {self.convention.describe()}{tie}",
             f"{st['layers']} layers, {st['neurons']} neurons, {st['synapses']} synapses "
             f"in {st['synapse_blocks']} blocks; latency "
             + ", ".join(f"{self.graph[o].source or o}: {k} steps" for o, k in self.latency.items()),

@@ -40,13 +40,20 @@ def to_grid(values: np.ndarray, mode: SignMode) -> np.ndarray:
 
 
 def weight_exponent(max_abs: float, scale: float, mode: SignMode, target: TargetSpec) -> int:
-    """Smallest ``weight_exp`` such that ``max_abs · scale / 2^e`` fits the grid, clamped."""
+    """Smallest ``weight_exp`` whose grid holds ``max_abs · scale``, clamped to the target.
+
+    "Holds" means that the largest mantissa ``max_abs · scale / 2^e`` still rounds onto the
+    grid: below 255 for mixed sign (even values up to 254), below 255.5 otherwise.
+    """
     if max_abs <= 0:
         return 0
-    ratio = max_abs * scale / grid_max(mode)
+    top = grid_max(mode) + (1.0 if mode == SignMode.MIXED else 0.5)
+    ratio = max_abs * scale / top
     if ratio <= 0.0:  # underflow (denormal weights): the smallest exponent
         return target.weight_exp_min
-    e = math.ceil(math.log2(ratio) - 1e-12)
+    e = math.ceil(math.log2(ratio))
+    if max_abs * scale / 2.0**e >= top:  # guard log2 rounding at exact powers of two
+        e += 1
     return int(min(max(e, target.weight_exp_min), target.weight_exp_max))
 
 

@@ -19,8 +19,11 @@ and composed inflow x_N = Σ_p M_p s_p + b (see :mod:`snnc.compiler.paths`):
    when that would leave the threshold with fewer than 8 bits, precision wins and the
    layer is flagged as an overflow risk.  S is then lowered (by less than 2x) so that the
    largest weight maps exactly onto the top of the 8-bit grid.
-6. Weights onto Lava's 8-bit grid with a per-synapse ``weight_exp``; ``vth = round(θ·S)``;
-   bias split into a 13-bit mantissa and an exponent; ``du``, ``dv`` to 12 bits.
+6. ``vth = round(θ·S)``, then S is nudged (by at most 0.5/vth) so that the threshold is
+   exact, θ·S = vth, and the rounding moves into the weights.  The chip compares ``v > vth·64``;
+   ``spike_if=">="`` cannot be represented for exact ties (v = θ on the chip's grid), which
+   then do not spike.  Weights onto Lava's 8-bit grid with a per-synapse ``weight_exp``; bias
+   split into a 13-bit mantissa and an exponent; ``du``, ``dv`` to 12 bits.
 7. Every population starts at its synaptic depth k (``start_step``); paths whose float
    delay differs from the chip's one step per layer get extra ``delays`` (Lava DelayDense).
 """
@@ -276,6 +279,9 @@ def _lower_population(
             node=layer,
             hint="the weights are too large relative to the threshold for 8-bit weights",
         )
+    if theta_ref is not None:
+        # make the threshold exact and move the rounding into the weights (Lava: v > vth·64)
+        scale = vth / theta_ref
     bias_mant, bias_exp = fx.split_bias(64.0 * scale * bias, target)
     if bias_exp > target.bias_exp_max:
         raise QuantizationError(
