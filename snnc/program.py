@@ -215,14 +215,14 @@ class Program:
             f"{st['layers']} layers, {st['neurons']} neurons, {st['synapses']} synapses "
             f"in {st['synapse_blocks']} blocks; latency "
             + ", ".join(f"{self.graph[o].source or o}: {k} steps" for o, k in self.latency.items()),
-            f"{'layer':<16} {'kind':<8} {'neurons':>7} {'synapses':>9} {'vth':>6} {'du':>5} {'dv':>5} "
+            f"{'layer':<16} {'kind':<8} {'neurons':>7} {'synapses':>9} {'vth':>6} {'du':>9} {'dv':>9} "
             f"{'w_exp':>7} {'b_exp':>5} {'w_err':>6}",
         ]
         for r in self.layers:
             exps = ",".join(str(e) for e in r["weight_exps"]) or "-"
             lines.append(
                 f"{r['name'][:16]:<16} {r['kind'][:8]:<8} {r['neurons']:>7} {r['synapses']:>9} "
-                f"{r['vth']:>6} {r['du']:>5} {r['dv']:>5} {exps:>7} {r['bias_exp']:>5} "
+                f"{r['vth']:>6} {r['du']:>9} {r['dv']:>9} {exps:>7} {r['bias_exp']:>5} "
                 f"{100 * r['weight_error']:>5.1f}%"
             )
             lines += [f"  note ({r['name']}): {n}" for n in r["notes"]]

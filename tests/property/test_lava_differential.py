@@ -3,7 +3,8 @@
 Hypothesis generates small random Loihi-dialect programs of several layer kinds -- dense,
 sparse, conv-like and pooling-like sparse matrices, recurrent self-connections,
 two-population loops, DelayDense -- with random weights (on and off the 8-bit grid, out of
-range), sign modes, ``num_weight_bits``, ``weight_exp`` in -8..7, ``du``/``dv`` in 0..4095,
+range), sign modes, ``num_weight_bits``, ``weight_exp`` in -8..7, ``du``/``dv`` in 0..4095
+(one per population or one per neuron),
 ``vth`` up to 2**17-1, ``bias_mant`` ±4095 with ``bias_exp``, states that make ``u`` wrap and
 ``v`` saturate, ``start_step`` with ``u``/``v`` initial values, and ``readout="v"``
 populations.  Each program runs on the emulator and on Lava (in a child process under the
@@ -104,10 +105,15 @@ class Builder:
             lim = 5000 if init == "small" else limit
             return r.integers(-lim, lim + 1, n)
 
+        per_neuron = d(st.sampled_from([False, False, True]))  # Lava broadcasts du/dv arrays
+
+        def register():
+            return r.integers(0, 4096, n) if per_neuron else d(decay)
+
         return loihi.Compartment(
             shape or (n,),
-            du=d(decay),
-            dv=d(decay),
+            du=register(),
+            dv=register(),
             vth=d(st.one_of(st.integers(0, 300), st.integers(0, 2**17 - 1))),
             bias_mant=r.integers(-bias_range, bias_range + 1, n),
             bias_exp=d(st.one_of(st.integers(0, 7), st.integers(-3, 7))),

@@ -87,11 +87,18 @@ def test_nonzero_reset_is_shifted_to_zero():
     assert np.all(c.v_offset == -0.5)
 
 
-def test_varying_time_constants_raise_quantization_error():
-    g = mlp(lambda n: lif(n, beta=np.linspace(0.5, 0.9, n)))
-    with pytest.raises(QuantizationError) as e:
-        snnc.compile(g)
-    assert e.value.node == "n" and "dv" in str(e.value) and e.value.hint
+def test_per_neuron_time_constants_become_per_neuron_decays():
+    """snnTorch's learnable per-neuron β: one (du, dv) pair per neuron, reported as profiles."""
+    betas = np.linspace(0.5, 0.9, 4)
+    g = mlp(lambda n: lif(n, beta=betas))
+    p = snnc.compile(g)
+    c = comp(p)
+    np.testing.assert_array_equal(c.dv, np.rint((1 - betas) * 4096).astype(int))
+    assert c.du == 4095 and c.decay_profiles == 4
+    assert any("4 distinct (du, dv) pairs" in n for n in p.layers[0]["notes"])
+    x = (np.random.default_rng(0).random((4, 30, 6)) < 0.4).astype(np.uint8)
+    ref = snnc.simulate(g, x)
+    assert np.mean(p.run(x) == ref) >= 0.97
 
 
 def test_threshold_below_reset_is_rejected():

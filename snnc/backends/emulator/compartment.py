@@ -35,6 +35,13 @@ MAX_UV = 1 << 23  # Lava's max_uv_val (uv_bitwidth = 24)
 V_LIMIT = MAX_UV - 1
 
 
+def _decay_register(d, n: int) -> int | np.ndarray:
+    """``du``/``dv`` as Lava holds them (uint16): an int, or an int64 array (n,)."""
+    if np.ndim(d) == 0:
+        return int(d)
+    return _per_neuron(d, n, np.uint16)
+
+
 def _per_neuron(a, n: int, dtype) -> np.ndarray:
     if a is None:
         return np.zeros(n, dtype=np.int64)
@@ -61,8 +68,9 @@ class CompartmentState:
     def __init__(self, c: loihi.Compartment, batch: int):
         n = c.size
         self.n = n
-        self.du_factor = loihi.DECAY_UNITY - (int(c.du) + loihi.DS_OFFSET)
-        self.dv_factor = loihi.DECAY_UNITY - int(c.dv)
+        # scalars, or per-neuron arrays (n,) that broadcast over the batch
+        self.du_factor = loihi.DECAY_UNITY - (_decay_register(c.du, n) + loihi.DS_OFFSET)
+        self.dv_factor = loihi.DECAY_UNITY - _decay_register(c.dv, n)
         self.vth_eff = int(c.vth) << loihi.VTH_SHIFT
         self.bias = effective_bias(c)
         self.start_step = int(c.start_step)

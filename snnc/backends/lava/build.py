@@ -207,8 +207,8 @@ def to_lava(
         comps[c] = make_process(
             LIF,
             shape=(n,),
-            du=int(node.du),
-            dv=int(node.dv),
+            du=int(node.du) if np.ndim(node.du) == 0 else _values(node.du, n),
+            dv=int(node.dv) if np.ndim(node.dv) == 0 else _values(node.dv, n),
             vth=int(node.vth),
             bias_mant=np.zeros(n, dtype=np.int64) if later else bias,
             bias_exp=int(node.bias_exp),

@@ -16,8 +16,10 @@ A compiled program is a graph of three node kinds:
                      v ← clip(trunc(v · (4096 − dv) / 4096) + u + bias_mant << bias_exp, ±(2²³−1))
                      s = v > (vth << 6) ;  v ← 0 where s
 
-                 ``trunc`` rounds toward zero.  ``du``, ``dv`` and ``vth`` are shared by the
-                 population; ``bias_mant`` is per neuron.  ``readout="v"`` marks a population
+                 ``trunc`` rounds toward zero.  ``vth`` is shared by the population;
+                 ``bias_mant`` is per neuron; ``du``/``dv`` are one value or one per neuron
+                 (Lava's CPU model broadcasts them; on the chip each distinct pair needs a
+                 compartment profile).  ``readout="v"`` marks a population
                  whose membrane voltage (not its spikes) is the output; ``v_scale`` /
                  ``v_offset`` decode it to the float model's units: v_float = v / v_scale + v_offset.
 
@@ -138,8 +140,8 @@ class Compartment(Node):
     """A CUBA LIF population with Lava's fixed-point registers; see the module docstring."""
 
     shape: Shape
-    du: int
-    dv: int
+    du: int | np.ndarray  # one value, or one per neuron (a compartment profile each)
+    dv: int | np.ndarray
     vth: int
     bias_mant: np.ndarray  # int, per neuron
     bias_exp: int = 0
@@ -149,11 +151,20 @@ class Compartment(Node):
     v_scale: float = 1.0
     v_offset: np.ndarray | None = None
     start_step: int = 0
-    array_fields: ClassVar = ("bias_mant", "u_init", "v_init", "v_offset")
+    array_fields: ClassVar = ("du", "dv", "bias_mant", "u_init", "v_init", "v_offset")
 
     @property
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def decay_profiles(self) -> int:
+        """Number of distinct (du, dv) pairs: 1 unless the decays are per neuron."""
+        if np.ndim(self.du) == 0 and np.ndim(self.dv) == 0:
+            return 1
+        du = np.broadcast_to(np.asarray(self.du).reshape(-1), (self.size,))
+        dv = np.broadcast_to(np.asarray(self.dv).reshape(-1), (self.size,))
+        return int(np.unique(np.stack([du, dv]), axis=1).shape[1]) if self.size else 1
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -62,9 +62,10 @@ def _verify_loihi(graph: Graph) -> None:
                 _fail(name, "delays outside 0..62")
         elif isinstance(node, loihi.Compartment):
             for reg, lo, hi in (("du", 0, 4095), ("dv", 0, 4095), ("vth", 0, (1 << 17) - 1), ("bias_exp", 0, 7)):
-                v = getattr(node, reg)
-                if not lo <= v <= hi:
-                    _fail(name, f"{reg}={v} outside {lo}..{hi}")
+                v = np.asarray(getattr(node, reg))
+                if v.size and not (lo <= v.min() and v.max() <= hi):
+                    shown = int(v) if v.ndim == 0 else f"{int(v.min())}..{int(v.max())}"
+                    _fail(name, f"{reg}={shown} outside {lo}..{hi}")
             if node.bias_mant.size and np.abs(node.bias_mant).max() > 4095:
                 _fail(name, "bias_mant outside ±4095")
             if node.readout not in ("spikes", "v"):

@@ -64,8 +64,8 @@ class LayerReport:
     synapses: int
     scale: float
     vth: int
-    du: int
-    dv: int
+    du: int | str  # "min..max" when per neuron
+    dv: int | str
     weight_exps: list[int]
     bias_exp: int
     weight_error: float  # worst relative weight error over the layer's synapse blocks
@@ -74,6 +74,12 @@ class LayerReport:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _show(register: int | np.ndarray) -> int | str:
+    if np.ndim(register) == 0:
+        return int(register)
+    return f"{int(np.min(register))}..{int(np.max(register))}"
 
 
 def _name(graph: Graph, n: str) -> str:
@@ -106,16 +112,10 @@ def _depths(graph: Graph, flows: dict[str, Inflow]) -> dict[str, int]:
     )
 
 
-def _uniform(values: np.ndarray, what: str, layer: str) -> int:
+def _register(values: np.ndarray) -> int | np.ndarray:
+    """A decay register: one int when every neuron shares it, else one value per neuron."""
     uniq = np.unique(values)
-    if uniq.size > 1:
-        raise QuantizationError(
-            f"{what} differs across neurons ({int(uniq.min())}..{int(uniq.max())}); Loihi "
-            f"shares {what} by population",
-            node=layer,
-            hint="give every neuron of the layer the same time constants, or split the layer",
-        )
-    return int(uniq[0]) if uniq.size else 0
+    return int(uniq[0]) if uniq.size == 1 else values.astype(np.int64)
 
 
 def _choose_scale(
@@ -249,17 +249,25 @@ def _lower_population(
             bias, v0 = bias / k, v0 / k
             notes.append("per-neuron thresholds folded into the weights")
 
-    du = _uniform(np.array([fx.decay_u(a) for a in alpha_i]), "du (current decay)", layer)
-    dv = _uniform(np.array([fx.decay_v(a) for a in alpha_v]), "dv (voltage decay)", layer)
-    if du < 0:
+    du_all = np.array([fx.decay_u(a) for a in alpha_i], dtype=np.int64)
+    dv_all = np.array([fx.decay_v(a) for a in alpha_v], dtype=np.int64)
+    if du_all.size and du_all.min() < 0:
         raise QuantizationError(
-            f"tau_syn is too long for the 12-bit current decay (du would be {du}, limit 0..4095)",
+            f"tau_syn is too long for the 12-bit current decay (du would be {int(du_all.min())}, "
+            "limit 0..4095)",
             node=layer,
             hint="use a larger dt (--dt) or a shorter synaptic time constant",
         )
-    if dv > target.decay_max:
-        notes.append(f"dv {dv} clipped to {target.decay_max} (v keeps 1/4096 per step)")
-        dv = target.decay_max
+    if dv_all.size and dv_all.max() > target.decay_max:
+        notes.append(f"dv 4096 clipped to {target.decay_max} (v keeps 1/4096 per step)")
+        dv_all = np.minimum(dv_all, target.decay_max)
+    du, dv = _register(du_all), _register(dv_all)
+    if np.ndim(du) or np.ndim(dv):
+        profiles = int(np.unique(np.stack([du_all, dv_all]), axis=1).shape[1])
+        notes.append(
+            f"per-neuron time constants: {profiles} distinct (du, dv) pairs; each needs a "
+            "compartment profile on the chip"
+        )
 
     observed = None
     stats = (ctx.calibration or {}).get(name)
@@ -320,7 +328,7 @@ def _lower_population(
     )
     report = LayerReport(
         name=layer, kind=node.kind, neurons=n, synapses=synapses, scale=scale, vth=vth,
-        du=du, dv=dv, weight_exps=exps, bias_exp=int(bias_exp), weight_error=worst,
+        du=_show(du), dv=_show(dv), weight_exps=exps, bias_exp=int(bias_exp), weight_error=worst,
         depth=depth[name], notes=notes,
     )
     return nodes, edges, report
