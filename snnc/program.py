@@ -67,7 +67,7 @@ class Program:
         comps = [self.graph[n] for n in self.graph.of_kind(loihi.Compartment)]
         syns = [self.graph[n] for n in self.graph.of_kind(loihi.Synapse)]
         return {
-            "layers": len(comps),
+            "layers": sum(1 for c in comps if c.meta.get("role") != "bias"),
             "neurons": int(sum(c.size for c in comps)),
             "synapse_blocks": len(syns),
             "synapses": int(sum(s.num_synapses for s in syns)),

@@ -12,8 +12,8 @@ from snnc.compiler.ir import ops
 from snnc.errors import FrontendError, UnsupportedOpError, ValidationError
 from snnc.frontends.nir import SUPPORTED_NIR_TYPES, load_nir
 
-nir = pytest.importorskip("nir")
-h5py = pytest.importorskip("h5py")
+import h5py  # noqa: E402
+import nir  # noqa: E402
 
 RNG = np.random.default_rng(0)
 

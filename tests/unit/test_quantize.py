@@ -8,7 +8,7 @@ import pytest
 import snnc
 from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph
-from snnc.errors import QuantizationError, ValidationError
+from snnc.errors import ValidationError
 
 DT = 1e-4
 
@@ -69,6 +69,21 @@ def test_cubalif_current_decay_has_lavas_offset():
     p = snnc.compile(mlp(cuba))
     assert comp(p).du == round(0.5 * 4096) - 1
     assert comp(p).dv == round(0.1 * 4096)
+
+
+def test_cubalif_bias_enters_the_current_through_an_always_on_neuron():
+    g = mlp(cuba, bias=0.3)
+    p = snnc.compile(g)
+    src = p.graph["n:bias_source"]
+    assert src.meta["role"] == "bias" and src.size == 1 and src.start_step == comp(p).start_step - 1
+    assert comp(p).bias_mant.max() == 0  # nothing goes to v directly
+    raw = p.run(np.zeros((1, 5, 6), np.uint8), return_raw=True)
+    assert raw.spikes["n:bias_source"][0, :, 0].tolist() == [1] * (5 + p.latency["out"])
+    # with no input spikes, the constant synaptic current alone drives the layer exactly
+    x = np.zeros((2, 40, 6), np.uint8)
+    ref = snnc.simulate(g, x)
+    assert ref.sum() > 0
+    np.testing.assert_array_equal(p.run(x), ref)
 
 
 def test_lif_bias_is_exact_in_v_units():

@@ -205,7 +205,7 @@ def test_unstable_euler_is_rejected() -> None:
 
 
 def test_loads_nir_sources(tmp_path) -> None:
-    nir = pytest.importorskip("nir")
+    import nir
     graph = nir.NIRGraph(
         nodes={"input": nir.Input(np.array([1])),
                "if": nir.IF(r=np.array([1e4]), v_threshold=np.array([1.0])),

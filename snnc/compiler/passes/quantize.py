@@ -5,9 +5,10 @@ and composed inflow x_N = Σ_p M_p s_p + b (see :mod:`snnc.compiler.paths`):
 
 1. Fold the input gains into the weights: the chip's current u is ``64·S·g_v·I``, so a
    path's float weight is ``W_p = diag(g_v·g_in) · M_p`` (v units per spike).
-2. Constant input: ``B = b_v + g_v·g_in·b`` enters v every step (exact for LIF/IF/LI; for
-   CubaLIF a synaptic bias enters the *current*, which Lava cannot do, so its steady-state
-   value ``g_v·g_in·b/(1−α_I)`` is used and the layer is flagged).
+2. Constant input: ``B = b_v + g_v·g_in·b`` enters v every step (exact for LIF/IF/LI).  For
+   CubaLIF a synaptic bias enters the *current*, which Lava's bias (added to v) cannot do: it
+   is fed instead from a one-neuron population that spikes on every step (du = dv = 4095,
+   vth = 0, bias 1) through a synapse column carrying b -- exact, at the cost of one neuron.
 3. Reset to a non-zero ``v_reset`` by shifting v' = v − v_reset: θ' = θ − v_reset,
    B' = B − (1−α_v)·v_reset, v'(0) = −v_reset.
 4. Per-neuron thresholds become one shared ``vth`` by dividing neuron i's equation by
@@ -221,13 +222,21 @@ def _lower_population(
 
     notes: list[str] = []
     gain = g_v * g_in
-    weights = [sp.diags(gain) @ p.matrix for p in flow.paths]
-    if has_current:
-        bias = b_v + gain * flow.bias / np.maximum(1.0 - alpha_i, 1e-12)
-        if np.any(flow.bias != 0):
-            notes.append("synaptic bias of a CubaLIF enters v as its steady-state value")
+    paths = list(flow.paths)
+    nodes: dict[str, Node] = {}
+    edges: list[tuple[str, str]] = []
+    if has_current and np.any(flow.bias != 0):
+        # a bias into the *current* (CubaLIF) cannot be a Lava bias (that enters v): feed it
+        # from an always-on neuron through a synapse column instead -- exact, one neuron
+        source = f"{name}:bias_source"
+        nodes[source] = _always_on(depth[name] - 1, layer)
+        depth[source] = depth[name] - 1
+        paths.append(Path(source, sp.csr_matrix(flow.bias.reshape(-1, 1)), np.zeros(1, np.int64)))
+        notes.append("synaptic bias enters the current through an always-on bias neuron")
+        bias = b_v
     else:
         bias = b_v + gain * flow.bias
+    weights = [sp.diags(gain) @ p.matrix for p in paths]
     v0 = np.zeros(n)
     theta_ref = None
     k = np.ones(n)
@@ -299,13 +308,11 @@ def _lower_population(
         )
     v_init = np.clip(np.rint(64.0 * scale * v0), -target.state_max, target.state_max).astype(np.int64)
 
-    nodes: dict[str, Node] = {}
-    edges: list[tuple[str, str]] = []
     exps: list[int] = []
     worst = 0.0
     synapses = 0
-    for i, (p, w) in enumerate(zip(flow.paths, weights)):
-        syn_name = f"{name}:syn{i}" if len(flow.paths) > 1 else f"{name}:syn"
+    for i, (p, w) in enumerate(zip(paths, weights)):
+        syn_name = f"{name}:syn{i}" if len(paths) > 1 else f"{name}:syn"
         syn, e, err = _synapse(p, sp.csr_matrix(w), scale, depth, name, layer, target)
         nodes[syn_name] = syn
         edges += [(p.source, syn_name), (syn_name, name)]
@@ -332,6 +339,15 @@ def _lower_population(
         depth=depth[name], notes=notes,
     )
     return nodes, edges, report
+
+
+def _always_on(start_step: int, layer: str) -> loihi.Compartment:
+    """One neuron that spikes on every step from ``start_step`` on: with du = dv = 4095 and
+    bias 1, v = trunc(v/4096) + 1 = 1 > vth·64 = 0 each step, and the reset keeps it there."""
+    return loihi.Compartment(
+        shape=(1,), du=4095, dv=4095, vth=0, bias_mant=np.ones(1, np.int64), bias_exp=0,
+        start_step=start_step, meta={"source": f"{layer}:bias_source", "role": "bias"},
+    )
 
 
 def _synapse(
