@@ -136,6 +136,53 @@ class Synapse(Node):
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
+class ConvSynapse(Node):
+    """A shared-weight 2-D convolution block (Lava: ``conv.Conv``, ``PyConvModelFixed``)::
+
+        a[t][c', i, j] = wrap24( Σ_{c, p, q} W[c', c, p, q] · s[t − 1][c, s_h·i + d_h·p − pad_h,
+                                                                    s_w·j + d_w·q − pad_w] )
+
+    Shapes follow the model (NIR): input (C, H, W), output (C', H', W'), ``weights``
+    (C', C/groups, kH, kW) as integers; the Lava backend transposes to Lava's (W, H, C) layout.
+    Lava's fixed-point Conv model applies **no** weight clipping or truncation and **no**
+    ``weight_exp`` (declared but unused, lava/proc/conv/models.py), and wraps the output to
+    signed 24 bits; the quantizer therefore emits on-grid weights with an implied exponent 0.
+    """
+
+    weights: np.ndarray
+    in_shape: Shape
+    stride: Shape = (1, 1)
+    padding: Shape = (0, 0)
+    dilation: Shape = (1, 1)
+    groups: int = 1
+    array_fields: ClassVar = ("weights",)
+
+    @property
+    def out_shape(self) -> Shape:
+        _, h, w = self.in_shape
+        dims = [
+            (n + 2 * p - d * (k - 1) - 1) // s + 1
+            for n, k, s, p, d in zip(
+                (h, w), self.weights.shape[2:], self.stride, self.padding, self.dilation, strict=True
+            )
+        ]
+        return (int(self.weights.shape[0]), *dims)
+
+    @property
+    def n_in(self) -> int:
+        return int(np.prod(self.in_shape, dtype=np.int64))
+
+    @property
+    def n_out(self) -> int:
+        return int(np.prod(self.out_shape, dtype=np.int64))
+
+    @property
+    def num_synapses(self) -> int:
+        """Stored (shared) weights: the kernel, not the unrolled matrix."""
+        return int(np.count_nonzero(self.weights))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
 class Compartment(Node):
     """A CUBA LIF population with Lava's fixed-point registers; see the module docstring."""
 
@@ -174,4 +221,4 @@ class Probe(Node):
     shape: Shape
 
 
-LOIHI_OPS: tuple[type[Node], ...] = (SpikeSource, Synapse, Compartment, Probe)
+LOIHI_OPS: tuple[type[Node], ...] = (SpikeSource, Synapse, ConvSynapse, Compartment, Probe)
