@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("program", help="program directory written by `snnc compile`")
     r.add_argument("--input", required=True, metavar="X.npz", help="spikes (batch, time, *shape) under key 'x'")
     r.add_argument("--backend", choices=("emulator", "lava"), default="emulator")
-    r.add_argument("-o", "--output", metavar="Y.npz", help="write output spikes here (key 'y', or one key per output)")
+    r.add_argument("-o", "--output", metavar="Y.npz", help="write the output here: key 'x' (the input layout), or one key per output")
     r.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
 
     i = sub.add_parser("inspect", help="describe a model file or a compiled program")
@@ -129,7 +129,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
     prog = Program.load(a.program)
     x = _load_input(a.input)
     y = prog.run(x, backend=a.backend, timeout=a.timeout)
-    outs = y if isinstance(y, dict) else {"y": y}
+    # spike arrays live under key 'x' (the input layout), so an output can feed another run
+    outs = y if isinstance(y, dict) else {"x": y}
     for name, arr in outs.items():
         kind = "spikes" if arr.dtype == np.uint8 else "values"
         extra = f", {int(arr.sum())} spikes" if kind == "spikes" else ""

@@ -35,7 +35,7 @@ def test_compile_prints_convention_and_layers(tmp_path, capsys):
 def test_run_emulator_writes_spikes(compiled, tmp_path):
     y_path = tmp_path / "y.npz"
     assert main(["run", str(compiled), "--input", str(EXAMPLE_X), "-o", str(y_path)]) == 0
-    y = np.load(y_path)["y"]
+    y = np.load(y_path)["x"]  # spike arrays use key x, inputs and outputs alike
     x = np.load(EXAMPLE_X)["x"]
     assert y.shape == (x.shape[0], x.shape[1], 10)
     assert 0 < y.sum() < y.size  # the example network fires, but not always
@@ -47,7 +47,7 @@ def test_lava_and_emulator_give_identical_spikes_from_the_cli(compiled, tmp_path
     for backend in ("emulator", "lava"):
         path = tmp_path / f"{backend}.npz"
         assert main(["run", str(compiled), "--input", str(EXAMPLE_X), "--backend", backend, "-o", str(path)]) == 0
-        ys[backend] = np.load(path)["y"]
+        ys[backend] = np.load(path)["x"]
     np.testing.assert_array_equal(ys["emulator"], ys["lava"])
     assert ys["lava"].sum() > 0
 
