@@ -1,4 +1,5 @@
-"""Bit-exact numpy emulator of Lava 0.10.0's fixed-point models (LIF, Dense, Sparse, DelayDense).
+"""Bit-exact numpy emulator of Lava 0.10.0's fixed-point models (LIF, Dense, Sparse, DelayDense,
+Conv).
 
 ``run(graph, x, steps, record=None) -> RunResult`` executes a Loihi-dialect graph on the raw
 time line of :mod:`snnc.backends.base`, batched over samples.  The arithmetic is documented

@@ -4,7 +4,8 @@ One raw step ``t`` (Lava ``time_step = t + 1``; loihi.md §1.10)::
 
     for every Compartment c:  a_in = Σ over its Synapses of their buffer (from step t−1)
                               update u, v; spikes s_c[t]; v reset     (compartment.py)
-    for every Synapse k:      buffer_k ← f(W_k, spikes of its source at step t)  (synapse.py)
+    for every Synapse k:      buffer_k ← f(W_k, spikes of its source at step t)  (synapse.py;
+                              ConvSynapse: Lava Conv, 24-bit wrapped, same one-step delay)
                               (source = x[:, t] for the SpikeSource, zeros when t ≥ T_in)
 
 so a spike sent at step t reaches a population one synapse layer away at step t + 1
@@ -20,7 +21,7 @@ import numpy as np
 
 from snnc.backends.base import RunResult
 from snnc.backends.emulator.compartment import CompartmentState
-from snnc.backends.emulator.synapse import SynapseState, wrap32
+from snnc.backends.emulator.synapse import synapse_state, wrap32
 from snnc.backends.emulator.wiring import check_input, check_record, wiring
 from snnc.compiler.ir.graph import Graph
 
@@ -50,7 +51,7 @@ def run(
     batch, steps = xs.shape[0], xs.shape[1]
 
     comps = {c: CompartmentState(graph[c], batch) for c in w.compartments}
-    syns = {s: SynapseState(graph[s], batch) for s in w.synapses}
+    syns = {s: synapse_state(graph[s], batch) for s in w.synapses}
     spikes = {c: np.zeros((batch, steps, comps[c].n), dtype=bool) for c in rec}
     v_rec = {
         c: np.zeros((batch, steps, comps[c].n), dtype=np.int64)

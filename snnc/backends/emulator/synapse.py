@@ -1,5 +1,7 @@
 """Synapse blocks exactly as Lava 0.10.0's bit-accurate connection models compute them.
 
+(Convolution blocks, ``ConvSynapse``: :class:`ConvSynapseState`, documented there.)
+
 ``PyDenseModelBitAcc`` / ``PySparseModelBitAcc`` (lava/proc/{dense,sparse}/models.py:77-107)
 and ``PyDelayDenseModelBitAcc`` (lava/proc/dense/models.py:314-352), for binary spikes
 (``num_message_bits = 0``).
@@ -29,8 +31,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.compiler.ir import loihi
+from snnc.compiler import linear
+from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.loihi import SignMode
+
+#: Lava's Conv output precision (``PyConvModelFixed.clamp_precision``: ``signed_clamp(x, 24)``)
+CONV_BITS = 24
 
 
 def wrap32(a: np.ndarray) -> np.ndarray:
@@ -122,3 +128,82 @@ class SynapseState:
             buf = np.roll(self.buf, -1, axis=2)
             buf[:, :, -1] = 0
             self.buf = wrap32(buf + acc)
+
+
+def wrap24(a: np.ndarray) -> np.ndarray:
+    """Lava's ``signed_clamp(x, bits=24)``: ``(x + 2^23) mod 2^24 − 2^23`` (floor mod), int64.
+
+    The result lies in [−2^23, 2^23 − 1] (unlike the LIF ``u`` wrap, +2^23 is folded too).
+    """
+    half = 1 << (CONV_BITS - 1)
+    return np.mod(np.asarray(a, dtype=np.int64) + half, 1 << CONV_BITS) - half
+
+
+def conv_weights(syn: loihi.ConvSynapse) -> np.ndarray:
+    """The kernel as Lava's ``PyConvModelFixed`` holds it: the ``weight`` Var is int32.
+
+    No clip, no truncation, no exponent (Lava declares ``weight_exp``/``num_weight_bits``
+    on Conv but never reads them).  Integer weights beyond int32 wrap (int64 -> int32 cast).
+    """
+    return np.asarray(syn.weights).astype(np.int64).astype(np.int32).astype(np.int64)
+
+
+def conv_matrix(syn: loihi.ConvSynapse) -> sp.csr_matrix:
+    """The convolution of ``syn`` as a float64 CSR matrix (n_out, n_in) over C-order (C, H, W).
+
+    Built by :func:`snnc.compiler.linear.as_matrix` of the equivalent ``ops.Conv2d`` (torch's
+    cross-correlation convention, the model's), so compiler and emulator share one meaning.
+    """
+    w = conv_weights(syn)
+    op = ops.Conv2d(
+        input_shape=tuple(int(d) for d in syn.in_shape[1:]),
+        weight=w.astype(np.float64),
+        stride=tuple(int(v) for v in syn.stride),
+        padding=tuple(int(v) for v in syn.padding),
+        dilation=tuple(int(v) for v in syn.dilation),
+        groups=int(syn.groups),
+        bias=np.zeros(w.shape[0]),
+    )
+    return linear.as_matrix(op).tocsr()
+
+
+class ConvSynapseState:
+    """One ``ConvSynapse`` for a batch, as Lava 0.10.0's ``PyConvModelFixed`` computes it.
+
+    lava/proc/conv/models.py:34-54 and lava/proc/conv/utils.py (``conv``, ``conv_scipy``,
+    ``signed_clamp``).  Lava 0.10.0 hard-codes ``TORCH_IS_AVAILABLE = False``, so the
+    convolution is ``scipy.signal.convolve2d`` in **float64** (not float32 torch)::
+
+        send   a_buf                                        (computed at step t-1)
+        acc    = conv(s[t] as bool, W)                      (float64; exact: |acc| < 2^53)
+        acc    = acc.astype(int32)                          (``output.astype(weight.dtype)``)
+        a_buf  = (acc + 2^23) mod 2^24 − 2^23               (``signed_clamp``, 24 bits)
+
+    ``W`` is int32 (see :func:`conv_weights`).  Here ``acc`` is the same float64 sum, taken as
+    a sparse matrix product (exact for the same range), then cast to int32 with numpy's own
+    cast, so even an accumulator beyond int32 (numpy gives INT_MIN on x86) matches Lava.
+    """
+
+    def __init__(self, syn: loihi.ConvSynapse, batch: int):
+        self.n_out, self.n_in = syn.n_out, syn.n_in
+        self.matrix = conv_matrix(syn)
+        self.buf = np.zeros((batch, self.n_out), dtype=np.int64)
+
+    def output(self) -> np.ndarray:
+        """What the block sends this step: (batch, n_out) signed 24-bit values (as int64)."""
+        return self.buf
+
+    def update(self, spikes: np.ndarray) -> None:
+        """Convolve this step's binary source spikes (batch, n_in) into the buffer."""
+        s = np.asarray(spikes).astype(bool).astype(np.float64)
+        acc = np.asarray(self.matrix @ s.T).T
+        with np.errstate(invalid="ignore"):
+            acc32 = acc.astype(np.int32)
+        self.buf = wrap24(acc32)
+
+
+def synapse_state(syn: loihi.Synapse | loihi.ConvSynapse, batch: int):
+    """The emulator state of either connection kind."""
+    if isinstance(syn, loihi.ConvSynapse):
+        return ConvSynapseState(syn, batch)
+    return SynapseState(syn, batch)

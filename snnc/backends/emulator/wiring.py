@@ -3,10 +3,14 @@
 Both the emulator and the Lava backend execute the same structure:
 
 * one (or no) ``SpikeSource``; it has no predecessors;
-* every ``Synapse`` has exactly one predecessor, a ``SpikeSource`` or a ``Compartment`` whose
-  size equals the synapse's ``n_in``, and one or more ``Compartment`` successors whose size
-  equals its ``n_out`` (several synapses into one compartment are summed);
-* a ``Compartment``'s predecessors are ``Synapse`` nodes only; a ``Probe`` has one
+* every ``Synapse`` or ``ConvSynapse`` has exactly one predecessor, a ``SpikeSource`` or a
+  ``Compartment`` whose size equals the synapse's ``n_in``, and one or more ``Compartment``
+  successors whose size equals its ``n_out`` (several synapses into one compartment are
+  summed);
+* a ``ConvSynapse`` has a 4-D integer kernel (C', C/groups, kH, kW), a 3-D ``in_shape``
+  (C, H, W), pairs ``stride``/``dilation`` ≥ 1 and ``padding`` ≥ 0, ``groups`` dividing C and
+  C', a non-empty output, and every geometry value within Lava's int8 Vars (≤ 127);
+* a ``Compartment``'s predecessors are synapses only; a ``Probe`` has one
   ``Compartment`` predecessor and is ignored by the backends (they record compartments).
 
 Nothing here imports Lava.
@@ -25,6 +29,10 @@ from snnc.errors import InputError, ValidationError
 
 #: Lava's DelayDense/DelaySparse reject delays above this (lava/proc/dense/models.py:330-334)
 LAVA_MAX_DELAY = 63
+#: Lava's Conv model holds kernel_size, stride, padding, dilation and groups in int8 Vars
+#: (``AbstractPyConvModel``, lava/proc/conv/models.py:24-28): larger values would wrap
+LAVA_CONV_MAX_GEOMETRY = 127
+SYNAPSE_KINDS = (loihi.Synapse, loihi.ConvSynapse)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +57,7 @@ def wiring(graph: Graph) -> Wiring:
             hint="merge the inputs into one SpikeSource",
         )
     comps = tuple(graph.of_kind(loihi.Compartment))
-    syns = tuple(graph.of_kind(loihi.Synapse))
+    syns = tuple(graph.of_kind(*SYNAPSE_KINDS))
     known = set(sources) | set(comps) | set(syns) | set(graph.of_kind(loihi.Probe))
     for name, node in graph.nodes.items():
         if name not in known:
@@ -65,7 +73,9 @@ def wiring(graph: Graph) -> Wiring:
     syn_dst: dict[str, tuple[str, ...]] = {}
     comp_in: dict[str, list[str]] = {c: [] for c in comps}
     for s in syns:
-        node: loihi.Synapse = graph[s]
+        node: loihi.Synapse | loihi.ConvSynapse = graph[s]
+        if isinstance(node, loihi.ConvSynapse):
+            check_conv(node, s)
         preds = graph.predecessors(s)
         if len(preds) != 1:
             raise ValidationError(f"a Synapse needs exactly one input, got {len(preds)}", node=s)
@@ -76,7 +86,7 @@ def wiring(graph: Graph) -> Wiring:
             )
         if src.size != node.n_in:
             raise ValidationError(
-                f"weights have {node.n_in} columns but input {preds[0]!r} has {src.size} neurons",
+                f"{_what_in(node)} {node.n_in} but input {preds[0]!r} has {src.size} neurons",
                 node=s,
             )
         dsts = tuple(graph.successors(s))
@@ -88,10 +98,14 @@ def wiring(graph: Graph) -> Wiring:
                 )
             if dn.size != node.n_out:
                 raise ValidationError(
-                    f"weights have {node.n_out} rows but target {d!r} has {dn.size} neurons",
+                    f"{_what_out(node)} {node.n_out} but target {d!r} has {dn.size} neurons",
                     node=s,
                 )
             comp_in[d].append(s)
+        syn_src[s] = preds[0]
+        syn_dst[s] = dsts
+        if isinstance(node, loihi.ConvSynapse):
+            continue
         if node.delays is not None:
             dl = np.asarray(node.delays)
             if dl.shape != tuple(node.weights.shape):
@@ -109,11 +123,9 @@ def wiring(graph: Graph) -> Wiring:
             raise ValidationError(
                 f"num_weight_bits={node.num_weight_bits} is outside 0..8", node=s
             )
-        syn_src[s] = preds[0]
-        syn_dst[s] = dsts
     for c in comps:
         for p in graph.predecessors(c):
-            if not isinstance(graph[p], loihi.Synapse):
+            if not isinstance(graph[p], SYNAPSE_KINDS):
                 raise ValidationError(
                     f"a Compartment's inputs must be Synapses, got {graph[p].kind} {p!r}", node=c
                 )
@@ -136,6 +148,80 @@ def wiring(graph: Graph) -> Wiring:
         syn_dst=syn_dst,
         comp_in={c: tuple(v) for c, v in comp_in.items()},
     )
+
+
+def _what_in(node) -> str:
+    if isinstance(node, loihi.ConvSynapse):
+        return f"the convolution's input shape {tuple(node.in_shape)} has"
+    return "weights have"
+
+
+def _what_out(node) -> str:
+    if isinstance(node, loihi.ConvSynapse):
+        return f"the convolution's output shape {tuple(node.out_shape)} has"
+    return "weights have"
+
+
+def _pair(value, name: str, lo: int, node_name: str) -> tuple[int, int]:
+    try:
+        vals = tuple(np.asarray(value).reshape(-1).tolist())
+    except Exception as e:  # noqa: BLE001 - reported as a validation error
+        raise ValidationError(f"{name} is not a pair of ints: {e}", node=node_name) from e
+    if len(vals) != 2 or not all(isinstance(v, (int, np.integer)) for v in vals):
+        raise ValidationError(f"{name} must be a pair of ints, got {value!r}", node=node_name)
+    if any(v < lo or v > LAVA_CONV_MAX_GEOMETRY for v in vals):
+        raise ValidationError(
+            f"{name}={vals} must lie in {lo}..{LAVA_CONV_MAX_GEOMETRY} "
+            "(Lava's Conv model holds it as int8)",
+            node=node_name,
+        )
+    return vals
+
+
+def check_conv(node: loihi.ConvSynapse, name: str) -> None:
+    """The geometry of a ``ConvSynapse`` that both backends can execute identically."""
+    w = np.asarray(node.weights)
+    if w.ndim != 4:
+        raise ValidationError(
+            f"conv weights must be 4-D (C_out, C_in/groups, kH, kW), got shape {w.shape}",
+            node=name,
+        )
+    if w.dtype.kind not in "biu":
+        raise ValidationError(f"conv weights must be integers, got dtype {w.dtype}", node=name)
+    in_shape = tuple(np.asarray(node.in_shape).reshape(-1).tolist())
+    if len(in_shape) != 3 or min(in_shape) < 1:
+        raise ValidationError(
+            f"in_shape must be (C, H, W) with positive sizes, got {node.in_shape!r}", node=name
+        )
+    _pair(node.stride, "stride", 1, name)
+    _pair(node.padding, "padding", 0, name)
+    _pair(node.dilation, "dilation", 1, name)
+    groups = node.groups
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+        raise ValidationError(f"groups must be an int, got {groups!r}", node=name)
+    c_out, cin_g, kh, kw = w.shape
+    if not 1 <= groups <= LAVA_CONV_MAX_GEOMETRY:
+        raise ValidationError(f"groups={groups} is outside 1..127", node=name)
+    if min(w.shape) < 1 or max(kh, kw) > LAVA_CONV_MAX_GEOMETRY:
+        raise ValidationError(
+            f"conv kernel shape {w.shape} must be non-empty with kH, kW ≤ 127", node=name
+        )
+    if cin_g * groups != in_shape[0]:
+        raise ValidationError(
+            f"weights take {cin_g} channels per group x {groups} groups but the input has "
+            f"{in_shape[0]} channels",
+            node=name,
+        )
+    if c_out % groups:
+        raise ValidationError(
+            f"groups={groups} does not divide the {c_out} output channels", node=name
+        )
+    out = node.out_shape
+    if min(out[1:]) < 1:
+        raise ValidationError(
+            f"the convolution of {in_shape} by a {kh}x{kw} kernel has an empty output {out}",
+            node=name,
+        )
 
 
 def check_input(graph: Graph, w: Wiring, x, steps) -> np.ndarray:

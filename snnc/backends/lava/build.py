@@ -9,6 +9,8 @@
 ``Synapse``         ``Dense`` (dense weights), ``Sparse`` (CSR weights), or ``DelayDense``
                     (any ``delays``; sparse weights are densified), each with
                     ``weight_exp``, ``num_weight_bits`` and ``sign_mode`` (Lava's enum)
+``ConvSynapse``     ``conv.Conv(weight, input_shape=(W, H, C), padding, stride, dilation,
+                    groups)`` wired through virtual ports (see :func:`conv_kwargs`)
 ``Compartment``     ``lif.LIF(shape=(n,), du, dv, vth, bias_mant, bias_exp, u, v)``
 recorded spikes     ``lava.proc.io.sink.RingBuffer(shape=(n,), buffer=steps)`` on ``s_out``
 ``readout="v"``     ``Monitor().probe(lif.v, steps)`` (v after reset, read every step)
@@ -25,6 +27,21 @@ segments (``RunSteps``): a population with ``start_step = k > 0`` is built with 
 and ``bias_mant = 0``; after step k−1 its ``u``, ``v`` and ``bias_mant`` are set to the real
 values.  Disconnected parts of the graph get separate runtimes (Lava compiles only what is
 connected to the process it runs).
+
+Convolutions.  Our populations are 1-D (the C-order flattening of the model's (C, H, W));
+Lava's ``Conv`` takes (W, H, C) in and gives (W', H', C') out.  Each ``ConvSynapse`` is wired
+with Lava's virtual ports, which its Python simulation applies on the receiving side
+(``np.reshape`` / ``np.transpose`` per step, fine with numpy<2)::
+
+    src.s_out.reshape((C, H, W)).transpose([2, 1, 0])      -> conv.s_in      (W, H, C)
+    conv.a_out.transpose([2, 1, 0]).reshape((n_out,))      -> lif.a_in       one chain per target
+
+Lava's ``conv_scipy`` computes a true convolution (``scipy.signal.convolve2d`` flips the
+kernel), while the model's (NIR's, torch's) is a cross-correlation, so the kernel is flipped
+spatially as well as transposed: ``weight = W[:, :, ::-1, ::-1].transpose(0, 3, 2, 1)``,
+exactly as lava-dl's netx does (lava/lib/dl/netx/hdf5.py:505-506).  Stride, padding and
+dilation are given in (W, H) order.  ``weight_exp``/``num_weight_bits`` are not passed: the
+fixed-point Conv model never reads them.
 
 Lava is imported inside functions only; this module defines no Lava Process or Model.
 In-process runs have no watchdog: :func:`snnc.backends.lava.run` wraps them in one.
@@ -71,6 +88,21 @@ def make_process(cls: type, proc_params: Sequence[str] = (), **kwargs: Any):
             hint="Lava ignores unknown keywords silently; this is a bug in snnc's Lava builder",
         )
     return cls(**kwargs)
+
+
+def conv_kwargs(node: loihi.ConvSynapse) -> dict[str, Any]:
+    """``lava.proc.conv.process.Conv`` keywords for ``node`` (model layout -> Lava layout)."""
+    c, h, w = (int(d) for d in node.in_shape)
+    kernel = np.asarray(node.weights, dtype=np.int64)
+    return {
+        # (C', C/g, kH, kW) cross-correlation -> (C', kW, kH, C/g) convolution kernel
+        "weight": np.ascontiguousarray(kernel[:, :, ::-1, ::-1].transpose(0, 3, 2, 1)),
+        "input_shape": (w, h, c),
+        "padding": tuple(int(v) for v in node.padding[::-1]),
+        "stride": tuple(int(v) for v in node.stride[::-1]),
+        "dilation": tuple(int(v) for v in node.dilation[::-1]),
+        "groups": int(node.groups),
+    }
 
 
 @dataclasses.dataclass
@@ -177,6 +209,7 @@ def to_lava(
     ``record`` names the compartments that get a spike sink (``None``: all); recorded
     compartments with ``readout == "v"`` also get a ``Monitor`` on ``v``.
     """
+    from lava.proc.conv.process import Conv
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
@@ -219,7 +252,25 @@ def to_lava(
         starts[c] = (k, {"u": u0, "v": v0, "bias_mant": bias} if later else {})
     syns: dict[str, Any] = {}
     for s in w.synapses:
-        node: loihi.Synapse = graph[s]
+        node: loihi.Synapse | loihi.ConvSynapse = graph[s]
+        src = w.syn_src[s]
+        out_port = source.s_out if src == w.source else comps[src].s_out
+        if isinstance(node, loihi.ConvSynapse):
+            kw = conv_kwargs(node)
+            proc = make_process(Conv, name=f"snnc:{s}", **kw)
+            c, h, wd = (int(d) for d in node.in_shape)
+            out_whc = tuple(int(d) for d in proc.a_out.shape)
+            want = tuple(int(d) for d in node.out_shape[::-1])
+            if out_whc != want:
+                raise BackendError(
+                    f"internal: Lava's Conv output shape {out_whc} is not the expected {want}",
+                    node=s,
+                )
+            out_port.reshape((c, h, wd)).transpose([2, 1, 0]).connect(proc.s_in)
+            for d in w.syn_dst[s]:
+                proc.a_out.transpose([2, 1, 0]).reshape((node.n_out,)).connect(comps[d].a_in)
+            syns[s] = proc
+            continue
         common = {
             "weight_exp": int(node.weight_exp),
             "num_weight_bits": int(node.num_weight_bits),
@@ -243,8 +294,6 @@ def to_lava(
                 Dense, CONNECTION_PROC_PARAMS, weights=np.asarray(node.weights, np.int64), **common
             )
         syns[s] = proc
-        src = w.syn_src[s]
-        out_port = source.s_out if src == w.source else comps[src].s_out
         out_port.connect(proc.s_in)
         for d in w.syn_dst[s]:
             proc.a_out.connect(comps[d].a_in)
