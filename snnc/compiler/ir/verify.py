@@ -4,7 +4,10 @@ A failure here is a bug in snnc (or a hand-built graph), never a user error, so 
 :class:`~snnc.errors.IRError`.  Checked: one dialect per graph; sizes match along edges;
 Loihi nodes hold integers inside Lava's register ranges (``du``, ``dv`` 0..4095,
 ``vth`` 0..2^17−1, |``bias_mant``| ≤ 4095, ``bias_exp`` 0..7, weights on the 8-bit grid,
-delays 0..62) and synapses sit between a source and a compartment.
+delays 0..62) and synapses sit between a source and a compartment.  A ``ConvSynapse`` holds
+an integer 4-D kernel (C', C/groups, kH, kW) in [-256, 255], a 3-D ``in_shape`` whose size
+is its source's, ``stride``/``padding``/``dilation`` pairs (≥ 1, ≥ 0, ≥ 1), ``groups``
+dividing both channel counts, and an output (C', H', W') whose size is its targets'.
 """
 
 from __future__ import annotations
@@ -39,15 +42,57 @@ def verify(graph: Graph) -> None:
 
 
 def _size_of(node) -> int:
-    if isinstance(node, loihi.Synapse):
+    if isinstance(node, (loihi.Synapse, loihi.ConvSynapse)):
         return node.n_out
     return _size(node.shape)
+
+
+def _is_pair(value, lo: int) -> bool:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        return False
+    return all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo for v in value)
+
+
+def _verify_conv(name: str, node: loihi.ConvSynapse) -> None:
+    w = np.asarray(node.weights)
+    if w.ndim != 4 or w.dtype.kind not in "iu":
+        _fail(name, f"conv weights must be a 4-D integer array, got {w.dtype} {w.shape}")
+    if w.size == 0:
+        _fail(name, f"conv kernel {w.shape} is empty")
+    if w.min() < -256 or w.max() > 255:
+        _fail(name, f"conv weights {int(w.min())}..{int(w.max())} outside -256..255")
+    if not (isinstance(node.in_shape, (tuple, list)) and len(node.in_shape) == 3
+            and all(isinstance(d, (int, np.integer)) and d >= 1 for d in node.in_shape)):
+        _fail(name, f"in_shape {node.in_shape!r} is not a positive (C, H, W)")
+    for field, lo in (("stride", 1), ("padding", 0), ("dilation", 1)):
+        if not _is_pair(getattr(node, field), lo):
+            _fail(name, f"{field} {getattr(node, field)!r} is not a pair of ints >= {lo}")
+    g = node.groups
+    if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 1:
+        _fail(name, f"groups {g!r} is not a positive int")
+    c_out, cin_g = w.shape[:2]
+    if cin_g * g != node.in_shape[0]:
+        _fail(name, f"{cin_g} channels per group x {g} groups != {node.in_shape[0]} input channels")
+    if c_out % g:
+        _fail(name, f"groups {g} does not divide {c_out} output channels")
+    if min(node.out_shape[1:]) < 1:
+        _fail(name, f"empty conv output {node.out_shape}")
 
 
 def _verify_loihi(graph: Graph) -> None:
     for name, node in graph.nodes.items():
         preds = graph.predecessors(name)
-        if isinstance(node, loihi.Synapse):
+        if isinstance(node, loihi.ConvSynapse):
+            _verify_conv(name, node)
+            if len(preds) != 1 or not isinstance(graph[preds[0]], (loihi.SpikeSource, loihi.Compartment)):
+                _fail(name, "a conv synapse needs exactly one source population")
+            if _size_of(graph[preds[0]]) != node.n_in:
+                _fail(name, f"in_shape {node.in_shape} (n_in {node.n_in}) != source size "
+                            f"{_size_of(graph[preds[0]])}")
+            for d in graph.successors(name):
+                if not isinstance(graph[d], loihi.Compartment) or graph[d].size != node.n_out:
+                    _fail(name, f"a conv synapse must feed compartments of size n_out {node.n_out}")
+        elif isinstance(node, loihi.Synapse):
             if len(preds) != 1 or not isinstance(graph[preds[0]], (loihi.SpikeSource, loihi.Compartment)):
                 _fail(name, "a synapse needs exactly one source population")
             if _size_of(graph[preds[0]]) != node.n_in:
