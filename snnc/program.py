@@ -65,7 +65,7 @@ class Program:
 
     def stats(self) -> dict[str, int]:
         comps = [self.graph[n] for n in self.graph.of_kind(loihi.Compartment)]
-        syns = [self.graph[n] for n in self.graph.of_kind(loihi.Synapse)]
+        syns = [self.graph[n] for n in self.graph.of_kind(loihi.Synapse, loihi.ConvSynapse)]
         return {
             "layers": sum(1 for c in comps if c.meta.get("role") != "bias"),
             "neurons": int(sum(c.size for c in comps)),

@@ -38,6 +38,9 @@ class Path:
     source: str
     matrix: sp.csr_matrix
     delay: np.ndarray
+    #: the Conv2d op when the path is exactly one convolution applied to a population
+    #: (so it can stay a shared-kernel block on the chip); None otherwise
+    conv: ops.Conv2d | None = None
 
 
 @dataclasses.dataclass
@@ -81,7 +84,7 @@ def inflow(graph: Graph, target: str, conv: Convention, back: set[tuple[str, str
             a = linear.as_matrix(node)
             b = linear.bias_vector(node)
             out_bias = a @ bias_in + (0.0 if b is None else b)
-            out = ([Path(p.source, (a @ p.matrix).tocsr(), p.delay) for p in terms], out_bias)
+            out = ([_compose(node, a, p) for p in terms], out_bias)
         visiting.discard(name)
         memo[name] = out
         return out
@@ -93,12 +96,28 @@ def inflow(graph: Graph, target: str, conv: Convention, back: set[tuple[str, str
         for pred in graph.predecessors(name):
             p_paths, p_bias = value_of(pred)
             extra = 1 if (pred, name) in back else 0
-            terms.extend(Path(p.source, p.matrix, p.delay + extra) for p in p_paths)
+            terms.extend(Path(p.source, p.matrix, p.delay + extra, p.conv) for p in p_paths)
             bias = bias + p_bias
         return terms, bias
 
     paths, bias = summed_input(target)
     return Inflow(_merge(paths), bias)
+
+
+def _compose(node, a: sp.csr_matrix, p: Path) -> Path:
+    """``node`` (matrix ``a``) applied after path ``p``; keeps track of a lone Conv2d."""
+    lone_conv = (
+        isinstance(node, ops.Conv2d) and p.conv is None and is_identity(p.matrix) and p.matrix.shape[0] == a.shape[1]
+    )
+    return Path(p.source, (a @ p.matrix).tocsr(), p.delay, node if lone_conv else None)
+
+
+def is_identity(m: sp.csr_matrix) -> bool:
+    """True for the identity matrix (a path that has not passed through any op yet)."""
+    if m.shape[0] != m.shape[1] or m.nnz != m.shape[0]:
+        return False
+    coo = m.tocoo()
+    return bool(np.all(coo.row == coo.col) and np.all(coo.data == 1.0))
 
 
 def _delay_path(p: Path, steps: np.ndarray, node: ops.Delay) -> Path:
@@ -109,7 +128,7 @@ def _delay_path(p: Path, steps: np.ndarray, node: ops.Delay) -> Path:
     the path is still a one-to-one map (Delay right after a population).
     """
     if steps.size == 0 or np.all(steps == steps.flat[0]):
-        return Path(p.source, p.matrix, p.delay + (int(steps.flat[0]) if steps.size else 0))
+        return Path(p.source, p.matrix, p.delay + (int(steps.flat[0]) if steps.size else 0), p.conv)
     m = p.matrix.tocsc()
     if m.shape[0] == m.shape[1] and m.nnz == m.shape[0] and np.all(np.diff(m.indptr) == 1):
         rows = m.indices  # column j feeds row rows[j]

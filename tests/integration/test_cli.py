@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import snnc
+
 from snnc.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,3 +107,30 @@ def test_console_script_version_and_exit_code():
     assert out.returncode == 0 and out.stdout.startswith("snnc ")
     bad = subprocess.run([str(exe), "compile", "nope.nir"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.lava
+def test_conv_program_agrees_on_lava(tmp_path):
+    """A compiled convolution (Lava Conv process with virtual-port reshapes) equals the emulator."""
+    import nir
+
+    from snnc.check import compare_backends
+
+    rng = np.random.default_rng(3)
+    tau = np.full((3, 6, 6), 1e-3)
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(input_type=np.array([2, 6, 6])),
+            "conv": nir.Conv2d(input_shape=(6, 6), weight=rng.normal(0, 0.5, (3, 2, 3, 3)), stride=1,
+                               padding=1, dilation=1, groups=1, bias=np.full(3, 0.02)),
+            "lif": nir.LIF(tau=tau, r=tau / 1e-4, v_leak=np.zeros_like(tau), v_threshold=np.ones_like(tau)),
+            "output": nir.Output(output_type=np.array([3, 6, 6])),
+        },
+        edges=[("input", "conv"), ("conv", "lif"), ("lif", "output")],
+    )
+    nir.write(tmp_path / "conv.nir", graph)
+    prog = snnc.compile(tmp_path / "conv.nir")
+    assert prog.graph["lif:syn"].kind == "ConvSynapse"
+    x = (rng.random((2, 15, 2, 6, 6)) < 0.3).astype(np.uint8)
+    result = compare_backends(prog, x)
+    assert result.agree and result.layers["lif"]["spikes_a"] > 0

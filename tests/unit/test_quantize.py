@@ -223,3 +223,29 @@ def test_inclusive_threshold_differs_only_on_exact_ties():
     assert list(np.flatnonzero(ref[0, :, 0])) == [3, 8]
     assert list(np.flatnonzero(prog.run(x)[0, :, 0])) == [5]
     assert "ties" in prog.summary()
+
+
+def _conv_graph(thresholds: np.ndarray):
+    rng = np.random.default_rng(4)
+    conv = ops.Conv2d((6, 6), rng.normal(0, 0.5, (3, 2, 3, 3)), (1, 1), (1, 1), (1, 1), 1, np.zeros(3))
+    n = 3 * 6 * 6
+    tau = np.full(n, 1e-3)
+    return Graph(
+        {"in": ops.Input((2, 6, 6)), "conv": conv,
+         "c": ops.LIF(tau, tau / DT, np.zeros(n), thresholds, np.zeros(n)), "out": ops.Output((n,))},
+        [("in", "conv"), ("conv", "c"), ("c", "out")],
+    )
+
+
+def test_lone_convolution_stays_a_shared_kernel_block():
+    p = snnc.compile(_conv_graph(np.ones(108)))
+    syn = p.graph["c:syn"]
+    assert isinstance(syn, loihi.ConvSynapse) and syn.weights.shape == (3, 2, 3, 3)
+    assert np.abs(syn.weights).max() == 254  # exponent 0: the kernel itself uses the grid
+    assert p.stats()["synapses"] == np.count_nonzero(syn.weights)  # shared, not unrolled
+    # per-neuron thresholds give every position its own weights: a matrix block instead
+    p2 = snnc.compile(_conv_graph(np.linspace(0.8, 1.2, 108)))
+    assert isinstance(p2.graph["c:syn"], loihi.Synapse)
+    x = (np.random.default_rng(0).random((3, 20, 2, 6, 6)) < 0.3).astype(np.uint8)
+    ref = snnc.simulate(_conv_graph(np.ones(108)), x)
+    assert np.mean(p.run(x) == ref) >= 0.97

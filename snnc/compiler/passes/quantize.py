@@ -27,32 +27,33 @@ and composed inflow x_N = Σ_p M_p s_p + b (see :mod:`snnc.compiler.paths`):
    split into a 13-bit mantissa and an exponent; ``du``, ``dv`` to 12 bits.
 7. Every population starts at its synaptic depth k (``start_step``); paths whose float
    delay differs from the chip's one step per layer get extra ``delays`` (Lava DelayDense).
+8. A path that is one Conv2d applied to a population, with one gain for all the neurons it
+   feeds and no extra delay, stays a shared-kernel block (``ConvSynapse``, Lava ``Conv``);
+   Lava's Conv has no weight exponent, so S is also capped at 254 / max|kernel|.  Every other
+   path becomes a matrix block (``Synapse``: Dense, or Sparse when mostly zero).
+
+Scale selection (step 5) lives in :mod:`snnc.compiler.scaling`, the construction of synapse
+blocks (Dense/Sparse/DelayDense, shared-kernel Conv, the always-on bias neuron) in
+:mod:`snnc.compiler.blocks`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from snnc.compiler import blocks
 from snnc.compiler import fixed_point as fx
 from snnc.compiler.discretize import coefficients
 from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph, Node
-from snnc.compiler.paths import Inflow, Path, inflow
+from snnc.compiler.paths import Inflow, Path, is_identity, inflow
+from snnc.compiler.scaling import choose_scale
 from snnc.errors import QuantizationError, ValidationError
 
-#: below this many bits of threshold mantissa, precision is preferred over overflow safety
-MIN_VTH_BITS = 8
-#: steps of maximal input a perfect-integrator read-out (NIR ``I``) is sized for
-READOUT_HORIZON = 100
-#: headroom over the largest drive seen in calibration data
-CALIBRATION_MARGIN = 2.0
-#: a synapse block is stored sparse when fewer than this fraction of its entries are non-zero
-SPARSE_DENSITY = 0.25
 
 
 @dataclasses.dataclass
@@ -119,84 +120,6 @@ def _register(values: np.ndarray) -> int | np.ndarray:
     return int(uniq[0]) if uniq.size == 1 else values.astype(np.int64)
 
 
-def _choose_scale(
-    theta: float | None,
-    weights: list[np.ndarray | sp.csr_matrix],
-    bias: np.ndarray,
-    alphas: tuple[float, float],
-    ctx,
-    observed: tuple[float, float] | None = None,
-) -> tuple[float, list[str]]:
-    """The population scale S (chip units per float voltage unit); see step 5.
-
-    The state bound is the worst-case current ``Σ|W|/(1 − α_I) + |B'|``; a read-out (no
-    threshold, so no reset) must also hold its voltage, ``bound/(1 − α_v)``, or, for a perfect
-    integrator, ``READOUT_HORIZON`` steps of it.  ``observed`` = (peak drive, peak |v|) from
-    calibration data replaces these worst cases by ``CALIBRATION_MARGIN`` times what the data
-    produced.
-    """
-    target = ctx.target
-    alpha_i, alpha_v = alphas
-    notes: list[str] = []
-    rowsum = np.zeros(bias.shape[0])
-    max_w = 0.0
-    for w in weights:
-        a = abs(w)
-        rowsum += np.asarray(a.sum(axis=1)).reshape(-1)
-        max_w = max(max_w, float(a.max()) if a.shape[0] * a.shape[1] else 0.0)
-    max_b = float(np.max(np.abs(bias), initial=0.0))
-    worst = float(rowsum.max(initial=0.0)) / max(1.0 - alpha_i, 1e-12)
-    if observed is not None:
-        worst = min(worst, CALIBRATION_MARGIN * observed[0])
-    bound = worst + max_b
-    if theta is None:  # read-out: v is never reset, it must fit the 24-bit state too
-        if observed is not None:
-            bound = max(bound, CALIBRATION_MARGIN * observed[1])
-        elif alpha_v < 1.0:
-            bound = bound / (1.0 - alpha_v)
-        else:
-            bound = bound * READOUT_HORIZON
-            notes.append(
-                f"integrator read-out sized for {READOUT_HORIZON} steps of maximal input "
-                "(pass calibration data to size it from real activity)"
-            )
-    limits = [math.inf]
-    if theta is not None:
-        limits.append(target.vth_max / theta)
-    if max_b > 0:
-        limits.append(target.bias_mant_max * 2.0**target.bias_exp_max / (64.0 * max_b))
-    if max_w > 0:
-        limits.append(254.0 * 2.0**target.weight_exp_max / max_w)
-    hard = min(limits)
-    safe = (target.state_max + 1) / 64.0 / bound if bound > 0 else math.inf
-    scale = min(hard, safe)
-    if theta is not None:
-        floor = 2.0**MIN_VTH_BITS / theta
-        if scale < floor <= hard:
-            notes.append(
-                f"overflow risk: the worst-case input of one step ({bound / theta:.3g}x the threshold) does not "
-                f"fit the 24-bit current at 8-bit threshold resolution; u wraps if that many inputs "
-                f"spike at once (pass calibration data to size the layer from real activity)"
-            )
-            scale = floor
-    if not math.isfinite(scale):
-        return 1.0, notes
-    return _snap_to_grid(scale, max_w), notes
-
-
-def _snap_to_grid(scale: float, max_w: float) -> float:
-    """Lower S (by less than 2x) so that the largest weight lands exactly on 254·2^e.
-
-    Any S in (S/2, S] gives the same 24-bit and 17-bit safety; this one makes the block with
-    the largest weight use the whole 8-bit mantissa range instead of 127..254 of it.
-    """
-    ratio = scale * max_w / 254.0
-    if not (0.0 < ratio < math.inf):
-        return scale
-    e = math.floor(math.log2(ratio) + 1e-12)
-    return 254.0 * 2.0**e / max_w
-
-
 def _lower_population(
     graph: Graph, name: str, flow: Inflow, depth: dict[str, int], ctx, readout_of: ops.Node | None
 ) -> tuple[dict[str, Node], list[tuple[str, str]], LayerReport]:
@@ -229,7 +152,7 @@ def _lower_population(
         # a bias into the *current* (CubaLIF) cannot be a Lava bias (that enters v): feed it
         # from an always-on neuron through a synapse column instead -- exact, one neuron
         source = f"{name}:bias_source"
-        nodes[source] = _always_on(depth[name] - 1, layer)
+        nodes[source] = blocks.always_on(depth[name] - 1, layer)
         depth[source] = depth[name] - 1
         paths.append(Path(source, sp.csr_matrix(flow.bias.reshape(-1, 1)), np.zeros(1, np.int64)))
         notes.append("synaptic bias enters the current through an always-on bias neuron")
@@ -257,6 +180,9 @@ def _lower_population(
             weights = [sp.diags(1.0 / k) @ w for w in weights]
             bias, v0 = bias / k, v0 / k
             notes.append("per-neuron thresholds folded into the weights")
+
+    row_scale = gain / k  # what each neuron's row of every path was multiplied by
+    kernels = [blocks.shared_kernel(p, row_scale, depth, name) for p in paths]
 
     du_all = np.array([fx.decay_u(a) for a in alpha_i], dtype=np.int64)
     dv_all = np.array([fx.decay_v(a) for a in alpha_v], dtype=np.int64)
@@ -287,7 +213,8 @@ def _lower_population(
         )
         notes.append(f"calibrated: peak drive {observed[0]:.3g}, spike rate {stats.spike_rate:.3f}")
     alphas = (float(alpha_i.max(initial=0.0)), float(alpha_v.max(initial=0.0)))
-    scale, scale_notes = _choose_scale(theta_ref, weights, bias, alphas, ctx, observed)
+    conv_max = max((float(np.abs(kn).max(initial=0.0)) for kn in kernels if kn is not None), default=0.0)
+    scale, scale_notes = choose_scale(theta_ref, weights, bias, alphas, ctx, observed, conv_max)
     notes += scale_notes
     vth = target.vth_max if theta_ref is None else int(round(theta_ref * scale))
     if vth < 1:
@@ -311,9 +238,12 @@ def _lower_population(
     exps: list[int] = []
     worst = 0.0
     synapses = 0
-    for i, (p, w) in enumerate(zip(paths, weights)):
+    for i, (p, w, kernel) in enumerate(zip(paths, weights, kernels)):
         syn_name = f"{name}:syn{i}" if len(paths) > 1 else f"{name}:syn"
-        syn, e, err = _synapse(p, sp.csr_matrix(w), scale, depth, name, layer, target)
+        if kernel is not None:
+            syn, e, err = blocks.conv_synapse(p, kernel, scale, layer)
+        else:
+            syn, e, err = blocks.synapse(p, sp.csr_matrix(w), scale, depth, name, layer, target)
         nodes[syn_name] = syn
         edges += [(p.source, syn_name), (syn_name, name)]
         exps.append(e)
@@ -341,44 +271,6 @@ def _lower_population(
     return nodes, edges, report
 
 
-def _always_on(start_step: int, layer: str) -> loihi.Compartment:
-    """One neuron that spikes on every step from ``start_step`` on: with du = dv = 4095 and
-    bias 1, v = trunc(v/4096) + 1 = 1 > vth·64 = 0 each step, and the reset keeps it there."""
-    return loihi.Compartment(
-        shape=(1,), du=4095, dv=4095, vth=0, bias_mant=np.ones(1, np.int64), bias_exp=0,
-        start_step=start_step, meta={"source": f"{layer}:bias_source", "role": "bias"},
-    )
-
-
-def _synapse(
-    p: Path, w: sp.csr_matrix, scale: float, depth: dict[str, int], dst: str, layer: str, target
-) -> tuple[loihi.Synapse, int, float]:
-    extra = depth[dst] - depth[p.source] - 1 + p.delay
-    if np.any(extra > target.max_delay):
-        raise QuantizationError(
-            f"needs a synaptic delay of {int(extra.max())} steps, limit {target.max_delay}",
-            node=layer,
-            hint="shorten the Delay or the difference in depth between merging branches",
-        )
-    if np.any(extra < 0):  # pragma: no cover - excluded by _depths
-        raise ValidationError("negative synaptic delay", node=layer)
-    q, e, mode, err = fx.quantize_weights(w, scale, target)
-    density = q.nnz / max(q.shape[0] * q.shape[1], 1)
-    delays = None
-    if np.any(extra):
-        delays = np.broadcast_to(extra.astype(np.int64), q.shape).copy()
-    store = q if (density < SPARSE_DENSITY and q.shape[0] * q.shape[1] > 4096 and delays is None) else q.toarray()
-    syn = loihi.Synapse(
-        weights=store,
-        weight_exp=e,
-        num_weight_bits=target.weight_bits,
-        sign_mode=mode,
-        delays=delays,
-        meta={"source": layer, "from": p.source},
-    )
-    return syn, e, err
-
-
 def quantize(graph: Graph, ctx) -> Graph:
     """Lower a validated float-dialect graph to the Loihi dialect; see the module docstring.
 
@@ -398,7 +290,7 @@ def quantize(graph: Graph, ctx) -> Graph:
             and isinstance(graph[f.paths[0].source], ops.NeuronOp)
             and not np.any(f.bias)
             and not np.any(f.paths[0].delay)
-            and _is_identity(f.paths[0].matrix)
+            and is_identity(f.paths[0].matrix)
         )
         if direct:
             probe_src[o] = f.paths[0].source
@@ -444,10 +336,3 @@ def quantize(graph: Graph, ctx) -> Graph:
     ctx.reports["quantize"] = reports
     ctx.reports["latency"] = latency
     return Graph(nodes, edges, {**graph.meta, "dialect": "loihi"})
-
-
-def _is_identity(m: sp.csr_matrix) -> bool:
-    if m.shape[0] != m.shape[1] or m.nnz != m.shape[0]:
-        return False
-    coo = m.tocoo()
-    return bool(np.all(coo.row == coo.col) and np.all(coo.data == 1.0))

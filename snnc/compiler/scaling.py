@@ -1,0 +1,103 @@
+"""Scale selection: how many chip units one float voltage unit becomes, per population.
+
+The chip holds a population's voltage as ``v_L = 64·S·v``.  :func:`choose_scale` picks S as
+large as the registers allow (17-bit threshold, bias exponent ≤ 7, weight exponent ≤ 7, Lava
+Conv's exponent-free kernel) but small enough that the worst-case state fits 24 bits; see
+``docs/decisions/0003-quantization-choices.md``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+#: below this many bits of threshold mantissa, precision is preferred over overflow safety
+MIN_VTH_BITS = 8
+#: steps of maximal input a perfect-integrator read-out (NIR ``I``) is sized for
+READOUT_HORIZON = 100
+#: headroom over the largest drive seen in calibration data
+CALIBRATION_MARGIN = 2.0
+
+
+def choose_scale(
+    theta: float | None,
+    weights: list[np.ndarray | sp.csr_matrix],
+    bias: np.ndarray,
+    alphas: tuple[float, float],
+    ctx,
+    observed: tuple[float, float] | None = None,
+    conv_max: float = 0.0,
+) -> tuple[float, list[str]]:
+    """The population scale S (chip units per float voltage unit); see step 5.
+
+    The state bound is the worst-case current ``Σ|W|/(1 − α_I) + |B'|``; a read-out (no
+    threshold, so no reset) must also hold its voltage, ``bound/(1 − α_v)``, or, for a perfect
+    integrator, ``READOUT_HORIZON`` steps of it.  ``observed`` = (peak drive, peak |v|) from
+    calibration data replaces these worst cases by ``CALIBRATION_MARGIN`` times what the data
+    produced.  ``conv_max`` is the largest shared-kernel weight, which must fit the 8-bit grid
+    with exponent 0.
+    """
+    target = ctx.target
+    alpha_i, alpha_v = alphas
+    notes: list[str] = []
+    rowsum = np.zeros(bias.shape[0])
+    max_w = 0.0
+    for w in weights:
+        a = abs(w)
+        rowsum += np.asarray(a.sum(axis=1)).reshape(-1)
+        max_w = max(max_w, float(a.max()) if a.shape[0] * a.shape[1] else 0.0)
+    max_b = float(np.max(np.abs(bias), initial=0.0))
+    worst = float(rowsum.max(initial=0.0)) / max(1.0 - alpha_i, 1e-12)
+    if observed is not None:
+        worst = min(worst, CALIBRATION_MARGIN * observed[0])
+    bound = worst + max_b
+    if theta is None:  # read-out: v is never reset, it must fit the 24-bit state too
+        if observed is not None:
+            bound = max(bound, CALIBRATION_MARGIN * observed[1])
+        elif alpha_v < 1.0:
+            bound = bound / (1.0 - alpha_v)
+        else:
+            bound = bound * READOUT_HORIZON
+            notes.append(
+                f"integrator read-out sized for {READOUT_HORIZON} steps of maximal input "
+                "(pass calibration data to size it from real activity)"
+            )
+    limits = [math.inf]
+    if theta is not None:
+        limits.append(target.vth_max / theta)
+    if max_b > 0:
+        limits.append(target.bias_mant_max * 2.0**target.bias_exp_max / (64.0 * max_b))
+    if max_w > 0:
+        limits.append(254.0 * 2.0**target.weight_exp_max / max_w)
+    if conv_max > 0:  # Lava's Conv has no weight exponent: its kernel must fit the grid as is
+        limits.append(254.0 / conv_max)
+    hard = min(limits)
+    safe = (target.state_max + 1) / 64.0 / bound if bound > 0 else math.inf
+    scale = min(hard, safe)
+    if theta is not None:
+        floor = 2.0**MIN_VTH_BITS / theta
+        if scale < floor <= hard:
+            notes.append(
+                f"overflow risk: the worst-case input of one step ({bound / theta:.3g}x the threshold) does not "
+                f"fit the 24-bit current at 8-bit threshold resolution; u wraps if that many inputs "
+                f"spike at once (pass calibration data to size the layer from real activity)"
+            )
+            scale = floor
+    if not math.isfinite(scale):
+        return 1.0, notes
+    return snap_to_grid(scale, max_w), notes
+
+
+def snap_to_grid(scale: float, max_w: float) -> float:
+    """Lower S (by less than 2x) so that the largest weight lands exactly on 254·2^e.
+
+    Any S in (S/2, S] gives the same 24-bit and 17-bit safety; this one makes the block with
+    the largest weight use the whole 8-bit mantissa range instead of 127..254 of it.
+    """
+    ratio = scale * max_w / 254.0
+    if not (0.0 < ratio < math.inf):
+        return scale
+    e = math.floor(math.log2(ratio) + 1e-12)
+    return 254.0 * 2.0**e / max_w
