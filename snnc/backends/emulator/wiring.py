@@ -86,7 +86,7 @@ def wiring(graph: Graph) -> Wiring:
             )
         if src.size != node.n_in:
             raise ValidationError(
-                f"{_what_in(node)} {node.n_in} but input {preds[0]!r} has {src.size} neurons",
+                f"{_what_in(node)} but input {preds[0]!r} has {src.size} neurons",
                 node=s,
             )
         dsts = tuple(graph.successors(s))
@@ -98,7 +98,7 @@ def wiring(graph: Graph) -> Wiring:
                 )
             if dn.size != node.n_out:
                 raise ValidationError(
-                    f"{_what_out(node)} {node.n_out} but target {d!r} has {dn.size} neurons",
+                    f"{_what_out(node)} but target {d!r} has {dn.size} neurons",
                     node=s,
                 )
             comp_in[d].append(s)
@@ -152,14 +152,14 @@ def wiring(graph: Graph) -> Wiring:
 
 def _what_in(node) -> str:
     if isinstance(node, loihi.ConvSynapse):
-        return f"the convolution's input shape {tuple(node.in_shape)} has"
-    return "weights have"
+        return f"the convolution's input shape {tuple(node.in_shape)} has {node.n_in} values"
+    return f"weights have {node.n_in} columns"
 
 
 def _what_out(node) -> str:
     if isinstance(node, loihi.ConvSynapse):
-        return f"the convolution's output shape {tuple(node.out_shape)} has"
-    return "weights have"
+        return f"the convolution's output shape {tuple(node.out_shape)} has {node.n_out} values"
+    return f"weights have {node.n_out} rows"
 
 
 def _pair(value, name: str, lo: int, node_name: str) -> tuple[int, int]:
