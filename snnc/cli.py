@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 import tempfile
-import shutil
 from pathlib import Path
 
 import numpy as np

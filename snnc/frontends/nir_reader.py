@@ -13,6 +13,7 @@ from typing import Any
 
 from snnc.errors import FrontendError, UnsupportedOpError
 
+
 def _nir() -> Any:
     """Import ``nir`` lazily, so that ``snnc`` imports without it."""
     try:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import snnc
-
 from snnc.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]

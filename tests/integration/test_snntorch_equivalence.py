@@ -28,11 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from snnc.backends.reference import simulate
-from snnc.compiler.ir import ops
-from snnc.frontends.nir import load_nir
-
 from snntorch_nets import (  # tests/helpers, on sys.path via conftest
     BATCH,
     STEPS,
@@ -45,6 +40,10 @@ from snntorch_nets import (  # tests/helpers, on sys.path via conftest
     run_snntorch,
     torch,
 )
+
+from snnc.backends.reference import simulate
+from snnc.compiler.ir import ops
+from snnc.frontends.nir import load_nir
 
 pytestmark = pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph:DeprecationWarning")
 

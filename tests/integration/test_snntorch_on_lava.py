@@ -12,9 +12,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from snntorch_nets import (
+    BATCH,
+    STEPS,
+    ConvNet,
+    CubaMLP,
+    LifMLP,
+    RecurrentNet,
+    export,
+    run_snntorch,
+    torch,
+)
 
 import snnc
-from snntorch_nets import BATCH, STEPS, ConvNet, CubaMLP, LifMLP, RecurrentNet, export, run_snntorch, torch
 
 pytestmark = [
     pytest.mark.lava,

@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+import h5py  # noqa: E402
+import nir  # noqa: E402
 import numpy as np
 import pytest
 
 from snnc.compiler.ir import ops
 from snnc.errors import FrontendError, UnsupportedOpError, ValidationError
 from snnc.frontends.nir import SUPPORTED_NIR_TYPES, load_nir
-
-import h5py  # noqa: E402
-import nir  # noqa: E402
 
 RNG = np.random.default_rng(0)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch  # noqa: E402
 
 from snnc.compiler import linear
 from snnc.compiler.ir import ops
 from snnc.errors import IRError
 
-import torch  # noqa: E402
 F = torch.nn.functional
 
 

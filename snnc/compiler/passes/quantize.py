@@ -50,10 +50,9 @@ from snnc.compiler import fixed_point as fx
 from snnc.compiler.discretize import coefficients
 from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph, Node
-from snnc.compiler.paths import Inflow, Path, is_identity, inflow
+from snnc.compiler.paths import Inflow, Path, inflow, is_identity
 from snnc.compiler.scaling import choose_scale
 from snnc.errors import QuantizationError, ValidationError
-
 
 
 @dataclasses.dataclass
