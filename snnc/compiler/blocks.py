@@ -60,7 +60,7 @@ def conv_synapse(p: Path, kernel: np.ndarray, scale: float, layer: str) -> tuple
 
 
 def synapse(
-    p: Path, w: sp.csr_matrix, scale: float, depth: dict[str, int], dst: str, layer: str, target
+    p: Path, w: sp.csr_matrix | np.ndarray, scale: float, depth: dict[str, int], dst: str, layer: str, target
 ) -> tuple[loihi.Synapse, int, float]:
     extra = depth[dst] - depth[p.source] - 1 + p.delay
     if np.any(extra > target.max_delay):
@@ -72,11 +72,15 @@ def synapse(
     if np.any(extra < 0):  # pragma: no cover - excluded by _depths
         raise ValidationError("negative synaptic delay", node=layer)
     q, e, mode, err = fx.quantize_weights(w, scale, target)
-    density = q.nnz / max(q.shape[0] * q.shape[1], 1)
+    nnz = q.nnz if sp.issparse(q) else int(np.count_nonzero(q))
+    density = nnz / max(q.shape[0] * q.shape[1], 1)
     delays = None
     if np.any(extra):
         delays = np.broadcast_to(extra.astype(np.int64), q.shape).copy()
-    store = q if (density < SPARSE_DENSITY and q.shape[0] * q.shape[1] > 4096 and delays is None) else q.toarray()
+    if density < SPARSE_DENSITY and q.shape[0] * q.shape[1] > 4096 and delays is None:
+        store = q if sp.issparse(q) else sp.csr_matrix(q)
+    else:
+        store = q.toarray() if sp.issparse(q) else q
     syn = loihi.Synapse(
         weights=store,
         weight_exp=e,

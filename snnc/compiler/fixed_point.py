@@ -30,13 +30,17 @@ def grid_max(mode: SignMode) -> int:
 
 def to_grid(values: np.ndarray, mode: SignMode) -> np.ndarray:
     """Round real mantissas to the nearest point of Lava's 8-bit grid for ``mode``."""
+    values = np.asarray(values)
     if mode == SignMode.MIXED:
-        q = 2 * np.rint(np.asarray(values) / 2.0)
-        return np.clip(q, -256, 254).astype(np.int64)
-    q = np.rint(np.asarray(values))
-    if mode == SignMode.INHIBITORY:
-        return np.clip(q, -255, 0).astype(np.int64)
-    return np.clip(q, 0, 255).astype(np.int64)
+        q = np.divide(values, 2.0, dtype=np.float64)
+        np.rint(q, out=q)
+        q *= 2.0
+        lo, hi = -256, 254
+    else:
+        q = np.rint(values, dtype=np.float64)
+        lo, hi = (-255, 0) if mode == SignMode.INHIBITORY else (0, 255)
+    np.clip(q, lo, hi, out=q)
+    return q.astype(np.int64)
 
 
 def weight_exponent(max_abs: float, scale: float, mode: SignMode, target: TargetSpec) -> int:
@@ -66,16 +70,35 @@ def quantize_weights(
     """
     data = w.data if sp.issparse(w) else np.asarray(w)
     mode = sign_mode_of(w)
-    max_abs = float(np.max(np.abs(data), initial=0.0))
+    max_abs = float(max(data.max(), -data.min())) if data.size else 0.0
     e = weight_exponent(max_abs, scale, mode, target)
-    q = to_grid(data * scale / 2.0**e, mode)
+    mant = np.multiply(data, scale, dtype=np.float64)
+    mant /= 2.0**e
+    q = to_grid(mant, mode)
+    del mant
     norm = float(np.linalg.norm(data))
-    err = float(np.linalg.norm(q * 2.0**e / scale - data)) / norm if norm > 0 else 0.0
+    err = _relative_error(q, 2.0**e, scale, data, norm)
     if sp.issparse(w):
         out = sp.csr_matrix((q, w.indices.copy(), w.indptr.copy()), shape=w.shape)
         out.eliminate_zeros()
         return out, e, mode, err
     return q, e, mode, err
+
+
+def _relative_error(q: np.ndarray, step: float, scale: float, data: np.ndarray, norm: float) -> float:
+    """‖q·step/scale − data‖ / norm; a big dense block in row chunks (no full float copy)."""
+    if norm <= 0:
+        return 0.0
+    if q.ndim < 2 or q.size <= 1 << 22:
+        return float(np.linalg.norm(q * step / scale - data)) / norm
+    rows = max(1, (1 << 22) // max(q.shape[1], 1))
+    total = 0.0
+    for r in range(0, q.shape[0], rows):
+        d = q[r : r + rows] * step
+        d /= scale
+        d -= data[r : r + rows]
+        total += float(np.einsum("ij,ij->", d, d))
+    return math.sqrt(total) / norm
 
 
 def decay_u(alpha: float) -> int:
@@ -86,6 +109,18 @@ def decay_u(alpha: float) -> int:
 def decay_v(alpha: float) -> int:
     """Lava ``dv`` for a voltage decay factor α: v ← v·(4096 − dv)/4096, so dv = 4096(1−α)."""
     return int(round((1.0 - alpha) * DECAY_UNITY))
+
+
+def decay_u_array(alpha: np.ndarray) -> np.ndarray:
+    """:func:`decay_u` for every element of ``alpha`` (same rounding: half to even), int64."""
+    d = np.rint((1.0 - np.asarray(alpha, dtype=np.float64)) * DECAY_UNITY).astype(np.int64)
+    d -= 1
+    return d
+
+
+def decay_v_array(alpha: np.ndarray) -> np.ndarray:
+    """:func:`decay_v` for every element of ``alpha`` (same rounding: half to even), int64."""
+    return np.rint((1.0 - np.asarray(alpha, dtype=np.float64)) * DECAY_UNITY).astype(np.int64)
 
 
 def split_bias(bias_l: np.ndarray, target: TargetSpec) -> tuple[np.ndarray, int]:

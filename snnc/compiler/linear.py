@@ -65,7 +65,10 @@ def _conv_matrix(
     if min(out_spatial, default=1) <= 0 or weight.size == 0:
         return sp.csr_matrix((max(n_out, 0), n_in))
 
-    # Axes of the index grid: (C_out, C_in/groups, K_1..K_nd, O_1..O_nd).
+    # Axes of the index grid: (C_out, O_1..O_nd, C_in/groups, K_1..K_nd).  In this order the
+    # rows never decrease and, within a row, the columns strictly increase (channel, then
+    # kernel offsets, which move the input position forward), so the masked entries are
+    # already in canonical CSR order: no COO sort is needed.
     grid_ndim = 2 + 2 * nd
 
     def axis(values: np.ndarray, position: int) -> np.ndarray:
@@ -74,24 +77,31 @@ def _conv_matrix(
         return values.reshape(shape)
 
     co = axis(np.arange(c_out), 0)
-    ci = axis(np.arange(cin_g), 1) + (co // (c_out // groups)) * cin_g  # absolute input channel
+    ci = axis(np.arange(cin_g), 1 + nd) + (co // (c_out // groups)) * cin_g  # absolute input channel
     row = co
     col = ci
     valid = np.ones((1,) * grid_ndim, dtype=bool)
     for dim in range(nd):
-        k = axis(np.arange(kernel[dim]), 2 + dim)
-        o = axis(np.arange(out_spatial[dim]), 2 + nd + dim)
+        k = axis(np.arange(kernel[dim]), 2 + nd + dim)
+        o = axis(np.arange(out_spatial[dim]), 1 + dim)
         pos = o * stride[dim] + k * dilation[dim] - padding[dim]
         valid = valid & (pos >= 0) & (pos < in_spatial[dim])
         row = row * out_spatial[dim] + o
         col = col * in_spatial[dim] + np.clip(pos, 0, in_spatial[dim] - 1)
     full = np.broadcast_shapes(row.shape, col.shape, valid.shape)
-    w = weight.reshape(weight.shape + (1,) * nd)
+    # weight (C_out, C_in/g, K...) onto the grid axes (C_out, 1.., C_in/g, K...)
+    w = weight.reshape((c_out,) + (1,) * nd + weight.shape[1:])
     mask = np.broadcast_to(valid, full) & np.broadcast_to(w != 0, full)
     rows = np.broadcast_to(row, full)[mask]
     cols = np.broadcast_to(col, full)[mask]
     data = np.broadcast_to(w, full)[mask]
-    return sp.csr_matrix((data, (rows, cols)), shape=(n_out, n_in))
+    indptr = np.zeros(n_out + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_out), out=indptr[1:])
+    del rows
+    idx_dtype = np.int32 if max(n_in, data.size) < 2**31 else np.int64
+    return sp.csr_matrix(
+        (data, cols.astype(idx_dtype, copy=False), indptr.astype(idx_dtype, copy=False)), shape=(n_out, n_in)
+    )
 
 
 def _pool_matrix(op: ops.SumPool2d) -> sp.csr_matrix:

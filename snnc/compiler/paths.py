@@ -31,16 +31,21 @@ from snnc.errors import ValidationError
 class Path:
     """Composed connection from population ``source`` into a target population.
 
-    ``matrix`` is (n_target, n_source); ``delay`` is a per-column (source neuron) array of
-    float-time delays in steps.
+    ``matrix`` is (n_target, n_source): a CSR matrix, or a dense float64 ndarray when the
+    path is one dense op (Affine/Linear, optionally followed by Flatten or Scale), which is
+    kept dense (never converted to CSR) up to quantization.  ``delay`` is a per-column
+    (source neuron) array of float-time delays in steps.  Treat ``matrix`` as read-only: a
+    dense one may be the op's own weight array.
     """
 
     source: str
-    matrix: sp.csr_matrix
+    matrix: sp.csr_matrix | np.ndarray
     delay: np.ndarray
     #: the Conv2d op when the path is exactly one convolution applied to a population
     #: (so it can stay a shared-kernel block on the chip); None otherwise
     conv: ops.Conv2d | None = None
+    #: True when ``matrix`` is the identity (the path has not passed through any op yet)
+    identity: bool = False
 
 
 @dataclasses.dataclass
@@ -65,7 +70,7 @@ def inflow(graph: Graph, target: str, conv: Convention, back: set[tuple[str, str
         node = graph[name]
         if _is_population(node):
             n = int(np.prod(node.out_shape, dtype=np.int64))
-            return [Path(name, sp.identity(n, format="csr"), np.zeros(n, np.int64))], np.zeros(n)
+            return [Path(name, sp.identity(n, format="csr"), np.zeros(n, np.int64), identity=True)], np.zeros(n)
         if name in memo:
             return memo[name]
         if name in visiting:
@@ -81,9 +86,12 @@ def inflow(graph: Graph, target: str, conv: Convention, back: set[tuple[str, str
             terms = [_delay_path(p, steps, node) for p in terms]
             out = (terms, bias_in)
         else:
-            a = linear.as_matrix(node)
             b = linear.bias_vector(node)
-            out_bias = a @ bias_in + (0.0 if b is None else b)
+            if np.any(bias_in):
+                out_bias = linear.as_matrix(node) @ bias_in + (0.0 if b is None else b)
+            else:  # A·0 = 0 exactly: no need to build A
+                out_bias = np.zeros(_size(node.out_shape)) + (0.0 if b is None else b)
+            a = _LazyMatrix(node)
             out = ([_compose(node, a, p) for p in terms], out_bias)
         visiting.discard(name)
         memo[name] = out
@@ -96,7 +104,7 @@ def inflow(graph: Graph, target: str, conv: Convention, back: set[tuple[str, str
         for pred in graph.predecessors(name):
             p_paths, p_bias = value_of(pred)
             extra = 1 if (pred, name) in back else 0
-            terms.extend(Path(p.source, p.matrix, p.delay + extra, p.conv) for p in p_paths)
+            terms.extend(dataclasses.replace(p, delay=p.delay + extra) for p in p_paths)
             bias = bias + p_bias
         return terms, bias
 
@@ -104,16 +112,51 @@ def inflow(graph: Graph, target: str, conv: Convention, back: set[tuple[str, str
     return Inflow(_merge(paths), bias)
 
 
-def _compose(node, a: sp.csr_matrix, p: Path) -> Path:
-    """``node`` (matrix ``a``) applied after path ``p``; keeps track of a lone Conv2d."""
-    lone_conv = (
-        isinstance(node, ops.Conv2d) and p.conv is None and is_identity(p.matrix) and p.matrix.shape[0] == a.shape[1]
-    )
-    return Path(p.source, (a @ p.matrix).tocsr(), p.delay, node if lone_conv else None)
+def _size(shape) -> int:
+    return int(np.prod(shape, dtype=np.int64))
 
 
-def is_identity(m: sp.csr_matrix) -> bool:
+class _LazyMatrix:
+    """An op's matrix, built (once) only when a composition needs it."""
+
+    def __init__(self, node) -> None:
+        self.node = node
+        self._m: sp.csr_matrix | None = None
+
+    def get(self) -> sp.csr_matrix:
+        if self._m is None:
+            self._m = linear.as_matrix(self.node)
+        return self._m
+
+
+def _compose(node, a: _LazyMatrix, p: Path) -> Path:
+    """``node`` (matrix ``a``) applied after path ``p``; keeps track of a lone Conv2d.
+
+    Products that cannot change a value are skipped: Flatten is the identity, an op applied
+    to the identity is the op's own matrix (dense ops stay dense ndarrays), Scale on a dense
+    path scales its rows.  Every other product is the sparse product ``a @ p.matrix``.
+    """
+    if isinstance(node, ops.Flatten):  # the identity; a conv followed by anything is no lone conv
+        return dataclasses.replace(p, conv=None)
+    if isinstance(node, ops.Conv2d) and p.conv is None and not p.identity and is_identity(p.matrix):
+        p = dataclasses.replace(p, identity=True)  # e.g. Scale(1) before the conv
+    if p.identity:
+        lone_conv = isinstance(node, ops.Conv2d) and p.conv is None and p.matrix.shape[0] == _size(node.in_shape)
+        if isinstance(node, (ops.Affine, ops.Linear)):
+            return Path(p.source, np.asarray(node.weight, dtype=np.float64), p.delay)
+        return Path(p.source, a.get(), p.delay, node if lone_conv else None)
+    if isinstance(p.matrix, np.ndarray):
+        if isinstance(node, ops.Scale):  # diag(s)·M: row i times s_i, as the sparse product does
+            return Path(p.source, np.asarray(node.scale, dtype=np.float64).reshape(-1, 1) * p.matrix, p.delay)
+        return Path(p.source, (a.get() @ sp.csr_matrix(p.matrix)).tocsr(), p.delay)
+    return Path(p.source, (a.get() @ p.matrix).tocsr(), p.delay)
+
+
+def is_identity(m: sp.csr_matrix | np.ndarray) -> bool:
     """True for the identity matrix (a path that has not passed through any op yet)."""
+    if isinstance(m, np.ndarray):
+        n = m.shape[0]
+        return m.ndim == 2 and m.shape == (n, n) and bool(np.all(np.diagonal(m) == 1.0)) and np.count_nonzero(m) == n
     if m.shape[0] != m.shape[1] or m.nnz != m.shape[0]:
         return False
     coo = m.tocoo()
@@ -128,11 +171,11 @@ def _delay_path(p: Path, steps: np.ndarray, node: ops.Delay) -> Path:
     the path is still a one-to-one map (Delay right after a population).
     """
     if steps.size == 0 or np.all(steps == steps.flat[0]):
-        return Path(p.source, p.matrix, p.delay + (int(steps.flat[0]) if steps.size else 0), p.conv)
-    m = p.matrix.tocsc()
+        return dataclasses.replace(p, delay=p.delay + (int(steps.flat[0]) if steps.size else 0))
+    m = sp.csc_matrix(p.matrix)
     if m.shape[0] == m.shape[1] and m.nnz == m.shape[0] and np.all(np.diff(m.indptr) == 1):
         rows = m.indices  # column j feeds row rows[j]
-        return Path(p.source, p.matrix, p.delay + steps[rows])
+        return Path(p.source, p.matrix, p.delay + steps[rows], identity=p.identity)
     raise ValidationError(
         "a per-neuron Delay inside a chain of synapses cannot be mapped to per-synapse delays",
         node=node.source,
@@ -147,7 +190,7 @@ def _merge(paths: list[Path]) -> list[Path]:
         key = (p.source, p.delay.tobytes())
         if key in merged:
             q = merged[key]
-            merged[key] = Path(p.source, (q.matrix + p.matrix).tocsr(), p.delay)
+            merged[key] = Path(p.source, (sp.csr_matrix(q.matrix) + sp.csr_matrix(p.matrix)).tocsr(), p.delay)
         else:
             merged[key] = p
     return list(merged.values())

@@ -45,9 +45,9 @@ def choose_scale(
     rowsum = np.zeros(bias.shape[0])
     max_w = 0.0
     for w in weights:
-        a = abs(w)
-        rowsum += np.asarray(a.sum(axis=1)).reshape(-1)
-        max_w = max(max_w, float(a.max()) if a.shape[0] * a.shape[1] else 0.0)
+        s, m = _abs_row_sums(w)
+        rowsum += s
+        max_w = max(max_w, m)
     max_b = float(np.max(np.abs(bias), initial=0.0))
     worst = float(rowsum.max(initial=0.0)) / max(1.0 - alpha_i, 1e-12)
     if observed is not None:
@@ -88,6 +88,29 @@ def choose_scale(
     if not math.isfinite(scale):
         return 1.0, notes
     return snap_to_grid(scale, max_w), notes
+
+
+def _abs_row_sums(w: np.ndarray | sp.csr_matrix) -> tuple[np.ndarray, float]:
+    """(Σ_j |w_ij| per row, max |w|) without building |w| of a whole big block."""
+    if w.shape[0] * w.shape[1] == 0:
+        return np.zeros(w.shape[0]), 0.0
+    if sp.issparse(w):
+        w = sp.csr_matrix(w)
+        a = np.abs(w.data)
+        sums = np.zeros(w.shape[0])
+        nonempty = np.diff(w.indptr) > 0
+        if a.size:
+            sums[nonempty] = np.add.reduceat(a, w.indptr[:-1][nonempty])
+        return sums, float(a.max(initial=0.0))
+    w = np.asarray(w)
+    sums = np.empty(w.shape[0])
+    top = 0.0
+    rows = max(1, (1 << 22) // w.shape[1])
+    for r in range(0, w.shape[0], rows):
+        a = np.abs(w[r : r + rows])
+        np.sum(a, axis=1, out=sums[r : r + rows])
+        top = max(top, float(a.max()))
+    return sums, top
 
 
 def snap_to_grid(scale: float, max_w: float) -> float:

@@ -119,6 +119,22 @@ def _register(values: np.ndarray) -> int | np.ndarray:
     return int(uniq[0]) if uniq.size == 1 else values.astype(np.int64)
 
 
+def _scale_rows(m: sp.csr_matrix | np.ndarray, r: np.ndarray, copy: bool) -> sp.csr_matrix | np.ndarray:
+    """``diag(r) · m`` -- every stored entry m_ij becomes r_i·m_ij -- without a sparse product.
+
+    A dense block stays dense (scaled in place when ``copy`` is False); a sparse one keeps
+    its structure (entries that become 0 are dropped when the block is quantized).
+    """
+    if isinstance(m, np.ndarray):
+        if copy:
+            return m * r.reshape(-1, 1)
+        m *= r.reshape(-1, 1)
+        return m
+    m = sp.csr_matrix(m)
+    data = m.data * np.repeat(r, np.diff(m.indptr))
+    return sp.csr_matrix((data, m.indices, m.indptr), shape=m.shape)
+
+
 def _lower_population(
     graph: Graph, name: str, flow: Inflow, depth: dict[str, int], ctx, readout_of: ops.Node | None
 ) -> tuple[dict[str, Node], list[tuple[str, str]], LayerReport]:
@@ -158,7 +174,7 @@ def _lower_population(
         bias = b_v
     else:
         bias = b_v + gain * flow.bias
-    weights = [sp.diags(gain) @ p.matrix for p in paths]
+    weights = [_scale_rows(p.matrix, gain, copy=True) for p in paths]
     v0 = np.zeros(n)
     theta_ref = None
     k = np.ones(n)
@@ -176,15 +192,15 @@ def _lower_population(
         theta_ref = float(theta_p.max())
         k = theta_p / theta_ref
         if np.any(k != 1.0):
-            weights = [sp.diags(1.0 / k) @ w for w in weights]
+            weights = [_scale_rows(w, 1.0 / k, copy=False) for w in weights]
             bias, v0 = bias / k, v0 / k
             notes.append("per-neuron thresholds folded into the weights")
 
     row_scale = gain / k  # what each neuron's row of every path was multiplied by
     kernels = [blocks.shared_kernel(p, row_scale, depth, name) for p in paths]
 
-    du_all = np.array([fx.decay_u(a) for a in alpha_i], dtype=np.int64)
-    dv_all = np.array([fx.decay_v(a) for a in alpha_v], dtype=np.int64)
+    du_all = fx.decay_u_array(alpha_i)
+    dv_all = fx.decay_v_array(alpha_v)
     if du_all.size and du_all.min() < 0:
         raise QuantizationError(
             f"tau_syn is too long for the 12-bit current decay (du would be {int(du_all.min())}, "
@@ -242,7 +258,8 @@ def _lower_population(
         if kernel is not None:
             syn, e, err = blocks.conv_synapse(p, kernel, scale, layer)
         else:
-            syn, e, err = blocks.synapse(p, sp.csr_matrix(w), scale, depth, name, layer, target)
+            syn, e, err = blocks.synapse(p, w, scale, depth, name, layer, target)
+        weights[i] = None  # free the float block once it is quantized
         nodes[syn_name] = syn
         edges += [(p.source, syn_name), (syn_name, name)]
         exps.append(e)
