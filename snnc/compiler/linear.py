@@ -65,43 +65,50 @@ def _conv_matrix(
     if min(out_spatial, default=1) <= 0 or weight.size == 0:
         return sp.csr_matrix((max(n_out, 0), n_in))
 
-    # Axes of the index grid: (C_out, O_1..O_nd, C_in/groups, K_1..K_nd).  In this order the
-    # rows never decrease and, within a row, the columns strictly increase (channel, then
-    # kernel offsets, which move the input position forward), so the masked entries are
-    # already in canonical CSR order: no COO sort is needed.
-    grid_ndim = 2 + 2 * nd
-
-    def axis(values: np.ndarray, position: int) -> np.ndarray:
-        shape = [1] * grid_ndim
-        shape[position] = values.size
-        return values.reshape(shape)
-
-    co = axis(np.arange(c_out), 0)
-    ci = axis(np.arange(cin_g), 1 + nd) + (co // (c_out // groups)) * cin_g  # absolute input channel
-    row = co
-    col = ci
-    valid = np.ones((1,) * grid_ndim, dtype=bool)
+    # Row (c_o, o) of the matrix holds, for every kernel tap t = (c_i, k) in C order, the
+    # input column (g·C_in/G + c_i, s·o + d·k − p) when that position is inside the input and
+    # W[c_o, c_i, k] ≠ 0.  Taps in C order move the column forward (channel, then kernel
+    # offsets), so each row's columns come out sorted: canonical CSR, no COO sort.  Built one
+    # output channel at a time from (positions × taps) tables shared by all channels.
+    n_pos = int(np.prod(out_spatial, dtype=np.int64))
+    k_taps = int(np.prod(kernel, dtype=np.int64))
+    idx_dtype = np.int32 if n_in < 2**31 and n_out * cin_g * k_taps < 2**31 else np.int64
+    offs = np.zeros((1, 1), dtype=np.int64)  # (positions, kernel offsets) → flat spatial input index
+    valid = np.ones((1, 1), dtype=bool)
     for dim in range(nd):
-        k = axis(np.arange(kernel[dim]), 2 + nd + dim)
-        o = axis(np.arange(out_spatial[dim]), 1 + dim)
-        pos = o * stride[dim] + k * dilation[dim] - padding[dim]
-        valid = valid & (pos >= 0) & (pos < in_spatial[dim])
-        row = row * out_spatial[dim] + o
-        col = col * in_spatial[dim] + np.clip(pos, 0, in_spatial[dim] - 1)
-    full = np.broadcast_shapes(row.shape, col.shape, valid.shape)
-    # weight (C_out, C_in/g, K...) onto the grid axes (C_out, 1.., C_in/g, K...)
-    w = weight.reshape((c_out,) + (1,) * nd + weight.shape[1:])
-    mask = np.broadcast_to(valid, full) & np.broadcast_to(w != 0, full)
-    rows = np.broadcast_to(row, full)[mask]
-    cols = np.broadcast_to(col, full)[mask]
-    data = np.broadcast_to(w, full)[mask]
+        o = np.arange(out_spatial[dim]).reshape(-1, 1)
+        k = np.arange(kernel[dim]).reshape(1, -1)
+        pos = o * stride[dim] + k * dilation[dim] - padding[dim]  # (O_dim, K_dim)
+        ok = (pos >= 0) & (pos < in_spatial[dim])
+        offs = (offs[:, None, :, None] * in_spatial[dim] + np.clip(pos, 0, in_spatial[dim] - 1)[None, :, None, :])
+        valid = valid[:, None, :, None] & ok[None, :, None, :]
+        offs = offs.reshape(offs.shape[0] * offs.shape[1], -1)
+        valid = valid.reshape(offs.shape)
+    plane = int(np.prod(in_spatial, dtype=np.int64))
+    # (positions, taps): taps over (c_i, k), c_i relative to the group
+    cols_rel = (np.arange(cin_g).reshape(1, -1, 1) * plane + offs[:, None, :]).reshape(n_pos, -1).astype(idx_dtype)
+    valid_t = np.broadcast_to(valid[:, None, :], (n_pos, cin_g, k_taps)).reshape(n_pos, -1)
+    w_flat = weight.reshape(c_out, -1)
+    per_group = c_out // groups
+    nonzero = w_flat != 0
+    # entries per row: (valid taps of the position) · (non-zero taps of the channel), exact
+    counts = (nonzero.astype(np.int64) @ valid_t.T.astype(np.int64)).reshape(-1)
     indptr = np.zeros(n_out + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_out), out=indptr[1:])
-    del rows
-    idx_dtype = np.int32 if max(n_in, data.size) < 2**31 else np.int64
-    return sp.csr_matrix(
-        (data, cols.astype(idx_dtype, copy=False), indptr.astype(idx_dtype, copy=False)), shape=(n_out, n_in)
-    )
+    np.cumsum(counts, out=indptr[1:])
+    total = int(indptr[-1])
+    cols = np.empty(total, dtype=idx_dtype)  # filled in place: no concatenation copies
+    data = np.empty(total, dtype=np.float64)
+    # work buffers reused for every channel (fresh big temporaries cost page faults)
+    m = np.empty(valid_t.shape, dtype=bool)
+    w_tile = np.empty(valid_t.shape, dtype=np.float64)
+    for co in range(c_out):
+        lo, hi = int(indptr[co * n_pos]), int(indptr[(co + 1) * n_pos])
+        np.logical_and(valid_t, nonzero[co], out=m)
+        np.compress(m.reshape(-1), cols_rel.reshape(-1), out=cols[lo:hi])
+        cols[lo:hi] += (co // per_group) * cin_g * plane
+        w_tile[...] = w_flat[co]
+        np.compress(m.reshape(-1), w_tile.reshape(-1), out=data[lo:hi])
+    return sp.csr_matrix((data, cols, indptr.astype(idx_dtype, copy=False)), shape=(n_out, n_in))
 
 
 def _pool_matrix(op: ops.SumPool2d) -> sp.csr_matrix:
