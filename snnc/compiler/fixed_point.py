@@ -72,10 +72,7 @@ def quantize_weights(
     mode = sign_mode_of(w)
     max_abs = float(max(data.max(), -data.min())) if data.size else 0.0
     e = weight_exponent(max_abs, scale, mode, target)
-    mant = np.multiply(data, scale, dtype=np.float64)
-    mant /= 2.0**e
-    q = to_grid(mant, mode)
-    del mant
+    q = _quantize_flat(data, scale, 2.0**e, mode)
     norm = float(np.linalg.norm(data))
     err = _relative_error(q, 2.0**e, scale, data, norm)
     if sp.issparse(w):
@@ -85,13 +82,44 @@ def quantize_weights(
     return q, e, mode, err
 
 
+#: elements per chunk when quantizing a big block (keeps the float temporaries in cache)
+_CHUNK = 1 << 18
+
+
+def _quantize_flat(data: np.ndarray, scale: float, step: float, mode: SignMode) -> np.ndarray:
+    """``to_grid(data * scale / step, mode)``, same arithmetic, chunk by chunk into one int64
+    array of ``data``'s shape (no full-size float temporaries)."""
+    data = np.asarray(data)
+    if data.size <= _CHUNK:
+        return to_grid(data * scale / step, mode)
+    flat = data.reshape(-1)  # a view for the C-contiguous blocks built by quantize
+    out = np.empty(flat.shape, dtype=np.int64)
+    buf = np.empty(_CHUNK, dtype=np.float64)
+    mixed = mode == SignMode.MIXED
+    lo, hi = (-256, 254) if mixed else ((-255, 0) if mode == SignMode.INHIBITORY else (0, 255))
+    for i in range(0, flat.size, _CHUNK):
+        n = min(_CHUNK, flat.size - i)
+        b = buf[:n]
+        np.multiply(flat[i : i + n], scale, out=b)
+        b /= step
+        if mixed:
+            b /= 2.0
+            np.rint(b, out=b)
+            b *= 2.0
+        else:
+            np.rint(b, out=b)
+        np.clip(b, lo, hi, out=b)
+        out[i : i + n] = b  # integral values: the cast is exact
+    return out.reshape(data.shape)
+
+
 def _relative_error(q: np.ndarray, step: float, scale: float, data: np.ndarray, norm: float) -> float:
     """‖q·step/scale − data‖ / norm; a big dense block in row chunks (no full float copy)."""
     if norm <= 0:
         return 0.0
     if q.ndim < 2 or q.size <= 1 << 22:
         return float(np.linalg.norm(q * step / scale - data)) / norm
-    rows = max(1, (1 << 22) // max(q.shape[1], 1))
+    rows = max(1, (1 << 18) // max(q.shape[1], 1))
     total = 0.0
     for r in range(0, q.shape[0], rows):
         d = q[r : r + rows] * step

@@ -105,7 +105,7 @@ def _abs_row_sums(w: np.ndarray | sp.csr_matrix) -> tuple[np.ndarray, float]:
     w = np.asarray(w)
     sums = np.empty(w.shape[0])
     top = 0.0
-    rows = max(1, (1 << 22) // w.shape[1])
+    rows = max(1, (1 << 18) // w.shape[1])
     for r in range(0, w.shape[0], rows):
         a = np.abs(w[r : r + rows])
         np.sum(a, axis=1, out=sums[r : r + rows])
