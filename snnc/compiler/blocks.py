@@ -81,6 +81,8 @@ def synapse(
         store = q if sp.issparse(q) else sp.csr_matrix(q)
     else:
         store = q.toarray() if sp.issparse(q) else q
+    if isinstance(store, np.ndarray):
+        store.setflags(write=False)  # ours alone: the node keeps it without a defensive copy
     syn = loihi.Synapse(
         weights=store,
         weight_exp=e,

@@ -69,8 +69,10 @@ def quantize_weights(
     The relative error is ‖w_q·2^e/S − w‖ / ‖w‖ (Frobenius), 0 for an all-zero block.
     """
     data = w.data if sp.issparse(w) else np.asarray(w)
-    mode = sign_mode_of(w)
-    max_abs = float(max(data.max(), -data.min())) if data.size else 0.0
+    # one min and one max pass give both the sign mode (Lava's rule, as sign_mode_of) and max|w|
+    lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
+    mode = SignMode.EXCITATORY if lo >= 0 else (SignMode.INHIBITORY if hi <= 0 else SignMode.MIXED)
+    max_abs = max(hi, -lo)
     e = weight_exponent(max_abs, scale, mode, target)
     q = _quantize_flat(data, scale, 2.0**e, mode)
     norm = float(np.linalg.norm(data))
