@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from snnc.backends.base import RunResult
+from snnc.backends.emulator import fast
 from snnc.backends.emulator.compartment import CompartmentState
 from snnc.backends.emulator.synapse import synapse_state, wrap32
 from snnc.backends.emulator.wiring import check_input, check_record, wiring
@@ -50,14 +51,34 @@ def run(
     rec = check_record(w, record)
     batch, steps = xs.shape[0], xs.shape[1]
 
-    comps = {c: CompartmentState(graph[c], batch) for c in w.compartments}
-    syns = {s: synapse_state(graph[s], batch) for s in w.synapses}
-    spikes = {c: np.zeros((batch, steps, comps[c].n), dtype=bool) for c in rec}
+    spikes = {c: np.zeros((batch, steps, graph[c].size), dtype=bool) for c in rec}
     v_rec = {
-        c: np.zeros((batch, steps, comps[c].n), dtype=np.int64)
+        c: np.zeros((batch, steps, graph[c].size), dtype=np.int64)
         for c in rec
         if graph[c].readout == "v"
     }
+    p = fast.plan(graph, w) if fast.ENABLED and batch and steps else None
+    if p is not None:
+        fast.run_fast(p, w.source, xs, spikes, v_rec)
+    else:
+        _run_generic(graph, w, xs, spikes, v_rec)
+
+    def shaped(c: str, a: np.ndarray) -> np.ndarray:
+        return a.reshape((batch, steps) + tuple(graph[c].shape))
+
+    return RunResult(
+        spikes={c: shaped(c, a) for c, a in spikes.items()},
+        v={c: shaped(c, a) for c, a in v_rec.items()},
+        steps=steps,
+        backend=NAME,
+    )
+
+
+def _run_generic(graph: Graph, w, xs: np.ndarray, spikes: dict, v_rec: dict) -> None:
+    """The reference loop (int64 with every Lava wrap); fills ``spikes``/``v_rec``."""
+    batch, steps = xs.shape[0], xs.shape[1]
+    comps = {c: CompartmentState(graph[c], batch) for c in w.compartments}
+    syns = {s: synapse_state(graph[s], batch) for s in w.synapses}
     current: dict[str, np.ndarray] = {}
     for t in range(steps):
         for c, state in comps.items():
@@ -77,16 +98,6 @@ def run(
         for s, state in syns.items():
             src = w.syn_src[s]
             state.update(xs[:, t] if src == w.source else current[src])
-
-    def shaped(c: str, a: np.ndarray) -> np.ndarray:
-        return a.reshape((batch, steps) + tuple(graph[c].shape))
-
-    return RunResult(
-        spikes={c: shaped(c, a) for c, a in spikes.items()},
-        v={c: shaped(c, a) for c, a in v_rec.items()},
-        steps=steps,
-        backend=NAME,
-    )
 
 
 class Emulator:
