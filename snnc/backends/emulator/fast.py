@@ -4,7 +4,7 @@ in floating point where that is provably exact, with no int32 wraps where none c
 :func:`plan` inspects a graph once and returns ``None`` (use the generic engine) unless every
 guard below holds; :func:`run_fast` then computes exactly what the generic engine computes.
 
-Guards (B_k = max_i Σ_j |W_k[i, j]| · 2^e_k, the largest |acc| block k can send; A_c = Σ of
+Guards (B_k = ceil(max_i Σ_j |W_k[i, j]| · 2^e_k), the largest |acc| block k can send; A_c = Σ of
 B_k over the blocks feeding compartment c):
 
 * every connection is a ``Synapse`` without ``delays`` (Conv and DelayDense: generic path);
@@ -45,6 +45,7 @@ from snnc.compiler.ir.graph import Graph
 #: False forces the generic engine (tests compare the two)
 ENABLED = True
 F32_EXACT = 1 << 24
+I32_EXACT = 1 << 31
 F64_EXACT = 1 << 53
 MAX_INPUT = 1 << 18  # A_c bound: 64·A ≤ 2^24
 MAX_BIAS = 1 << 29
@@ -64,6 +65,7 @@ class _Block:
     i8: object = None  # torch int8 (n_in, n_out) W / 2^k, when every W / 2^k fits int8
     i8_shift: int = 0  # k
     exp: int = 0  # e
+    rowsum: int = 0  # max_i Σ_j |W[i, j]|
 
 
 @dataclasses.dataclass
@@ -119,10 +121,10 @@ def plan(graph: Graph, w: Wiring) -> Plan | None:
         e = int(syn.weight_exp)
         scale = 2.0 ** (e + 6) if e >= 0 else 2.0**e
         wt = np.ascontiguousarray((wm.T.astype(np.float64) * scale).astype(dtype))
-        bound = float(rowsum) * 2.0**e
-        blk = _Block(s, w.syn_src[s], wt, e < 0, bound, dtype, exp=e)
-        if w.syn_src[s] == w.source:
-            _int8_weights(blk, wm)
+        # |floor(acc · 2^e)| ≤ ceil(rowsum · 2^e) for e < 0
+        bound = float(rowsum << e) if e >= 0 else float(-(-rowsum >> -e))
+        blk = _Block(s, w.syn_src[s], wt, e < 0, bound, dtype, exp=e, rowsum=rowsum)
+        _int8_weights(blk, wm)
         blocks[s] = blk
     comps = []
     for c in w.compartments:
@@ -162,10 +164,10 @@ def plan(graph: Graph, w: Wiring) -> Plan | None:
 
 
 def _int8_weights(blk: _Block, wm: np.ndarray) -> None:
-    """Input blocks: W = 2^k · W8 with int8 W8 → exact int8 × int8 → int32 products.
+    """W = 2^k · W8 with int8 W8 → exact int8 × int8 → int32 products.
 
-    torch's ``_int_mm`` accumulates in int32; every sum is below 2^24 (guard above), so it
-    is exact.  Checked once on a small product against numpy; any failure keeps float.
+    torch's ``_int_mm`` accumulates in int32: exact when max_i Σ_j |W[i, j]| < 2^31, and so
+    are the shifts after it (|acc · 2^(e+6)| ≤ 64·B < 2^31).  Checked once on a small product against numpy; any failure keeps float.
     """
     try:
         import torch
@@ -178,7 +180,9 @@ def _int8_weights(blk: _Block, wm: np.ndarray) -> None:
         while k < 31 and not np.any(nz & ((1 << (k + 1)) - 1)):
             k += 1
     w8 = wi >> k
-    if w8.size == 0 or w8.min() < -128 or w8.max() > 127 or blk.bound * 64 > F32_EXACT:
+    if w8.size == 0 or w8.min() < -128 or w8.max() > 127:
+        return
+    if blk.rowsum >= I32_EXACT or blk.bound * 64 >= I32_EXACT:  # int32 sums, then shifts
         return
     t8 = torch.from_numpy(np.ascontiguousarray(w8.T.astype(np.int8)))
     try:
@@ -244,15 +248,16 @@ def _run_chunk(p, source, xs, spikes, v_rec, steps) -> None:
             else:
                 acc = _scaled(blk, x.astype(blk.dtype) @ blk.wt)
             pre[k] = acc.reshape(steps, b, -1)
-    buf = {k: np.zeros((b, blk.wt.shape[1]), blk.dtype)
+    buf = {k: np.zeros((b, blk.wt.shape[1]), np.int32 if blk.i8 is not None else blk.dtype)
            for k, blk in p.blocks.items() if k not in pre}
     fsp = {}  # float copies of each compartment's spikes that feed a block
     for blk in p.blocks.values():
-        if blk.src != source and (blk.src, blk.dtype) not in fsp:
+        if blk.src != source and blk.i8 is None and (blk.src, blk.dtype) not in fsp:
             n = blk.wt.shape[0]
             fsp[(blk.src, blk.dtype)] = np.zeros((b, n), blk.dtype)
     st = {c.name: (np.zeros((b, c.n)), np.zeros((b, c.n)), np.zeros((b, c.n)),
                    np.zeros((b, c.n), bool), np.zeros((b, c.n), bool)) for c in p.comps}
+    rec = {c: np.zeros((steps, b, a.shape[2]), bool) for c, a in spikes.items()}
     for c in p.comps:
         if c.start <= 0:
             u, v = st[c.name][:2]
@@ -298,13 +303,18 @@ def _run_chunk(p, source, xs, spikes, v_rec, steps) -> None:
             np.greater(v, c.vth, out=s)
             np.logical_not(s, out=ns)
             v *= ns  # reset (0.0 or -0.0: the same integer)
-            if c.name in spikes:
-                spikes[c.name][:, t] = s
+            if c.name in rec:
+                rec[c.name][t] = s
             if c.name in v_rec:
                 v_rec[c.name][:, t] = v
         for k, bb in buf.items():
             blk = p.blocks[k]
+            if blk.i8 is not None:
+                buf[k] = _int8_sums(blk, st[blk.src][3])
+                continue
             f = fsp[(blk.src, blk.dtype)]
             np.copyto(f, st[blk.src][3])
             np.matmul(f, blk.wt, out=bb)
             _scaled(blk, bb)
+    for c, r in rec.items():  # time-major rows were contiguous writes
+        spikes[c][:] = r.transpose(1, 0, 2)

@@ -257,7 +257,10 @@ def check_input(graph: Graph, w: Wiring, x, steps) -> np.ndarray:
             f"input has {x.shape[1]} time steps but the run has only {steps}",
             hint="run at least as many steps as the input is long",
         )
-    if x.size and x.dtype != np.bool_:
+    # integers: two reductions decide it; the full mask is built only to report a bad value
+    if x.size and x.dtype != np.bool_ and (
+        x.dtype.kind == "f" or x.max() > 1 or (x.dtype.kind == "i" and x.min() < 0)
+    ):
         bad = ~((x == 0) | (x == 1))
         if bad.any():
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -267,7 +270,13 @@ def check_input(graph: Graph, w: Wiring, x, steps) -> np.ndarray:
             )
     out = np.zeros((x.shape[0], steps, n_in), dtype=bool)
     if n_in:
-        out[:, : x.shape[1]] = x.reshape(x.shape[0], x.shape[1], n_in) != 0
+        xr = x.reshape(x.shape[0], x.shape[1], n_in)
+        if x.dtype == np.bool_:
+            out[:, : x.shape[1]] = xr
+        elif x.dtype.itemsize == 1 and x.dtype.kind in "iu":  # 0/1 bytes are bools
+            out[:, : x.shape[1]] = xr.view(np.bool_)
+        else:
+            out[:, : x.shape[1]] = xr != 0
     return out
 
 

@@ -1,0 +1,195 @@
+"""The emulator's fast path (snnc/backends/emulator/fast.py) against its exactness guards.
+
+The generic engine (int64 with every Lava wrap) is the reference: it is checked against Lava
+spike for spike by tests/property/test_lava_differential.py.  Here the fast path must equal
+it on random programs from the same generators, and on hand-built blocks at the guards'
+edges, plus a brute-force int64 reference written from the documented equations.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from snnc.backends import emulator
+from snnc.backends.emulator import fast
+from snnc.backends.emulator.wiring import wiring
+from snnc.compiler.ir import loihi
+from snnc.compiler.ir.graph import Graph
+from snnc.errors import InputError
+
+_DIFF = pathlib.Path(__file__).parents[1] / "property" / "test_lava_differential.py"
+_spec = importlib.util.spec_from_file_location("_lava_differential_generators", _DIFF)
+diff = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(diff)
+
+
+def generic(graph, x, steps, record=None):
+    old = fast.ENABLED
+    fast.ENABLED = False
+    try:
+        return emulator.run(graph, x, steps, record)
+    finally:
+        fast.ENABLED = old
+
+
+def assert_same(a, b):
+    assert set(a.spikes) == set(b.spikes) and set(a.v) == set(b.v)
+    for c in a.spikes:
+        assert np.array_equal(a.spikes[c], b.spikes[c]), c
+    for c in a.v:
+        assert a.v[c].dtype == b.v[c].dtype == np.int64
+        assert np.array_equal(a.v[c], b.v[c]), c
+
+
+def one_layer(w, n_in, comp, **syn):
+    nodes = {"in": loihi.SpikeSource((n_in,)), "s": loihi.Synapse(w, **syn), "c": comp}
+    return Graph(nodes, [("in", "s"), ("s", "c")])
+
+
+def reference(w, e, x, du, dv, vth, steps):
+    """Brute force, int64, from compartment.py/synapse.py's docstrings: one layer, no bias."""
+    fu, fv = 4096 - (du + 1), 4096 - dv
+    batch, n_out = x.shape[0], w.shape[0]
+    u = np.zeros((batch, n_out), np.int64)
+    v = np.zeros((batch, n_out), np.int64)
+    buf = np.zeros((batch, n_out), np.int64)
+    vs, ss = [], []
+
+    def w32(a):
+        return a.astype(np.int32).astype(np.int64)
+
+    def dec(a, f):
+        y = a * f
+        return np.sign(y) * (np.abs(y) >> 12)
+
+    for t in range(steps):
+        u = w32(w32(dec(u, fu)) + w32(buf << 6))
+        u = np.where(u > 2**23, u - 2**24, np.where(u <= -(2**23), u + 2**24, u))
+        v = np.clip(w32(w32(dec(v, fv)) + u), -(2**23 - 1), 2**23 - 1)
+        s = v > (vth << 6)
+        v[s] = 0
+        vs.append(v.copy())
+        ss.append(s)
+        xt = x[:, t] if t < x.shape[1] else np.zeros((batch, w.shape[1]), bool)
+        acc = xt.astype(np.int64) @ w.T.astype(np.int64)  # exact, no float anywhere
+        buf = w32(acc << e if e >= 0 else acc >> -e)
+    return np.stack(ss, 1), np.stack(vs, 1)
+
+
+def test_sums_beyond_2_24_take_float64_and_stay_exact():
+    # 65795 inputs x 255 (EXC: no truncation, not int8): sums up to 16_777_725 > 2^24, odd,
+    # so float32 could not hold them; weight_exp = -7 keeps A within the fast path's guard
+    n_in, e = 65795, -7
+    rng = np.random.default_rng(3)
+    w = np.full((2, n_in), 255)
+    w[1, rng.integers(0, n_in, 1000)] = 0
+    comp = loihi.Compartment((2,), du=4095, dv=0, vth=(1 << 17) - 1, bias_mant=np.zeros(2),
+                             bias_exp=0, readout="v")
+    g = one_layer(w, n_in, comp, weight_exp=e, sign_mode=loihi.SignMode.EXCITATORY)
+    p = fast.plan(g, wiring(g))
+    assert p is not None and p.blocks["s"].dtype == np.float64 and p.blocks["s"].i8 is None
+    x = np.ones((2, 3, n_in), bool)
+    x[1, 1] = rng.random(n_in) < 0.5
+    got = emulator.run(g, x, 5)
+    s_ref, v_ref = reference(w, e, x, 4095, 0, (1 << 17) - 1, 5)
+    assert np.array_equal(got.v["c"], v_ref) and np.array_equal(got.spikes["c"], s_ref)
+    assert_same(got, generic(g, x, 5))
+    # the sums really are beyond float32: rounding them would change the result
+    assert float(np.float32(16_777_725)) != 16_777_725
+
+
+def test_int8_and_float32_blocks_equal_the_reference():
+    rng = np.random.default_rng(4)
+    for sign_mode, lo, hi, want_i8 in [(None, -256, 256, True),
+                                       (loihi.SignMode.EXCITATORY, 0, 256, False)]:
+        for e in (-3, 0, 2):
+            w = rng.integers(lo, hi, (7, 50))
+            comp = loihi.Compartment((7,), du=2047, dv=100, vth=300, bias_mant=np.zeros(7),
+                                     bias_exp=0, readout="v")
+            kw = {"sign_mode": sign_mode} if sign_mode else {}
+            g = one_layer(w, 50, comp, weight_exp=e, **kw)
+            p = fast.plan(g, wiring(g))
+            assert p is not None and (p.blocks["s"].i8 is not None) == want_i8
+            x = rng.random((3, 12, 50)) < 0.3
+            got = emulator.run(g, x, 15)
+            from snnc.backends.emulator.synapse import effective_weights
+
+            s_ref, v_ref = reference(effective_weights(g["s"]), e, x, 2047, 100, 300, 15)
+            assert np.array_equal(got.v["c"], v_ref) and np.array_equal(got.spikes["c"], s_ref)
+
+
+def test_guards_send_unsafe_programs_to_the_generic_engine():
+    comp = loihi.Compartment((1,), du=4095, dv=4095, vth=1, bias_mant=np.zeros(1), bias_exp=0)
+    # A = 600·255 = 153000 ≤ 2^18 but the u wrap must fire (test_emulator's case): fast path
+    g = one_layer(np.full((1, 600), 255), 600, comp)
+    assert fast.plan(g, wiring(g)) is not None
+    # A = 600·255·2^7 > 2^18: int32 wraps possible -> generic
+    g = one_layer(np.full((1, 600), 255), 600, comp, weight_exp=7)
+    assert fast.plan(g, wiring(g)) is None
+    # delays -> generic
+    g = one_layer(np.full((1, 4), 2), 4, comp, delays=np.ones((1, 4), int))
+    assert fast.plan(g, wiring(g)) is None
+    # growing decay (du register beyond 4095) -> generic
+    big = loihi.Compartment((1,), du=np.array([9000]), dv=0, vth=1, bias_mant=np.zeros(1),
+                            bias_exp=0)
+    g = one_layer(np.full((1, 4), 2), 4, big)
+    assert fast.plan(g, wiring(g)) is None
+    for g in [one_layer(np.full((1, 600), 255), 600, comp, weight_exp=7),
+              one_layer(np.full((1, 600), 255), 600, comp)]:
+        x = np.ones((2, 3, 600), bool)
+        assert_same(emulator.run(g, x, 6), generic(g, x, 6))
+
+
+def test_chunks_and_record_subsets():
+    rng = np.random.default_rng(5)
+    nodes = {"in": loihi.SpikeSource((20,))}
+    edges = []
+    prev = "in"
+    for i, n in enumerate([16, 8]):
+        nodes[f"s{i}"] = loihi.Synapse(rng.integers(-256, 256, (n, nodes[prev].size)))
+        nodes[f"c{i}"] = loihi.Compartment((n,), du=4095, dv=410, vth=50, bias_mant=np.zeros(n),
+                                           bias_exp=0, readout="v" if i else "spikes")
+        edges += [(prev, f"s{i}"), (f"s{i}", f"c{i}")]
+        prev = f"c{i}"
+    g = Graph(nodes, edges)
+    x = rng.random((fast.CHUNK + 7, 9, 20)) < 0.2
+    for record in (None, ["c1"], ["c0"]):
+        assert_same(emulator.run(g, x, 12, record), generic(g, x, 12, record))
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.int8, np.int32, np.float32])
+def test_input_dtypes(dtype):
+    g = one_layer(np.full((2, 3), 4), 3, loihi.Compartment((2,), 0, 0, 1, np.zeros(2), 0))
+    x = np.random.default_rng(6).random((2, 4, 3)) < 0.5
+    assert_same(emulator.run(g, x.astype(dtype), 6), emulator.run(g, x, 6))
+    bad = x.astype(dtype)
+    bad[1, 2, 0] = 2 if dtype is not bool else True
+    if dtype is not bool:
+        with pytest.raises(InputError, match="binary"):
+            emulator.run(g, bad, 6)
+    if dtype in (np.int8, np.int32, np.float32):
+        bad[1, 2, 0] = -1
+        with pytest.raises(InputError, match="binary"):
+            emulator.run(g, bad, 6)
+
+
+@pytest.mark.parametrize("kind", [k for k in diff.KINDS])
+def test_fast_equals_generic_on_random_programs(kind):
+    taken = []
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(case=diff.programs(kind))
+    def prop(case):
+        graph, x, steps = case
+        taken.append(fast.plan(graph, wiring(graph)) is not None)
+        assert_same(emulator.run(graph, x, steps), generic(graph, x, steps))
+
+    prop()
+    if kind in ("dense", "recurrent", "loop", "sparse"):
+        assert any(taken), "the fast path was never taken"
