@@ -25,7 +25,9 @@ matrix product per batch chunk.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import os
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,6 +54,8 @@ MAX_BIAS = 1 << 29
 MAX_DENSE = 1 << 24  # sparse blocks up to this many entries are densified
 #: samples per chunk (bounds memory: the input block's sums are chunk × steps × n_out)
 CHUNK = 256
+#: chunks run in parallel threads (the per-step work is numpy ufuncs on whole arrays)
+THREADS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))
 
 
 @dataclasses.dataclass
@@ -220,10 +224,21 @@ def run_fast(
 ) -> None:
     """Run the batch ``xs`` (batch, steps, n_in) bool, filling ``spikes``/``v_rec`` in place."""
     batch, steps = xs.shape[0], xs.shape[1]
-    for lo in range(0, batch, chunk):
+
+    def one(lo: int) -> None:
         sl = slice(lo, min(lo + chunk, batch))
         _run_chunk(p, source, xs[sl], {c: a[sl] for c, a in spikes.items()},
                    {c: a[sl] for c, a in v_rec.items()}, steps)
+
+    starts = list(range(0, batch, chunk))
+    workers = min(len(starts), THREADS)
+    if workers <= 1:
+        for lo in starts:
+            one(lo)
+        return
+    # chunks are independent and write disjoint slices; numpy/torch release the GIL
+    with concurrent.futures.ThreadPoolExecutor(workers) as ex:
+        list(ex.map(one, starts))
 
 
 def _scaled(blk: _Block, acc: np.ndarray) -> np.ndarray:
@@ -270,12 +285,17 @@ def _run_chunk(p, source, xs, spikes, v_rec, steps) -> None:
                 u[:] = c.u_init
                 v[:] = c.v_init
             # u = trunc(u · fu) + (a << 6), then Lava's single conditional ±2^24
-            if c.no_u_decay:
+            ins = c.ins
+            if c.no_u_decay and ins and (ins[0] not in pre or t > 0):
+                k = ins[0]
+                np.copyto(u, pre[k][t - 1] if k in pre else buf[k])
+                ins = ins[1:]
+            elif c.no_u_decay:
                 u.fill(0.0)
             else:
                 np.multiply(u, c.fu, out=u)
                 np.trunc(u, out=u)
-            for k in c.ins:
+            for k in ins:
                 if k in pre:
                     if t > 0:
                         u += pre[k][t - 1]
