@@ -11,6 +11,10 @@ One raw step ``t`` (Lava ``time_step = t + 1``; loihi.md §1.10)::
 so a spike sent at step t reaches a population one synapse layer away at step t + 1
 (plus any extra ``delays``).  Recurrent loops need no special care: every synapse reads
 spikes of the step just computed and delivers them at the next one.
+
+:func:`run` takes the fast path of :mod:`.fast` (same results, exact float/int8 products, no
+int32 wraps that provably cannot fire, batch chunks on threads) when its guards hold for the
+graph, and the loop here (:func:`_run_generic`) otherwise.
 """
 
 from __future__ import annotations
