@@ -82,12 +82,14 @@ class Program:
                 f"input has shape {tuple(x.shape)}; expected (batch, time, {', '.join(map(str, want))})",
                 hint="spike arrays are (batch, time, *input_shape); add a batch axis for one sample",
             )
-        if x.size and not np.all((x == 0) | (x == 1)):
+        if x.dtype == np.bool_:
+            return x
+        if x.dtype.kind not in "biuf" or (x.size and not _is_binary(x)):
             raise InputError(
                 "input must be binary spikes (0/1) for the Loihi backends",
                 hint="encode real values as spikes first (e.g. rate coding)",
             )
-        return x.astype(np.uint8)
+        return x if x.dtype == np.uint8 else x.astype(np.uint8)
 
     def run(
         self,
@@ -234,6 +236,13 @@ class Program:
     def __repr__(self) -> str:
         st = self.stats()
         return f"<snnc.Program target={self.target.name} layers={st['layers']} neurons={st['neurons']}>"
+
+
+def _is_binary(x: np.ndarray) -> bool:
+    """All entries 0 or 1: a min/max pass for integers, an exact test for floats."""
+    if x.dtype.kind in "iu":
+        return bool(x.min() >= 0 and x.max() <= 1)
+    return bool(np.all((x == 0) | (x == 1)))
 
 
 def _json_default(o):
