@@ -28,6 +28,13 @@ diff = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(diff)
 
 
+@pytest.fixture(autouse=True)
+def fast_path_for_small_batches(monkeypatch):
+    """These tests use small batches; let them take the fast path as a large batch would."""
+    monkeypatch.setattr(fast, "MIN_BATCH", 1)
+    monkeypatch.setattr(fast, "INT8_MIN_ROWS", 1)
+
+
 def generic(graph, x, steps, record=None):
     old = fast.ENABLED
     fast.ENABLED = False
@@ -193,3 +200,18 @@ def test_fast_equals_generic_on_random_programs(kind):
     prop()
     if kind in ("dense", "recurrent", "loop", "sparse"):
         assert any(taken), "the fast path was never taken"
+
+
+def test_small_batches_take_the_generic_engine(monkeypatch):
+    """Below MIN_BATCH the fast path's setup costs more than it saves: plan() is not called."""
+    monkeypatch.setattr(fast, "MIN_BATCH", 8)
+    calls = []
+    monkeypatch.setattr(fast, "plan", lambda *a: calls.append(1))
+    g = Graph({"in": loihi.SpikeSource((3,)),
+               "s": loihi.Synapse(np.ones((2, 3), np.int64)),
+               "c": loihi.Compartment((2,), du=4095, dv=0, vth=1, bias_mant=np.zeros(2, np.int64))},
+              [("in", "s"), ("s", "c")])
+    emulator.run(g, np.ones((2, 4, 3), bool), 5)
+    assert calls == []
+    emulator.run(g, np.ones((8, 4, 3), bool), 5)
+    assert calls == [1]

@@ -61,7 +61,8 @@ def run(
         for c in rec
         if graph[c].readout == "v"
     }
-    p = fast.plan(graph, w) if fast.ENABLED and batch and steps else None
+    # the fast path's setup (planning, int8 weights) pays off from a few samples on
+    p = fast.plan(graph, w) if fast.ENABLED and batch >= fast.MIN_BATCH and steps else None
     if p is not None:
         fast.run_fast(p, w.source, xs, spikes, v_rec)
     else:

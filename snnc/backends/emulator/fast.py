@@ -57,8 +57,13 @@ F64_EXACT = 1 << 53
 MAX_INPUT = 1 << 18  # A_c bound: 64·A ≤ 2^24
 MAX_BIAS = 1 << 29
 MAX_DENSE = 1 << 24  # sparse blocks up to this many entries are densified
+#: smallest batch that takes the fast path (below, its per-call setup costs more than it saves)
+MIN_BATCH = 8
 #: samples per chunk (bounds memory: the input block's sums are chunk × steps × n_out)
 CHUNK = 256
+#: fewest rows for which torch's int8 ``_int_mm`` beats a float matmul (it is ~1 ms per call
+#: for a handful of rows, measured on 784-256-256-10: 272 ms per single-sample run)
+INT8_MIN_ROWS = 64
 #: chunks run in parallel threads (the per-step work is numpy ufuncs on whole arrays)
 THREADS = max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)))
 
@@ -255,6 +260,10 @@ def _scaled(blk: _Block, acc: np.ndarray) -> np.ndarray:
 
 def _run_chunk(p, source, xs, spikes, v_rec, steps) -> None:
     b = xs.shape[0]
+
+    def int8(blk: _Block, rows: int) -> bool:
+        return blk.i8 is not None and rows >= INT8_MIN_ROWS
+
     # the input blocks: all steps at once; pre[k][t] is what block k sends at step t + 1
     pre = {}
     xt = None
@@ -263,16 +272,16 @@ def _run_chunk(p, source, xs, spikes, v_rec, steps) -> None:
             if xt is None:  # time-major, so that pre[k][t] is contiguous
                 xt = np.ascontiguousarray(xs.transpose(1, 0, 2)).reshape(steps * b, -1)
             x = xt
-            if blk.i8 is not None:
+            if int8(blk, x.shape[0]):
                 acc = _int8_sums(blk, x)
             else:
                 acc = _scaled(blk, x.astype(blk.dtype) @ blk.wt)
             pre[k] = acc.reshape(steps, b, -1)
-    buf = {k: np.zeros((b, blk.wt.shape[1]), np.int32 if blk.i8 is not None else blk.dtype)
+    buf = {k: np.zeros((b, blk.wt.shape[1]), np.int32 if int8(blk, b) else blk.dtype)
            for k, blk in p.blocks.items() if k not in pre}
     fsp = {}  # float copies of each compartment's spikes that feed a block
     for blk in p.blocks.values():
-        if blk.src != source and blk.i8 is None and (blk.src, blk.dtype) not in fsp:
+        if blk.src != source and not int8(blk, b) and (blk.src, blk.dtype) not in fsp:
             n = blk.wt.shape[0]
             fsp[(blk.src, blk.dtype)] = np.zeros((b, n), blk.dtype)
     st = {c.name: (np.zeros((b, c.n)), np.zeros((b, c.n)), np.zeros((b, c.n)),
@@ -333,7 +342,7 @@ def _run_chunk(p, source, xs, spikes, v_rec, steps) -> None:
                 v_rec[c.name][:, t] = v
         for k, bb in buf.items():
             blk = p.blocks[k]
-            if blk.i8 is not None:
+            if int8(blk, b):
                 buf[k] = _int8_sums(blk, st[blk.src][3])
                 continue
             f = fsp[(blk.src, blk.dtype)]
