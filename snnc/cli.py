@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a compiled program on input spikes")
     r.add_argument("program", help="program directory written by `snnc compile`")
     r.add_argument("--input", required=True, metavar="X.npz", help="spikes (batch, time, *shape) under key 'x'")
-    r.add_argument("--backend", choices=("emulator", "lava"), default="emulator")
+    r.add_argument("--backend", choices=("emulator", "lava", "loihi2"), default="emulator", help="loihi2: a Loihi 2 board through Intel's lava-loihi")
     r.add_argument("-o", "--output", metavar="Y.npz", help="write the output here: key 'x' (the input layout), or one key per output")
     r.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
 

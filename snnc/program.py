@@ -24,7 +24,7 @@ from snnc.compiler.targets import TargetSpec, get_target
 from snnc.errors import FrontendError, InputError, ValidationError
 
 PROGRAM_FORMAT = 1
-BACKENDS = ("emulator", "lava")
+BACKENDS = ("emulator", "lava", "loihi2")
 
 
 class Program:
@@ -45,6 +45,8 @@ class Program:
         self.latency = dict(latency)
         self.layers = list(layers or [])
         self.timings = dict(timings or {})
+        #: the float-dialect model it was compiled from (set by snnc.compile; saved as reference/)
+        self.reference: Graph | None = None
 
     # ------------------------------------------------------------------ structure
     @property
@@ -118,6 +120,10 @@ class Program:
 
             kwargs = {} if timeout is None else {"timeout": timeout}
             raw = lava.run(self.graph, x, steps, **kwargs)
+        elif backend == "loihi2":
+            from snnc.backends import loihi2_hw
+
+            raw = loihi2_hw.run(self.graph, x, steps, placement=getattr(self, "placement", None))
         else:
             raise ValidationError(
                 f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}"
@@ -154,6 +160,19 @@ class Program:
         steps = steps or x.shape[0] + max(self.latency.values(), default=0)
         return lava.to_lava(self.graph, x, steps)
 
+    def report(self, x: Any):
+        """Per-layer float-vs-fixed error report on ``x`` (:mod:`snnc.calibration.report`):
+        ``.text()``, ``.to_json()``, ``.plot(path)``."""
+        from snnc.calibration.report import error_report
+
+        return error_report(self, x)
+
+    def export_onnx(self, path: str | os.PathLike):
+        """Write this program as an ONNX step model (:mod:`snnc.backends.onnx_step`)."""
+        from snnc.backends.onnx_step import export_program
+
+        return export_program(self, path)
+
     # ------------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike) -> Path:
         """Write the program to a directory (JSON + npz, no pickle)."""
@@ -178,6 +197,8 @@ class Program:
             "timings": self.timings,
         }
         (d / "program.json").write_text(json.dumps(meta, indent=2, default=_json_default))
+        if self.reference is not None:
+            save_graph(self.reference, d / "reference")
         return d
 
     @classmethod
@@ -195,7 +216,10 @@ class Program:
             meta = json.loads(meta_file.read_text())
             graph = load_graph(d / "graph")
             conv = Convention(**meta["convention"])
-            return cls(graph, conv, get_target(meta["target"]), meta["latency"], meta.get("layers"), meta.get("timings"))
+            prog = cls(graph, conv, get_target(meta["target"]), meta["latency"], meta.get("layers"), meta.get("timings"))
+            if (d / "reference").is_dir():
+                prog.reference = load_graph(d / "reference")
+            return prog
         except (KeyError, TypeError, ValueError, OSError) as e:
             if isinstance(e, FrontendError):
                 raise

@@ -126,8 +126,11 @@ class LavaNetwork:
             procs = {"<source>": self.source, **procs}
         return procs
 
-    def run(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def run(self, run_cfg: Any = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Run all ``steps`` in this process (no watchdog); stop the runtimes.
+
+        ``run_cfg`` defaults to ``Loihi2SimCfg(select_tag="fixed_pt")``; the Loihi 2 hardware
+        backend passes ``Loihi2HwCfg()``.
 
         Returns ``spikes[name]`` (steps, n) bool for the compartments with a sink and
         ``v[name]`` (steps, n) int64 for those with a monitor.
@@ -135,7 +138,7 @@ class LavaNetwork:
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
 
-        cfg = Loihi2SimCfg(select_tag="fixed_pt")
+        cfg = run_cfg if run_cfg is not None else Loihi2SimCfg(select_tag="fixed_pt")
         spikes: dict[str, np.ndarray] = {}
         v: dict[str, np.ndarray] = {}
         for part in self.parts:

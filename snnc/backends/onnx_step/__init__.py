@@ -1,0 +1,269 @@
+"""ONNX as an SNN exchange format: a network as an ONNX *step model*.
+
+A step model computes **one time step**; the network's state is explicit::
+
+    inputs   x                (batch, *input_shape)  this step's input
+             reset            bool scalar            True on the first step (start from rest)
+             state_in.<key>   ...                    the previous step's state_out.<key>
+    outputs  y.<output>       (batch, *shape)        float models: each Output node's value
+             spikes.<layer>   (batch, *shape) uint8  compiled programs: every population's spikes
+             v.<layer>        (batch, *shape) int64  compiled programs: read-out voltages
+             state_out.<key>  ...                    the state after this step
+
+Two kinds, both standard ONNX operators only (opset 17, default domain):
+
+* **float** (:func:`export_graph`): :func:`snnc.simulate`'s step in float64
+  (:mod:`.float_model`); onnxruntime reproduces its spikes;
+* **loihi** (:func:`export_program`, ``prog.export_onnx``): the emulator's raw step in int64
+  with every Lava saturation and int32/24-bit wrap (:mod:`.loihi_model`); onnxruntime
+  reproduces its spikes bit for bit.
+
+The model is marked in ``metadata_props``: ``snnc.step_model`` (format version),
+``snnc.dialect`` (``float``/``loihi``), ``snnc.states`` (the state keys with dtype and shape),
+``snnc.outputs``, ``snnc.latency`` (programs: steps each output lags its input),
+``snnc.ir`` (the snnc IR it was made from, a base64 zip of the saved graph or program, so
+:func:`snnc.frontends.onnx_step.load_step_model` imports it losslessly) and
+``snnc.tensors_sha256`` (a fingerprint of the initializers: an edited model is refused on
+import rather than silently imported with the old IR).
+
+:func:`run_step_model` is the reference driver: it loops the steps with onnxruntime.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnc.errors import FrontendError, InputError, ValidationError
+
+STEP_MODEL_FORMAT = 1
+KEY_FORMAT = "snnc.step_model"
+#: the protobuf limit of one ONNX file (external data is not used)
+MAX_MODEL_BYTES = 2_000_000_000
+
+__all__ = [
+    "KEY_FORMAT", "STEP_MODEL_FORMAT", "export", "export_graph", "export_program",
+    "run_step_model", "metadata", "tensors_fingerprint",
+]
+
+
+# ----------------------------------------------------------------------------- IR blob
+def _zip_dir(d: Path) -> str:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(p for p in d.rglob("*") if p.is_file()):
+            z.write(f, f.relative_to(d).as_posix())
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def unpack_ir(blob: str, dest: Path) -> None:
+    """Write the IR blob of ``snnc.ir`` into directory ``dest``."""
+    with zipfile.ZipFile(io.BytesIO(base64.b64decode(blob))) as z:
+        for name in z.namelist():
+            if name.startswith("/") or ".." in Path(name).parts:
+                raise FrontendError(f"unsafe path {name!r} in the step model's snnc.ir")
+        z.extractall(dest)
+
+
+def tensors_fingerprint(model) -> str:
+    """sha256 over the initializers' names, types, shapes and bytes, in order."""
+    h = hashlib.sha256()
+    for t in model.graph.initializer:
+        h.update(t.name.encode())
+        h.update(bytes([t.data_type % 256]))
+        h.update(np.asarray(t.dims, dtype=np.int64).tobytes())
+        h.update(t.raw_data)
+    return h.hexdigest()
+
+
+def metadata(model) -> dict[str, str]:
+    """The model's ``metadata_props`` as a dict."""
+    return {p.key: p.value for p in model.metadata_props}
+
+
+# ------------------------------------------------------------------------------ export
+def _finish(builder, name: str, dialect: str, info: dict, ir_dir: Path, extra: dict) -> Any:
+    from onnx import helper
+
+    size = sum(len(t.raw_data) for t in builder.initializers)
+    if size > MAX_MODEL_BYTES:
+        raise ValidationError(
+            f"the step model would hold {size / 1e9:.2f} GB of tensors; one ONNX file holds "
+            f"at most {MAX_MODEL_BYTES / 1e9:.0f} GB",
+            hint="export a smaller network (sparse and conv blocks become dense matrices)",
+        )
+    doc = (
+        f"snnc {dialect} step model: one time step; feed reset=True on the first step, then "
+        "each state_out.<key> back as state_in.<key>. See snnc.backends.onnx_step."
+    )
+    states = [
+        {"key": s.key, "dtype": np.dtype(s.dtype).name, "shape": list(s.shape),
+         "batched": s.batched, "doc": s.doc}
+        for s in builder.states
+    ]
+    meta = {
+        KEY_FORMAT: str(STEP_MODEL_FORMAT),
+        "snnc.dialect": dialect,
+        "snnc.states": json.dumps(states),
+        "snnc.outputs": json.dumps(info["outputs"]),
+        "snnc.input_shape": json.dumps(info["input_shape"]),
+        "snnc.input_dtype": info["input_dtype"],
+        "snnc.ir": _zip_dir(ir_dir),
+        **extra,
+    }
+    model = builder.model(name, doc, meta)
+    helper.set_model_props(model, {**meta, "snnc.tensors_sha256": tensors_fingerprint(model)})
+    return model
+
+
+def _write(model, path: str | os.PathLike) -> Path:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(model.SerializeToString())
+    return p
+
+
+def export_graph(graph, path: str | os.PathLike | None = None, *, dt: float = 1e-4,
+                 integration: str = "euler", spike_if: str = ">", synapse_input: str = "ode"):
+    """Export a graph (or a .nir path) as a step model; writes ``path`` when given.
+
+    A float-dialect graph becomes a float step model under :func:`snnc.simulate`'s
+    convention (the keyword arguments); a Loihi-dialect graph becomes an integer step model
+    (the keywords are then unused: the registers already hold the discretization).
+    Returns the ``onnx.ModelProto``.
+    """
+    from snnc.backends.onnx_step import float_model, loihi_model
+    from snnc.compiler.discretize import Convention
+    from snnc.compiler.ir import loihi
+    from snnc.compiler.ir.serialize import save_graph
+    from snnc.frontends import load
+
+    graph = load(graph)
+    with tempfile.TemporaryDirectory(prefix="snnc-onnx-") as tmp:
+        save_graph(graph, Path(tmp) / "graph")
+        if graph.of_kind(*loihi.LOIHI_OPS):
+            builder, info = loihi_model.build(graph)
+            model = _finish(builder, "snnc_loihi_step", "loihi", info, Path(tmp), {})
+        else:
+            conv = Convention(dt=dt, integration=integration, spike_if=spike_if,
+                              synapse_input=synapse_input)
+            builder, info = float_model.build(graph, conv)
+            conv_doc = {"dt": dt, "integration": integration, "spike_if": spike_if,
+                        "synapse_input": synapse_input}
+            extra = {"snnc.convention": json.dumps(conv_doc)}
+            model = _finish(builder, "snnc_float_step", "float", info, Path(tmp), extra)
+    if path is not None:
+        _write(model, path)
+    return model
+
+
+def export_program(prog, path: str | os.PathLike | None = None):
+    """Export a compiled :class:`snnc.Program` as an integer step model (see module doc)."""
+    from snnc.backends.onnx_step import loihi_model
+
+    builder, info = loihi_model.build(prog.graph)
+    with tempfile.TemporaryDirectory(prefix="snnc-onnx-") as tmp:
+        prog.save(tmp)
+        latency = {f"spikes.{prog.probed(o)}": int(k) for o, k in prog.latency.items()}
+        extra = {"snnc.latency": json.dumps(latency),
+                 "snnc.program_outputs": json.dumps({o: prog.probed(o) for o in prog.outputs})}
+        model = _finish(builder, "snnc_loihi_step", "loihi", info, Path(tmp), extra)
+    if path is not None:
+        _write(model, path)
+    return model
+
+
+def export(obj, path: str | os.PathLike | None = None, **convention):
+    """:func:`export_program` for a Program, :func:`export_graph` for anything else."""
+    from snnc.program import Program
+
+    if isinstance(obj, Program):
+        if convention:
+            raise ValidationError(
+                "a compiled program carries its own convention",
+                hint=f"drop the keyword(s) {', '.join(sorted(convention))}",
+            )
+        return export_program(obj, path)
+    return export_graph(obj, path, **convention)
+
+
+# ------------------------------------------------------------------------------ driver
+def _as_model(model):
+    import onnx
+
+    if isinstance(model, (str, os.PathLike)):
+        p = Path(model)
+        if not p.is_file():
+            raise FrontendError(f"no such file: {str(p)!r}", hint="check the path")
+        try:
+            return onnx.load(str(p))
+        except Exception as e:  # protobuf decode errors
+            raise FrontendError(
+                f"{str(p)!r} is not an ONNX model: {type(e).__name__}: {e}",
+                hint="pass a file written by snnc's ONNX export",
+            ) from None
+    return model
+
+
+def run_step_model(model, x, steps: int | None = None, *, progress: bool | None = None):
+    """Run a step model (path or ``ModelProto``) on ``x`` (batch, T, *input_shape).
+
+    Loops ``steps`` steps with onnxruntime (default ``T``, plus the largest latency for a
+    compiled program, so every output has seen the whole input); steps past ``T`` get zero
+    input.  Returns ``{output name: (batch, steps, *shape)}`` for every non-state output.
+    """
+    import onnxruntime as ort
+
+    model = _as_model(model)
+    meta = metadata(model)
+    if KEY_FORMAT not in meta:
+        raise FrontendError(
+            "this ONNX model is not an snnc step model (no snnc.step_model metadata)",
+            hint="export one with snnc.backends.onnx_step.export or prog.export_onnx",
+        )
+    in_shape = tuple(json.loads(meta["snnc.input_shape"]))
+    dtype = np.dtype(meta["snnc.input_dtype"])
+    x = np.asarray(x)
+    if x.ndim != 2 + len(in_shape) or tuple(x.shape[2:]) != in_shape:
+        raise InputError(
+            f"x has shape {tuple(x.shape)}; expected (batch, T, {', '.join(map(str, in_shape))})",
+            hint="x is (batch, time, *input_shape); add a batch axis for a single sample",
+        )
+    if steps is None:
+        lat = json.loads(meta.get("snnc.latency", "{}"))
+        steps = x.shape[1] + max(lat.values(), default=0)
+    batch = x.shape[0]
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    sess = ort.InferenceSession(model.SerializeToString(), opts,
+                                providers=["CPUExecutionProvider"])
+    states = json.loads(meta["snnc.states"])
+    feeds = {
+        f"state_in.{s['key']}": np.zeros(([batch] if s["batched"] else []) + s["shape"],
+                                         dtype=s["dtype"])
+        for s in states
+    }
+    names = [o.name for o in sess.get_outputs()]
+    outs = [n for n in names if not n.startswith("state_out.")]
+    zero = np.zeros((batch, *in_shape), dtype=dtype)
+    rec: dict[str, list] = {n: [] for n in outs}
+    from tqdm import tqdm
+
+    for t in tqdm(range(steps), desc="onnx steps", disable=None if progress is None else not progress):
+        feeds["x"] = x[:, t].astype(dtype) if t < x.shape[1] else zero
+        feeds["reset"] = np.array(t == 0)
+        result = dict(zip(names, sess.run(names, feeds)))
+        for n in outs:
+            rec[n].append(result[n])
+        for s in states:
+            feeds[f"state_in.{s['key']}"] = result[f"state_out.{s['key']}"]
+    return {n: np.stack(v, axis=1) if v else np.zeros((batch, 0)) for n, v in rec.items()}

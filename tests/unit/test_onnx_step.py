@@ -1,0 +1,175 @@
+"""ONNX step models run in onnxruntime with the spikes of snnc.simulate and of the emulator."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import snnc
+from snnc.backends import emulator, onnx_step
+from snnc.compiler.ir import loihi, ops
+from snnc.compiler.ir.graph import Graph
+from snnc.errors import FrontendError, InputError
+from snnc.frontends.onnx_step import is_step_model, load_step_model, step_model_convention
+
+ROOT = Path(__file__).resolve().parents[2]
+MLP = ROOT / "examples" / "mlp.nir"
+X_MLP = np.load(ROOT / "examples" / "mlp_input.npz")["x"]
+
+# the random Loihi-dialect programs of the Lava differential test (every layer kind)
+_spec = importlib.util.spec_from_file_location(
+    "lava_differential", ROOT / "tests" / "property" / "test_lava_differential.py"
+)
+lava_differential = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(lava_differential)
+
+
+def _assert_same_as_emulator(graph: Graph, x: np.ndarray, steps: int) -> None:
+    model = onnx_step.export_graph(graph)
+    got = onnx_step.run_step_model(model, x, steps)
+    emu = emulator.run(graph, x, steps)
+    assert {k for k in got if k.startswith("spikes.")} == {f"spikes.{c}" for c in emu.spikes}
+    for c, s in emu.spikes.items():
+        np.testing.assert_array_equal(got[f"spikes.{c}"], s.astype(np.uint8), err_msg=c)
+    for c, v in emu.v.items():
+        np.testing.assert_array_equal(got[f"v.{c}"], v, err_msg=c)
+
+
+# ------------------------------------------------------------------------ integer models
+@pytest.mark.parametrize("kind", lava_differential.KINDS)
+def test_integer_step_model_equals_emulator(kind):
+    @settings(max_examples=6, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(case=lava_differential.programs(kind))
+    def prop(case):
+        _assert_same_as_emulator(*case)
+
+    prop()
+
+
+def test_integer_step_model_wraps_and_saturates():
+    """u wraps at 24 bits, v saturates, bias exponent 7, start_step, weight_exp ±7."""
+    n_in = 600
+    nodes = {
+        "in": loihi.SpikeSource((n_in,)),
+        "s": loihi.Synapse(np.full((3, n_in), 255), weight_exp=1),
+        "A": loihi.Compartment((3,), du=0, dv=0, vth=2**17 - 1,
+                               bias_mant=np.array([4095, -4095, 0]), bias_exp=7, readout="v"),
+        "s2": loihi.Synapse(np.full((2, 3), -256), weight_exp=-7),
+        "B": loihi.Compartment((2,), du=2047, dv=1, vth=0, bias_mant=np.array([0, 4095]),
+                               bias_exp=7, readout="v", start_step=3,
+                               u_init=np.array([-4097, 2**23 - 1])),
+    }
+    g = Graph(nodes, [("in", "s"), ("s", "A"), ("A", "s2"), ("s2", "B")])
+    x = np.random.default_rng(1).random((2, 12, n_in)) < 0.7
+    emu = emulator.run(g, x, 16)
+    assert (np.abs(emu.v["A"]) == 2**23 - 1).any()  # the case really saturates
+    _assert_same_as_emulator(g, x, 16)
+
+
+def test_conv_accumulator_wraps_at_24_bits():
+    nodes = {
+        "in": loihi.SpikeSource((127, 17, 17)),
+        "c": loihi.ConvSynapse(np.full((2, 127, 17, 17), 255), (127, 17, 17)),
+        "A": loihi.Compartment((2, 1, 1), du=4095, dv=4095, vth=2**17 - 1,
+                               bias_mant=np.zeros(2, np.int64), readout="v"),
+    }
+    g = Graph(nodes, [("in", "c"), ("c", "A")])
+    x = np.ones((1, 3, 127, 17, 17), dtype=bool)
+    x[0, 1, :64] = False
+    _assert_same_as_emulator(g, x, 5)
+
+
+def test_compiled_program_round_trip(tmp_path):
+    prog = snnc.compile(MLP, target="loihi2")
+    path = tmp_path / "mlp.onnx"
+    prog.export_onnx(path)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    assert {n.domain for n in model.graph.node} == {""}  # standard operators only
+    assert is_step_model(model) and is_step_model(path)
+    raw = onnx_step.run_step_model(path, X_MLP)
+    ref = prog.run(X_MLP, return_raw=True)
+    for c, s in ref.spikes.items():
+        np.testing.assert_array_equal(raw[f"spikes.{c}"], s.astype(np.uint8), err_msg=c)
+    back = load_step_model(model)
+    assert isinstance(back, snnc.Program) and back.latency == prog.latency
+    np.testing.assert_array_equal(back.run(X_MLP), prog.run(X_MLP))
+
+
+# -------------------------------------------------------------------------- float models
+def test_float_step_model_equals_simulate_on_mlp(tmp_path):
+    path = tmp_path / "mlp_float.onnx"
+    onnx_step.export_graph(MLP, path)
+    y = onnx_step.run_step_model(path, X_MLP)
+    ref = snnc.simulate(MLP, X_MLP)
+    assert ref.sum() > 0
+    np.testing.assert_array_equal(y["y.output"], ref)
+    g = load_step_model(path)
+    assert isinstance(g, Graph)
+    np.testing.assert_array_equal(snnc.simulate(g, X_MLP), ref)
+    assert step_model_convention(path)["integration"] == "euler"
+
+
+def _float_zoo() -> Graph:
+    """CubaLIF, recurrence (a back edge), a Delay, an LI read-out and two summed edges."""
+    rng = np.random.default_rng(0)
+    n_in, n = 6, 5
+    nodes = {
+        "input": ops.Input((n_in,)),
+        "fc": ops.Affine(rng.normal(0, 1.5, (n, n_in)), rng.normal(0, 0.2, n)),
+        "cuba": ops.CubaLIF(np.full(n, 5e-3), np.full(n, 1e-2), np.ones(n), np.zeros(n),
+                            np.full(n, 0.3), np.zeros(n), np.ones(n)),
+        "rec": ops.Linear(rng.normal(0, 0.5, (n, n))),
+        "delay": ops.Delay(np.array([0, 1, 2, 3, 1]) * 1e-3),
+        "lif": ops.LIF(np.full(n, 2e-3), np.ones(n), np.zeros(n), np.full(n, 0.2), np.zeros(n)),
+        "ro": ops.Linear(rng.normal(0, 1.0, (3, n))),
+        "li": ops.LI(np.full(3, 4e-3), np.ones(3), np.zeros(3)),
+        "out_s": ops.Output((n,)),
+        "out_v": ops.Output((3,)),
+    }
+    edges = [("input", "fc"), ("fc", "cuba"), ("cuba", "rec"), ("rec", "cuba"),
+             ("cuba", "delay"), ("delay", "lif"), ("fc", "lif"), ("lif", "ro"), ("ro", "li"),
+             ("lif", "out_s"), ("li", "out_v")]
+    return Graph(nodes, edges)
+
+
+@pytest.mark.parametrize("integration,spike_if", [("euler", ">"), ("exact", ">=")])
+def test_float_step_model_equals_simulate_on_stateful_graph(integration, spike_if):
+    g = _float_zoo()
+    x = (np.random.default_rng(1).random((3, 30, 6)) < 0.5).astype(np.float64)
+    kw = {"dt": 1e-3, "integration": integration, "spike_if": spike_if}
+    y = onnx_step.run_step_model(onnx_step.export_graph(g, **kw), x)
+    ref = snnc.simulate(g, x, **kw)
+    assert ref["out_s"].sum() > 0
+    np.testing.assert_array_equal(y["y.out_s"], ref["out_s"])
+    np.testing.assert_allclose(y["y.out_v"], ref["out_v"], rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------- bad input
+def test_edited_step_model_is_refused(tmp_path):
+    model = onnx_step.export_graph(MLP)
+    w = next(t for t in model.graph.initializer if t.name.startswith("weight"))
+    arr = onnx.numpy_helper.to_array(w).copy()
+    arr[0, 0] += 1.0
+    w.CopyFrom(onnx.numpy_helper.from_array(arr, w.name))
+    with pytest.raises(FrontendError, match="edited after export"):
+        load_step_model(model)
+
+
+def test_foreign_onnx_and_bad_input(tmp_path):
+    foreign = onnx.helper.make_model(onnx.helper.make_graph([], "g", [], []))
+    assert not is_step_model(foreign)
+    with pytest.raises(FrontendError, match="not an snnc step model"):
+        load_step_model(foreign)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00not a protobuf")
+    with pytest.raises(FrontendError, match="not an ONNX model"):
+        onnx_step.run_step_model(junk, X_MLP)
+    with pytest.raises(InputError, match="expected"):
+        onnx_step.run_step_model(onnx_step.export_graph(MLP), X_MLP[:, :, :3])
