@@ -4,8 +4,8 @@ Needs Intel's closed **lava-loihi** extension of Lava and a reachable Loihi 2 bo
 detected, never assumed (:func:`status`):
 
 * software -- the modules lava-loihi adds to the ``lava`` namespace (:data:`REQUIRED_MODULES`:
-  the NeuroCore sub-compiler and the hardware profiler API), looked up with
-  ``importlib.util.find_spec`` (nothing is imported);
+  the NeuroCore sub-compiler and the hardware profiler API), looked up on ``sys.path`` on disk
+  (nothing is imported: importing Lava sets the multiprocessing start method);
 * board -- Intel's INRC systems reach boards through SLURM (``sinfo`` on the PATH, or
   ``SLURM``/``BOARD``/``PARTITION`` set, as ``lava.utils.slurm`` uses them); a directly
   attached host sets ``NXSDKHOST``.
@@ -26,10 +26,12 @@ public way to pin a process to a core, so snnc cannot impose its placement on th
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import shutil
+import sys
 from collections.abc import Sequence
+from importlib.machinery import all_suffixes
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -85,10 +87,18 @@ class HardwareStatus:
 
 
 def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):  # a parent package is missing or broken
-        return False
+    """Whether ``name`` exists on ``sys.path``, found on disk without importing anything.
+
+    (``importlib.util.find_spec`` would import the parent packages, i.e. Lava itself.)
+    """
+    parts = name.split(".")
+    for entry in sys.path:
+        base = Path(entry or ".", *parts[:-1])
+        if (base / parts[-1]).is_dir():
+            return True
+        if any((base / (parts[-1] + suffix)).is_file() for suffix in all_suffixes()):
+            return True
+    return False
 
 
 def _board() -> str | None:
