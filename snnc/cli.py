@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--stop-after", metavar="PASS", help="stop after a pass (validate, quantize) and print the IR")
     c.add_argument("--dump-ir", action="store_true", help="print the compiled IR")
     c.add_argument("--calibration", metavar="X.npz", help="input spikes (key 'x') to size each layer's scale from data")
+    c.add_argument("--calibration-method", choices=("max", "percentile", "search"), default=None,
+                   help="how calibration data size each layer (default: max; see docs/calibration.md)")
     c.add_argument("--check", metavar="X.npz", help="after compiling, run X on the emulator and on Lava and compare every layer")
     c.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
     _add_convention(c)
@@ -51,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", choices=("emulator", "lava", "loihi2"), default="emulator", help="loihi2: a Loihi 2 board through Intel's lava-loihi")
     r.add_argument("-o", "--output", metavar="Y.npz", help="write the output here: key 'x' (the input layout), or one key per output")
     r.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
+
+    rep = sub.add_parser("report", help="per-layer quantization error of a compiled program (float vs emulator)")
+    rep.add_argument("program", help="program directory written by `snnc compile`")
+    rep.add_argument("--input", required=True, metavar="X.npz", help="spikes (batch, time, *shape) under key 'x'")
+    rep.add_argument("--json", metavar="F", help="also write the report as JSON")
+    rep.add_argument("--plot", metavar="F.png", help="also write per-layer error bars as PNG")
 
     i = sub.add_parser("inspect", help="describe a model file or a compiled program")
     i.add_argument("path")
@@ -101,6 +109,7 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     result = snnc.compile(
         a.model, target=a.target, dt=a.dt, integration=a.integration, spike_if=a.spike_if,
         synapse_input=a.synapse_input, calibration=calibration, stop_after=a.stop_after,
+        calibration_method=a.calibration_method,
     )
     if not isinstance(result, snnc.Program):
         print(format_graph(result))
@@ -112,6 +121,9 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     print(result.summary())
     if a.dump_ir:
         print(str(result))
+    if x is not None or calibration is not None:
+        # the report's loop is the emulator's slow instrumented one: a compact look at 64 samples
+        print(result.report((x if x is not None else calibration)[:64]).compact())
     if x is not None:
         from snnc.check import compare_backends, compare_float
 
@@ -158,7 +170,21 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect}
+def _cmd_report(a: argparse.Namespace) -> int:
+    from snnc.program import Program
+
+    report = Program.load(a.program).report(_load_input(a.input))
+    print(report.text())
+    if a.json:
+        report.to_json(a.json)
+        print(f"wrote {a.json}")
+    if a.plot:
+        report.plot(a.plot)
+        print(f"wrote {a.plot}")
+    return 0
+
+
+COMMANDS = {"compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect, "report": _cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

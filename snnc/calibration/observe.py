@@ -20,7 +20,9 @@ class PopulationStats:
 
     ``peak_drive``: max |g_v·I|, the voltage increment per step from the synaptic current;
     ``peak_v``: max |v| after the update (after reset for spiking neurons);
-    ``spike_rate``: mean spikes per neuron per step (0 for read-outs).
+    ``spike_rate``: mean spikes per neuron per step (0 for read-outs);
+    ``sample_peak_drive``: max |g_v·I| per sample and neuron (batch, n), the distribution the
+    ``percentile`` calibration method reads (:mod:`snnc.calibration.methods`).
     """
 
     name: str
@@ -29,6 +31,7 @@ class PopulationStats:
     spike_rate: float
     samples: int
     steps: int
+    sample_peak_drive: np.ndarray | None = None
 
 
 def observe(graph: Graph, x: Any, convention: Convention) -> dict[str, PopulationStats]:
@@ -41,13 +44,14 @@ def observe(graph: Graph, x: Any, convention: Convention) -> dict[str, Populatio
         )
     pops = graph.of_kind(ops.NeuronOp)
     gain = {n: np.asarray(coefficients(graph[n], convention).g_v, dtype=np.float64).reshape(-1) for n in pops}
-    peak_drive = {n: np.zeros(gain[n].size) for n in pops}
+    batch = arr.shape[0]
+    sample_drive = {n: np.zeros((batch, gain[n].size)) for n in pops}
     peak_v = {n: np.zeros(gain[n].size) for n in pops}
     spikes = {n: 0 for n in pops}
 
     def observer(t: int, neurons: dict[str, Any]) -> None:
         for n, state in neurons.items():
-            np.maximum(peak_drive[n], np.abs(gain[n] * state.i).max(axis=0), out=peak_drive[n])
+            np.maximum(sample_drive[n], np.abs(gain[n] * state.i), out=sample_drive[n])
             np.maximum(peak_v[n], np.abs(state.v).max(axis=0), out=peak_v[n])
             if state.z is not None:
                 spikes[n] += int(np.count_nonzero(state.z))
@@ -58,8 +62,11 @@ def observe(graph: Graph, x: Any, convention: Convention) -> dict[str, Populatio
         raise CalibrationError(
             f"calibration data does not fit the model: {e.message}", node=e.node, hint=e.hint
         ) from None
-    batch, steps = arr.shape[:2]
+    steps = arr.shape[1]
     return {
-        n: PopulationStats(n, peak_drive[n], peak_v[n], spikes[n] / (batch * steps * gain[n].size), batch, steps)
+        n: PopulationStats(
+            n, sample_drive[n].max(axis=0), peak_v[n], spikes[n] / (batch * steps * gain[n].size), batch, steps,
+            sample_drive[n],
+        )
         for n in pops
     }

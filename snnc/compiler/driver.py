@@ -25,6 +25,7 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     spike_if: str = ">",
     synapse_input: str = "ode",
     calibration: Any = None,
+    calibration_method: str | None = None,
     stop_after: str | None = None,
 ) -> Program | Graph:
     """Compile ``model`` (a path, a ``nir.NIRGraph`` or a float-dialect Graph) for ``target``.
@@ -32,7 +33,10 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     The discretization options are those of :class:`snnc.compiler.discretize.Convention`
     (defaults: snnTorch's ``dt = 1e-4``, forward Euler, ``v > θ``, CubaLIF input as NIR's
     ODE).  ``calibration`` (input spikes (batch, T, *input_shape)) sizes each layer's scale
-    from the drive the data produce (:mod:`snnc.calibration`) instead of the worst case.
+    from the drive the data produce (:mod:`snnc.calibration`) instead of the worst case;
+    ``calibration_method`` picks how (``max``, ``percentile``, ``search``; default
+    :data:`snnc.calibration.methods.DEFAULT_METHOD`).  Without calibration data the
+    quantizer's output does not depend on it.
     With ``stop_after`` the graph after that pass is returned instead of a Program.
     """
     spec = get_target(target)
@@ -40,12 +44,18 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     graph = load(model)
     stats = None
     if calibration is not None:
-        from snnc.calibration import observe
+        from snnc.calibration.methods import calibrate_graph
 
-        stats = observe(graph, calibration, conv)
+        stats = calibrate_graph(graph, calibration, conv, spec, calibration_method)
+    elif calibration_method is not None:
+        from snnc.calibration.methods import no_data
+
+        no_data(calibration_method)
     ctx = CompileContext(convention=conv, target=spec, calibration=stats)
     out = run_pipeline(graph, ctx, stop_after=stop_after)
     if not out.of_kind(loihi.Compartment):
         return out
     layers = [r.as_dict() for r in ctx.reports.get("quantize", [])]
-    return Program(out, conv, spec, ctx.reports["latency"], layers, ctx.timings)
+    prog = Program(out, conv, spec, ctx.reports["latency"], layers, ctx.timings)
+    prog.reference = graph  # the float model, for prog.report() (snnc.calibration.report)
+    return prog

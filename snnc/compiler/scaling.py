@@ -34,10 +34,10 @@ def choose_scale(
 
     The state bound is the worst-case current ``Σ|W|/(1 − α_I) + |B'|``; a read-out (no
     threshold, so no reset) must also hold its voltage, ``bound/(1 − α_v)``, or, for a perfect
-    integrator, ``READOUT_HORIZON`` steps of it.  ``observed`` = (peak drive, peak |v|) from
-    calibration data replaces these worst cases by ``CALIBRATION_MARGIN`` times what the data
-    produced.  ``conv_max`` is the largest shared-kernel weight, which must fit the 8-bit grid
-    with exponent 0.
+    integrator, ``READOUT_HORIZON`` steps of it.  ``observed`` = (drive bound, |v| bound) from
+    a calibration method (:mod:`snnc.calibration.methods`; ``max``: ``CALIBRATION_MARGIN``
+    times what the data produced) replaces these worst cases.  ``conv_max`` is the largest
+    shared-kernel weight, which must fit the 8-bit grid with exponent 0.
     """
     target = ctx.target
     alpha_i, alpha_v = alphas
@@ -51,11 +51,11 @@ def choose_scale(
     max_b = float(np.max(np.abs(bias), initial=0.0))
     worst = float(rowsum.max(initial=0.0)) / max(1.0 - alpha_i, 1e-12)
     if observed is not None:
-        worst = min(worst, CALIBRATION_MARGIN * observed[0])
+        worst = min(worst, observed[0])
     bound = worst + max_b
     if theta is None:  # read-out: v is never reset, it must fit the 24-bit state too
         if observed is not None:
-            bound = max(bound, CALIBRATION_MARGIN * observed[1])
+            bound = max(bound, observed[1])
         elif alpha_v < 1.0:
             bound = bound / (1.0 - alpha_v)
         else:
@@ -124,3 +124,27 @@ def snap_to_grid(scale: float, max_w: float) -> float:
         return scale
     e = math.floor(math.log2(ratio) + 1e-12)
     return 254.0 * 2.0**e / max_w
+
+
+def saturation_notes(cal, k: np.ndarray, scale: float, target) -> list[str]:
+    """Overflow risk of a calibrated layer at its final scale, from the observed activity.
+
+    The current holds ``u = 64·S·g_v·I`` in 24 bits and wraps past ±2^23; a read-out's v
+    saturates there.  Counts the calibration samples whose peak drive (per neuron, divided by
+    the threshold fold k) would exceed it -- a method sized below the observed peak
+    (``percentile``) or a search factor can allow that, but never silently.
+    """
+    limit = (target.state_max + 1) / (64.0 * scale)
+    notes = []
+    peaks = cal.stats.sample_peak_drive
+    peaks = cal.stats.peak_drive[None] if peaks is None else peaks
+    over = np.max(peaks / k, axis=1, initial=0.0) >= limit
+    if np.any(over):
+        top = float(np.max(peaks / k)) / limit
+        notes.append(
+            f"overflow risk: {int(over.sum())} of {over.size} calibration samples drive the 24-bit "
+            f"current past 2^23 (up to {top:.2f}x); u wraps on such inputs (use calibration_method='max')"
+        )
+    if float(np.max(cal.stats.peak_v / k, initial=0.0)) >= limit:
+        notes.append("overflow risk: the calibration data drive |v| to the 24-bit limit; v saturates there")
+    return notes

@@ -45,13 +45,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from snnc.calibration.methods import as_layer_calibration
 from snnc.compiler import blocks
 from snnc.compiler import fixed_point as fx
 from snnc.compiler.discretize import coefficients
 from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph, Node
 from snnc.compiler.paths import Inflow, Path, inflow, is_identity
-from snnc.compiler.scaling import choose_scale
+from snnc.compiler.scaling import choose_scale, saturation_notes
 from snnc.errors import QuantizationError, ValidationError
 
 
@@ -220,17 +221,18 @@ def _lower_population(
         )
 
     observed = None
-    stats = (ctx.calibration or {}).get(name)
-    if stats is not None:
-        observed = (
-            float(np.max(stats.peak_drive / k, initial=0.0)),
-            float(np.max(stats.peak_v / k, initial=0.0)),
-        )
-        notes.append(f"calibrated: peak drive {observed[0]:.3g}, spike rate {stats.spike_rate:.3f}")
+    cal = (ctx.calibration or {}).get(name)
+    if cal is not None:
+        cal = as_layer_calibration(cal)
+        observed = cal.bounds(k)
+        notes.append(cal.describe())
     alphas = (float(alpha_i.max(initial=0.0)), float(alpha_v.max(initial=0.0)))
     conv_max = max((float(np.abs(kn).max(initial=0.0)) for kn in kernels if kn is not None), default=0.0)
     scale, scale_notes = choose_scale(theta_ref, weights, bias, alphas, ctx, observed, conv_max)
     notes += scale_notes
+    if cal is not None:
+        scale *= cal.scale_factor
+        notes += saturation_notes(cal, k, scale, target)
     vth = target.vth_max if theta_ref is None else int(round(theta_ref * scale))
     if vth < 1:
         raise QuantizationError(
@@ -241,6 +243,8 @@ def _lower_population(
     if theta_ref is not None:
         # make the threshold exact and move the rounding into the weights (Lava: v > vth·64)
         scale = vth / theta_ref
+        if cal is not None and cal.vth_factor != 1.0:  # the search's deliberate correction
+            vth = min(max(1, int(round(vth * cal.vth_factor))), target.vth_max)
     bias_mant, bias_exp = fx.split_bias(64.0 * scale * bias, target)
     if bias_exp > target.bias_exp_max:
         raise QuantizationError(
