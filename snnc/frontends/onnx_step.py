@@ -59,18 +59,13 @@ def load_step_model(model_proto: Any):
     from snnc.backends.onnx_step import (
         KEY_FORMAT,
         STEP_MODEL_FORMAT,
-        metadata,
+        step_metadata,
         tensors_fingerprint,
         unpack_ir,
     )
 
     model = _proto(model_proto)
-    meta = metadata(model)
-    if KEY_FORMAT not in meta:
-        raise FrontendError(
-            "this ONNX model is not an snnc step model (no 'snnc.step_model' metadata)",
-            hint="ONNX ANN models load through snnc.load; step models come from snnc's export",
-        )
+    meta = step_metadata(model)
     try:
         version = int(meta[KEY_FORMAT])
     except ValueError:

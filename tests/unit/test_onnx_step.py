@@ -53,23 +53,31 @@ def test_integer_step_model_equals_emulator(kind):
 
 
 def test_integer_step_model_wraps_and_saturates():
-    """u wraps at 24 bits, v saturates, bias exponent 7, start_step, weight_exp ±7."""
-    n_in = 600
+    """Per-neuron decays, a floor shift of negative sums, int32-wrapped fan-in, u wrapping at 24
+    bits, v saturating, a late start with initial states, and delays."""
+    rng = np.random.default_rng(7)
+    n_in, n = 400, 4
+    drive = loihi.Synapse(np.full((n, n_in), 255), weight_exp=7)  # 400·255·2^7 ≫ 2^23 per step
     nodes = {
         "in": loihi.SpikeSource((n_in,)),
-        "s": loihi.Synapse(np.full((3, n_in), 255), weight_exp=1),
-        "A": loihi.Compartment((3,), du=0, dv=0, vth=2**17 - 1,
-                               bias_mant=np.array([4095, -4095, 0]), bias_exp=7, readout="v"),
-        "s2": loihi.Synapse(np.full((2, 3), -256), weight_exp=-7),
-        "B": loihi.Compartment((2,), du=2047, dv=1, vth=0, bias_mant=np.array([0, 4095]),
-                               bias_exp=7, readout="v", start_step=3,
-                               u_init=np.array([-4097, 2**23 - 1])),
+        "exc": drive,
+        "inh": loihi.Synapse(-rng.integers(0, 256, (n, n_in)), weight_exp=-3),
+        "A": loihi.Compartment((n,), du=np.array([0, 5, 4095, 2047]),
+                               dv=np.array([0, 1, 4095, 100]), vth=2**17 - 1,
+                               bias_mant=np.array([4095, -4095, 7, 0]), bias_exp=7,
+                               readout="v"),
+        "rec": loihi.Synapse(rng.integers(-256, 256, (n, n)), weight_exp=-7,
+                             delays=rng.integers(0, 5, (n, n))),
+        "B": loihi.Compartment((n,), du=3, dv=9, vth=5, bias_mant=np.zeros(n, np.int64),
+                               start_step=4, u_init=np.array([-(2**23), 2**23 - 1, -5, 5]),
+                               v_init=np.array([1, 2, 3, 4]), readout="v"),
     }
-    g = Graph(nodes, [("in", "s"), ("s", "A"), ("A", "s2"), ("s2", "B")])
-    x = np.random.default_rng(1).random((2, 12, n_in)) < 0.7
-    emu = emulator.run(g, x, 16)
+    g = Graph(nodes, [("in", "exc"), ("in", "inh"), ("exc", "A"), ("inh", "A"), ("A", "rec"),
+                      ("rec", "B")])
+    x = rng.random((2, 14, n_in)) < 0.6
+    emu = emulator.run(g, x, 18)
     assert (np.abs(emu.v["A"]) == 2**23 - 1).any()  # the case really saturates
-    _assert_same_as_emulator(g, x, 16)
+    _assert_same_as_emulator(g, x, 18)
 
 
 def test_conv_accumulator_wraps_at_24_bits():

@@ -90,6 +90,18 @@ def metadata(model) -> dict[str, str]:
     return {p.key: p.value for p in model.metadata_props}
 
 
+def step_metadata(model) -> dict[str, str]:
+    """:func:`metadata` of an snnc step model; :class:`FrontendError` for any other model."""
+    meta = metadata(model)
+    if KEY_FORMAT not in meta:
+        raise FrontendError(
+            f"this ONNX model is not an snnc step model (no '{KEY_FORMAT}' metadata)",
+            hint="ONNX ANN models load through snnc.load; step models come from "
+            "snnc.backends.onnx_step.export or prog.export_onnx",
+        )
+    return meta
+
+
 # ------------------------------------------------------------------------------ export
 def _finish(builder, name: str, dialect: str, info: dict, ir_dir: Path, extra: dict) -> Any:
     from onnx import helper
@@ -224,12 +236,7 @@ def run_step_model(model, x, steps: int | None = None, *, progress: bool | None 
     import onnxruntime as ort
 
     model = _as_model(model)
-    meta = metadata(model)
-    if KEY_FORMAT not in meta:
-        raise FrontendError(
-            "this ONNX model is not an snnc step model (no snnc.step_model metadata)",
-            hint="export one with snnc.backends.onnx_step.export or prog.export_onnx",
-        )
+    meta = step_metadata(model)
     in_shape = tuple(json.loads(meta["snnc.input_shape"]))
     dtype = np.dtype(meta["snnc.input_dtype"])
     x = np.asarray(x)
