@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--calibration", metavar="X.npz", help="input spikes (key 'x') to size each layer's scale from data")
     c.add_argument("--calibration-method", choices=("max", "percentile", "search"), default=None,
                    help="how calibration data size each layer (default: max; see docs/calibration.md)")
+    c.add_argument("--split-weights", action="store_true",
+                   help="each weight block as two 8-bit blocks (hi + residual): ~14-bit weights, 2x synapses")
     c.add_argument("--check", metavar="X.npz", help="after compiling, run X on the emulator and on Lava and compare every layer")
     c.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
     _add_convention(c)
@@ -109,7 +111,7 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     result = snnc.compile(
         a.model, target=a.target, dt=a.dt, integration=a.integration, spike_if=a.spike_if,
         synapse_input=a.synapse_input, calibration=calibration, stop_after=a.stop_after,
-        calibration_method=a.calibration_method,
+        calibration_method=a.calibration_method, split_weights=a.split_weights,
     )
     if not isinstance(result, snnc.Program):
         print(format_graph(result))

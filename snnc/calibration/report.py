@@ -46,6 +46,8 @@ from snnc.errors import InputError
 WEIGHT_ERROR_HINT = 0.02
 #: error a layer may introduce before it is called out (spike-count error or rms/range)
 ERROR_HINT = 0.02
+#: own error from which the rounding hint is given even below ERROR_HINT
+ROUNDING_HINT = 0.005
 #: read-out agreement tolerance, fraction of the float v range
 READOUT_TOL = 0.01
 
@@ -256,20 +258,22 @@ def hints(r: LayerError, upstream: list[LayerError]) -> list[str]:
     if r.weight_error > WEIGHT_ERROR_HINT and own:
         out.append(
             f"8-bit weights are coarse here ({100 * r.weight_error:.1f}% relative error): a few large weights "
-            "set the grid; try calibration_method='search' or retrain with weight clipping"
+            "set the grid; compile with split_weights=True (--split-weights: hi/lo blocks, ~14-bit weights)"
         )
     if r.spiking and r.spikes_float > 0 and r.spikes_fixed == 0:
         out.append("the layer never fires on the chip although the float model does: its threshold/scale is off")
+    precision = len(out)  # overflow and precision causes found so far
     up = [u for u in upstream if u.first_divergence is not None]
-    if not out and up and r.first_divergence is not None and not own:
+    if up and r.first_divergence is not None and not own:
         first = min(up, key=lambda u: u.first_divergence)
         out.append(
             f"differences arrive from upstream layer {first.name} (diverges at step {first.first_divergence}); fix that layer first"
         )
-    if not out and (own or r.own_divergence is not None):
+    noticeable = own or (r.own_divergence is not None and r.own_error > ROUNDING_HINT)
+    if noticeable and not any("threshold too small" in h or "8-bit weights" in h for h in out[:precision]):
         out.append(
             "error from rounding alone (8-bit weights, 12-bit decays, truncation of u and v each step); "
-            "try calibration_method='search'"
+            "8-bit weights usually dominate: compile with split_weights=True (--split-weights)"
         )
     if not out:
         out.append("no problem detected: the layer matches the float model" if r.first_divergence is None

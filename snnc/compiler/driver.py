@@ -26,6 +26,7 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     synapse_input: str = "ode",
     calibration: Any = None,
     calibration_method: str | None = None,
+    split_weights: bool = False,
     stop_after: str | None = None,
 ) -> Program | Graph:
     """Compile ``model`` (a path, a ``nir.NIRGraph`` or a float-dialect Graph) for ``target``.
@@ -36,7 +37,9 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     from the drive the data produce (:mod:`snnc.calibration`) instead of the worst case;
     ``calibration_method`` picks how (``max``, ``percentile``, ``search``; default
     :data:`snnc.calibration.methods.DEFAULT_METHOD`).  Without calibration data the
-    quantizer's output does not depend on it.
+    quantizer's output does not depend on it.  ``split_weights=True`` quantizes every weight
+    block as two 8-bit blocks (hi + rounding residual, ~14-bit weights, twice the synapses;
+    :mod:`snnc.compiler.weight_split`).
     With ``stop_after`` the graph after that pass is returned instead of a Program.
     """
     spec = get_target(target)
@@ -51,7 +54,7 @@ def compile(  # noqa: A001 - the public name is snnc.compile
         from snnc.calibration.methods import no_data
 
         no_data(calibration_method)
-    ctx = CompileContext(convention=conv, target=spec, calibration=stats)
+    ctx = CompileContext(convention=conv, target=spec, calibration=stats, split_weights=split_weights)
     out = run_pipeline(graph, ctx, stop_after=stop_after)
     if not out.of_kind(loihi.Compartment):
         return out

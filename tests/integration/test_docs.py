@@ -76,6 +76,15 @@ def test_regression_example_in_docs_works_as_written(pytester):
     pytester.runpytest("tests/test_my_model.py").assert_outcomes(passed=1)
 
 
+def test_onnxruntime_loop_in_docs_works_as_written(tmp_path, monkeypatch):
+    (tmp_path / "examples").mkdir()
+    for f in ("mlp.nir", "mlp_input.npz"):
+        shutil.copy(ROOT / "examples" / f, tmp_path / "examples" / f)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(_doc_example("onnx-step-models.md", "onnxruntime-loop"), "docs-example", "exec"), {})
+    assert (tmp_path / "mlp.onnx").is_file()
+
+
 @pytest.mark.lava
 def test_regression_example_records_on_lava(pytester):
     """The recording command of docs/testing.md (--snnc-target lava) works too."""

@@ -34,6 +34,8 @@ class CompileContext:
     target: TargetSpec
     #: per-population statistics from :func:`snnc.calibration.observe`, or None
     calibration: dict[str, Any] | None = None
+    #: quantize every weight block as hi + lo 8-bit blocks (snnc.compiler.weight_split)
+    split_weights: bool = False
     reports: dict[str, Any] = dataclasses.field(default_factory=dict)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
 

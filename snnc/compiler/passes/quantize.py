@@ -46,7 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snnc.calibration.methods import as_layer_calibration
-from snnc.compiler import blocks
+from snnc.compiler import blocks, weight_split
 from snnc.compiler import fixed_point as fx
 from snnc.compiler.discretize import coefficients
 from snnc.compiler.ir import loihi, ops
@@ -263,6 +263,12 @@ def _lower_population(
             syn, e, err = blocks.conv_synapse(p, kernel, scale, layer)
         else:
             syn, e, err = blocks.synapse(p, w, scale, depth, name, layer, target)
+            if getattr(ctx, "split_weights", False) and err > 0:  # hi/lo blocks (weight_split)
+                lo, _, _ = blocks.synapse(p, weight_split.residual(w, syn, scale), scale, depth, name, layer, target)
+                err = weight_split.combined_error(w, syn, lo, scale)
+                nodes[f"{syn_name}:lo"] = lo
+                edges += [(p.source, f"{syn_name}:lo"), (f"{syn_name}:lo", name)]
+                synapses += lo.num_synapses
         weights[i] = None  # free the float block once it is quantized
         nodes[syn_name] = syn
         edges += [(p.source, syn_name), (syn_name, name)]
