@@ -181,3 +181,5 @@ def test_foreign_onnx_and_bad_input(tmp_path):
         onnx_step.run_step_model(junk, X_MLP)
     with pytest.raises(InputError, match="expected"):
         onnx_step.run_step_model(onnx_step.export_graph(MLP), X_MLP[:, :, :3])
+    with pytest.raises(InputError, match="binary spikes"):
+        onnx_step.run_step_model(snnc.compile(MLP).export_onnx(tmp_path / "p.onnx"), X_MLP * 2)

@@ -245,6 +245,9 @@ def run_step_model(model, x, steps: int | None = None, *, progress: bool | None 
             f"x has shape {tuple(x.shape)}; expected (batch, T, {', '.join(map(str, in_shape))})",
             hint="x is (batch, time, *input_shape); add a batch axis for a single sample",
         )
+    if meta.get("snnc.dialect") == "loihi" and x.size and not np.isin(x, (0, 1)).all():
+        raise InputError("x must hold binary spikes (0/1) for an integer step model",
+                         hint="encode real values as spikes first (e.g. rate coding)")
     if steps is None:
         lat = json.loads(meta.get("snnc.latency", "{}"))
         steps = x.shape[1] + max(lat.values(), default=0)
