@@ -49,4 +49,3 @@ def combined_error(w, hi: loihi.Synapse, lo: loihi.Synapse, scale: float) -> flo
         return 0.0
     got = (dense(hi.weights) * 2.0 ** int(hi.weight_exp) + dense(lo.weights) * 2.0 ** int(lo.weight_exp)) / scale
     return float(np.linalg.norm(got - wd)) / norm
-
