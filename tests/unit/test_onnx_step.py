@@ -14,7 +14,7 @@ import snnc
 from snnc.backends import emulator, onnx_step
 from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph
-from snnc.errors import FrontendError, InputError
+from snnc.errors import FrontendError, InputError, ValidationError
 from snnc.frontends.onnx_step import is_step_model, load_step_model, step_model_convention
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,3 +183,15 @@ def test_foreign_onnx_and_bad_input(tmp_path):
         onnx_step.run_step_model(onnx_step.export_graph(MLP), X_MLP[:, :, :3])
     with pytest.raises(InputError, match="binary spikes"):
         onnx_step.run_step_model(snnc.compile(MLP).export_onnx(tmp_path / "p.onnx"), X_MLP * 2)
+
+
+def test_too_large_for_one_onnx_file_is_refused_before_densifying():
+    """A 200x200 conv layer is a 640000x40000 matrix (205 GB dense): refused, not allocated."""
+    conv = ops.Conv2d((200, 200), np.ones((16, 1, 3, 3)), (1, 1), (1, 1), (1, 1), 1, np.zeros(16))
+    shape = (16, 200, 200)
+    g = Graph({"input": ops.Input((1, 200, 200)), "conv": conv,
+               "lif": ops.LIF(*(np.ones(shape),) * 4, np.zeros(shape)),
+               "output": ops.Output(shape)},
+              [("input", "conv"), ("conv", "lif"), ("lif", "output")])
+    with pytest.raises(ValidationError, match=r"layer 'conv': its 640000x40000 matrix .* GB"):
+        onnx_step.export_graph(g)

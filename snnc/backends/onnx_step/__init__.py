@@ -43,12 +43,11 @@ from typing import Any
 
 import numpy as np
 
+from snnc.backends.onnx_step.builder import MAX_MODEL_BYTES
 from snnc.errors import FrontendError, InputError, ValidationError
 
 STEP_MODEL_FORMAT = 1
 KEY_FORMAT = "snnc.step_model"
-#: the protobuf limit of one ONNX file (external data is not used)
-MAX_MODEL_BYTES = 2_000_000_000
 
 __all__ = [
     "KEY_FORMAT", "STEP_MODEL_FORMAT", "export", "export_graph", "export_program",

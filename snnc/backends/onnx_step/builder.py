@@ -23,6 +23,9 @@ OPSET = 17
 IR_VERSION = 8  # onnxruntime >= 1.10 reads it
 BATCH = "batch"
 
+#: the protobuf limit of one ONNX file (external data is not used)
+MAX_MODEL_BYTES = 2_000_000_000
+
 STATE_IN = "state_in."
 STATE_OUT = "state_out."
 
@@ -114,6 +117,21 @@ class Builder:
         self.add_output(tensor, STATE_OUT + st.key, st.dtype, shape, st.doc)
 
     # ------------------------------------------------------------------------ helpers
+    def dense(self, matrix, dtype, node: str) -> np.ndarray:
+        """``matrix`` (dense or scipy sparse) as a dense array, refusing what cannot fit a file."""
+        from snnc.errors import ValidationError
+
+        rows, cols = matrix.shape
+        size = int(rows) * int(cols) * np.dtype(dtype).itemsize
+        if size > MAX_MODEL_BYTES:
+            raise ValidationError(
+                f"its {rows}x{cols} matrix would take {size / 1e9:.1f} GB as a dense ONNX "
+                f"tensor; one ONNX file holds at most {MAX_MODEL_BYTES / 1e9:.0f} GB",
+                node=node,
+                hint="step models store every block densely: export a smaller network",
+            )
+        return (matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)).astype(dtype)
+
     def flat(self, tensor: str, n: int) -> str:
         """(batch, *shape) -> (batch, n)."""
         return self.op("Reshape", [tensor, self.const([-1, n], np.int64)], hint="flat")

@@ -87,10 +87,10 @@ def _delay(b: Builder, name: str, line: "reference._DelayLine", x: str, reset: s
     return b.op("ReduceSum", [picked, b.const([2], np.int64)], keepdims=0, hint=f"y.{name}")
 
 
-def _linear(b: Builder, node: ops.Node, x: str) -> str:
+def _linear(b: Builder, name: str, node: ops.Node, x: str) -> str:
     if isinstance(node, ops.Flatten):
         return x
-    a = linear.as_matrix(node).toarray().T.astype(F64)
+    a = b.dense(linear.as_matrix(node), F64, node.source or name).T
     y = b.op("MatMul", [x, b.const(a, F64, hint="weight")])
     bias = linear.bias_vector(node)
     return y if bias is None else b.op("Add", [y, b.const(bias, F64, hint="bias")])
@@ -132,7 +132,7 @@ def build(graph: Graph, conv: Convention) -> tuple[Builder, dict]:
         elif isinstance(node, ops.Delay):
             values[name] = _delay(b, name, step, total, reset)
         elif name in net.linear:
-            values[name] = _linear(b, node, total)
+            values[name] = _linear(b, name, node, total)
         else:  # Output (and any other pass-through)
             values[name] = total
     for s, st in prev_states.items():

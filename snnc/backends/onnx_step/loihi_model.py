@@ -96,7 +96,7 @@ class _SynapseStep:
     def __init__(self, b: Builder, name: str, node, reset: str):
         self.b, self.name, self.node = b, name, node
         ss = synapse_state(node, 1)
-        m = ss.matrix.toarray() if hasattr(ss.matrix, "toarray") else np.asarray(ss.matrix)
+        m = b.dense(ss.matrix, np.float64, name)
         worst = float(np.abs(m).sum(axis=1).max(initial=0.0))
         if worst >= EXACT_SUM_LIMIT:
             raise ValidationError(
