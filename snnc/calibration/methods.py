@@ -142,7 +142,17 @@ def calibrate_graph(graph, x, convention, target, method: str | None) -> dict[st
     from snnc.calibration.observe import observe
 
     method = check_method(method)
-    cal = calibrate(observe(graph, x, convention), method)
+    stats = observe(graph, x, convention)
+    for name, st in stats.items():
+        if not np.any(st.peak_drive):
+            raise CalibrationError(
+                f"the layer receives no input on the calibration data (all-zero activity upstream, "
+                f"{st.samples} samples x {st.steps} steps): its scale cannot be sized from them",
+                node=graph[name].source or name,
+                hint="use calibration samples that make every layer's inputs spike (real data, not zeros), "
+                "or compile without calibration",
+            )
+    cal = calibrate(stats, method)
     if method == "search":
         from snnc.calibration.search import search
 

@@ -84,3 +84,14 @@ def test_bad_method_and_method_without_data(capsys):
     assert "--calibration" in e.value.hint
     assert main(["compile", str(MODEL), "--calibration-method", "percentile", "-o", "/nonexistent/x"]) == 2
     assert "needs calibration data" in capsys.readouterr().err
+
+
+def test_all_zero_activity_names_the_silent_layer():
+    with pytest.raises(CalibrationError, match="receives no input") as e:
+        snnc.compile(MODEL, calibration=np.zeros_like(X), calibration_method="percentile")
+    assert e.value.node == "lif1" and "real data" in e.value.hint
+    # NaN in the data is refused before any method runs
+    bad = X.astype(float)
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(CalibrationError, match="NaN"):
+        snnc.compile(MODEL, calibration=bad, calibration_method="max")
