@@ -195,3 +195,20 @@ def test_too_large_for_one_onnx_file_is_refused_before_densifying():
               [("input", "conv"), ("conv", "lif"), ("lif", "output")])
     with pytest.raises(ValidationError, match=r"layer 'conv': its 640000x40000 matrix .* GB"):
         onnx_step.export_graph(g)
+
+
+@pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph:DeprecationWarning")
+@pytest.mark.parametrize("net_name,in_shape", [("LifMLP", (12,)), ("CubaMLP", (12,)),
+                                               ("ConvNet", (2, 8, 8)), ("RecurrentNet", (12,))])
+def test_float_step_model_of_snntorch_exports_equals_snntorch(tmp_path, net_name, in_shape):
+    """snnTorch net -> its NIR export -> float step model in onnxruntime: snnTorch's spikes."""
+    import snntorch_nets as nets  # tests/helpers (imports torch and snnTorch)
+
+    nets.torch.manual_seed(0)
+    net = getattr(nets, net_name)()
+    path = nets.export(net, in_shape, tmp_path)
+    x = (nets.torch.rand(nets.BATCH, nets.STEPS, *in_shape) < 0.3).float()
+    expected = nets.run_snntorch(net, x)[-1]  # the last layer's spikes = the graph's Output
+    (y,) = onnx_step.run_step_model(onnx_step.export_graph(path), x.numpy()).values()
+    assert expected.sum() > 0
+    np.testing.assert_array_equal(y, expected)
