@@ -16,8 +16,9 @@ what is missing and how to get access (:data:`ACCESS_HINT`).
 With them, :func:`run` builds, per sample, exactly the processes of
 :func:`snnc.backends.lava.to_lava` (``Dense``/``Sparse``/``DelayDense``/``Conv`` + ``LIF``,
 RingBuffer source and sinks) and runs them with ``Loihi2HwCfg()``; Intel's
-``Loihi2HWProfiler`` records execution time and energy, read by :func:`read_profile` into a
-plain dict (``last_profile``) that snnc's energy report can take.  The placement
+``Loihi2HWProfiler`` (through Lava's ``lava.utils.profiler.Profiler.init``) probes the energy,
+read by :func:`read_profile` into a plain dict (``last_profile``) that snnc's energy report can
+take.  The placement
 (``prog.placement``) is checked against the program and recorded beside the profiler's
 ``num_alloc_chips``: lava-loihi's compiler allocates cores itself and Lava 0.10 exposes no
 public way to pin a process to a core, so snnc cannot impose its placement on the board.
@@ -53,6 +54,8 @@ ACCESS_HINT = (
     "Loihi 2 board. Until then backend='lava' runs the same fixed_pt processes on the CPU, "
     "spike for spike equal to backend='emulator'"
 )
+#: the parts of Loihi2HWProfiler.energy_breakdown() / power_breakdown(), in their order
+BREAKDOWN_PARTS = ("total", "dynamic", "static", "vdd", "vdd_m", "vdd_io")
 #: Loihi2HWProfiler attributes read into the profile dict (those present are taken)
 PROFILER_FIELDS = (
     "execution_time", "host_time", "learning_time", "management_time", "pre_lrn_mgmt_time",
@@ -134,12 +137,26 @@ def _plain(value: Any) -> Any:
     return arr.item() if arr.ndim == 0 else arr.astype(np.float64).tolist()
 
 
-def read_profile(profiler: Any, steps: int) -> dict[str, Any]:
-    """The profiler's readings as plain numbers, plus the totals the energy report uses.
+def _breakdown(profiler: Any, method: str, unit: str) -> dict[str, float]:
+    fn = getattr(profiler, method, None)
+    if not callable(fn):
+        return {}
+    try:
+        values = fn()
+    except Exception:  # noqa: BLE001 - a probe that was not enabled raises on access
+        return {}
+    return {f"{part}_{unit}": float(v) for part, v in zip(BREAKDOWN_PARTS, values)}
 
-    Every attribute of :data:`PROFILER_FIELDS` the profiler has is copied (scalars as float,
-    per-step series as lists, in Intel's units).  ``energy_total`` / ``energy_static`` /
-    ``energy_dynamic`` sum the ``energy`` / ``static_energy`` / ``dynamic_energy`` series.
+
+def read_profile(profiler: Any, steps: int) -> dict[str, Any]:
+    """The profiler's readings as plain numbers, in the form the energy report takes.
+
+    * ``energy_breakdown()`` -> ``total_uj``, ``dynamic_uj``, ``static_uj``, ``vdd_uj``,
+      ``vdd_m_uj``, ``vdd_io_uj`` (µJ) and ``power_breakdown()`` -> the same parts in W;
+      Intel's public examples compute the run time as ``total_uj · 1e-6 / total_w``, which
+      gives ``time_s`` and ``time_per_step_s`` here;
+    * every attribute of :data:`PROFILER_FIELDS` the profiler has, under ``raw`` (scalars as
+      float, per-step series as lists, in the profiler's own units).
     """
     raw = {}
     for f in PROFILER_FIELDS:
@@ -150,13 +167,15 @@ def read_profile(profiler: Any, steps: int) -> dict[str, Any]:
                 value = None
             if value is not None:
                 raw[f] = value
-    out: dict[str, Any] = {"source": "Loihi2HWProfiler", "steps": int(steps), "raw": raw}
-    for key, field in (("energy_total", "energy"), ("energy_static", "static_energy"),
-                       ("energy_dynamic", "dynamic_energy"), ("time_total", "execution_time")):
-        if field in raw:
-            out[key] = float(np.sum(raw[field]))
+    out: dict[str, Any] = {"source": "Loihi2HWProfiler", "steps": int(steps)}
+    out.update(_breakdown(profiler, "energy_breakdown", "uj"))
+    out.update(_breakdown(profiler, "power_breakdown", "w"))
+    if out.get("total_uj") is not None and out.get("total_w"):
+        out["time_s"] = out["total_uj"] * 1e-6 / out["total_w"]
+        out["time_per_step_s"] = out["time_s"] / max(int(steps), 1)
     if "num_alloc_chips" in raw:
         out["chips"] = int(np.max(raw["num_alloc_chips"]))
+    out["raw"] = raw
     return out
 
 
@@ -186,7 +205,7 @@ def run(graph, x, steps: int, record: Sequence[str] | None = None, *, placement=
     """
     require()
     from lava.magma.core.run_configs import Loihi2HwCfg
-    from lava.utils.loihi2_profiler_api import Loihi2HWProfiler
+    from lava.utils.profiler import Profiler  # picks Loihi2HWProfiler for Loihi2HwCfg
 
     from snnc.backends.emulator.wiring import check_input, check_record, wiring
     from snnc.backends.lava.build import to_lava
@@ -204,9 +223,8 @@ def run(graph, x, steps: int, record: Sequence[str] | None = None, *, placement=
     for i in range(batch):
         net = to_lava(graph, x[i], steps, rec)
         cfg = Loihi2HwCfg()
-        profiler = Loihi2HWProfiler(cfg) if profile else None
-        if profiler is not None:
-            profiler.execution_time_probe(num_steps=steps)
+        profiler = Profiler.init(cfg) if profile else None
+        if profiler is not None:  # energy only: Intel notes the time probe distorts power
             profiler.energy_probe(num_steps=steps)
         s_i, v_i = net.run(run_cfg=cfg)
         for c, a in s_i.items():

@@ -74,15 +74,16 @@ def test_cli_run_on_loihi2_exits_2_with_hint(tmp_path, capsys, no_lava_loihi):
     assert "hint: lava-loihi is Intel's closed extension" in err
 
 
-def test_read_profile_sums_the_series():
+def test_read_profile_converts_the_breakdowns():
     profiler = types.SimpleNamespace(
-        energy=np.array([1.0, 2.0, 3.0]), static_energy=np.array([0.5, 0.5, 0.5]),
-        dynamic_energy=np.array([0.5, 1.5, 2.5]), execution_time=np.array([10.0, 12.0, 11.0]),
-        num_alloc_chips=1, power=np.array([0.7]),
+        energy_breakdown=lambda: (30.0, 20.0, 10.0, 12.0, 17.0, 1.0),  # µJ
+        power_breakdown=lambda: (0.6, 0.4, 0.2, 0.25, 0.34, 0.01),    # W
+        num_alloc_chips=1, power=np.array([0.6, 0.61]), static_power="n/a",
     )
-    p = loihi2_hw.read_profile(profiler, steps=3)
-    assert p["energy_total"] == 6.0 and p["energy_static"] == 1.5 and p["energy_dynamic"] == 4.5
-    assert p["time_total"] == 33.0 and p["chips"] == 1 and p["raw"]["power"] == [0.7]
+    p = loihi2_hw.read_profile(profiler, steps=10)
+    assert p["total_uj"] == 30.0 and p["static_uj"] == 10.0 and p["vdd_io_w"] == 0.01
+    assert p["time_s"] == pytest.approx(30e-6 / 0.6) and p["time_per_step_s"] == pytest.approx(5e-6)
+    assert p["chips"] == 1 and p["raw"]["power"] == [0.6, 0.61] and "static_power" not in p["raw"]
 
 
 def test_placement_must_cover_every_population():
@@ -104,4 +105,4 @@ def test_board_run_matches_the_emulator_and_reads_the_profiler():
     np.testing.assert_array_equal(y_hw, prog.run(X, backend="emulator"))
     profiles = loihi2_hw.last_profile["samples"]
     assert len(profiles) == X.shape[0]
-    assert all(p["energy_total"] > 0 and p["time_total"] > 0 for p in profiles)
+    assert all(p["total_uj"] > 0 and p["time_s"] > 0 for p in profiles)
