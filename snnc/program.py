@@ -47,6 +47,8 @@ class Program:
         self.timings = dict(timings or {})
         #: the float-dialect model it was compiled from (set by snnc.compile; saved as reference/)
         self.reference: Graph | None = None
+        #: static inputs -> spikes (:mod:`snnc.encoding`), set for converted ANNs; saved as "encoder"
+        self.encoder = None
 
     # ------------------------------------------------------------------ structure
     @property
@@ -109,7 +111,7 @@ class Program:
         returns the backend's :class:`~snnc.backends.base.RunResult` instead (every layer,
         raw chip time line).
         """
-        x = self._check_input(x)
+        x = self._check_input(self.encode(x))
         steps = x.shape[1] + max(self.latency.values(), default=0)
         if backend == "emulator":
             from snnc.backends import emulator
@@ -145,6 +147,17 @@ class Program:
             return v.reshape((v.shape[0], t) + shape[1:])
         s = raw.spikes[src][:, k : k + t].astype(np.uint8)
         return s.reshape((s.shape[0], t) + shape[1:])
+
+    @property
+    def timesteps(self) -> int | None:
+        """Steps per static input sample (converted ANNs), else None (the input's own T)."""
+        return None if self.encoder is None else self.encoder.timesteps
+
+    def encode(self, x: Any) -> Any:
+        """Static inputs (batch, *in_shape) -> spikes through :attr:`encoder`; spikes unchanged."""
+        if self.encoder is not None and self.encoder.is_static(x):
+            return self.encoder.encode(x)
+        return x
 
     def to_lava(self, x: Any | None = None, steps: int | None = None):
         """Build the Lava processes of this program (for users who wire or run them).
@@ -196,6 +209,8 @@ class Program:
             "layers": self.layers,
             "timings": self.timings,
         }
+        if self.encoder is not None:
+            meta["encoder"] = self.encoder.to_json()
         (d / "program.json").write_text(json.dumps(meta, indent=2, default=_json_default))
         if self.reference is not None:
             save_graph(self.reference, d / "reference")
@@ -219,6 +234,10 @@ class Program:
             prog = cls(graph, conv, get_target(meta["target"]), meta["latency"], meta.get("layers"), meta.get("timings"))
             if (d / "reference").is_dir():
                 prog.reference = load_graph(d / "reference")
+            if meta.get("encoder") is not None:
+                from snnc.encoding import encoder_from_json
+
+                prog.encoder = encoder_from_json(meta["encoder"])
             return prog
         except (KeyError, TypeError, ValueError, OSError) as e:
             if isinstance(e, FrontendError):

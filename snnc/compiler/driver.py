@@ -27,6 +27,7 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     calibration: Any = None,
     calibration_method: str | None = None,
     split_weights: bool = False,
+    timesteps: int | None = None,
     stop_after: str | None = None,
 ) -> Program | Graph:
     """Compile ``model`` (a path, a ``nir.NIRGraph`` or a float-dialect Graph) for ``target``.
@@ -40,11 +41,17 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     quantizer's output does not depend on it.  ``split_weights=True`` quantizes every weight
     block as two 8-bit blocks (hi + rounding residual, ~14-bit weights, twice the synapses;
     :mod:`snnc.compiler.weight_split`).
+    An ANN (an ONNX model) is first converted to a rate-coded IF network on ``calibration``
+    (static inputs (batch, *input_shape)) for ``timesteps`` steps per sample
+    (:mod:`snnc.calibration.balance`); the program then carries the input encoder.
     With ``stop_after`` the graph after that pass is returned instead of a Program.
     """
     spec = get_target(target)
     conv = Convention(dt=dt, integration=integration, spike_if=spike_if, synapse_input=synapse_input)
     graph = load(model)
+    from snnc.calibration.balance import prepare  # ANN -> rate-coded SNN; a no-op otherwise
+
+    graph, calibration, encoder = prepare(graph, calibration, conv, timesteps)
     stats = None
     if calibration is not None:
         from snnc.calibration.methods import calibrate_graph
@@ -61,4 +68,5 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     layers = [r.as_dict() for r in ctx.reports.get("quantize", [])]
     prog = Program(out, conv, spec, ctx.reports["latency"], layers, ctx.timings)
     prog.reference = graph  # the float model, for prog.report() (snnc.calibration.report)
+    prog.encoder = encoder  # static inputs -> spikes (converted ANNs), saved with the program
     return prog

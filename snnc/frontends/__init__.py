@@ -10,7 +10,7 @@ from snnc.compiler.ir.graph import Graph
 from snnc.errors import FrontendError
 
 #: file suffixes each frontend reads
-SUFFIXES = {".nir": "nir"}
+SUFFIXES = {".nir": "nir", ".onnx": "onnx"}
 
 
 def load(source: Any) -> Graph:
@@ -34,11 +34,17 @@ def load(source: Any) -> Graph:
             )
     elif type(source).__module__.startswith("nir"):
         kind = "nir"
+    elif type(source).__name__ == "ModelProto" and type(source).__module__.startswith("onnx"):
+        kind = "onnx"
     else:
         raise FrontendError(
             f"cannot load a model from a {type(source).__name__}",
             hint="pass a .nir path, a nir.NIRGraph or an snnc Graph",
         )
+    if kind == "onnx":  # an ANN (converted at compile time) or an snnc step model
+        from snnc.frontends.onnx import load_onnx
+
+        return load_onnx(source)
     from snnc.frontends.nir import load_nir
 
     return load_nir(source)

@@ -156,3 +156,15 @@ def test_lava_target_matches_the_emulator_golden(project):
     project.runpytest("--snnc-update-golden", "-k", "test_mlp").assert_outcomes(passed=1)
     r = project.runpytest("--snnc-target", "lava", "-k", "test_mlp")
     r.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("target", ["emulator", pytest.param("lava", marks=pytest.mark.lava)])
+def test_project_regression_tests_run_on_each_target(target):
+    """`pytest tests/golden --snnc-target lava|emulator`: snnc's own golden test on that target."""
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/golden",
+         "--snnc-target", target],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stdout[-2000:]
+    assert " passed" in r.stdout.splitlines()[-1] and "failed" not in r.stdout.splitlines()[-1]

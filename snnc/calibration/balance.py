@@ -1,0 +1,343 @@
+"""Data-based threshold balancing: a ReLU ANN (from ONNX) into a rate-coded IF network.
+
+The classic conversion (Diehl et al. 2015; Rueckauer et al. 2017).  An IF neuron driven by a
+constant input ``z`` per step (threshold θ, reset by *subtraction*) fires at rate
+``min(max(z, 0), θ)/θ`` in the limit of many steps, i.e. it computes a clipped ReLU.  So for
+every ReLU layer l with activations ``a_l`` on calibration data:
+
+    λ_l = percentile_p(a_l > 0)                    layer-wise normalisation (p = 100: the max)
+    W'_l = W_l · λ_{l−1} / λ_l ,   b'_l = b_l / λ_l     (λ_0: the input encoder's scale)
+    rate_l ≈ clip(a_l / λ_l, 0, 1)
+
+The last linear layer feeds a non-spiking read-out of the per-step current,
+``y[t] = W_L·λ_{L−1}·s_{L−1}[t] + b_L``, so ``Σ_t y[t] ≈ T·(ANN logits)``.
+
+**Loihi resets to zero.**  Lava's LIF sets v = 0 after a spike, dropping the residual
+``v − θ`` that reset-by-subtraction keeps, and compares strictly (v > θ).  A neuron with
+constant drive z < θ needs ``floor(θ/z) + 1`` steps per spike, so its rate
+``1/(floor(θ/z) + 1)`` is always below ``z/θ`` (z = θ gives rate 1/2, not 1).  The chip offers two
+knobs against this, both chosen by measurement (docs/conversion.md):
+
+* ``percentile`` p < 100 raises rates (fewer steps per spike lose less) at the price of
+  clipping the top (1 − p) of activations;
+* ``threshold`` θ_l < 1 (``thresholds="search"``): per layer, in depth order, the θ that
+  minimises the mean squared error between the float SNN's rates (simulated with the chip's
+  reset-to-zero on the calibration spikes, ``timesteps`` steps) and ``clip(a_l/λ_l, 0, 1)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from snnc.compiler import linear
+from snnc.compiler.discretize import Convention
+from snnc.compiler.ir import ops
+from snnc.compiler.ir.graph import Graph
+from snnc.encoding import RateEncoder
+from snnc.errors import CalibrationError, ValidationError
+
+#: default percentile of positive ReLU activations that maps to rate 1 (measured, docs/conversion.md)
+PERCENTILE = 99.9
+#: default number of time steps per sample
+TIMESTEPS = 32
+#: candidate per-layer thresholds of the ``search`` (relative to the balanced threshold 1)
+THRESHOLD_GRID = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+#: calibration samples the threshold search simulates (the ANN statistics use all of them)
+SEARCH_SAMPLES = 256
+WEIGHTED = (ops.Affine, ops.Linear, ops.Conv1d, ops.Conv2d)
+
+
+@dataclasses.dataclass
+class Conversion:
+    """What :func:`convert` decided: the balanced graph, the encoder and per-layer factors."""
+
+    graph: Graph
+    encoder: RateEncoder
+    scales: dict[str, float]  # λ per IF population (and "input")
+    thresholds: dict[str, float]
+    spikes: np.ndarray  # the encoded calibration data (for the quantizer's calibration)
+
+
+# --------------------------------------------------------------------------- the ANN
+def ann_forward(graph: Graph, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The ANN's activations, (batch, n) per node: linear ops as they are, IF = ReLU."""
+    order, back = graph.schedule()
+    if back:
+        raise ValidationError("the ANN has a cycle", hint="only feed-forward ANNs are converted")
+    x = np.asarray(x, dtype=np.float64)
+    out: dict[str, np.ndarray] = {}
+    for name in order:
+        node = graph[name]
+        if isinstance(node, ops.Input):
+            out[name] = x.reshape(x.shape[0], -1)
+            continue
+        total = sum(out[p] for p in graph.predecessors(name))
+        if isinstance(node, ops.IF):
+            out[name] = np.maximum(total, 0.0)
+        elif isinstance(node, ops.LinearOp):
+            out[name] = linear.apply(linear.as_matrix(node), linear.bias_vector(node), total)
+        else:
+            out[name] = total
+    return out
+
+
+def _check_static(graph: Graph, x: Any) -> np.ndarray:
+    shape = tuple(graph[graph.of_kind(ops.Input)[0]].shape)
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise CalibrationError(f"calibration data is not numeric ({type(x).__name__})",
+                               hint="pass an array (batch, *input_shape)") from None
+    if arr.ndim != 1 + len(shape) or tuple(arr.shape[1:]) != shape or arr.shape[0] == 0:
+        extra = " (these look like spike trains; an ANN is calibrated on static inputs)" \
+            if arr.ndim == 2 + len(shape) else ""
+        raise CalibrationError(
+            f"calibration data has shape {tuple(arr.shape)}; the ANN needs (batch ≥ 1, {', '.join(map(str, shape))})"
+            + extra,
+            hint="pass a few hundred representative input samples, one per row",
+        )
+    if not np.all(np.isfinite(arr)):
+        raise CalibrationError("calibration data contains NaN or inf", hint="clean the data")
+    return arr
+
+
+# --------------------------------------------------------------------------- balancing
+def _population_of(graph: Graph, name: str, forward: bool) -> str:
+    """The population (or Input/Output) reached from ``name`` through unweighted linear ops."""
+    while True:
+        nxt = graph.successors(name) if forward else graph.predecessors(name)
+        if len(nxt) != 1:
+            raise ValidationError(
+                f"the ANN branches at {graph[name].source or name!r}",
+                hint="only sequential ANNs are converted",
+            )
+        name = nxt[0]
+        node = graph[name]
+        if isinstance(node, (ops.NeuronOp, ops.Input, ops.Output)) or isinstance(node, WEIGHTED):
+            return name
+
+
+def scale_layers(graph: Graph, acts: dict[str, np.ndarray], input_scale: float, percentile: float):
+    """λ per IF population: the ``percentile`` of its positive activations on the data."""
+    scales = {"input": input_scale}
+    for name in graph.of_kind(ops.IF):
+        a = acts[name]
+        pos = a[a > 0]
+        if pos.size == 0:
+            raise CalibrationError(
+                "the layer is never active on the calibration data (all ReLU outputs are 0); "
+                "it would never spike",
+                node=graph[name].source or name,
+                hint="check the calibration data (same preprocessing as in training) or the model",
+            )
+        scales[name] = float(np.percentile(pos, percentile))
+    return scales
+
+
+def rescale(graph: Graph, scales: dict[str, float], dt: float, thresholds: dict[str, float]) -> Graph:
+    """Apply W' = W·λ_src/λ_dst, b' = b/λ_dst and set every IF to r·dt = 1, θ = thresholds."""
+    nodes = dict(graph.nodes)
+    inp = graph.of_kind(ops.Input)[0]
+    for name in graph.of_kind(*WEIGHTED):
+        node = graph[name]
+        src = _population_of(graph, name, forward=False)
+        dst = _population_of(graph, name, forward=True)
+        for end in (src, dst):
+            if isinstance(graph[end], WEIGHTED):
+                raise ValidationError(
+                    "two weighted layers without a ReLU between them",
+                    node=node.source or name, hint="fold consecutive linear layers before export",
+                )
+        lam_src = scales["input"] if src == inp else scales[src]
+        lam_dst = scales.get(dst, 1.0)  # the Output read-out keeps the ANN's logit units
+        changes = {"weight": np.asarray(node.weight) * (lam_src / lam_dst)}
+        if hasattr(node, "bias"):
+            changes["bias"] = np.asarray(node.bias) / lam_dst
+        nodes[name] = node.replace(**changes)
+    for name in graph.of_kind(ops.IF):
+        node = graph[name]
+        ones = np.ones(node.shape)
+        nodes[name] = node.replace(r=ones / dt, v_threshold=ones * thresholds.get(name, 1.0),
+                                   v_reset=np.zeros(node.shape))
+    return graph.with_changes(nodes=nodes)
+
+
+def split_signed(graph: Graph) -> Graph:
+    """Double the input along axis 0 into (x⁺, x⁻) channels; the first weighted op gets [W, −W]."""
+    nodes = dict(graph.nodes)
+    name = graph.of_kind(ops.Input)[0]
+    shape = tuple(graph[name].shape)
+    nodes[name] = graph[name].replace(shape=(2 * shape[0],) + shape[1:])
+    cur = name
+    while True:
+        (cur,) = graph.successors(cur)
+        node = graph[cur]
+        if isinstance(node, (ops.Affine, ops.Linear)):
+            nodes[cur] = node.replace(weight=np.concatenate([node.weight, -np.asarray(node.weight)], axis=1))
+            break
+        if isinstance(node, (ops.Conv1d, ops.Conv2d)):
+            if node.groups != 1:
+                raise CalibrationError(
+                    "signed inputs need a first convolution with groups=1", node=node.source or cur,
+                    hint="shift the input data to be non-negative before the model",
+                )
+            nodes[cur] = node.replace(weight=np.concatenate([node.weight, -np.asarray(node.weight)], axis=1))
+            break
+        if isinstance(node, (ops.SumPool2d, ops.Flatten)):
+            s = tuple(node.input_shape)
+            nodes[cur] = node.replace(input_shape=(2 * s[0],) + s[1:])
+        else:
+            raise CalibrationError(
+                f"signed inputs cannot pass a {node.kind} before the first weighted layer",
+                node=node.source or cur, hint="shift the input data to be non-negative",
+            )
+    return graph.with_changes(nodes=nodes)
+
+
+# --------------------------------------------------------------------------- reset by subtraction
+def subtractive(graph: Graph, conv: Convention) -> Graph:
+    """Every IF becomes a reset-by-subtraction neuron built from Lava's registers.
+
+    Lava's LIF zeroes v on a spike but never touches the current u.  So the integrator moves
+    into u and v becomes a copy of it, with a self-inhibiting synapse of weight −θ:
+
+        I[t] = α_I·I[t−1] + x[t] − θ·z[t−1]      α_I = 1 − 1/4096 (du = 0, Lava's least leak)
+        v[t] = I[t] ;  z[t] = v[t] > θ          α_v = 0 (dv = 4096, clipped to 4095 on the chip)
+
+    i.e. v ← v − θ after every spike, one step later, as Lava's recurrent Dense delivers it.
+    The float op is a ``CubaLIF`` (τ_syn = 4096·dt, τ_mem = dt; under ``exact`` integration
+    τ_mem = dt/40, e^−40 ≈ 0) whose input gain is 1 under either ``synapse_input``, plus a
+    ``Scale(−θ)`` back edge.  A bias enters the current (the quantizer feeds it from an
+    always-on neuron), so it accumulates like the input does.
+    """
+    dt = conv.dt
+    tau_syn = 4096.0 * dt
+    tau_mem = dt if conv.integration == "euler" else dt / 40.0
+    alpha_i = 1.0 - dt / tau_syn if conv.integration == "euler" else float(np.exp(-dt / tau_syn))
+    alpha_v = 0.0 if conv.integration == "euler" else float(np.exp(-dt / tau_mem))
+    w_in = 1.0 / (1.0 - alpha_i) if conv.synapse_input == "ode" else 1.0
+    nodes = dict(graph.nodes)
+    edges = list(graph.edges)
+    for name in graph.of_kind(ops.IF):
+        node = graph[name]
+        ones = np.ones(node.shape)
+        theta = np.asarray(node.v_threshold, dtype=np.float64)
+        nodes[name] = ops.CubaLIF(
+            tau_syn=ones * tau_syn, tau_mem=ones * tau_mem, r=ones / (1.0 - alpha_v), v_leak=0 * ones,
+            v_threshold=theta, v_reset=0 * ones, w_in=ones * w_in,
+            meta={**dict(node.meta), "reset": "subtract"},
+        )
+        loop = f"{name}:reset"
+        nodes[loop] = ops.Scale(scale=-theta, meta={"source": f"{node.source or name} (reset by subtraction)"})
+        edges += [(name, loop), (loop, name)]
+    return graph.with_changes(nodes=nodes, edges=edges)
+
+
+# --------------------------------------------------------------------------- search
+def search_thresholds(graph: Graph, spikes: np.ndarray, targets: dict[str, np.ndarray],
+                      conv: Convention, grid=THRESHOLD_GRID) -> tuple[Graph, dict[str, float]]:
+    """Per IF layer in depth order: the θ of ``grid`` whose rates best match ``targets``."""
+    from snnc.backends.reference import simulate
+
+    chosen: dict[str, float] = {}
+    layers = [n for n in graph.schedule()[0] if isinstance(graph[n], ops.IF)]
+    for name in layers:
+        best = (np.inf, 1.0, graph)
+        for theta in grid:
+            node = graph[name]
+            trial = graph.with_changes(nodes={**graph.nodes, name: node.replace(v_threshold=np.full(node.shape, theta))})
+            z = simulate(trial, spikes, dt=conv.dt, integration=conv.integration, spike_if=conv.spike_if, record=[name])
+            rate = z[name].reshape(z[name].shape[0], z[name].shape[1], -1).mean(axis=1)
+            err = float(np.mean((rate - targets[name]) ** 2))
+            if err < best[0]:
+                best = (err, theta, trial)
+        chosen[name] = best[1]
+        graph = best[2]
+    return graph, chosen
+
+
+# --------------------------------------------------------------------------- the pass
+def convert(
+    graph: Graph,
+    x: Any,
+    conv: Convention,
+    timesteps: int | None = None,
+    percentile: float = PERCENTILE,
+    thresholds: str = "fixed",
+    reset: str = "subtract",
+) -> Conversion:
+    """Balance an ANN graph (:func:`snnc.frontends.onnx.load_onnx`) on static calibration data ``x``.
+
+    Returns the rate-coded IF graph, the input encoder and the chosen factors; see the module
+    docstring.  ``thresholds``: ``"fixed"`` (θ = 1, default) or ``"search"`` (per-layer θ);
+    ``reset``: ``"subtract"`` (default, :func:`subtractive`) or ``"zero"`` (Lava's plain LIF reset).
+    """
+    t = TIMESTEPS if timesteps is None else timesteps
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:
+        raise ValidationError(f"timesteps must be a positive integer, got {t!r}", hint="e.g. timesteps=32")
+    if thresholds not in ("search", "fixed"):
+        raise ValidationError(f"thresholds={thresholds!r}", hint="use 'search' or 'fixed'")
+    if reset not in ("subtract", "zero"):
+        raise ValidationError(f"reset={reset!r}", hint="use 'subtract' or 'zero'")
+    if not 0 < percentile <= 100:
+        raise ValidationError(f"percentile {percentile!r} outside (0, 100]", hint="e.g. 99.9")
+    arr = _check_static(graph, x)
+    in_scale = float(np.max(np.abs(arr)))
+    if in_scale == 0:
+        raise CalibrationError("calibration data is all zeros", hint="pass representative inputs")
+    acts = ann_forward(graph, arr)
+    scales = scale_layers(graph, acts, in_scale, percentile)
+    balanced = rescale(graph, scales, conv.dt, {})
+    signed = bool(arr.min() < 0)
+    if signed:
+        balanced = split_signed(balanced)
+    in_shape = tuple(int(d) for d in arr.shape[1:])
+    encoder = RateEncoder(in_shape, in_scale, int(t), signed)
+    spikes = encoder.encode(arr)
+    chosen = {n: 1.0 for n in balanced.of_kind(ops.IF)}
+    if thresholds == "search":
+        sub = slice(0, SEARCH_SAMPLES)
+        targets = {n: np.clip(acts[n][sub] / scales[n], 0.0, 1.0) for n in chosen}
+        balanced, chosen = search_thresholds(balanced, spikes[sub], targets, conv)
+    if reset == "subtract":
+        balanced = subtractive(balanced, conv)
+    meta = dict(graph.meta)
+    meta["ann"] = {
+        **dict(meta.get("ann", {})), "balanced": True, "percentile": float(percentile),
+        "thresholds": thresholds, "reset": reset, "timesteps": int(t),
+    }
+    return Conversion(balanced.with_changes(meta=meta), encoder, scales, chosen, spikes)
+
+
+#: calibration samples handed on (encoded) to the quantizer's calibration (snnc.calibration.methods)
+QUANTIZER_SAMPLES = 512
+
+
+def prepare(graph: Any, calibration: Any, conv: Convention, timesteps: int | None):
+    """The compile driver's hook: ``(graph, calibration, encoder)`` to compile.
+
+    An ANN graph (``meta["ann"]``, not yet balanced) is converted with :func:`convert` on the
+    static ``calibration`` data; the quantizer then calibrates on their encoded spikes.  Any
+    other graph passes unchanged (``timesteps`` is then an error: spiking models carry their
+    own time axis in the input).
+    """
+    ann = getattr(graph, "meta", {}).get("ann")
+    if not ann or ann.get("balanced"):
+        if timesteps is not None:
+            raise ValidationError(
+                "timesteps= applies to ANN models (ONNX) only; a spiking model runs for as "
+                "many steps as its input has",
+                hint="leave out timesteps (--timesteps) for NIR models",
+            )
+        return graph, calibration, None
+    if calibration is None:
+        raise CalibrationError(
+            "converting an ANN needs calibration data: static inputs (batch, *input_shape) "
+            "to balance each layer's threshold",
+            hint="pass calibration=X_cal (or --calibration X.npz with key 'x'), a few hundred samples",
+        )
+    result = convert(graph, calibration, conv, timesteps)
+    return result.graph, result.spikes[:QUANTIZER_SAMPLES], result.encoder

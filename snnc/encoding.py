@@ -1,0 +1,99 @@
+"""Input encoders: static (real-valued) inputs into the binary spikes Loihi's inputs carry.
+
+A converted ANN (:mod:`snnc.calibration.balance`) takes static inputs ``X`` of shape
+``(batch, *in_shape)``; :class:`RateEncoder` turns them into ``(batch, T, *spike_shape)`` spike
+trains that ``Program.run`` feeds to the chip.  It is saved in ``program.json`` (``"encoder"``).
+
+Deterministic rate coding (an integrate-and-fire encoder with reset by subtraction, run in
+software, so it is exact)::
+
+    a = clip(x / scale, −1, 1)                  scale: the calibration data's max |x|
+    c[t] = floor((t + 1)·|a| + 1/2)             spikes emitted by the end of step t
+    s[t] = c[t] − c[t − 1]   (c[−1] = 0)        0 or 1, since |a| ≤ 1
+
+so a channel with value ``a`` emits ``round(T·|a|)`` evenly spaced spikes in ``T`` steps (the
+rate is exact to ``1/(2T)``), starting at step 0 when ``|a| ≥ 1/2``.
+
+Signed inputs (``signed=True``, chosen when the calibration data hold negative values) use two
+spike channels per value, ``max(a, 0)`` and ``max(−a, 0)``, concatenated along the first axis
+(``spike_shape = (2·in_shape[0], *in_shape[1:])``); the first synapse layer carries ``[W, −W]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from snnc.errors import InputError
+
+Shape = tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class RateEncoder:
+    """Deterministic rate coding of static inputs (see the module docstring)."""
+
+    in_shape: Shape
+    scale: float
+    timesteps: int
+    signed: bool = False
+    kind = "rate"
+
+    @property
+    def spike_shape(self) -> Shape:
+        if not self.signed:
+            return tuple(self.in_shape)
+        return (2 * self.in_shape[0],) + tuple(self.in_shape[1:])
+
+    def rates(self, x: np.ndarray) -> np.ndarray:
+        """Per-channel spike rates in [0, 1], ``(batch, *spike_shape)``."""
+        a = np.clip(np.asarray(x, dtype=np.float64) / self.scale, -1.0, 1.0)
+        if not self.signed:
+            return np.maximum(a, 0.0)
+        return np.concatenate([np.maximum(a, 0.0), np.maximum(-a, 0.0)], axis=1)
+
+    def encode(self, x: Any, timesteps: int | None = None) -> np.ndarray:
+        """``(batch, *in_shape)`` values -> ``(batch, T, *spike_shape)`` uint8 spikes."""
+        x = self.check(x)
+        t = int(timesteps or self.timesteps)
+        r = self.rates(x)
+        steps = np.arange(1, t + 1, dtype=np.float64).reshape((1, t) + (1,) * (r.ndim - 1))
+        counts = np.floor(steps * r[:, None] + 0.5)
+        prev = np.concatenate([np.zeros_like(counts[:, :1]), counts[:, :-1]], axis=1)
+        return (counts - prev).astype(np.uint8)
+
+    def check(self, x: Any) -> np.ndarray:
+        arr = np.asarray(x)
+        if arr.ndim != 1 + len(self.in_shape) or tuple(arr.shape[1:]) != tuple(self.in_shape):
+            raise InputError(
+                f"static input has shape {tuple(arr.shape)}; expected (batch, {', '.join(map(str, self.in_shape))})",
+                hint="pass (batch, *input_shape) values, or already encoded spikes (batch, T, *spike_shape)",
+            )
+        if arr.dtype.kind not in "biuf" or (arr.size and not np.all(np.isfinite(arr))):
+            raise InputError("static input must be finite numbers", hint="remove NaN/inf from the data")
+        return arr
+
+    def is_static(self, x: Any) -> bool:
+        """True when ``x`` looks like static inputs (batch, *in_shape) rather than spikes."""
+        return np.ndim(x) == 1 + len(self.in_shape)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "in_shape": list(self.in_shape), "scale": float(self.scale),
+                "timesteps": int(self.timesteps), "signed": bool(self.signed)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "RateEncoder":
+        if d.get("kind") != cls.kind:
+            raise ValueError(f"unknown encoder kind {d.get('kind')!r}")
+        return cls(tuple(int(v) for v in d["in_shape"]), float(d["scale"]), int(d["timesteps"]), bool(d["signed"]))
+
+    def describe(self) -> str:
+        sign = ", signed (two channels per value)" if self.signed else ""
+        return f"rate encoder: x/{self.scale:.4g} -> {self.timesteps} steps{sign}"
+
+
+def encoder_from_json(d: dict[str, Any] | None) -> RateEncoder | None:
+    """The encoder saved in program.json (None when the program takes spikes)."""
+    return None if d is None else RateEncoder.from_json(d)
