@@ -38,8 +38,9 @@ API = {
 
 
 # ------------------------------------------------------------------------------ pages
-def _first_line(doc: str | None) -> str:
-    return (inspect.cleandoc(doc).splitlines() or [""])[0] if doc else ""
+def _one_line(doc: str | None) -> str:
+    """A docstring as one table cell: whitespace collapsed, RST ``literals`` as `code`."""
+    return " ".join(inspect.cleandoc(doc).split()).replace("``", "`") if doc else ""
 
 
 def _cell(text: str) -> str:
@@ -62,7 +63,7 @@ def supported_ops() -> str:
     ]
     for name in SUPPORTED_NIR_TYPES:
         op = getattr(ops, name, None)
-        what = _first_line(op.__doc__) if op is not None else ""
+        what = _one_line(op.__doc__) if op is not None else ""
         lines.append(f"| `{name}` | {'`ops.' + name + '`' if op else '-'} | {_cell(what)} |")
     lines += ["", "Nested `NIRGraph` nodes are flattened (their node names joined with `.`)."]
     try:
