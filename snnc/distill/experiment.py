@@ -1,0 +1,91 @@
+"""The shared driver of ``examples/distill_*.py``: train a teacher, distil a student with one
+loss family, export, compile for Loihi 2, run on the emulator, print one JSON line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from snnc.distill.deploy import evaluate, evaluate_deployed
+from snnc.distill.distiller import Distiller, ReverseKD
+from snnc.distill.init import init_from_ann
+from snnc.distill.losses import loss_family
+from snnc.distill.student import OUTPUTS
+from snnc.distill.trainer import fit, seed_everything, train_teacher
+
+FAMILIES = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway")
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--loss", choices=FAMILIES, default="kd", help="loss family (default kd: CE + LogitKD)")
+    p.add_argument("--tau", type=float, default=1.0, help="KD temperature (default 1)")
+    p.add_argument("--alpha", type=float, default=1.0, help="weight of the logit KD term")
+    p.add_argument("--timesteps", type=int, default=8)
+    p.add_argument("--hidden", type=int, default=64, help="student hidden width")
+    p.add_argument("--epochs", type=int, default=40, help="student float epochs")
+    p.add_argument("--qat-epochs", type=int, default=0, help="QAT fine-tuning epochs after the float ones")
+    p.add_argument("--teacher-epochs", type=int, default=60)
+    p.add_argument("--output", choices=OUTPUTS, default="mem_mean", help="deployable output decoder")
+    p.add_argument("--budget", type=float, default=None, help="add SpikeBudget(target_rate)")
+    p.add_argument("--ann-init", action="store_true", help="initialise the student from a same-topology ANN")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true", help="a tiny run (< 1 min) for tests")
+    p.add_argument("--checkpoint", default=None, help="student checkpoint file (resumed if present)")
+    return p
+
+
+def run(args, data, make_teacher: Callable[[], nn.Module], teacher_input: Callable, make_student: Callable,
+        pairs: dict[str, str], make_twin: Callable[[], nn.Module] | None = None) -> dict:
+    """Run one experiment; ``data`` = (x_train, y_train, x_test, y_test) in [0, 1]."""
+    from snnc.distill.data import rate_encode
+
+    t0 = time.perf_counter()
+    if args.quick:
+        args.epochs, args.teacher_epochs, args.qat_epochs = min(args.epochs, 3), min(args.teacher_epochs, 5), 0
+        args.timesteps = min(args.timesteps, 4)
+    xtr, ytr, xte, yte = data
+    if args.quick:
+        xtr, ytr, xte, yte = xtr[:400], ytr[:400], xte[:200], yte[:200]
+    seed_everything(args.seed)
+    teacher = train_teacher(make_teacher(), teacher_input(xtr), ytr, epochs=args.teacher_epochs, seed=args.seed)
+    teacher_acc = evaluate(teacher, teacher_input(xte), yte)["acc"]
+    seed_everything(args.seed)
+    student = make_student(args)
+    if args.ann_init and make_twin is not None:
+        twin = train_teacher(make_twin(), xtr, ytr, epochs=args.teacher_epochs, seed=args.seed)
+        init_from_ann(student, twin)
+    str_, ste = rate_encode(xtr, args.timesteps), rate_encode(xte, args.timesteps)
+    losses = loss_family(args.loss, tau=args.tau, alpha=args.alpha,
+                         pairs=pairs if args.loss in ("feature", "relation", "ot") else None, budget=args.budget)
+    reverse = ReverseKD(tau=args.tau) if args.loss == "twoway" else None
+    dist = Distiller(None if args.loss == "ce" else teacher, student, losses,
+                     taps=pairs if args.loss in ("feature", "relation", "ot") else None, reverse=reverse)
+    fit(dist, teacher_input(xtr), str_, ytr, epochs=args.epochs, qat_epochs=args.qat_epochs, seed=args.seed,
+        checkpoint=args.checkpoint)
+    student = dist.student
+    qat_acc = evaluate(student, ste, yte)["acc"] if args.qat_epochs else None
+    student.set_qat(False)
+    fl = evaluate(student, ste, yte)
+    dep = evaluate_deployed(student, ste, yte)
+    res = {
+        "dataset": args.dataset, "loss": args.loss, "tau": args.tau, "alpha": args.alpha, "seed": args.seed,
+        "timesteps": args.timesteps, "hidden": args.hidden, "output": args.output,
+        "teacher_acc": round(teacher_acc, 2), "student_float_acc": round(fl["acc"], 2),
+        "student_fixed_acc": round(dep["acc"], 2), "student_qat_acc": None if qat_acc is None else round(qat_acc, 2),
+        "spikes_per_inference": round(dep["spikes"], 1), "float_spikes_per_inference": round(fl["spikes"], 1),
+        "energy_per_inference_j": dep.get("energy_per_inference_j"),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    print(json.dumps(res))
+    return res
+
+
+def main_with(args, **kw) -> dict:
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
+    return run(args, **kw)

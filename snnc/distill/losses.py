@@ -1,0 +1,231 @@
+"""Composable, named distillation losses.  Each is an ``nn.Module`` whose ``forward(batch)``
+takes a :class:`KDBatch` and returns a scalar; ``name`` keys it in the training logs.
+
+Notation: z_S student logits, z_T teacher logits, τ temperature, p = softmax(z/τ)::
+
+    KL_τ(z_S, z_T) = τ² · KL(p_T ‖ p_S)                                   (batch mean)
+    LogitKD  mean:          KL_τ(z_S, z_T)
+             per_timestep:  (1/T) Σ_t KL_τ(z_S^t, z_T)
+             focal:         τ² · mean_b[ w_b · (−Σ p_T log p_S) ],  w = 1 − exp(−CE_S/CE_T)
+    FeatureKD     MSE( P(D(s_tap)), f_T )       D: a decoder, P: an affine/identity projector
+    RelationKD    MSE( G_S, G_T ),  G = row_normalise(F Fᵀ)        (B × B, scale-free)
+    OTFeatureKD   Σ_ij P_ij C_ij,  C_ij = (1 − cos(P(D(s_i)), f_T,j))²,  P = Sinkhorn plan
+    SpikeBudget   mean over layers of relu(rate − target)²
+    CrossEntropy  CE(z_S, y)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from snnc.distill.decoders import make_decoder
+from snnc.errors import ValidationError
+
+
+@dataclasses.dataclass
+class KDBatch:
+    """What a loss may look at for one batch."""
+
+    student: object  # StudentOutput
+    teacher_logits: torch.Tensor | None
+    labels: torch.Tensor
+    student_taps: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+    teacher_taps: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)
+
+
+def kl_tau(z_s: torch.Tensor, z_t: torch.Tensor, tau: float, scale: bool = True) -> torch.Tensor:
+    """τ²·KL(softmax(z_T/τ) ‖ softmax(z_S/τ)), batch mean (τ² dropped with ``scale=False``)."""
+    kl = F.kl_div(F.log_softmax(z_s / tau, -1), F.log_softmax(z_t / tau, -1), reduction="batchmean",
+                  log_target=True)
+    return kl * tau * tau if scale else kl
+
+
+class CrossEntropy(nn.Module):
+    name = "ce"
+
+    def forward(self, b: KDBatch) -> torch.Tensor:
+        return F.cross_entropy(b.student.logits, b.labels)
+
+
+class LogitKD(nn.Module):
+    """Logit distillation, ``mode`` in {mean, per_timestep, focal}; default τ=1 (measured best)."""
+
+    name = "logit_kd"
+    MODES = ("mean", "per_timestep", "focal")
+
+    def __init__(self, tau: float = 1.0, mode: str = "mean", tau_squared: bool = True):
+        super().__init__()
+        if mode not in self.MODES:
+            raise ValidationError(f"unknown LogitKD mode {mode!r}", hint=f"use one of {self.MODES}")
+        if not tau > 0:
+            raise ValidationError(f"temperature tau={tau} must be > 0", hint="use e.g. tau=1.0")
+        self.tau, self.mode, self.tau_squared = float(tau), mode, tau_squared
+
+    def forward(self, b: KDBatch) -> torch.Tensor:
+        z_s, z_t, tau = b.student.logits, b.teacher_logits, self.tau
+        if self.mode == "mean":
+            return kl_tau(z_s, z_t, tau, self.tau_squared)
+        if self.mode == "per_timestep":
+            zs = b.student.per_step
+            t = zs.shape[1]
+            zt = z_t.unsqueeze(1).expand(-1, t, -1)
+            return kl_tau(zs.reshape(-1, zs.shape[-1]), zt.reshape(-1, zt.shape[-1]), tau, self.tau_squared)
+        ce_s = F.cross_entropy(z_s.detach(), b.labels, reduction="none")
+        ce_t = F.cross_entropy(z_t.detach(), b.labels, reduction="none")
+        w = 1.0 - torch.exp(-torch.clamp(ce_s / ce_t.clamp_min(1e-12), min=0.0))
+        soft = -(F.softmax(z_t / tau, -1) * F.log_softmax(z_s / tau, -1)).sum(-1)
+        return (w * soft).mean() * (tau * tau if self.tau_squared else 1.0)
+
+
+class _PairLoss(nn.Module):
+    """Base of the feature losses: ``pairs`` {student tap: teacher tap}, a decoder for the
+    student tap and a lazily sized affine projector (training-only) per pair."""
+
+    def __init__(self, pairs: dict[str, str], decoder: str = "rate", projector: str = "affine"):
+        super().__init__()
+        if not pairs:
+            raise ValidationError("a feature loss needs at least one (student tap, teacher tap) pair",
+                                  hint="pass pairs={'body.fc2': 'net.3'}")
+        if projector not in ("affine", "identity"):
+            raise ValidationError(f"unknown projector {projector!r}", hint="use 'affine' or 'identity'")
+        self.pairs = dict(pairs)
+        self.decoder = make_decoder(decoder)
+        self.projector_kind = projector
+        self.projectors = nn.ModuleDict()
+
+    def features(self, b: KDBatch):
+        for s_name, t_name in self.pairs.items():
+            if s_name not in b.student_taps or t_name not in b.teacher_taps:
+                raise ValidationError(f"tap {s_name!r} -> {t_name!r} was not recorded",
+                                      hint="tap names are module names (student.named_modules(), teacher.named_modules())")
+            fs = self.decoder(b.student_taps[s_name]).reshape(b.labels.shape[0], -1)
+            ft = b.teacher_taps[t_name].reshape(b.labels.shape[0], -1)
+            key = s_name.replace(".", "_")
+            if self.projector_kind == "affine":
+                if key not in self.projectors:
+                    self.projectors[key] = nn.Linear(fs.shape[1], ft.shape[1]).to(fs.device)
+                fs = self.projectors[key](fs)
+            elif fs.shape[1] != ft.shape[1]:
+                raise ValidationError(f"tap {s_name!r} has {fs.shape[1]} features, {t_name!r} {ft.shape[1]}",
+                                      hint="use projector='affine' to bridge the widths")
+            yield fs, ft
+
+
+class FeatureKD(_PairLoss):
+    name = "feature_kd"
+
+    def forward(self, b: KDBatch) -> torch.Tensor:
+        return sum(F.mse_loss(fs, ft) for fs, ft in self.features(b))
+
+
+def relation_matrix(f: torch.Tensor) -> torch.Tensor:
+    """Row-normalised B×B similarity ``normalize(F Fᵀ)`` of flattened features."""
+    f = f.reshape(f.shape[0], -1)
+    return F.normalize(f @ f.T, dim=1)
+
+
+class RelationKD(nn.Module):
+    """Similarity-preserving KD (SuperSNN-style pairwise relations); needs no projector."""
+
+    name = "relation_kd"
+
+    def __init__(self, pairs: dict[str, str], decoder: str = "rate"):
+        super().__init__()
+        self.pairs = dict(pairs)
+        self.decoder = make_decoder(decoder)
+
+    def forward(self, b: KDBatch) -> torch.Tensor:
+        total = 0.0
+        for s_name, t_name in self.pairs.items():
+            g_s = relation_matrix(self.decoder(b.student_taps[s_name]))
+            g_t = relation_matrix(b.teacher_taps[t_name])
+            total = total + F.mse_loss(g_s, g_t)
+        return total
+
+
+def sinkhorn(cost: torch.Tensor, eps: float, iters: int = 50) -> torch.Tensor:
+    """Entropic OT plan between uniform weights, log-domain Sinkhorn::
+
+        f_i = −ε·logsumexp_j((g_j − C_ij)/ε + log b_j),  g_j = −ε·logsumexp_i((f_i − C_ij)/ε + log a_i)
+        P_ij = exp((f_i + g_j − C_ij)/ε + log a_i + log b_j)
+    """
+    n, m = cost.shape
+    log_a = torch.full((n,), -math.log(n), dtype=cost.dtype, device=cost.device)
+    log_b = torch.full((m,), -math.log(m), dtype=cost.dtype, device=cost.device)
+    f = torch.zeros(n, dtype=cost.dtype, device=cost.device)
+    g = torch.zeros(m, dtype=cost.dtype, device=cost.device)
+    for _ in range(iters):
+        f = -eps * torch.logsumexp((g[None, :] - cost) / eps + log_b[None, :], dim=1)
+        g = -eps * torch.logsumexp((f[:, None] - cost) / eps + log_a[:, None], dim=0)
+    return torch.exp((f[:, None] + g[None, :] - cost) / eps + log_a[:, None] + log_b[None, :])
+
+
+def ot_distance(x: torch.Tensor, y: torch.Tensor, blur: float = 0.1 ** 0.5, iters: int = 50) -> torch.Tensor:
+    """Σ P_ij C_ij with cosine cost C = (1 − cos)² and ε = blur² (geomloss' p=2 convention)."""
+    cost = (1.0 - F.normalize(x, dim=1) @ F.normalize(y, dim=1).T) ** 2
+    plan = sinkhorn(cost, blur ** 2, iters)
+    return (plan * cost).sum()
+
+
+class OTFeatureKD(_PairLoss):
+    """Wasserstein alignment of the batch's student features with the teacher's (KDSNN-TII)."""
+
+    name = "ot_kd"
+
+    def __init__(self, pairs: dict[str, str], decoder: str = "rate", blur: float = 0.1 ** 0.5, iters: int = 50):
+        super().__init__(pairs, decoder)
+        self.blur, self.iters = blur, iters
+
+    def forward(self, b: KDBatch) -> torch.Tensor:
+        return sum(ot_distance(fs, ft, self.blur, self.iters) for fs, ft in self.features(b))
+
+
+class SpikeBudget(nn.Module):
+    """Firing-rate regulariser: mean over spiking layers of ``relu(rate − target)²``."""
+
+    name = "spike_budget"
+
+    def __init__(self, target_rate: float = 0.1):
+        super().__init__()
+        self.target = float(target_rate)
+
+    def forward(self, b: KDBatch) -> torch.Tensor:
+        rates = list(b.student.rates.values())
+        return torch.stack([F.relu(r - self.target).pow(2).mean() for r in rates]).mean()
+
+
+class Weighted(nn.Module):
+    """``weight · loss``, keeping the loss' name."""
+
+    def __init__(self, loss: nn.Module, weight: float):
+        super().__init__()
+        self.loss, self.weight, self.name = loss, float(weight), loss.name
+
+    def forward(self, b: KDBatch) -> torch.Tensor:
+        return self.weight * self.loss(b)
+
+
+def loss_family(name: str, tau: float = 1.0, alpha: float = 1.0, pairs: dict[str, str] | None = None,
+                feature_weight: float = 1.0, budget: float | None = None) -> list[nn.Module]:
+    """A ready loss list by family name: ce, kd, kd_step, kd_focal, feature, relation, ot
+    (every KD family is CE + α·LogitKD(τ) [+ feature term]; ``budget`` adds SpikeBudget)."""
+    losses: list[nn.Module] = [CrossEntropy()]
+    families = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway")
+    if name not in families:
+        raise ValidationError(f"unknown loss family {name!r}", hint=f"use one of {families}")
+    if name != "ce":
+        mode = {"kd_step": "per_timestep", "kd_focal": "focal"}.get(name, "mean")
+        losses.append(Weighted(LogitKD(tau, mode), alpha))
+    if name in ("feature", "relation", "ot"):
+        if not pairs:
+            raise ValidationError(f"loss family {name!r} needs tap pairs", hint="pass pairs={'body.fc2': 'net.3'}")
+        cls = {"feature": FeatureKD, "relation": RelationKD, "ot": OTFeatureKD}[name]
+        losses.append(Weighted(cls(pairs), feature_weight))
+    if budget is not None:
+        losses.append(Weighted(SpikeBudget(budget), 1.0))
+    return losses

@@ -1,0 +1,129 @@
+"""Training loops: a float teacher, and the distiller with progress bars, checkpoints,
+seeds, CPU by default / CUDA when present, and DDP when launched with ``torchrun``.
+
+DDP: with ``WORLD_SIZE > 1`` in the environment (torchrun), :func:`ddp_setup` joins the
+process group (NCCL on CUDA, Gloo on CPU), each rank trains on ``indices[rank::world]`` of
+every epoch's permutation and the student is wrapped in ``DistributedDataParallel``.
+(That path is written for multi-GPU users and is not exercised by snnc's CPU test-suite.)
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA when available, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def ddp_setup(model: nn.Module, device: torch.device) -> tuple[nn.Module, int, int]:
+    """(model, rank, world): wrapped in DDP when launched by torchrun, else unchanged."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return model, 0, 1
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True), dist.get_rank(), world
+
+
+def _bar(total: int, desc: str, progress: bool | None):
+    from tqdm.auto import tqdm
+
+    show = sys.stderr.isatty() if progress is None else progress
+    return tqdm(total=total, desc=desc, disable=not show, leave=False)
+
+
+def _batches(n: int, batch: int, gen: torch.Generator, rank: int = 0, world: int = 1):
+    idx = torch.randperm(n, generator=gen)[rank::world]
+    return [idx[i : i + batch] for i in range(0, len(idx), batch)]
+
+
+def train_teacher(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 60, batch: int = 64,
+                  lr: float = 1e-3, seed: int = 0, progress: bool | None = None) -> nn.Module:
+    """Plain CE training of a float ANN (Adam, weight decay 1e-4)."""
+    seed_everything(seed)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
+    with _bar(epochs, "teacher", progress) as bar:
+        for _ in range(epochs):
+            model.train()
+            for b in _batches(len(x), batch, gen):
+                opt.zero_grad()
+                F.cross_entropy(model(x[b]), y[b]).backward()
+                opt.step()
+            bar.update()
+    return model.eval()
+
+
+def fit(distiller, x_teacher: torch.Tensor, x_student: torch.Tensor, y: torch.Tensor, epochs: int = 30,
+        batch: int = 64, seed: int = 0, qat_epochs: int = 0, progress: bool | None = None,
+        checkpoint: str | os.PathLike | None = None, device: str | None = None) -> list[dict]:
+    """Train ``distiller.student`` for ``epochs`` float epochs, then ``qat_epochs`` epochs in QAT
+    mode (registers re-taken from ``snnc.compile`` every batch).  Returns per-epoch mean logs.
+
+    ``checkpoint``: a file written after every epoch (student, teacher, optimizers, epoch) and
+    resumed from when it exists."""
+    seed_everything(seed)
+    dev = pick_device(device)
+    student = distiller.student.to(dev)
+    if distiller.teacher is not None:
+        distiller.teacher.to(dev)
+    distiller.student, rank, world = ddp_setup(student, dev)
+    x_teacher, x_student, y = x_teacher.to(dev), x_student.to(dev), y.to(dev)
+    gen = torch.Generator().manual_seed(seed)
+    distiller.configure(x_teacher[:batch], x_student[:batch], y[:batch])
+    total = epochs + qat_epochs
+    start, history = 0, []
+    path = Path(checkpoint) if checkpoint else None
+    if path is not None and path.exists():
+        state = torch.load(path, map_location=dev, weights_only=False)
+        student.load_state_dict(state["student"])
+        distiller.opt.load_state_dict(state["opt"])
+        if distiller.teacher is not None and state.get("teacher") is not None:
+            distiller.teacher.load_state_dict(state["teacher"])
+        start, history = state["epoch"], state["history"]
+        for _ in range(start):  # the same batch order as an uninterrupted run
+            _batches(len(y), batch, gen, rank, world)
+    with _bar(total - start, "distill", progress) as bar:
+        for epoch in range(start, total):
+            qat = epoch >= epochs
+            logs: dict[str, float] = {}
+            batches = _batches(len(y), batch, gen, rank, world)
+            for b in batches:
+                if qat:
+                    student.quantize()
+                for k, v in distiller.step(x_teacher[b], x_student[b], y[b]).items():
+                    logs[k] = logs.get(k, 0.0) + v / len(batches)
+            logs["epoch"], logs["qat"] = epoch + 1, qat
+            history.append(logs)
+            bar.set_postfix(loss=f"{logs['loss']:.3f}")
+            bar.update()
+            if path is not None and rank == 0:
+                torch.save({"student": student.state_dict(), "opt": distiller.opt.state_dict(), "epoch": epoch + 1,
+                            "teacher": None if distiller.teacher is None else distiller.teacher.state_dict(),
+                            "history": history}, path)
+    if qat_epochs:
+        student.quantize()  # registers of the final weights
+    distiller.student = student
+    return history

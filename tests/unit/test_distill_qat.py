@@ -1,0 +1,89 @@
+"""The QAT student's training-time forward equals its deployed program on the emulator, bit
+for bit: every hidden layer's spikes and the read-out's decoded values."""
+
+import numpy as np
+import pytest
+import torch
+
+from snnc.distill import compile_student, conv_student, dense_student, write_nir
+from snnc.distill.student import OUTPUTS
+
+
+def _hidden_spikes(student, x):
+    rec = {}
+    hooks = [m.register_forward_hook(lambda mod, i, o, n=n: rec.__setitem__(n, o.detach()))
+             for n, m in student.spiking_layers()]
+    out = student(x)
+    for h in hooks:
+        h.remove()
+    return out, rec
+
+
+def _amplify(student, factor=3.0):
+    with torch.no_grad():
+        for m in student.modules():
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+                m.weight.mul_(factor)
+
+
+def _check_equal(student, x):
+    prog = compile_student(student)
+    student.quantize()
+    out, rec = _hidden_spikes(student, x)
+    xs = x.numpy().astype(np.uint8)
+    raw = prog.run(xs, return_raw=True)
+    t = x.shape[1]
+    for name, s in rec.items():
+        pop = name.split(".", 1)[1]
+        k = prog.graph[pop].start_step
+        chip = raw.spikes[pop][:, k : k + t].reshape(s.shape[0], t, -1)
+        np.testing.assert_array_equal(chip, s.reshape(s.shape[0], t, -1).numpy().astype(chip.dtype))
+        assert chip.sum() > 0, f"{pop} is silent: the comparison would be vacuous"
+    y = prog.run(xs)
+    mine = student.out.chip_trace if hasattr(student.out, "chip_trace") else None
+    if mine is not None:
+        np.testing.assert_array_equal(y, mine.numpy())
+    else:
+        np.testing.assert_array_equal(y, out.trace.detach().numpy().astype(np.uint8))
+    return out
+
+
+@pytest.mark.parametrize("output", OUTPUTS)
+def test_dense_qat_equals_emulator(output):
+    torch.manual_seed(1)
+    st = dense_student([24, 32, 16, 6], output=output)
+    _amplify(st)
+    x = (torch.rand(5, 10, 24) < 0.3).float()
+    out = _check_equal(st, x)
+    # QAT still trains: the straight-through gradient reaches the first layer's weights
+    out.logits.sum().backward()
+    assert st.body.fc1.synapse.weight.grad.abs().sum() > 0
+
+
+def test_conv_qat_equals_emulator():
+    torch.manual_seed(2)
+    st = conv_student((2, 8, 8), [4], 16, 5)
+    _amplify(st, 2.0)
+    x = (torch.rand(3, 6, 2, 8, 8) < 0.4).float()
+    _check_equal(st, x)
+
+
+def test_qat_differs_from_float_only_by_quantization():
+    torch.manual_seed(3)
+    st = dense_student([24, 32, 16, 6])
+    x = (torch.rand(8, 10, 24) < 0.3).float()
+    st.set_qat(False)
+    f = st(x).logits.detach()
+    st.quantize()
+    q = st(x).logits.detach()
+    assert not torch.equal(f, q)  # the QAT forward is the chip's, not the float model's
+    assert torch.allclose(f, q, atol=0.25 * float(f.abs().max()) + 1e-3)
+
+
+def test_exported_nir_compiles_from_file(tmp_path):
+    st = dense_student([12, 8, 8, 3])
+    write_nir(st, tmp_path / "s.nir")
+    import snnc
+
+    prog = snnc.compile(str(tmp_path / "s.nir"), target="loihi2")
+    assert [r["kind"] for r in prog.layers] == ["CubaLIF", "CubaLIF", "I"]
