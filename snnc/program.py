@@ -102,6 +102,8 @@ class Program:
         *,
         timeout: float | None = None,
         return_raw: bool = False,
+        progress: bool | None = None,
+        device: Any = None,
     ) -> np.ndarray | dict[str, np.ndarray]:
         """Run on ``x`` (batch, T, *input_shape); return (batch, T, *output_shape) per output.
 
@@ -109,16 +111,24 @@ class Program:
         are membrane values decoded to the float model's units (``float64``).  With one
         output the array is returned, otherwise a dict by output name.  ``return_raw=True``
         returns the backend's :class:`~snnc.backends.base.RunResult` instead (every layer,
-        raw chip time line).
+        raw chip time line).  ``progress``: a progress bar over the batch (emulator; ``None``
+        shows it when stderr is a terminal and the run lasts over a second).  ``device``
+        (``"cpu"``, ``"cuda"``): the emulator's torch engine on that device, same spikes.
         """
         x = self._check_input(self.encode(x))
         steps = x.shape[1] + max(self.latency.values(), default=0)
         if backend == "emulator":
             from snnc.backends import emulator
 
-            raw = emulator.run(self.graph, x, steps)
+            # only the probed compartments are recorded unless every layer is asked for
+            record = None if return_raw else [self.probed(o) for o in self.outputs]
+            raw = emulator.run(self.graph, x, steps, record, progress=progress, device=device)
         elif backend == "lava":
             from snnc.backends import lava
+
+            if device is not None:
+                raise InputError(f"device={device!r} applies to the emulator, not to Lava",
+                                 hint="drop device= or run backend='emulator'")
 
             kwargs = {} if timeout is None else {"timeout": timeout}
             raw = lava.run(self.graph, x, steps, **kwargs)
@@ -185,6 +195,12 @@ class Program:
         from snnc.backends.onnx_step import export_program
 
         return export_program(self, path)
+
+    def export_netx(self, path: str | os.PathLike) -> Path:
+        """Write this program as lava-dl netx HDF5 (:mod:`snnc.backends.netx`)."""
+        from snnc.backends.netx import export_netx
+
+        return export_netx(self, path)
 
     # ------------------------------------------------------------------ save/load
     def save(self, path: str | os.PathLike) -> Path:

@@ -10,11 +10,16 @@ from snnc.compiler.ir.graph import Graph
 from snnc.errors import FrontendError
 
 #: file suffixes each frontend reads
-SUFFIXES = {".nir": "nir", ".onnx": "onnx"}
+SUFFIXES = {".nir": "nir", ".onnx": "onnx", ".net": "netx", ".h5": "netx"}
 
 
-def load(source: Any) -> Graph:
-    """Load a model: a ``.nir`` path, a ``nir.NIRGraph``, or an already loaded Graph."""
+def load(source: Any, example_input: Any = None) -> Graph:
+    """Load a model: a ``.nir`` path, a ``nir.NIRGraph``, or an already loaded Graph.
+
+    Also: a lava-dl netx file (``.net``/``.h5``; returns a compiled Program, see
+    :mod:`snnc.frontends.netx`) and a ``torch.nn.Module`` with ``example_input``
+    (:mod:`snnc.frontends.torch`).
+    """
     if isinstance(source, Graph):
         return source
     if isinstance(source, (str, os.PathLike)):
@@ -36,11 +41,19 @@ def load(source: Any) -> Graph:
         kind = "nir"
     elif type(source).__name__ == "ModelProto" and type(source).__module__.startswith("onnx"):
         kind = "onnx"
+    elif _is_torch_module(source):
+        from snnc.frontends.torch import load_torch
+
+        return load_torch(source, example_input)
     else:
         raise FrontendError(
             f"cannot load a model from a {type(source).__name__}",
             hint="pass a .nir path, a nir.NIRGraph or an snnc Graph",
         )
+    if kind == "netx":  # lava-dl netx: already integer, read as a compiled Program
+        from snnc.frontends.netx import load_netx
+
+        return load_netx(source)
     if kind == "onnx":  # an ANN (converted at compile time) or an snnc step model
         from snnc.frontends.onnx import load_onnx
 
@@ -48,3 +61,11 @@ def load(source: Any) -> Graph:
     from snnc.frontends.nir import load_nir
 
     return load_nir(source)
+
+
+def _is_torch_module(source: Any) -> bool:
+    """True for a ``torch.nn.Module`` (without importing torch when it is not loaded)."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(source, torch.nn.Module)

@@ -36,6 +36,8 @@ from snnc.compiler.ir.serialize import save_graph
 from snnc.errors import BackendError, BackendTimeoutError, BackendUnavailableError
 
 NAME = "lava"
+#: the child-process entry point of :func:`run`
+WORKER = "snnc.backends.lava.worker"
 log = logging.getLogger(__name__)
 
 #: seconds allowed for starting Python + importing Lava, per run
@@ -147,6 +149,66 @@ def _last_error_line(d: Path, log_file: Path) -> str:
     return lines[-1].strip() if lines else "(no output)"
 
 
+def run_worker(d: Path, timeout: float, what: str, module: str = WORKER) -> tuple[dict, float, int]:
+    """Run ``python -m MODULE D`` in a new session under the watchdog; return its result.
+
+    The child reads its job from ``d`` and writes ``result.npz`` + ``result.json`` (or
+    ``error.json``); exit status 3 means Lava is not importable.  Returns (the parsed
+    ``result.json``, wall seconds, the child's process-group id).  ``what`` describes the
+    job in the timeout message.  Every Lava-running child in snnc goes through here.
+    """
+    log_file = d / "child.log"
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[3])
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONUNBUFFERED"] = "1"
+    t0 = time.perf_counter()
+    with open(log_file, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, str(d)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            cwd=str(d),
+        )
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            err = BackendTimeoutError(
+                f"the Lava run did not finish within {timeout:.1f} s "
+                f"({what}); its processes were killed",
+                hint="Lava hangs instead of failing when one of its processes raises; "
+                "run the emulator on the same input, or pass a larger timeout=",
+            )
+            err.pgid = proc.pid
+            err.child_log = _tail(log_file)
+            raise err from None
+        except BaseException:
+            kill_group(proc)
+            raise
+        # normal exit: give stragglers (Lava children, resource tracker) a moment
+        kill_group(proc, grace_s=2.0)
+    wall = time.perf_counter() - t0
+    if rc == 3:
+        raise BackendUnavailableError(
+            f"Lava cannot be imported in the child process: {_last_error_line(d, log_file)}",
+            hint=INSTALL_HINT,
+        )
+    if rc != 0 or not (d / "result.npz").is_file():
+        err = BackendError(
+            f"the Lava child process failed (exit status {rc}): "
+            f"{_last_error_line(d, log_file)}",
+            hint="the child's log is in the exception's child_log attribute",
+        )
+        err.child_log = _tail(log_file)
+        err.pgid = proc.pid
+        raise err
+    return json.loads((d / "result.json").read_text()), wall, proc.pid
+
+
 def run(
     graph: Graph,
     x,
@@ -192,56 +254,7 @@ def run(
         with open(d / "input.npz", "wb") as fh:
             np.savez(fh, x=x_u8)
         (d / "job.json").write_text(json.dumps({"steps": steps, "record": rec}))
-        log_file = d / "child.log"
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[3])
-        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-        env["PYTHONUNBUFFERED"] = "1"
-        t0 = time.perf_counter()
-        with open(log_file, "wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "snnc.backends.lava.worker", str(d)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=env,
-                cwd=tmp,
-            )
-            try:
-                rc = proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                kill_group(proc)
-                err = BackendTimeoutError(
-                    f"the Lava run did not finish within {timeout:.1f} s "
-                    f"({batch} sample(s), {steps} steps); its processes were killed",
-                    hint="Lava hangs instead of failing when one of its processes raises; "
-                    "run the emulator on the same input, or pass a larger timeout=",
-                )
-                err.pgid = proc.pid
-                err.child_log = _tail(log_file)
-                raise err from None
-            except BaseException:
-                kill_group(proc)
-                raise
-            # normal exit: give stragglers (Lava children, resource tracker) a moment
-            kill_group(proc, grace_s=2.0)
-        wall = time.perf_counter() - t0
-        if rc == 3:
-            raise BackendUnavailableError(
-                f"Lava cannot be imported in the child process: {_last_error_line(d, log_file)}",
-                hint=INSTALL_HINT,
-            )
-        if rc != 0 or not (d / "result.npz").is_file():
-            err = BackendError(
-                f"the Lava child process failed (exit status {rc}): "
-                f"{_last_error_line(d, log_file)}",
-                hint="the child's log is in the exception's child_log attribute",
-            )
-            err.child_log = _tail(log_file)
-            err.pgid = proc.pid
-            raise err
-        info = json.loads((d / "result.json").read_text())
+        info, wall, pgid = run_worker(d, timeout, f"{batch} sample(s), {steps} steps")
         spikes, vs = {}, {}
         with np.load(d / "result.npz", allow_pickle=False) as z:
             for i, c in enumerate(info["record"]):
@@ -249,7 +262,7 @@ def run(
                 if c in v_names:
                     vs[c] = z[f"v{i}"].astype(np.int64).reshape(shapes[c])
     last_run_info.clear()
-    last_run_info.update({"wall_s": wall, "samples": info["timings"], "pgid": proc.pid})
+    last_run_info.update({"wall_s": wall, "samples": info["timings"], "pgid": pgid})
     log.debug("lava run: %.2f s wall, %s", wall, info["timings"])
     return RunResult(spikes=spikes, v=vs, steps=steps, backend=NAME)
 

@@ -1,0 +1,226 @@
+"""Export a compiled program as lava-dl netx HDF5 (``lava.lib.dl.netx.hdf5.Network``).
+
+The netx schema (lava-dl 0.6.0, ``netx/hdf5.py`` and ``netx/utils.py``) is a chain of numbered
+groups ``layer/0``, ``layer/1``, … each with a ``type`` string:
+
+=========  ==================================================================================
+``input``   ``shape`` only (model order (C, H, W) stored; netx reverses it to (W, H, C)); no
+            ``neuron``, so the network's input port is the first block's synapse
+``dense``   ``shape`` (n_out,), ``weight`` (n_out, n_in) integers, optional ``bias``
+            (n_out,), optional ``delay`` (n_out, n_in) extra steps, ``neuron``
+``conv``    ``shape`` (C', H', W'), ``weight`` (C', C/g, kH, kW) as in the model (netx flips
+            and transposes it exactly as snnc's Lava backend does), ``stride``, ``padding``,
+            ``dilation`` in (H, W) order, ``groups``, optional ``bias``, ``neuron``
+``flatten`` between a conv and a dense layer (netx flattens Lava's (W, H, C) back to
+            C-order (C, H, W), which is snnc's population order)
+=========  ==================================================================================
+
+``neuron`` is a ``CUBA`` group with one value per layer, mapped to Lava's LIF registers by
+``Network.get_neuron_params``::
+
+    iDecay = du + 1      (netx builds LIF(du = iDecay − 1))
+    vDecay = dv,  vThMant = vth,  refDelay = 1,  gradedSpike = False
+    bias   = bias_mant · 2^bias_exp / 2^6   (netx fixes bias_exp = 6)
+
+Weights are stored as the effective integer matrix ``M`` of the snnc block (``a = M·s``,
+:func:`snnc.interop.netx_weights.effective_weights`); the exporter checks that lava-dl's own
+``optimize_weight_bits`` turns ``M`` back into a Lava Dense with the same effective matrix.
+What netx cannot express raises :class:`~snnc.errors.BackendError` naming the layer: a graph
+that is not one chain, per-neuron decays (netx has one iDecay/vDecay per layer), initial
+state, biases switched on late (snnc's ``start_step``), biases off netx's 2^6 grid, weight blocks outside lava-dl's 8-bit
+range or whose floor shift cannot be written per synapse, a conv after a dense layer, and
+recurrent connections.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnc.compiler.ir import loihi
+from snnc.errors import BackendError
+from snnc.interop.netx_weights import effective_weights, netx_effective
+
+#: lava-dl netx fixes the LIF bias exponent (hdf5.py, get_neuron_params)
+NETX_BIAS_EXP = 6
+#: netx clamps delays to this (hdf5.py, create_dense)
+NETX_MAX_DELAY = 62
+HINT_CHAIN = "netx describes one feed-forward chain input -> layer -> layer; export to ONNX (--emit onnx) or keep the snnc program"
+
+
+def _fail(node: str, why: str, hint: str) -> BackendError:
+    return BackendError(f"cannot be written as lava-dl netx: {why}", node=node, hint=hint)
+
+
+def chain(prog) -> list[tuple[str, str]]:
+    """The program as a chain of (synapse, compartment) pairs from the input; raises otherwise."""
+    g = prog.graph
+    sources = g.of_kind(loihi.SpikeSource)
+    if len(sources) != 1:
+        raise _fail("<graph>", f"{len(sources)} inputs (netx has exactly one)", HINT_CHAIN)
+    pairs: list[tuple[str, str]] = []
+    cur = sources[0]
+    seen = {cur}
+    while True:
+        nxt = [s for s in g.successors(cur) if not isinstance(g[s], loihi.Probe)]
+        if not nxt:
+            break
+        if len(nxt) > 1:
+            raise _fail(cur, f"it fans out to {len(nxt)} blocks ({', '.join(nxt)})", HINT_CHAIN)
+        syn = nxt[0]
+        targets = g.successors(syn)
+        if len(targets) != 1 or not isinstance(g[targets[0]], loihi.Compartment):
+            raise _fail(syn, "a synapse block that does not feed exactly one population", HINT_CHAIN)
+        comp = targets[0]
+        preds = g.predecessors(comp)
+        if comp in preds or any(comp in g.predecessors(p) for p in preds if p != syn):
+            raise _fail(comp, "recurrent connection", "netx 'dense_rec' is not written by snnc; "
+                        "unroll the recurrence or keep the snnc program")
+        if len(preds) != 1:
+            raise _fail(comp, f"{len(preds)} incoming blocks (netx layers have one)", HINT_CHAIN)
+        if comp in seen:
+            raise _fail(comp, "a cycle", HINT_CHAIN)
+        seen.add(comp)
+        pairs.append((syn, comp))
+        cur = comp
+    if not pairs:
+        raise _fail(sources[0], "no layer after the input", HINT_CHAIN)
+    return pairs
+
+
+def _neuron(name: str, c: loihi.Compartment) -> dict[str, Any]:
+    for reg in ("du", "dv"):
+        if np.ndim(getattr(c, reg)) and np.unique(np.asarray(getattr(c, reg))).size > 1:
+            raise _fail(name, f"per-neuron {reg} (netx stores one iDecay/vDecay per layer)",
+                        "give the layer one time constant, or keep the snnc program")
+    for arr in ("u_init", "v_init"):
+        if getattr(c, arr) is not None and np.any(np.asarray(getattr(c, arr))):
+            raise _fail(name, f"non-zero {arr} (netx neurons start at rest)", "drop the initial state")
+    return {
+        "type": "CUBA",
+        "iDecay": int(np.asarray(c.du).flat[0]) + 1,
+        "vDecay": int(np.asarray(c.dv).flat[0]),
+        "vThMant": int(c.vth),
+        "refDelay": 1,
+        "gradedSpike": False,
+    }
+
+
+def _bias(name: str, c: loihi.Compartment) -> np.ndarray | None:
+    b = np.asarray(c.bias_mant, dtype=np.int64).reshape(-1) << int(c.bias_exp)
+    if not np.any(b):
+        return None
+    unit = 1 << NETX_BIAS_EXP
+    if np.any(b % unit):
+        bad = int(b[np.flatnonzero(b % unit)[0]])
+        raise _fail(name, f"bias {bad} (bias_mant << bias_exp) is not a multiple of 2^{NETX_BIAS_EXP}; "
+                    "netx fixes bias_exp = 6",
+                    "biases must be whole multiples of one weight unit; drop or round the bias")
+    return b // unit
+
+
+def _dense(name: str, s: loihi.Synapse) -> dict[str, Any]:
+    m = effective_weights(s.dense_weights(), s.weight_exp, s.num_weight_bits, s.sign_mode)
+    if m is None:
+        raise _fail(name, f"weight_exp={s.weight_exp} floors the sum of weights that are not "
+                    f"multiples of 2^{-s.weight_exp}", "compile for netx: snnc compile --emit netx "
+                    "(or snnc.backends.netx.netx_target()) keeps weight_exp = 0")
+    back = netx_effective(m)
+    if isinstance(back, str) or not np.array_equal(back, m):
+        why = back if isinstance(back, str) else "lava-dl's optimize_weight_bits changes the weights"
+        raise _fail(name, why, "compile with target=snnc.backends.netx.netx_target() (weight_exp = 0)")
+    out: dict[str, Any] = {"type": "dense", "shape": np.array([s.n_out]), "weight": m}
+    if s.delays is not None and np.any(s.delays):
+        d = np.asarray(s.delays, dtype=np.int64)
+        if d.max() > NETX_MAX_DELAY:
+            raise _fail(name, f"delay {int(d.max())} > {NETX_MAX_DELAY} (netx clamps it)", "shorten the delay")
+        out["delay"] = d
+    return out
+
+
+def _conv(s: loihi.ConvSynapse) -> dict[str, Any]:
+    return {
+        "type": "conv",
+        "shape": np.array(s.out_shape),
+        "weight": np.asarray(s.weights, dtype=np.int64),
+        "stride": np.array(s.stride),
+        "padding": np.array(s.padding),
+        "dilation": np.array(s.dilation),
+        "groups": np.int64(s.groups),
+    }
+
+
+def netx_layers(prog) -> list[dict[str, Any]]:
+    """The netx layer dictionaries of ``prog`` (``neuron`` nested); raises if not expressible."""
+    g = prog.graph
+    layers: list[dict[str, Any]] = [{"type": "input", "shape": np.array(prog.input_shape)}]
+    prev_conv = len(prog.input_shape) == 3
+    for i, (syn, comp) in enumerate(chain(prog)):
+        s, c = g[syn], g[comp]
+        label = c.source or comp
+        if isinstance(s, loihi.ConvSynapse):
+            if not prev_conv:
+                raise _fail(label, "a convolution after a dense layer (netx takes the conv input "
+                            "shape from the previous conv)", "put convolutions first")
+            layer = _conv(s)
+            prev_conv = True
+        else:
+            if prev_conv and i > 0:
+                layers.append({"type": "flatten"})
+            layer = _dense(label, s)
+            prev_conv = False
+        layer["neuron"] = _neuron(label, c)
+        bias = _bias(label, c)
+        if bias is not None and c.start_step:
+            # snnc switches a bias on when the input first reaches the layer (start_step =
+            # synaptic depth); netx's LIF has it from step 0.  Without bias the two agree.
+            raise _fail(label, f"a bias that starts at step {c.start_step} (netx biases act from step 0)",
+                        "export bias-free layers, or keep the snnc program (its outputs are aligned "
+                        "with the float model)")
+        if bias is not None:
+            if layer["type"] == "conv":  # netx neurons are (W, H, C)
+                bias = bias.reshape(c.shape).transpose(2, 1, 0)
+            layer["bias"] = bias
+        layers.append(layer)
+    return layers
+
+
+def _write(group, key: str, value: Any) -> None:
+    if isinstance(value, dict):
+        sub = group.create_group(key)
+        for k, v in value.items():
+            _write(sub, k, v)
+    elif isinstance(value, str):  # lava-dl reads strings as (1,) ascii, like slayer writes them
+        group.create_dataset(key, (1,), "S10", [value.encode("ascii")])
+    else:
+        group.create_dataset(key, data=value)
+
+
+def export_netx(prog, path: str | os.PathLike) -> Path:
+    """Write ``prog`` to ``path`` as lava-dl netx HDF5; see the module docstring."""
+    import h5py
+
+    layers = netx_layers(prog)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    with h5py.File(tmp, "w") as f:
+        f.attrs["generator"] = "snnc"
+        root = f.create_group("layer")
+        for i, layer in enumerate(layers):
+            _write(root, str(i), layer)
+    tmp.replace(path)
+    return path
+
+
+def netx_target(base: str = "loihi2"):
+    """``base``'s target with ``weight_exp`` fixed to 0, so every dense block is netx-expressible."""
+    import dataclasses
+
+    from snnc.compiler.targets import get_target
+
+    spec = get_target(base)
+    return dataclasses.replace(spec, name=spec.name, weight_exp_min=0, weight_exp_max=0)

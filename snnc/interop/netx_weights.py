@@ -1,0 +1,95 @@
+"""What a netx weight matrix becomes in Lava, bit for bit (lava-dl 0.6.0, lava-nc 0.10.0).
+
+A netx file stores one integer matrix ``W`` per dense layer.  ``hdf5.Network`` passes it
+through lava-dl's ``netx.utils.optimize_weight_bits`` (its own copy, not Lava's)::
+
+    mixed:       scale = min(127 / max W, −128 / min W),  s = floor(log2 scale) + 1
+    excitatory:  scale = 255 / max W,                    s = floor(log2 scale)
+    inhibitory:  scale = −256 / min W,                   s = floor(log2 scale)
+    n = trailing zero bits shared by all W (≤ 8), minus 1 if mixed
+    W_lava = W << s,  num_weight_bits = 8 − s − n,  weight_exp = −s
+
+and Lava's bit-accurate ``Dense`` then computes (lava/proc/dense/models.py)::
+
+    W' = truncate(clip(W_lava, 8 bits), num_weight_bits)   (per its own sign mode)
+    a  = (Σ_j W'[i, j] s_j) << weight_exp   (>> −weight_exp, a floor, when negative)
+
+:func:`effective_weights` turns any (W', weight_exp, bits, sign mode) into the integer matrix
+``M`` with ``a = Σ M s`` exactly, or ``None`` when the floor shift of the *sum* cannot be
+written per synapse.  Two blocks behave the same iff their effective matrices are equal;
+export and import both rest on that test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from snnc.compiler.ir.loihi import SignMode, sign_mode_of
+
+
+def _clip_truncate(w: np.ndarray, mode: SignMode, num_weight_bits: int) -> np.ndarray:
+    """Lava's ``clip_weights(…, 8)`` then ``truncate_weights`` (lava/utils/weightutils.py)."""
+    w = np.asarray(w, dtype=np.int64)
+    mixed = int(mode == SignMode.MIXED)
+    inh = mode == SignMode.INHIBITORY
+    if inh:
+        w = -w
+    w = np.clip(w, -256 * mixed, 255)
+    drop = 8 - int(num_weight_bits) + mixed
+    w = (w >> drop) << drop if drop >= 0 else w << -drop
+    return -w if inh else w
+
+
+def effective_weights(
+    w: np.ndarray, weight_exp: int, num_weight_bits: int, mode: SignMode | None = None
+) -> np.ndarray | None:
+    """The integer matrix ``M`` such that Lava's Dense gives ``a = M · s``, or ``None``."""
+    mode = sign_mode_of(w) if mode is None else SignMode(mode)
+    wt = _clip_truncate(w, mode, num_weight_bits)
+    if weight_exp >= 0:
+        return wt << int(weight_exp)
+    k = -int(weight_exp)
+    if np.any(wt % (1 << k)):
+        return None
+    return wt >> k
+
+
+def netx_optimize(w: np.ndarray) -> tuple[np.ndarray, int, int] | str:
+    """lava-dl's ``optimize_weight_bits`` on a stored matrix: (W_lava, bits, weight_exp).
+
+    Returns a reason string instead where lava-dl's arithmetic breaks down (an all-zero
+    matrix divides by zero; a scale below one shifts left by a negative amount).
+    """
+    w = np.asarray(w, dtype=np.int64)
+    hi, lo = int(w.max(initial=0)), int(w.min(initial=0))
+    if hi == 0 and lo == 0:
+        return "every weight is zero (lava-dl divides by the largest weight)"
+    mixed = hi > 0 and lo < 0
+    if mixed and (hi > 254 or lo < -256):
+        return f"weights span [{lo}, {hi}]; lava-dl clips mixed-sign weights to [-256, 254]"
+    if mixed:
+        scale = min(127 / hi, -128 / lo)
+    elif hi < 0 or lo < 0:
+        scale = -256 / lo
+    else:
+        scale = 255 / hi
+    s = math.floor(math.log2(scale)) + int(mixed)
+    if s < 0:
+        return f"weights reach {hi if abs(hi) >= abs(lo) else lo}; lava-dl handles |w| ≤ 255 (256 inhibitory)"
+    n = 8
+    while n > 0 and np.any(w % (1 << n)):
+        n -= 1
+    n -= int(mixed)
+    return w << s, 8 - s - n, -s
+
+
+def netx_effective(w: np.ndarray) -> np.ndarray | str:
+    """What Lava computes for stored netx weights ``w``: the effective matrix, or a reason."""
+    opt = netx_optimize(w)
+    if isinstance(opt, str):
+        return opt
+    w_lava, bits, exp = opt
+    m = effective_weights(w_lava, exp, bits)
+    return "lava-dl's weight exponent floors the sum" if m is None else m
