@@ -35,12 +35,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser("compile", help="compile a model (.nir) for a target")
-    c.add_argument("model", help="model file (.nir)")
+    c.add_argument("model", help="model file (.nir, .onnx)")
     c.add_argument("--target", default="loihi2", help="target chip (loihi2, loihi1)")
     c.add_argument("-o", "--output", help="program directory to write (default: MODEL stem + .snnc)")
     c.add_argument("--stop-after", metavar="PASS", help="stop after a pass (validate, quantize) and print the IR")
     c.add_argument("--dump-ir", action="store_true", help="print the compiled IR")
-    c.add_argument("--calibration", metavar="X.npz", help="input spikes (key 'x') to size each layer's scale from data")
+    c.add_argument("--calibration", metavar="X.npz", help="input spikes (key 'x') to size each layer's scale from data; "
+                   "for an ONNX ANN: static inputs (batch, *input_shape) to balance its thresholds")
+    c.add_argument("--timesteps", type=int, default=None, metavar="T",
+                   help="ONNX ANNs: time steps per static input sample (default 32; docs/conversion.md)")
     c.add_argument("--calibration-method", choices=("max", "percentile", "search"), default=None,
                    help="how calibration data size each layer (default: max; see docs/calibration.md)")
     c.add_argument("--split-weights", action="store_true",
@@ -111,12 +114,12 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     result = snnc.compile(
         a.model, target=a.target, dt=a.dt, integration=a.integration, spike_if=a.spike_if,
         synapse_input=a.synapse_input, calibration=calibration, stop_after=a.stop_after,
-        calibration_method=a.calibration_method, split_weights=a.split_weights,
+        calibration_method=a.calibration_method, split_weights=a.split_weights, timesteps=a.timesteps,
     )
     if not isinstance(result, snnc.Program):
         print(format_graph(result))
         return 0
-    x = _load_input(a.check) if a.check else None
+    x = result.encode(_load_input(a.check)) if a.check else None  # static inputs of an ANN: encoded
     out = Path(a.output) if a.output else Path(a.model).with_suffix(".snnc")
     _write_atomic_dir(result, out)
     print(f"compiled {a.model} for {result.target.name} -> {out}")
@@ -125,11 +128,12 @@ def _cmd_compile(a: argparse.Namespace) -> int:
         print(str(result))
     if x is not None or calibration is not None:
         # the report's loop is the emulator's slow instrumented one: a compact look at 64 samples
-        print(result.report((x if x is not None else calibration)[:64]).compact())
+        print(result.report(result.encode((x if x is not None else calibration)[:64])).compact())
     if x is not None:
         from snnc.check import compare_backends, compare_float
 
-        print(compare_float(snnc.load(a.model), result, x).text())
+        reference = result.reference if result.reference is not None else snnc.load(a.model)
+        print(compare_float(reference, result, x).text())
         comparison = compare_backends(result, x, timeout=a.timeout)
         print(comparison.text())
         if not comparison.agree:
