@@ -58,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--backend", choices=("emulator", "lava", "loihi2"), default="emulator", help="loihi2: a Loihi 2 board through Intel's lava-loihi")
     r.add_argument("-o", "--output", metavar="Y.npz", help="write the output here: key 'x' (the input layout), or one key per output")
     r.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
+    r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar over the batch (default: when stderr is a terminal)")
+    r.add_argument("--device", default=None, help="run the emulator in torch on this device (cpu, cuda)")
 
     rep = sub.add_parser("report", help="per-layer quantization error of a compiled program (float vs emulator)")
     rep.add_argument("program", help="program directory written by `snnc compile`")
@@ -146,7 +149,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
 
     prog = Program.load(a.program)
     x = _load_input(a.input)
-    y = prog.run(x, backend=a.backend, timeout=a.timeout)
+    y = prog.run(x, backend=a.backend, timeout=a.timeout, progress=a.progress, device=a.device)
     # spike arrays live under key 'x' (the input layout), so an output can feed another run
     outs = y if isinstance(y, dict) else {"x": y}
     for name, arr in outs.items():

@@ -215,3 +215,57 @@ def test_small_batches_take_the_generic_engine(monkeypatch):
     assert calls == []
     emulator.run(g, np.ones((8, 4, 3), bool), 5)
     assert calls == [1]
+
+
+def _mlp_block_graph(seed=7):
+    rng = np.random.default_rng(seed)
+    nodes = {"in": loihi.SpikeSource((70,)),
+             "s0": loihi.Synapse(rng.integers(-128, 128, (40, 70)) * 2, weight_exp=-1),
+             "c0": loihi.Compartment((40,), du=4095, dv=500, vth=60, bias_mant=np.zeros(40)),
+             "s1": loihi.Synapse(rng.integers(-128, 128, (9, 40)) * 4, weight_exp=1),
+             "c1": loihi.Compartment((9,), du=1000, dv=200, vth=90, bias_mant=np.zeros(9),
+                                     readout="v")}
+    edges = [("in", "s0"), ("s0", "c0"), ("c0", "s1"), ("s1", "c1")]
+    return Graph(nodes, edges)
+
+
+def test_int8_blocks_with_few_rows_use_exact_float_weights(monkeypatch):
+    """Below INT8_MIN_ROWS an int8 block runs float32 weights rebuilt from its int8 copy."""
+    g = _mlp_block_graph()
+    p = fast.plan(g, wiring(g))
+    assert all(b.i8 is not None and b.wt is None for b in p.blocks.values())
+    x = np.random.default_rng(8).random((6, 15, 70)) < 0.3
+    want = generic(g, x, 18)
+    monkeypatch.setattr(fast, "INT8_MIN_ROWS", 10_000)
+    assert_same(emulator.run(g, x, 18), want)
+    assert all(b.lazy["wt"].dtype == np.float32 for b in fast.plan(g, wiring(g)).blocks.values())
+
+
+def test_plan_blocks_are_cached_per_synapse_node():
+    g = _mlp_block_graph()
+    p1, p2 = fast.plan(g, wiring(g)), fast.plan(g, wiring(g))
+    assert p1.blocks["s0"].i8 is p2.blocks["s0"].i8  # built once
+    g2 = _mlp_block_graph(seed=9)  # other nodes: other blocks
+    assert fast.plan(g2, wiring(g2)).blocks["s0"].i8 is not p1.blocks["s0"].i8
+
+
+def test_int_mm_probe_falls_back_to_float_with_a_warning(monkeypatch, caplog):
+    import torch
+
+    def wrong(a, b):  # what a changed private API might do: a float result
+        return (a.float() @ b.float()) + 1
+
+    monkeypatch.setattr(torch, "_int_mm", wrong)
+    monkeypatch.setattr(fast, "_INT_MM", fast._UNPROBED)
+    monkeypatch.setattr(fast, "_BLOCKS", type(fast._BLOCKS)())
+    with caplog.at_level("WARNING", logger=fast.log.name):
+        assert fast.int8_matmul() is None
+    assert "float32/float64 products instead" in caplog.text
+    g = _mlp_block_graph()
+    p = fast.plan(g, wiring(g))
+    assert all(b.i8 is None and b.wt is not None for b in p.blocks.values())
+    x = np.random.default_rng(8).random((6, 15, 70)) < 0.3
+    assert_same(emulator.run(g, x, 18), generic(g, x, 18))
+    monkeypatch.delattr(torch, "_int_mm")
+    monkeypatch.setattr(fast, "_INT_MM", fast._UNPROBED)
+    assert fast.int8_matmul() is None and "no _int_mm" in caplog.text

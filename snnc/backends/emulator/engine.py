@@ -27,10 +27,17 @@ from snnc.backends.base import RunResult
 from snnc.backends.emulator import fast
 from snnc.backends.emulator.compartment import CompartmentState
 from snnc.backends.emulator.synapse import synapse_state, wrap32
-from snnc.backends.emulator.wiring import check_input, check_record, wiring
+from snnc.backends.emulator.wiring import check_record, spike_array, validate_input, wiring
 from snnc.compiler.ir.graph import Graph
+from snnc.progress import bar as progress_bar
 
 NAME = "emulator"
+
+
+#: samples converted and run at a time (bounds the bool copy of the input; the bar advances
+#: once per span): fast path / generic engine
+SPAN_FAST = 2048
+SPAN_GENERIC = 64
 
 
 def run(
@@ -38,6 +45,9 @@ def run(
     x,
     steps: int,
     record: Sequence[str] | None = None,
+    *,
+    progress: bool | None = False,
+    device=None,
 ) -> RunResult:
     """Run a Loihi-dialect ``graph`` for ``steps`` raw steps on ``x`` (batch, T_in, *in_shape).
 
@@ -47,13 +57,31 @@ def run(
     of every recorded compartment and ``v`` (int64, after reset) of those with
     ``readout == "v"``.
 
-    Raises :class:`~snnc.errors.InputError` for bad ``x``/``steps``/``record`` and
-    :class:`~snnc.errors.ValidationError` for a graph the backends cannot run.
+    The batch runs in spans of samples (:data:`SPAN_FAST` / :data:`SPAN_GENERIC`), so the
+    spike copy of the input stays bounded; ``progress`` shows a bar over them (``None``: when
+    stderr is a terminal; see :mod:`snnc.progress`).  ``device`` (``"cpu"``, ``"cuda"``, a
+    ``torch.device``) runs the same integer arithmetic in torch instead
+    (:mod:`.torch_engine`); ``None`` is the numpy engine.
+
+    Raises :class:`~snnc.errors.InputError` for bad ``x``/``steps``/``record``,
+    :class:`~snnc.errors.ValidationError` for a graph the backends cannot run and
+    :class:`~snnc.errors.BackendUnavailableError` for a ``device`` that is not there.
     """
     w = wiring(graph)
-    xs = check_input(graph, w, x, steps)
+    xv, steps = validate_input(graph, w, x, steps)
     rec = check_record(w, record)
-    batch, steps = xs.shape[0], xs.shape[1]
+    batch = xv.shape[0]
+    n_in = graph[w.source].size if w.source else 0
+    if device is not None:
+        from snnc.backends.emulator import torch_engine
+
+        runner = torch_engine.Runner(graph, w, device)
+        span = torch_engine.SPAN
+    else:
+        runner = None
+        # the fast path's setup (planning, int8 weights) pays off from a few samples on
+        p = fast.plan(graph, w) if fast.ENABLED and batch >= fast.MIN_BATCH and steps else None
+        span = SPAN_FAST if p is not None else SPAN_GENERIC
 
     spikes = {c: np.zeros((batch, steps, graph[c].size), dtype=bool) for c in rec}
     v_rec = {
@@ -61,12 +89,20 @@ def run(
         for c in rec
         if graph[c].readout == "v"
     }
-    # the fast path's setup (planning, int8 weights) pays off from a few samples on
-    p = fast.plan(graph, w) if fast.ENABLED and batch >= fast.MIN_BATCH and steps else None
-    if p is not None:
-        fast.run_fast(p, w.source, xs, spikes, v_rec)
-    else:
-        _run_generic(graph, w, xs, spikes, v_rec)
+    desc = f"emulator ({device})" if device is not None else "emulator"
+    with progress_bar(total=batch, desc=desc, unit="sample", progress=progress) as bar:
+        for lo in range(0, batch, span):
+            hi = min(lo + span, batch)
+            xs = spike_array(xv[lo:hi], steps, n_in)
+            sp_ = {c: a[lo:hi] for c, a in spikes.items()}
+            vr_ = {c: a[lo:hi] for c, a in v_rec.items()}
+            if runner is not None:
+                runner.run(xs, sp_, vr_)
+            elif p is not None:
+                fast.run_fast(p, w.source, xs, sp_, vr_)
+            else:
+                _run_generic(graph, w, xs, sp_, vr_)
+            bar.update(hi - lo)
 
     def shaped(c: str, a: np.ndarray) -> np.ndarray:
         return a.reshape((batch, steps) + tuple(graph[c].shape))
@@ -110,5 +146,6 @@ class Emulator:
 
     name = NAME
 
-    def run(self, graph: Graph, x, steps: int, record: Sequence[str] | None = None) -> RunResult:
-        return run(graph, x, steps, record)
+    def run(self, graph: Graph, x, steps: int, record: Sequence[str] | None = None,
+            **kwargs) -> RunResult:
+        return run(graph, x, steps, record, **kwargs)

@@ -229,7 +229,14 @@ def check_input(graph: Graph, w: Wiring, x, steps) -> np.ndarray:
 
     Steps from ``T_in`` to ``steps`` get no spikes.  A graph without a SpikeSource takes
     ``x`` of shape (batch, T_in) or (batch, T_in, 0); only its batch size is used.
+    (:func:`validate_input` then :func:`spike_array`; the emulator calls them per chunk.)
     """
+    x, steps = validate_input(graph, w, x, steps)
+    return spike_array(x, steps, graph[w.source].size if w.source else 0)
+
+
+def validate_input(graph: Graph, w: Wiring, x, steps) -> tuple[np.ndarray, int]:
+    """Check ``x`` and ``steps`` (see :func:`check_input`) without copying ``x``."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise InputError(f"steps must be a non-negative int, got {steps!r}")
     steps = int(steps)
@@ -242,7 +249,6 @@ def check_input(graph: Graph, w: Wiring, x, steps) -> np.ndarray:
             f"input has dtype {x.dtype}; expected binary spikes (bool or 0/1 numbers)"
         )
     in_shape: tuple[int, ...] = tuple(graph[w.source].shape) if w.source else ()
-    n_in = int(np.prod(in_shape, dtype=np.int64)) if w.source else 0
     want = "(batch, time" + "".join(f", {d}" for d in in_shape) + ")"
     ok = x.ndim == 2 + len(in_shape) and tuple(x.shape[2:]) == in_shape
     if w.source is None:
@@ -268,6 +274,11 @@ def check_input(graph: Graph, w: Wiring, x, steps) -> np.ndarray:
                 f"input must be binary spikes (0/1); got {x[idx]!r} at index {idx}",
                 hint="encode real values as spikes first (e.g. rate coding)",
             )
+    return x, steps
+
+
+def spike_array(x: np.ndarray, steps: int, n_in: int) -> np.ndarray:
+    """Validated ``x`` (batch, T_in, ...) as bool (batch, steps, n_in), zero after T_in."""
     out = np.zeros((x.shape[0], steps, n_in), dtype=bool)
     if n_in:
         xr = x.reshape(x.shape[0], x.shape[1], n_in)
