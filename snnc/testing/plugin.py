@@ -10,7 +10,9 @@ Options::
     --snnc-update-golden                   (re)record golden files and baselines, do not compare
 
 Marker ``hw``: the test needs a Loihi 2 board; it is skipped, with the reason, when
-lava-loihi or a board is absent (see :mod:`snnc.backends.loihi2_hw`).
+lava-loihi or a board is absent (see :mod:`snnc.backends.loihi2_hw`).  The ini option
+``snnc_hw_marker`` renames it, or, empty, turns it off (for projects whose own ``hw`` marker
+means other hardware).
 
 Fixtures:
 
@@ -48,11 +50,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where the snnc_run fixture runs compiled programs (default: emulator)")
     group.addoption("--snnc-update-golden", action="store_true", default=False,
                     help="record golden spike files and metric baselines instead of comparing")
+    parser.addini("snnc_hw_marker", default="hw",
+                  help="marker of tests that need a Loihi 2 board (skipped without one); "
+                  "empty: none (for projects whose 'hw' marker means other hardware)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "hw: needs Loihi 2 hardware (lava-loihi and a board); skipped when absent")
+    marker = config.getini("snnc_hw_marker")
+    if marker:
+        config.addinivalue_line(
+            "markers", f"{marker}: needs Loihi 2 hardware (lava-loihi and a board); skipped "
+            "when absent")
     config.stash[_UPDATED] = []
 
 
@@ -65,7 +73,8 @@ def _hardware(config: pytest.Config):
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("hw") is not None:
+    marker = item.config.getini("snnc_hw_marker")
+    if marker and item.get_closest_marker(marker) is not None:
         st = _hardware(item.config)
         if not st.available:
             pytest.skip(f"Loihi 2 hardware absent: {st.reason}")

@@ -135,6 +135,9 @@ def test_plain():
     r.assert_outcomes(passed=1, skipped=1)
     r.stdout.fnmatch_lines(["*Loihi 2 hardware absent: lava-loihi is not installed*"])
 
+    pytester.makeini("[pytest]\nsnnc_hw_marker =\nmarkers = hw: my own hardware\n")
+    pytester.runpytest().assert_outcomes(passed=1, failed=1)  # the project's own 'hw' runs
+
 
 def test_loihi2_target_without_a_board_skips_only_the_tests_that_run(project, monkeypatch):
     from snnc.backends import loihi2_hw
