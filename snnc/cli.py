@@ -36,7 +36,13 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compile", help="compile a model (.nir) for a target")
     c.add_argument("model", help="model file (.nir, .onnx)")
-    c.add_argument("--target", default="loihi2", help="target chip (loihi2, loihi1)")
+    c.add_argument("--target", default="loihi2", help="target chip (loihi2, loihi1) or CHIP-SYSTEM "
+                   "(loihi2-oheo-gulch, loihi2-kapoho-point, loihi2-hala-point, ...; docs/mapping.md)")
+    c.add_argument("--target-file", metavar="F", default=None,
+                   help="a .toml/.json target file with your hardware's limits (overrides --target)")
+    c.add_argument("--mapping", choices=("comm", "greedy"), default="comm",
+                   help="core -> chip placement: communication-aware (default) or greedy")
+    c.add_argument("--no-split", action="store_true", help="refuse layers that do not fit one core")
     c.add_argument("-o", "--output", help="program directory to write (default: MODEL stem + .snnc)")
     c.add_argument("--stop-after", metavar="PASS", help="stop after a pass (validate, quantize) and print the IR")
     c.add_argument("--dump-ir", action="store_true", help="print the compiled IR")
@@ -50,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="each weight block as two 8-bit blocks (hi + residual): ~14-bit weights, 2x synapses")
     c.add_argument("--check", metavar="X.npz", help="after compiling, run X on the emulator and on Lava and compare every layer")
     c.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
+    c.add_argument("--emit", choices=("snnc", "netx", "onnx"), default="snnc",
+                   help="write a program directory (default), lava-dl netx HDF5 or an ONNX step model")
+    c.add_argument("--from", dest="exporter", choices=("snntorch", "norse", "sinabs", "rockpool"), default=None,
+                   help="read the NIR file with this exporter's convention (docs/interop.md); "
+                        "discretization flags given explicitly win")
     _add_convention(c)
 
     r = sub.add_parser("run", help="run a compiled program on input spikes")
@@ -67,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--input", required=True, metavar="X.npz", help="spikes (batch, time, *shape) under key 'x'")
     rep.add_argument("--json", metavar="F", help="also write the report as JSON")
     rep.add_argument("--plot", metavar="F.png", help="also write per-layer error bars as PNG")
+
+    res = sub.add_parser("resources", help="cores, chips and per-core utilisation of a compiled program")
+    res.add_argument("program", help="program directory written by `snnc compile`")
+    res.add_argument("--json", metavar="F", help="also write the report as JSON")
+    res.add_argument("--plot", metavar="F.png", help="also write per-core utilisation as PNG")
 
     i = sub.add_parser("inspect", help="describe a model file or a compiled program")
     i.add_argument("path")
@@ -111,22 +127,31 @@ def _write_atomic_dir(prog, out: Path) -> None:
 
 def _cmd_compile(a: argparse.Namespace) -> int:
     import snnc
+    from snnc import emit
     from snnc.compiler.ir.printer import format_graph
+    from snnc.frontends.conventions import apply_preset
 
     calibration = _load_input(a.calibration) if a.calibration else None
+    apply_preset(a, a.exporter)
     result = snnc.compile(
-        a.model, target=a.target, dt=a.dt, integration=a.integration, spike_if=a.spike_if,
+        a.model, target=emit.compile_target(a.target_file or a.target, a.emit), dt=a.dt, integration=a.integration, spike_if=a.spike_if,
         synapse_input=a.synapse_input, calibration=calibration, stop_after=a.stop_after,
         calibration_method=a.calibration_method, split_weights=a.split_weights, timesteps=a.timesteps,
+        mapping=a.mapping, allow_split=not a.no_split,
     )
     if not isinstance(result, snnc.Program):
         print(format_graph(result))
         return 0
     x = result.encode(_load_input(a.check)) if a.check else None  # static inputs of an ANN: encoded
-    out = Path(a.output) if a.output else Path(a.model).with_suffix(".snnc")
-    _write_atomic_dir(result, out)
+    out = Path(a.output) if a.output else emit.default_path(a.model, a.emit)
+    if a.emit == "snnc":
+        _write_atomic_dir(result, out)
+    else:
+        emit.write(result, a.emit, out)
     print(f"compiled {a.model} for {result.target.name} -> {out}")
     print(result.summary())
+    if result.placement is not None:
+        print(result.resources().summary_line())
     if a.dump_ir:
         print(str(result))
     if x is not None or calibration is not None:
@@ -193,7 +218,21 @@ def _cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect, "report": _cmd_report}
+def _cmd_resources(a: argparse.Namespace) -> int:
+    from snnc.program import Program
+
+    report = Program.load(a.program).resources()
+    print(report.text())
+    if a.json:
+        report.to_json(a.json)
+        print(f"wrote {a.json}")
+    if a.plot:
+        report.plot(a.plot)
+        print(f"wrote {a.plot}")
+    return 0
+
+
+COMMANDS = {"resources": _cmd_resources, "compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect, "report": _cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,6 +29,9 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     split_weights: bool = False,
     timesteps: int | None = None,
     stop_after: str | None = None,
+    convention: Any = None,
+    mapping: str = "comm",
+    allow_split: bool = True,
 ) -> Program | Graph:
     """Compile ``model`` (a path, a ``nir.NIRGraph`` or a float-dialect Graph) for ``target``.
 
@@ -44,11 +47,24 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     An ANN (an ONNX model) is first converted to a rate-coded IF network on ``calibration``
     (static inputs (batch, *input_shape)) for ``timesteps`` steps per sample
     (:mod:`snnc.calibration.balance`); the program then carries the input encoder.
+    ``convention`` (an exporter name: snntorch, norse, sinabs, rockpool, or a Convention)
+    replaces the four discretization options (:mod:`snnc.frontends.conventions`).
+    ``target`` is a name (``loihi2``, ``loihi2-kapoho-point``, ...) or a ``.toml``/``.json``
+    target file (:mod:`snnc.compiler.targets`); ``mapping`` (``comm``, ``greedy``) and
+    ``allow_split`` steer the ``partition`` pass, and ``check_resources`` raises a
+    :class:`~snnc.errors.ResourceError` when the network does not fit (docs/mapping.md).
     With ``stop_after`` the graph after that pass is returned instead of a Program.
     """
     spec = get_target(target)
     conv = Convention(dt=dt, integration=integration, spike_if=spike_if, synapse_input=synapse_input)
+    if convention is not None:  # an exporter preset name or a Convention (snnc.frontends.conventions)
+        from snnc.frontends.conventions import preset
+
+        conv = convention if isinstance(convention, Convention) else preset(convention)
     graph = load(model)
+    from snnc.frontends.conventions import exporter_quirks  # logged warnings + layer notes
+
+    quirks = exporter_quirks(graph, conv)
     from snnc.calibration.balance import prepare  # ANN -> rate-coded SNN; a no-op otherwise
 
     graph, calibration, encoder = prepare(graph, calibration, conv, timesteps)
@@ -61,12 +77,16 @@ def compile(  # noqa: A001 - the public name is snnc.compile
         from snnc.calibration.methods import no_data
 
         no_data(calibration_method)
-    ctx = CompileContext(convention=conv, target=spec, calibration=stats, split_weights=split_weights)
+    ctx = CompileContext(convention=conv, target=spec, calibration=stats, split_weights=split_weights,
+                         mapping=mapping, allow_split=allow_split)
     out = run_pipeline(graph, ctx, stop_after=stop_after)
     if not out.of_kind(loihi.Compartment):
         return out
     layers = [r.as_dict() for r in ctx.reports.get("quantize", [])]
+    for r in layers:
+        r["notes"] = list(r["notes"]) + quirks.get(r["name"], [])
     prog = Program(out, conv, spec, ctx.reports["latency"], layers, ctx.timings)
+    prog.placement = ctx.reports.get("placement")  # snnc.mapping.Placement (partition pass)
     prog.reference = graph  # the float model, for prog.report() (snnc.calibration.report)
     prog.encoder = encoder  # static inputs -> spikes (converted ANNs), saved with the program
     return prog
