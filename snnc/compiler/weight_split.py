@@ -13,9 +13,13 @@ blocks' outputs into the compartment's input in int32::
     a = (Σ_j q_hi,ij s_j) · 2^e_hi  +  ⌊(Σ_j q_lo,ij s_j) · 2^e_lo⌋
 
 so the effective weight is ``q_hi·2^e_hi + q_lo·2^e_lo`` up to the floor of the lo sum (less
-than one unit of a, ``1/vth`` of the threshold, per step).  Both blocks are ordinary Lava
-Dense/Sparse/DelayDense processes, so the emulator stays bit-exact with Lava (differential
-test in tests/unit/test_calibration_methods.py).  Cost: twice the synapses of the layer.
+than one unit of a, ``1/vth`` of the threshold, per step).  Measured against clamping
+``e_lo ≥ 0`` (no floor, but only e_hi extra bits): the free exponent agreed better with the
+float model on both networks tried (digits MLP: 99.91 % vs 99.83 % equal output spikes;
+examples/mlp.nir output layer: 98.6 % vs 95.9 %).  When the residual quantizes to all zeros
+no lo block is added.  Both blocks are ordinary Lava Dense/Sparse/DelayDense processes, so
+the emulator stays bit-exact with Lava (checked against real Lava in
+tests/unit/test_calibration_weight_split.py).  Cost: twice the synapses of the layer.
 """
 
 from __future__ import annotations

@@ -264,11 +264,13 @@ def _lower_population(
         else:
             syn, e, err = blocks.synapse(p, w, scale, depth, name, layer, target)
             if getattr(ctx, "split_weights", False) and err > 0:  # hi/lo blocks (weight_split)
-                lo, _, _ = blocks.synapse(p, weight_split.residual(w, syn, scale), scale, depth, name, layer, target)
-                err = weight_split.combined_error(w, syn, lo, scale)
-                nodes[f"{syn_name}:lo"] = lo
-                edges += [(p.source, f"{syn_name}:lo"), (f"{syn_name}:lo", name)]
-                synapses += lo.num_synapses
+                r = weight_split.residual(w, syn, scale)
+                lo, _, _ = blocks.synapse(p, r, scale, depth, name, layer, target)
+                if lo.num_synapses:
+                    err = weight_split.combined_error(w, syn, lo, scale)
+                    nodes[f"{syn_name}:lo"] = lo
+                    edges += [(p.source, f"{syn_name}:lo"), (f"{syn_name}:lo", name)]
+                    synapses += lo.num_synapses
         weights[i] = None  # free the float block once it is quantized
         nodes[syn_name] = syn
         edges += [(p.source, syn_name), (syn_name, name)]
