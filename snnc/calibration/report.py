@@ -19,10 +19,10 @@
 ``first_divergence``
     the first float step at which the layer's spikes (read-out: v beyond 1 % of the range)
     differ in any sample, or None;
-``own_error``, ``own_divergence``
-    the same error and first divergence when the layer's synapses are fed the float model's
+``own_error``, ``own_divergence``, ``own_agreement``
+    the same error, first divergence and agreement when the layer's synapses are fed the float model's
     own upstream spikes (teacher forcing): the error this layer introduces by itself.  The
-    *worst layer* is the one with the largest ``own_error``;
+    *worst layer* is the one with the largest ``own_error`` (ties: the lowest ``own_agreement``);
 ``hints``
     plain-language causes and fixes (:func:`hints`; every hint is listed in
     docs/calibration.md).
@@ -74,6 +74,7 @@ class LayerError:
     error: float  # spike_count_error (spiking) or membrane_rms_rel (read-out)
     own_error: float
     own_divergence: int | None
+    own_agreement: float
     vth: int
     weight_error: float
     upstream: list[str]
@@ -92,7 +93,7 @@ class ErrorReport:
     def worst(self) -> LayerError | None:
         """The layer that introduces the largest error by itself (None when every layer is exact)."""
         bad = [r for r in self.layers if r.own_error > 0 or r.own_divergence is not None]
-        return max(bad, key=lambda r: r.own_error) if bad else None
+        return max(bad, key=lambda r: (r.own_error, 1.0 - r.own_agreement)) if bad else None
 
     def layer(self, name: str) -> LayerError:
         for r in self.layers:
@@ -318,7 +319,8 @@ def error_report(prog, x: Any) -> ErrorReport:
             spikes_float=spikes[0], spikes_fixed=spikes[1], spike_count_error=cerr, agreement=agree,
             membrane_rms=rms, membrane_rms_rel=rel,
             **{k: int(c.counters[k].sum()) for k in COUNTERS},
-            first_divergence=first, error=err, own_error=own[5], own_divergence=own[2], vth=int(node.vth),
+            first_divergence=first, error=err, own_error=own[5], own_divergence=own[2], own_agreement=own[1],
+            vth=int(node.vth),
             weight_error=float(meta.get("weight_error", 0.0)), upstream=[], hints=[],
         )
     for comp, r in rows.items():
