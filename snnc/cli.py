@@ -204,10 +204,8 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_report(a: argparse.Namespace) -> int:
-    from snnc.program import Program
-
-    report = Program.load(a.program).report(_load_input(a.input))
+def _show_report(report, a: argparse.Namespace) -> int:
+    """Print a report object's ``text()``; write ``--json``/``--plot`` when asked (report commands)."""
     print(report.text())
     if a.json:
         report.to_json(a.json)
@@ -216,6 +214,12 @@ def _cmd_report(a: argparse.Namespace) -> int:
         report.plot(a.plot)
         print(f"wrote {a.plot}")
     return 0
+
+
+def _cmd_report(a: argparse.Namespace) -> int:
+    from snnc.program import Program
+
+    return _show_report(Program.load(a.program).report(_load_input(a.input)), a)
 
 
 def _cmd_resources(a: argparse.Namespace) -> int:

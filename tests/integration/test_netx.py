@@ -151,3 +151,32 @@ def test_programs_netx_cannot_express_name_the_layer(tmp_path):
     with pytest.raises(BackendError, match="lava-dl") as e:
         snnc.compile(g).export_netx(tmp_path / "w.net")
     assert e.value.node == "cubalif" and "netx_target()" in e.value.hint
+
+
+@pytest.mark.lava
+def test_conv_flatten_dense_export_matches_lava_and_reimports(tmp_path):
+    """Conv weights, (H, W) stride/padding, the (W, H, C) layout and the flatten layer."""
+    rng = np.random.default_rng(0)
+    c, h, w = 2, 6, 6
+    g = nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([c, h, w])),
+        nir.Conv2d(input_shape=(h, w), weight=rng.normal(0.2, 0.8, (3, c, 3, 3)), stride=(1, 2),
+                   padding=(1, 0), dilation=1, groups=1, bias=np.zeros(3)),
+        nir.IF(r=np.full((3, h, 2), 1e4), v_threshold=np.ones((3, h, 2))),
+        nir.Flatten(input_type={"input": np.array([3, h, 2])}, start_dim=0, end_dim=-1),
+        nir.Linear(weight=rng.normal(0, 0.5, (4, 3 * h * 2))),
+        nir.LIF(tau=np.full(4, 1e-3), r=np.full(4, 10.0), v_leak=np.zeros(4), v_threshold=np.ones(4)),
+    )
+    prog = snnc.compile(g, target=netx_target())
+    path = prog.export_netx(tmp_path / "conv.net")
+    with h5py.File(path) as f:
+        assert [f[f"layer/{i}/type"][0] for i in range(4)] == [b"input", b"conv", b"flatten", b"dense"]
+    x = (rng.random((1, 15, c, h, w)) < 0.3).astype(np.uint8)
+    raw = prog.run(x, return_raw=True)
+    lava = run_netx(path, x, raw.steps)
+    back = snnc.load(path).run(x, return_raw=True)
+    for (_, comp), name, got in zip(chain(prog), ("layer1", "layer3"), lava):
+        want = raw.spikes[comp].reshape(got.shape)
+        assert want.sum() > 0
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(back.spikes[name].reshape(got.shape), got)
