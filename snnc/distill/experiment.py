@@ -40,32 +40,43 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
-def run(args, data, make_teacher: Callable[[], nn.Module], teacher_input: Callable, make_student: Callable,
-        pairs: dict[str, str], make_twin: Callable[[], nn.Module] | None = None) -> dict:
-    """Run one experiment; ``data`` = (x_train, y_train, x_test, y_test) in [0, 1]."""
-    from snnc.distill.data import rate_encode
-
-    t0 = time.perf_counter()
+def quick(args) -> None:
+    """Shrink a run to the --quick budget (< 1 minute)."""
     if args.quick:
         args.epochs, args.teacher_epochs, args.qat_epochs = min(args.epochs, 3), min(args.teacher_epochs, 5), 0
         args.timesteps = min(args.timesteps, 4)
+
+
+def prepare_teacher(args, data, make_teacher: Callable[[], nn.Module], teacher_input: Callable):
+    """Train and score the teacher once (shared by every arm of a sweep): (teacher, acc %)."""
     xtr, ytr, xte, yte = data
-    if args.quick:
-        xtr, ytr, xte, yte = xtr[:400], ytr[:400], xte[:200], yte[:200]
     seed_everything(args.seed)
     teacher = train_teacher(make_teacher(), teacher_input(xtr), ytr, epochs=args.teacher_epochs, seed=args.seed)
-    teacher_acc = evaluate(teacher, teacher_input(xte), yte)["acc"]
+    return teacher, evaluate(teacher, teacher_input(xte), yte)["acc"]
+
+
+def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Callable, make_student: Callable,
+           pairs: dict[str, str], make_twin: Callable[[], nn.Module] | None = None) -> dict:
+    """Distil one student from a (copy of the) trained teacher, deploy it, return the result row."""
+    import copy
+
+    from snnc.distill.data import rate_encode
+
+    t0 = time.perf_counter()
+    xtr, ytr, xte, yte = data
+    teacher = copy.deepcopy(teacher)  # the two-way loop updates it
     seed_everything(args.seed)
     student = make_student(args)
     if args.ann_init and make_twin is not None:
         twin = train_teacher(make_twin(), xtr, ytr, epochs=args.teacher_epochs, seed=args.seed)
         init_from_ann(student, twin)
     str_, ste = rate_encode(xtr, args.timesteps), rate_encode(xte, args.timesteps)
-    losses = loss_family(args.loss, tau=args.tau, alpha=args.alpha,
-                         pairs=pairs if args.loss in ("feature", "relation", "ot") else None, budget=args.budget)
+    feat = args.loss in ("feature", "relation", "ot")
+    losses = loss_family(args.loss, tau=args.tau, alpha=args.alpha, pairs=pairs if feat else None,
+                         budget=args.budget)
     reverse = ReverseKD(tau=args.tau) if args.loss == "twoway" else None
-    dist = Distiller(None if args.loss == "ce" else teacher, student, losses,
-                     taps=pairs if args.loss in ("feature", "relation", "ot") else None, reverse=reverse)
+    dist = Distiller(None if args.loss == "ce" else teacher, student, losses, taps=pairs if feat else None,
+                     reverse=reverse)
     fit(dist, teacher_input(xtr), str_, ytr, epochs=args.epochs, qat_epochs=args.qat_epochs, seed=args.seed,
         checkpoint=args.checkpoint)
     student = dist.student
@@ -73,19 +84,69 @@ def run(args, data, make_teacher: Callable[[], nn.Module], teacher_input: Callab
     student.set_qat(False)
     fl = evaluate(student, ste, yte)
     dep = evaluate_deployed(student, ste, yte)
-    res = {
+    return {
         "dataset": args.dataset, "loss": args.loss, "tau": args.tau, "alpha": args.alpha, "seed": args.seed,
-        "timesteps": args.timesteps, "hidden": args.hidden, "output": args.output,
+        "timesteps": args.timesteps, "hidden": args.hidden, "output": args.output, "epochs": args.epochs,
         "teacher_acc": round(teacher_acc, 2), "student_float_acc": round(fl["acc"], 2),
         "student_fixed_acc": round(dep["acc"], 2), "student_qat_acc": None if qat_acc is None else round(qat_acc, 2),
         "spikes_per_inference": round(dep["spikes"], 1), "float_spikes_per_inference": round(fl["spikes"], 1),
         "energy_per_inference_j": dep.get("energy_per_inference_j"),
         "seconds": round(time.perf_counter() - t0, 1),
     }
+
+
+def run(args, data, make_teacher: Callable[[], nn.Module], teacher_input: Callable, make_student: Callable,
+        pairs: dict[str, str], make_twin: Callable[[], nn.Module] | None = None) -> dict:
+    """One experiment from the command line; prints the JSON line and returns it."""
+    quick(args)
+    if args.quick:
+        data = tuple(a[:n] for a, n in zip(data, (400, 400, 200, 200)))
+    teacher, acc = prepare_teacher(args, data, make_teacher, teacher_input)
+    res = distil(args, data, teacher, acc, teacher_input, make_student, pairs, make_twin)
     print(json.dumps(res))
     return res
 
 
-def main_with(args, **kw) -> dict:
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))
-    return run(args, **kw)
+def digits_teacher() -> nn.Module:
+    """MLP 64-256-256-10 (ReLU)."""
+    return nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+def mnist1d_teacher() -> nn.Module:
+    """1-D CNN conv32-conv32(stride 2)-fc128 on the length-40 sequence."""
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 40)), nn.Conv1d(1, 32, 5, padding=2), nn.ReLU(), nn.Conv1d(32, 32, 5, stride=2, padding=2),
+        nn.ReLU(), nn.Flatten(), nn.Linear(32 * 20, 128), nn.ReLU(), nn.Linear(128, 10),
+    )
+
+
+def _mlp_twin(n_in: int):
+    def make(args) -> nn.Module:  # same topology as the student, for --ann-init
+        h = args.hidden
+        return nn.Sequential(nn.Linear(n_in, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(), nn.Linear(h, 10))
+
+    return make
+
+
+def spec(dataset: str) -> dict:
+    """Data loader, teacher, student and tap pairs of an example dataset."""
+    from snnc.distill import data
+    from snnc.distill.student import dense_student
+
+    n_in, load, teacher, tap = {
+        "digits": (64, data.digits, digits_teacher, "3"),
+        "mnist1d": (40, data.mnist1d, mnist1d_teacher, "8"),
+    }[dataset]
+    return dict(load=load, make_teacher=teacher, teacher_input=lambda x: x,
+                make_student=lambda a: dense_student([n_in, a.hidden, a.hidden, 10], output=a.output),
+                pairs={"body.fc2": tap}, make_twin=_mlp_twin(n_in))
+
+
+def main(dataset: str, description: str, argv=None) -> dict:
+    """Entry point of ``examples/distill_<dataset>.py``."""
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 2)))  # small nets: more threads cost more
+    args = parser(description).parse_args(argv)
+    args.dataset = dataset
+    sp = spec(dataset)
+    twin = sp.pop("make_twin")
+    return run(args, sp.pop("load")(), make_twin=lambda: twin(args), **sp)

@@ -72,9 +72,13 @@ def test_relation_kd_zero_for_proportional_features():
     f = torch.randn(6, 5)
     b = _batch(torch.randn(6, 2), torch.randn(6, 2), torch.zeros(6, dtype=torch.long),
                s_taps={"s": (3.0 * f)[:, None].repeat(1, 4, 1)}, t_taps={"t": f})
-    assert float(L.RelationKD({"s": "t"})(b)) == pytest.approx(0.0, abs=1e-10)
-    g = L.relation_matrix(f)
+    assert float(L.RelationKD({"s": "t"}, eps=0.0)(b)) == pytest.approx(0.0, abs=1e-10)
+    g = L.relation_matrix(f, eps=0.0)
     assert g.shape == (6, 6) and torch.allclose(g.norm(dim=1), torch.ones(6))
+    # a silent sample (zero row) keeps a bounded gradient
+    z = torch.zeros(3, 4, requires_grad=True)
+    L.relation_matrix(z).sum().backward()
+    assert torch.isfinite(z.grad).all()
 
 
 def test_sinkhorn_known_values():
