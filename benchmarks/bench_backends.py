@@ -39,6 +39,35 @@ def mlp(widths: list[int], seed: int = 0) -> Graph:
     return Graph(nodes, edges)
 
 
+def poisson(batch: int, steps: int, n: int, rate: float = 0.1, seed: int = 1) -> np.ndarray:
+    """uint8 spikes (batch, steps, n) at ``rate``: ``rng.random(...) < rate`` drawn 256 samples
+    at a time (the same samples as one call, without its float64 temporary)."""
+    rng = np.random.default_rng(seed)
+    x = np.empty((batch, steps, n), np.uint8)
+    for lo in range(0, batch, 256):
+        hi = min(lo + 256, batch)
+        x[lo:hi] = rng.random((hi - lo, steps, n)) < rate
+    return x
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS in MiB: ``VmHWM`` of /proc/self/status.
+
+    Not ``ru_maxrss``: on Linux it survives fork + exec, so a child started by a big parent
+    reports the parent's RSS (a child of a 1.5 GB parent that allocates nothing reports
+    1533 MiB; measured).
+    """
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lava-samples", type=int, default=3)

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_compile.py [--sizes 10k,100k,1M] [--profile 1M]
 
-Each size is compiled in a fresh child process (so peak RSS, ``ru_maxrss``, is that size's
+Each size is compiled in a fresh child process (so peak RSS, ``VmHWM``, is that size's
 alone).  The network (deterministic RNG, snnTorch convention β = 0.9, θ = 1) covers every
 kind of synapse block the quantizer builds::
 
@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
+import pathlib
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from bench_backends import peak_rss_mib  # noqa: E402
 
 DT = 1e-4
 #: size name -> (H, D): neurons ≈ 16H² + 2H² + H²/8 + 2D
@@ -104,7 +107,7 @@ def run_one(size: str, profile: bool) -> dict:
     t0 = time.perf_counter()
     graph = network(h, d)
     t_build = time.perf_counter() - t0
-    rss_graph = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    rss_graph = peak_rss_mib() / 1024
     t0 = time.perf_counter()
     if profile:
         import cProfile
@@ -120,7 +123,7 @@ def run_one(size: str, profile: bool) -> dict:
     return {
         "size": size, "H": h, "D": d, "neurons": neurons, "synapses": stored, "unrolled": unrolled,
         "blocks": kinds, "build_s": t_build, "compile_s": t_compile, "timings": dict(prog.timings),
-        "rss_graph_gb": rss_graph, "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "rss_graph_gb": rss_graph, "peak_rss_gb": peak_rss_mib() / 1024,
     }
 
 

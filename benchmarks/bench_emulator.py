@@ -1,13 +1,13 @@
 """Emulator throughput on whole test sets vs Lava fixed_pt, measured side by side in one run.
 
     .venv/bin/python benchmarks/bench_emulator.py [--samples 1000] [--lava-samples 3]
+    .venv/bin/python benchmarks/bench_emulator.py --profile 256,1024,4096   # where the time goes
 
 Network: the LIF MLP 784-256-256-10 of bench_backends.py (snnTorch convention, β = 0.9,
 θ = 1), Poisson input at 10 % per step, T = 100.  Reported:
 
 * emulator: ``Program.run`` on ``--samples`` samples at once (samples/s, ms/sample), peak
-  RSS of this process (``resource.getrusage``, so it includes Lava's imports when they
-  come first: the emulator runs first);
+  RSS of this process at that point (``VmHWM``: the input, the compiled program, torch);
 * Lava, compile included: ``Program.run(x, backend="lava")`` per sample (watchdog child,
   build + compile + run + stop);
 * Lava, compile excluded: one sample built with ``snnc.backends.lava.to_lava`` in this
@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import resource
 import sys
 import time
 
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from bench_backends import mlp  # noqa: E402
+from bench_backends import mlp, peak_rss_mib, poisson  # noqa: E402
 
 import snnc  # noqa: E402
 
@@ -67,8 +66,74 @@ def lava_steady(prog, x_sample, steps: int, warm: int = 5):
     return steady, head, spikes
 
 
+#: kernel rows of the profile: (label, function name, "tt" self time | "ct" with callees | caller)
+KERNELS = [
+    ("input layer sums (step tiles: transpose, int8 matmul, shifts)", "at", "ct"),
+    ("hidden layer sums (int8 matmul per step, shifts)", "_block_sums", "_run_chunk"),
+    ("compartment update (decay, add, clip, threshold, reset)", "_lif_step", "ct"),
+    ("time loop, v records, spike transposes", "_run_chunk", "tt"),
+    ("input to bool spikes (spike_array)", "spike_array", "ct"),
+    ("input checks (Program._check_input, validate_input)", ("_check_input", "validate_input"), "ct"),
+    ("plan (cached per Synapse after the first run)", "plan", "ct"),
+]
+
+
+def profile_table(widths: list[int], samples: int, steps: int) -> None:
+    """Where the time goes: cProfile of Program.run per kernel, one thread (cProfile sees the
+    main thread only; the chunks' work is the same on each thread)."""
+    import cProfile
+    import pstats
+
+    from snnc.backends.emulator import fast
+
+    threads = fast.THREADS
+    fast.THREADS = 1
+    x = poisson(samples, steps, 784)
+    rows = {}
+    try:
+        for w in widths:
+            prog = snnc.compile(mlp([784, w, w, 10]))
+            prog.run(x)  # warm: torch import, plan cache
+            t0 = time.perf_counter()
+            prog.run(x)
+            wall = time.perf_counter() - t0
+            pr = cProfile.Profile()
+            pr.runcall(prog.run, x)
+            st = pstats.Stats(pr).stats  # (file, line, name) -> (cc, nc, tt, ct, callers)
+            total = sum(v[2] for v in st.values())
+            col = []
+            for _, names, how in KERNELS:
+                names = (names,) if isinstance(names, str) else names
+                t = 0.0
+                for (_, _, fn), (cc, nc, tt, ct, callers) in st.items():
+                    if fn not in names:
+                        continue
+                    if how == "tt":
+                        t += tt
+                    elif how == "ct":
+                        t += ct
+                    else:
+                        t += sum(v[3] for (_, _, caller), v in callers.items() if caller == how)
+                col.append(t)
+            col.append(total - sum(col))
+            rows[w] = (col, total, wall)
+    finally:
+        fast.THREADS = threads
+    labels = [k[0] for k in KERNELS] + ["other (Program.run decode, Python)"]
+    print(f"cProfile of Program.run, 784-W-W-10 LIF, {samples} samples, T={steps}, one thread")
+    print("| kernel | " + " | ".join(f"W={w}" for w in widths) + " |")
+    print("|---|" + "---|" * len(widths))
+    for i, lab in enumerate(labels):
+        print(f"| {lab} | " + " | ".join(f"{100 * rows[w][0][i] / rows[w][1]:.0f} %" for w in widths) + " |")
+    print("| **total (profiled) / wall without profiler** | " + " | ".join(
+        f"{rows[w][1]:.2f} s / {rows[w][2]:.2f} s" for w in widths) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default=None, metavar="W,W,...",
+                    help="only print the per-kernel profile of 784-W-W-10 for these widths")
+    ap.add_argument("--profile-samples", type=int, default=256)
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--lava-samples", type=int, default=3)
     ap.add_argument("--steps", type=int, default=100)
@@ -76,11 +141,13 @@ def main() -> None:
     ap.add_argument("--before-samples", type=int, default=200,
                     help="samples for the generic engine (fast path off): the 'before' number")
     a = ap.parse_args()
+    if a.profile:
+        profile_table([int(w) for w in a.profile.split(",")], a.profile_samples, a.steps)
+        return
     t0 = time.perf_counter()
     prog = snnc.compile(mlp([784, 256, 256, 10]))
     t_compile = time.perf_counter() - t0
-    rng = np.random.default_rng(1)
-    x = (rng.random((a.samples, a.steps, 784)) < 0.1).astype(np.uint8)
+    x = poisson(a.samples, a.steps, 784)
 
     times = []
     for _ in range(a.repeats):
@@ -88,7 +155,7 @@ def main() -> None:
         y_emu = prog.run(x, return_raw=True)
         times.append(time.perf_counter() - t0)
     t_emu = min(times) / a.samples
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mib()
     raw_steps = y_emu.steps
 
     from snnc.backends import emulator

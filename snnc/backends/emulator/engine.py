@@ -14,7 +14,10 @@ spikes of the step just computed and delivers them at the next one.
 
 :func:`run` takes the fast path of :mod:`.fast` (same results, exact float/int8 products, no
 int32 wraps that provably cannot fire, batch chunks on threads) when its guards hold for the
-graph, and the loop here (:func:`_run_generic`) otherwise.
+graph, and the loop here (:func:`_run_generic`) otherwise; with ``device=`` it runs this loop
+in torch (:mod:`.torch_engine`).  Either way the batch goes through in spans of samples (the
+input's bool copy stays bounded, a progress bar advances per span); samples are independent,
+so spans change no result.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ NAME = "emulator"
 
 #: samples converted and run at a time (bounds the bool copy of the input; the bar advances
 #: once per span): fast path / generic engine
-SPAN_FAST = 2048
+SPAN_FAST = 1024
 SPAN_GENERIC = 64
 
 

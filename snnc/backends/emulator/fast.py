@@ -467,7 +467,7 @@ def run_fast(
 
     starts = list(range(0, batch, chunk))
     workers = min(len(starts), THREADS)
-    with _one_torch_thread(any(blk.i8 is not None for blk in p.blocks.values())):
+    with _one_thread_per_kernel(any(blk.i8 is not None for blk in p.blocks.values()), workers > 1):
         if workers <= 1:
             for lo in starts:
                 one(lo)
@@ -478,25 +478,31 @@ def run_fast(
 
 
 @contextlib.contextmanager
-def _one_torch_thread(active: bool):
-    """torch's intra-op threads set to 1 for the run (restored after).
+def _one_thread_per_kernel(torch_used: bool, threaded: bool):
+    """torch's intra-op threads set to 1 for the run, and BLAS's too when chunks run on threads.
 
     The chunks already run on one thread per core.  torch's OpenMP threads on top of them
     oversubscribe the cores, and an OpenMP barrier then waits for a descheduled thread: on a
     2-core machine with one other busy process, a 0.005 ms ``_int_mm`` took 4-8 ms with 2
-    intra-op threads and 0.005 ms with 1 (measured, torch 2.13).
+    intra-op threads and 0.005 ms with 1 (measured, torch 2.13).  OpenBLAS (the float
+    products) is limited the same way through ``threadpoolctl`` when it is installed.
+    Everything is restored afterwards.
     """
-    if not active:
-        yield
-        return
-    import torch
+    with contextlib.ExitStack() as stack:
+        if torch_used:
+            import torch
 
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+            prev = torch.get_num_threads()
+            torch.set_num_threads(1)
+            stack.callback(torch.set_num_threads, prev)
+        if threaded:
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:  # optional: without it BLAS keeps its own threads
+                pass
+            else:
+                stack.enter_context(threadpool_limits(1, user_api="blas"))
         yield
-    finally:
-        torch.set_num_threads(prev)
 
 
 def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps) -> None:
