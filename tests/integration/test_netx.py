@@ -151,6 +151,12 @@ def test_programs_netx_cannot_express_name_the_layer(tmp_path):
     with pytest.raises(BackendError, match="lava-dl") as e:
         snnc.compile(g).export_netx(tmp_path / "w.net")
     assert e.value.node == "cubalif" and "netx_target()" in e.value.hint
+    # per-neuron time constants: netx has one iDecay/vDecay per layer
+    g = _nir_mlp(0)
+    g.nodes["lif"].tau[:] = np.linspace(1e-3, 2e-3, N_OUT)
+    with pytest.raises(BackendError, match="per-neuron dv") as e:
+        snnc.compile(g, target=netx_target()).export_netx(tmp_path / "d.net")
+    assert e.value.node == "lif"
 
 
 @pytest.mark.lava
