@@ -89,6 +89,13 @@ def test_wrap_and_saturation_counters_fire_on_a_constructed_overflow(prog):
     raw = emulator.run(hot.graph, X, X.shape[1] + 2)
     tr = chip_traces(hot.graph, X, X.shape[1])
     np.testing.assert_array_equal(raw.spikes["lif1"][:, 1 : 1 + X.shape[1]], tr["lif1"].spikes)
+    # weight_exp 17: a << 6 leaves int32 (Lava wraps it)
+    wide = _with(prog, "lif1:syn", weight_exp=17)
+    rw = wide.report(X)
+    assert rw.layer("lif1").int32_wraps > 0 and any("int32" in h for h in rw.layer("lif1").hints)
+    tr = chip_traces(wide.graph, X, X.shape[1])
+    raw = emulator.run(wide.graph, X, X.shape[1] + 2)
+    np.testing.assert_array_equal(raw.spikes["lif1"][:, 1 : 1 + X.shape[1]], tr["lif1"].spikes)
     # strong negative weights into lif2 at the top exponent: v clips at -(2^23 - 1)
     w = -np.abs(np.asarray(prog.graph["lif2:syn"].weights))
     cold = _with(prog, "lif2:syn", weights=w, weight_exp=7)
@@ -118,3 +125,4 @@ def test_report_needs_a_float_model_and_good_input(prog, tmp_path):
         p.report(X)
     with pytest.raises(InputError):
         prog.report(X[:, :, :10])
+
