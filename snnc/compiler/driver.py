@@ -62,6 +62,9 @@ def compile(  # noqa: A001 - the public name is snnc.compile
 
         conv = convention if isinstance(convention, Convention) else preset(convention)
     graph = load(model)
+    if isinstance(graph, Program):  # already fixed point (a lava-dl netx file): nothing to quantize
+        log.info("%s is already a compiled program; compile options do not apply", model)
+        return graph
     from snnc.frontends.conventions import exporter_quirks  # logged warnings + layer notes
 
     quirks = exporter_quirks(graph, conv)

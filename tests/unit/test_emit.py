@@ -56,3 +56,21 @@ def test_unknown_emitter():
     with pytest.raises(ValidationError, match="unknown --emit"):
         emit.default_path("m.nir", "tflite")
     assert emit.default_path("a/m.nir", "netx").name == "m.net"
+
+
+def test_netx_file_compiles_to_an_onnx_step_model_with_equal_spikes(tmp_path):
+    """netx -> snnc Program -> ONNX step model: onnxruntime spikes == the emulator's."""
+    from snnc.backends.onnx_step import run_step_model
+
+    model = _bias_free(tmp_path / "m.nir")
+    snnc.compile(model, target=emit.compile_target("loihi2", "netx")).export_netx(tmp_path / "m.net")
+    assert main(["compile", str(tmp_path / "m.net"), "--emit", "onnx"]) == 0
+    prog = snnc.compile(tmp_path / "m.net")  # already fixed point: returned as read
+    assert isinstance(prog, snnc.Program)
+    x = (np.random.default_rng(2).random((2, 10, 6)) < 0.4).astype(np.uint8)
+    raw = prog.run(x, return_raw=True)
+    got = run_step_model(tmp_path / "m.onnx", x)
+    out = np.asarray(next(iter(got.values())))
+    want = raw.spikes["layer1"].reshape(out.shape)
+    assert want.sum() > 0
+    np.testing.assert_array_equal(out.astype(bool), want)
