@@ -20,7 +20,7 @@ from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.printer import format_graph
-from snnc.compiler.targets import TargetSpec, get_target
+from snnc.compiler.targets import TargetSpec, get_target, target_from_dict
 from snnc.errors import FrontendError, InputError, ValidationError
 
 PROGRAM_FORMAT = 1
@@ -49,6 +49,8 @@ class Program:
         self.reference: Graph | None = None
         #: static inputs -> spikes (:mod:`snnc.encoding`), set for converted ANNs; saved as "encoder"
         self.encoder = None
+        #: neuron -> core -> chip (:class:`snnc.mapping.Placement`, partition pass); saved as placement.npz
+        self.placement = None
 
     # ------------------------------------------------------------------ structure
     @property
@@ -190,6 +192,16 @@ class Program:
 
         return error_report(self, x)
 
+    def resources(self):
+        """Resource report of :attr:`placement` (:mod:`snnc.mapping.report`):
+        ``.text()``, ``.to_json()``, ``.plot(path)``, ``.summary_line()``."""
+        from snnc.mapping.report import resource_report
+
+        if self.placement is None:
+            raise ValidationError("this program has no placement",
+                                  hint="recompile it with this snnc version (the partition pass places it)")
+        return resource_report(self.graph, self.placement, self.target)
+
     def export_onnx(self, path: str | os.PathLike):
         """Write this program as an ONNX step model (:mod:`snnc.backends.onnx_step`)."""
         from snnc.backends.onnx_step import export_program
@@ -215,6 +227,7 @@ class Program:
             "format": PROGRAM_FORMAT,
             "snnc_version": __version__,
             "target": self.target.name,
+            "target_spec": self.target.to_dict(),
             "convention": {
                 "dt": self.convention.dt,
                 "integration": self.convention.integration,
@@ -230,6 +243,8 @@ class Program:
         (d / "program.json").write_text(json.dumps(meta, indent=2, default=_json_default))
         if self.reference is not None:
             save_graph(self.reference, d / "reference")
+        if self.placement is not None:
+            self.placement.save(d / "placement.npz")
         return d
 
     @classmethod
@@ -247,7 +262,12 @@ class Program:
             meta = json.loads(meta_file.read_text())
             graph = load_graph(d / "graph")
             conv = Convention(**meta["convention"])
-            prog = cls(graph, conv, get_target(meta["target"]), meta["latency"], meta.get("layers"), meta.get("timings"))
+            spec = target_from_dict(meta["target_spec"]) if "target_spec" in meta else get_target(meta["target"])
+            prog = cls(graph, conv, spec, meta["latency"], meta.get("layers"), meta.get("timings"))
+            if (d / "placement.npz").is_file():
+                from snnc.mapping.placement import Placement
+
+                prog.placement = Placement.load(d / "placement.npz")
             if (d / "reference").is_dir():
                 prog.reference = load_graph(d / "reference")
             if meta.get("encoder") is not None:

@@ -12,6 +12,9 @@ A spike from neuron ``i`` of population ``p`` to a neuron on core ``c'`` travels
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +32,8 @@ class Placement:
     core_of: dict[str, np.ndarray]
     chip_of_core: np.ndarray
     strategy: str = "greedy"
+    #: how the strategy decided (e.g. "comm: greedy layout kept ..."), for the report
+    notes: tuple[str, ...] = ()
 
     @property
     def n_cores(self) -> int:
@@ -41,3 +46,23 @@ class Placement:
     def chip_of(self, population: str) -> np.ndarray:
         """Chip index of every neuron of ``population``."""
         return self.chip_of_core[self.core_of[population]]
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write to ``path`` (an ``.npz``: integer arrays and a JSON header, no pickle)."""
+        names = list(self.core_of)
+        header = {"target": self.target, "strategy": self.strategy, "notes": list(self.notes),
+                  "populations": names}
+        arrays = {f"core_of_{i}": np.asarray(self.core_of[n], dtype=np.int32) for i, n in enumerate(names)}
+        p = Path(path)
+        np.savez(p, header=np.array(json.dumps(header)), chip_of_core=np.asarray(self.chip_of_core, np.int32),
+                 **arrays)
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Placement":
+        """Read what :meth:`save` wrote."""
+        with np.load(path, allow_pickle=False) as f:
+            header = json.loads(str(f["header"]))
+            core_of = {n: f[f"core_of_{i}"] for i, n in enumerate(header["populations"])}
+            return cls(header["target"], core_of, f["chip_of_core"], header["strategy"],
+                       tuple(header.get("notes", ())))

@@ -16,7 +16,9 @@ from typing import Any
 from snnc.compiler.discretize import Convention
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.verify import verify
+from snnc.compiler.passes.partition import partition
 from snnc.compiler.passes.quantize import quantize
+from snnc.compiler.passes.resources import check_resources
 from snnc.compiler.passes.validate import validate
 from snnc.compiler.targets import TargetSpec
 from snnc.errors import ValidationError
@@ -36,6 +38,9 @@ class CompileContext:
     calibration: dict[str, Any] | None = None
     #: quantize every weight block as hi + lo 8-bit blocks (snnc.compiler.weight_split)
     split_weights: bool = False
+    #: core -> chip placement strategy ("comm" or "greedy") and whether layers may span cores
+    mapping: str = "comm"
+    allow_split: bool = True
     reports: dict[str, Any] = dataclasses.field(default_factory=dict)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
 
@@ -44,6 +49,8 @@ class CompileContext:
 LOIHI_PIPELINE: tuple[tuple[str, Pass], ...] = (
     ("validate", validate),
     ("quantize", quantize),
+    ("partition", partition),
+    ("check_resources", check_resources),
 )
 
 
