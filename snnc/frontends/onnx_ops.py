@@ -308,7 +308,7 @@ def _avgpool(b: Builder, n) -> None:
     shape, kernel, strides, pads = _pool_geometry(b, n, x)
     args = dict(input_shape=shape, kernel_size=kernel, stride=strides, padding=pads)
     if not any(pads) or attrs(n).get("count_include_pad", 0):
-        b.emit(n, ops.AvgPool2d(**args), x, nonneg=x.nonneg)
+        _pooled(b, n, x, b.emit(n, ops.AvgPool2d(**args), x, nonneg=x.nonneg))
         return
     # border windows average over the real inputs only: SumPool, then 1/count per position
     from snnc.compiler import linear
@@ -316,7 +316,13 @@ def _avgpool(b: Builder, n) -> None:
     pool = ops.SumPool2d(**args)
     v = b.emit(n, pool, x)
     count = np.asarray(linear.as_matrix(pool) @ np.ones(int(np.prod(shape)))).reshape(pool.out_shape)
-    b.emit(n, ops.Scale(scale=1.0 / count), v, suffix="/divisor", nonneg=x.nonneg)
+    _pooled(b, n, x, b.emit(n, ops.Scale(scale=1.0 / count), v, suffix="/divisor", nonneg=x.nonneg))
+
+
+def _pooled(b: Builder, n, x: Value, v: Value) -> None:
+    """A 1-D pool ran as a height-1 2-D pool: its output is (C, L') again."""
+    if len(x.shape) == 2:
+        b.alias(n, dataclasses.replace(v, shape=(v.shape[0], v.shape[-1])))
 
 
 def _maxpool(b: Builder, n) -> None:
@@ -328,8 +334,8 @@ def _maxpool(b: Builder, n) -> None:
             "function of spikes (Loihi compartments only sum weighted spikes)",
             "replace MaxPool with AvgPool (nn.AvgPool2d) and retrain, or use a stride-2 convolution",
         )
-    b.emit(n, ops.SumPool2d(input_shape=shape, kernel_size=kernel, stride=strides, padding=pads), x,
-           nonneg=x.nonneg)
+    _pooled(b, n, x, b.emit(n, ops.SumPool2d(input_shape=shape, kernel_size=kernel, stride=strides,
+                                           padding=pads), x, nonneg=x.nonneg))
 
 
 # ------------------------------------------------------------------------ shapes

@@ -125,12 +125,15 @@ def test_conv1d_and_avgpool1d():
         helper.make_node("Conv", ["x", "k", "kb"], ["c"], pads=[2, 2], strides=[1]),
         helper.make_node("Relu", ["c"], ["r"]),
         helper.make_node("AveragePool", ["r"], ["p"], kernel_shape=[2], strides=[2]),
-        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Conv", ["p", "k2"], ["c2"], pads=[1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("Flatten", ["r2"], ["f"]),
         helper.make_node("Gemm", ["f", "w", "b"], ["y"], transB=1),
     ]
-    m = make_model(nodes, {"k": w(4, 1, 5), "kb": w(4), "w": w(3, 4 * 5), "b": w(3)}, [1, 10])
+    inits = {"k": w(4, 1, 5), "kb": w(4), "k2": w(2, 4, 3), "w": w(3, 2 * 5), "b": w(3)}
+    m = make_model(nodes, inits, [1, 10])
     g = assert_matches_onnxruntime(m, RNG.normal(size=(3, 1, 10)))
-    assert len(g.of_kind(ops.Conv1d)) == 1
+    assert len(g.of_kind(ops.Conv1d)) == 2
 
 
 def test_maxpool_1x1_is_subsampling():
