@@ -18,7 +18,6 @@ import json
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -87,38 +86,30 @@ def _run_sample(path: str, x: np.ndarray, steps: int) -> list[np.ndarray]:
         src.stop()
 
 
+def _import_netx() -> None:
+    import lava.lib.dl.netx.hdf5  # noqa: F401
+
+
+def _netx_job(d: Path) -> tuple[dict, dict]:
+    job = json.loads((d / "job.json").read_text())
+    with np.load(d / "input.npz", allow_pickle=False) as z:
+        x = z["x"]
+    steps = int(job["steps"])
+    out: list[list[np.ndarray]] = []
+    timings = []
+    for b in range(x.shape[0]):
+        t0 = time.perf_counter()
+        out.append(_run_sample(job["netx"], x[b], steps))
+        timings.append({"run_s": time.perf_counter() - t0})
+    blocks = len(out[0]) if out else 0
+    arrays = {f"s{i}": np.stack([o[i] for o in out]).astype(np.uint8) for i in range(blocks)}
+    return arrays, {"blocks": blocks, "timings": timings}
+
+
 def main(argv: list[str]) -> int:
-    from snnc.backends.lava.worker import EXIT_ERROR, EXIT_NO_LAVA, _write_error
+    from snnc.backends.lava.worker import run_job
 
-    d = Path(argv[0])
-    try:
-        import lava.lib.dl.netx.hdf5  # noqa: F401
-    except Exception as e:  # noqa: BLE001 - any import failure means "not usable"
-        traceback.print_exc()
-        _write_error(d, e)
-        return EXIT_NO_LAVA
-    try:
-        job = json.loads((d / "job.json").read_text())
-        with np.load(d / "input.npz", allow_pickle=False) as z:
-            x = z["x"]
-        steps = int(job["steps"])
-        out: list[list[np.ndarray]] = []
-        timings = []
-        for b in range(x.shape[0]):
-            t0 = time.perf_counter()
-            out.append(_run_sample(job["netx"], x[b], steps))
-            timings.append({"run_s": time.perf_counter() - t0})
-        blocks = len(out[0]) if out else 0
-        arrays = {f"s{i}": np.stack([o[i] for o in out]).astype(np.uint8) for i in range(blocks)}
-        with open(d / "result.npz", "wb") as fh:
-            np.savez(fh, **arrays)
-        (d / "result.json").write_text(json.dumps({"blocks": blocks, "timings": timings}))
-        return 0
-    except BaseException as e:  # noqa: BLE001 - report everything to the parent
-        traceback.print_exc()
-        _write_error(d, e)
-        return EXIT_ERROR
-
+    return run_job(argv, _import_netx, _netx_job)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -61,57 +61,75 @@ def _write_error(d: Path, e: BaseException) -> None:
     )
 
 
-def main(argv: list[str]) -> int:
+def run_job(argv: list[str], check_import, job) -> int:
+    """The child protocol shared by every Lava-running worker in snnc.
+
+    ``check_import()`` imports what the job needs (a failure exits with
+    :data:`EXIT_NO_LAVA`); ``job(d)`` returns (arrays for ``result.npz``, the
+    ``result.json`` dict); any exception is written to ``error.json`` (:data:`EXIT_ERROR`).
+    """
     d = Path(argv[0])
     try:
-        import lava.magma.core.run_configs
-        import lava.proc.lif.process  # noqa: F401
+        check_import()
     except Exception as e:  # noqa: BLE001 - any import failure means "not usable"
         traceback.print_exc()
         _write_error(d, e)
         return EXIT_NO_LAVA
     try:
-        if os.environ.get(FAULT_ENV):
-            _inject_fault(os.environ[FAULT_ENV])
-        from snnc.backends.lava.build import to_lava
-        from snnc.compiler.ir.serialize import load_graph
-
-        job = json.loads((d / "job.json").read_text())
-        graph = load_graph(d / "graph")
-        with np.load(d / "input.npz", allow_pickle=False) as z:
-            x = z["x"]
-        steps = int(job["steps"])
-        record = list(job["record"])
-        batch = x.shape[0]
-        spikes = {c: np.zeros((batch, steps, graph[c].size), np.uint8) for c in record}
-        vs = {
-            c: np.zeros((batch, steps, graph[c].size), np.int64)
-            for c in record
-            if graph[c].readout == "v"
-        }
-        timings = []
-        for b in range(batch):
-            t0 = time.perf_counter()
-            net = to_lava(graph, x[b], steps, record)
-            t1 = time.perf_counter()
-            s, v = net.run()
-            t2 = time.perf_counter()
-            timings.append({"build_s": t1 - t0, "run_s": t2 - t1})
-            for c in record:
-                spikes[c][b] = s[c]
-                if c in vs:
-                    vs[c][b] = v[c]
-        arrays = {f"s{i}": spikes[c] for i, c in enumerate(record)}
-        arrays.update({f"v{i}": vs[c] for i, c in enumerate(record) if c in vs})
+        arrays, info = job(d)
         with open(d / "result.npz", "wb") as fh:
             np.savez(fh, **arrays)
-        (d / "result.json").write_text(json.dumps({"record": record, "timings": timings}))
+        (d / "result.json").write_text(json.dumps(info))
         return 0
     except BaseException as e:  # noqa: BLE001 - report everything to the parent
         traceback.print_exc()
         _write_error(d, e)
         return EXIT_ERROR
 
+
+def _import_lava() -> None:
+    import lava.magma.core.run_configs
+    import lava.proc.lif.process  # noqa: F401
+
+
+def _graph_job(d: Path) -> tuple[dict, dict]:
+    if os.environ.get(FAULT_ENV):
+        _inject_fault(os.environ[FAULT_ENV])
+    from snnc.backends.lava.build import to_lava
+    from snnc.compiler.ir.serialize import load_graph
+
+    job = json.loads((d / "job.json").read_text())
+    graph = load_graph(d / "graph")
+    with np.load(d / "input.npz", allow_pickle=False) as z:
+        x = z["x"]
+    steps = int(job["steps"])
+    record = list(job["record"])
+    batch = x.shape[0]
+    spikes = {c: np.zeros((batch, steps, graph[c].size), np.uint8) for c in record}
+    vs = {
+        c: np.zeros((batch, steps, graph[c].size), np.int64)
+        for c in record
+        if graph[c].readout == "v"
+    }
+    timings = []
+    for b in range(batch):
+        t0 = time.perf_counter()
+        net = to_lava(graph, x[b], steps, record)
+        t1 = time.perf_counter()
+        s, v = net.run()
+        t2 = time.perf_counter()
+        timings.append({"build_s": t1 - t0, "run_s": t2 - t1})
+        for c in record:
+            spikes[c][b] = s[c]
+            if c in vs:
+                vs[c][b] = v[c]
+    arrays = {f"s{i}": spikes[c] for i, c in enumerate(record)}
+    arrays.update({f"v{i}": vs[c] for i, c in enumerate(record) if c in vs})
+    return arrays, {"record": record, "timings": timings}
+
+
+def main(argv: list[str]) -> int:
+    return run_job(argv, _import_lava, _graph_job)
 
 if __name__ == "__main__":
     sys.stdout.flush()
