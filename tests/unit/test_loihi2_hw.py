@@ -92,6 +92,8 @@ def test_placement_must_cover_every_population():
         snnc.compiler.ir.loihi.Compartment)}
     ok = Placement("loihi2", comps, np.zeros(1, np.int64))
     assert loihi2_hw.check_placement(prog.graph, ok)["cores"] == 1
+    own = loihi2_hw.check_placement(prog.graph, prog.placement)  # the partitioner's placement
+    assert own["cores"] == prog.placement.n_cores and own["chips"] == 1
     first = next(iter(comps))
     bad = Placement("loihi2", {**comps, first: comps[first][:-1]}, np.zeros(1, np.int64))
     with pytest.raises(ValidationError, match="placement does not cover"):
