@@ -192,6 +192,13 @@ class Program:
 
         return error_report(self, x)
 
+    def profile(self, x: Any, coefficients: Any = "loihi2", teacher: Any = None, **kwargs):
+        """Energy per inference on ``x`` (:mod:`snnc.profiler`, docs/energy.md): an
+        :class:`~snnc.profiler.EnergyReport` with ``.text()``, ``.to_json()``, ``.plot(path)``."""
+        from snnc.profiler import profile
+
+        return profile(self, x, coefficients, teacher, **kwargs)
+
     def resources(self):
         """Resource report of :attr:`placement` (:mod:`snnc.mapping.report`):
         ``.text()``, ``.to_json()``, ``.plot(path)``, ``.summary_line()``."""

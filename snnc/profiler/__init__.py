@@ -1,0 +1,28 @@
+"""Energy-per-inference profiler (docs/energy.md).
+
+``prog.profile(x, coefficients="loihi2", teacher=None)`` runs the program with every layer
+recorded (:mod:`.counts`: exact SynOps, neuron updates, spikes, messages by distance from the
+placement, :mod:`.routing`), applies a named coefficient set (:mod:`.coefficients`) through the
+energy/latency model (:mod:`.energy`) and returns an :class:`EnergyReport` (:mod:`.report`)
+with the teacher's MAC proxy beside it (:mod:`.ann`).  :func:`sweep_timesteps` (:mod:`.sweep`)
+trades accuracy against energy over T.
+"""
+
+from snnc.profiler.ann import onnx_macs, teacher_macs, torch_macs
+from snnc.profiler.coefficients import (
+    CoefficientError,
+    CoefficientSet,
+    available,
+    load_coefficients,
+)
+from snnc.profiler.counts import EventCounts, count_events
+from snnc.profiler.energy import estimate, intel_energy_per_inference, static_energy
+from snnc.profiler.profile import profile
+from snnc.profiler.report import EnergyReport
+from snnc.profiler.sweep import SweepResult, sweep_timesteps
+
+__all__ = [
+    "CoefficientError", "CoefficientSet", "EnergyReport", "EventCounts", "SweepResult", "available",
+    "count_events", "estimate", "intel_energy_per_inference", "load_coefficients", "onnx_macs", "profile",
+    "static_energy", "sweep_timesteps", "teacher_macs", "torch_macs",
+]

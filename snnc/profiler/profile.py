@@ -1,0 +1,59 @@
+"""``profile(prog, x)``: run with every layer recorded, count events, apply a coefficient set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from snnc.profiler.ann import nvml_energy_per_inference, nvml_status, teacher_macs
+from snnc.profiler.coefficients import CoefficientSet, load_coefficients
+from snnc.profiler.counts import count_events
+from snnc.profiler.energy import estimate
+from snnc.profiler.report import AnnComparison, EnergyReport
+from snnc.profiler.routing import FALLBACK, fallback_placement
+
+
+def placement_of(prog) -> tuple[Any, list[str]]:
+    """The program's placement, or the fallback (with a note saying so)."""
+    if getattr(prog, "placement", None) is not None:
+        return prog.placement, []
+    pl = fallback_placement(prog.graph, prog.target.neurons_per_core, prog.target.name)
+    return pl, [f"the program has no placement; used the {FALLBACK} "
+                f"({pl.n_cores} cores; recompile with this snnc to get the partition pass's placement)"]
+
+
+def profile(prog, x: Any, coefficients: "str | CoefficientSet" = "loihi2", teacher: Any = None, *,
+            teacher_input: Any = None, backend: str = "emulator", name: str | None = None,
+            measure_gpu: bool = False, progress: bool | None = None) -> EnergyReport:
+    """Energy per inference of ``prog`` on ``x`` (spikes (batch, T, *shape), or static inputs
+    when the program carries an encoder).
+
+    ``coefficients``: a shipped set name (``loihi2``, ``loihi1``, ...) or a JSON/TOML file.
+    ``teacher``: an ONNX path/``ModelProto`` or a torch module (with ``teacher_input``; for a
+    program with an encoder the static ``x`` is used) for the MAC proxy comparison.
+    ``measure_gpu``: also measure a torch teacher with NVML where CUDA is present.
+    """
+    co = load_coefficients(coefficients)
+    spikes = prog._check_input(prog.encode(x))
+    kwargs = {"progress": progress} if backend == "emulator" else {}
+    raw = prog.run(spikes, backend=backend, return_raw=True, **kwargs)
+    placement, notes = placement_of(prog)
+    counts = count_events(prog.graph, spikes, raw, placement)
+    notes.append(f"{raw.steps} raw steps per inference: the input's {spikes.shape[1]} plus the "
+                 f"network latency of {raw.steps - spikes.shape[1]} (one step per synapse layer)")
+    notes.append("snnc programs send binary spikes only: graded SynOps are 0")
+    est = {which: estimate(counts, co.bound(which)) for which in ("low", "high")}
+    ann = None
+    if teacher is not None:
+        t_in = teacher_input
+        if t_in is None and prog.encoder is not None and prog.encoder.is_static(x):
+            t_in = np.asarray(x)
+        macs = teacher_macs(teacher, t_in)
+        status, measured = nvml_status(), None
+        if measure_gpu and status == "available" and macs.source == "torch":
+            measured = nvml_energy_per_inference(teacher, t_in)
+            status = f"measured {measured * 1e3:.4g} mJ per inference (NVML, GPU board energy)"
+        ann = AnnComparison(macs, counts.synops / max(counts.batch, 1), status, measured)
+    return EnergyReport(name or repr(prog), backend, counts, co, estimate(counts, co), est["low"], est["high"],
+                        ann, notes)

@@ -1,0 +1,201 @@
+"""EnergyReport: per-layer and total energy per inference, latency, counts, ANN proxy; text/JSON/PNG."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from snnc.profiler.ann import AC_FP32_PJ, HOROWITZ, MAC_FP32_PJ, MacCount
+from snnc.profiler.coefficients import CoefficientSet
+from snnc.profiler.counts import EventCounts
+from snnc.profiler.energy import DYNAMIC_TERMS, PJ, EnergyEstimate
+
+
+@dataclasses.dataclass
+class AnnComparison:
+    """The teacher's MACs and the Horowitz 45 nm op-count proxies (not device measurements)."""
+
+    macs: MacCount
+    snn_synops: float  # per inference
+    nvml: str  # "not measured: ..." or a measured figure
+    nvml_J: float | None = None
+
+    @property
+    def ann_proxy_J(self) -> float:
+        return self.macs.macs * MAC_FP32_PJ * PJ
+
+    @property
+    def snn_proxy_J(self) -> float:
+        return self.snn_synops * AC_FP32_PJ * PJ
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": "Horowitz-45nm op-count proxy (not a device measurement)",
+            "source": HOROWITZ, "mac_pJ": MAC_FP32_PJ, "ac_pJ": AC_FP32_PJ,
+            "teacher_format": self.macs.source, "teacher_macs": self.macs.macs,
+            "teacher_macs_per_node": self.macs.per_node,
+            "ann_proxy_J": self.ann_proxy_J, "snn_synops": self.snn_synops, "snn_proxy_J": self.snn_proxy_J,
+            "proxy_ratio_ann_over_snn": self.ann_proxy_J / self.snn_proxy_J if self.snn_proxy_J else None,
+            "nvml": self.nvml, "nvml_J": self.nvml_J,
+        }
+
+
+@dataclasses.dataclass
+class EnergyReport:
+    program: str
+    backend: str
+    counts: EventCounts
+    coefficients: CoefficientSet
+    estimate: EnergyEstimate
+    low: EnergyEstimate  # every coefficient at the low end of its range
+    high: EnergyEstimate
+    ann: AnnComparison | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    # ------------------------------------------------------------------ figures
+    @property
+    def energy_J(self) -> float:
+        return self.estimate.total_J
+
+    @property
+    def latency_s(self) -> float:
+        return self.estimate.latency_s
+
+    @property
+    def throughput(self) -> float:
+        return 1.0 / self.latency_s if self.latency_s else float("inf")
+
+    @property
+    def synops(self) -> float:
+        return self.counts.synops / max(self.counts.batch, 1)
+
+    @property
+    def spikes(self) -> float:
+        """Spikes per inference emitted by the network's neurons (input spikes excluded)."""
+        return sum(lc.spikes for lc in self.counts.layers.values() if lc.kind != "input") / max(self.counts.batch, 1)
+
+    def per_inference_counts(self) -> dict[str, float]:
+        c = self.counts
+        return {
+            "synops": self.synops,
+            "graded_synops": c.graded_synops / max(c.batch, 1),
+            "spikes": self.spikes,
+            "input_spikes": sum(lc.spikes for lc in c.layers.values() if lc.kind == "input") / max(c.batch, 1),
+            "neuron_updates_active": c.per_inference("updates_active"),
+            "neuron_updates_idle": c.per_inference("updates_idle"),
+            "routed_within_core": c.per_inference("route_core"),
+            "routed_within_chip": c.per_inference("route_chip"),
+            "routed_across_chips": c.per_inference("route_interchip"),
+            "host_messages": c.per_inference("route_host"),
+            "steps": c.steps,
+        }
+
+    # ------------------------------------------------------------------ output
+    def to_dict(self) -> dict[str, Any]:
+        e, pl = self.estimate, self.counts.placement
+        return {
+            "program": self.program, "backend": self.backend, "samples": self.counts.batch,
+            "coefficients": self.coefficients.to_json(),
+            "placement": {"strategy": pl.strategy, "cores": pl.n_cores, "chips": e.chips, "notes": list(pl.notes)},
+            "per_inference": {
+                "energy_J": e.total_J, "dynamic_J": e.dynamic_J, "static_J": e.static_J,
+                "energy_range_J": [self.low.total_J, self.high.total_J],
+                "latency_s": e.latency_s, "latency_range_s": [self.low.latency_s, self.high.latency_s],
+                "step_time_s": e.step_time_s, "throughput_per_s": self.throughput,
+                "counts": self.per_inference_counts(),
+            },
+            "layers": [{"name": la.name, "kind": la.kind, "cores": la.cores, "dynamic_J": la.dynamic_J,
+                        "dynamic_total_J": la.dynamic_total_J, "static_J": la.static_J, "total_J": la.total_J,
+                        "synops": self.counts.layers[la.name].synops_in / max(self.counts.batch, 1),
+                        "spikes": self.counts.layers[la.name].spikes / max(self.counts.batch, 1)}
+                       for la in e.layers],
+            "block_synops": {k: v / max(self.counts.batch, 1) for k, v in self.counts.block_synops.items()},
+            "ann_comparison": self.ann.to_json() if self.ann else None,
+            "notes": list(self.notes),
+        }
+
+    def to_json(self, path: str | os.PathLike | None = None) -> str:
+        s = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            Path(path).write_text(s)
+        return s
+
+    def text(self) -> str:
+        e, co = self.estimate, self.coefficients
+        c = self.per_inference_counts()
+        lines = [
+            f"energy profile of {self.program} ({self.backend}, {self.counts.batch} samples, "
+            f"{self.counts.steps} steps each); coefficients {co.label} ({co.chip})",
+            f"placement: {self.counts.placement.strategy}; {self.counts.placement.n_cores} cores on {e.chips} chip(s)",
+            f"per inference: energy {_j(e.total_J)} (dynamic {_j(e.dynamic_J)}, static {_j(e.static_J)}); "
+            f"range {_j(self.low.total_J)} .. {_j(self.high.total_J)} over the coefficient ranges",
+            f"latency {e.latency_s * 1e3:.4g} ms ({e.step_time_s * 1e6:.4g} us/step), "
+            f"throughput {self.throughput:.4g} inferences/s",
+            f"SynOps {c['synops']:.6g} (graded {c['graded_synops']:.6g}), spikes {c['spikes']:.6g} "
+            f"(+ {c['input_spikes']:.6g} input), neuron updates {c['neuron_updates_active']:.6g} active / "
+            f"{c['neuron_updates_idle']:.6g} idle",
+            f"messages: {c['routed_within_core']:.6g} within core, {c['routed_within_chip']:.6g} within chip, "
+            f"{c['routed_across_chips']:.6g} across chips, {c['host_messages']:.6g} from the host",
+            "",
+            f"{'layer':<20} {'cores':>5} {'SynOps':>10} {'spikes':>9} {'dynamic':>11} {'static':>11} {'total':>11}",
+        ]
+        for la in e.layers:
+            lc = self.counts.layers[la.name]
+            b = max(self.counts.batch, 1)
+            lines.append(f"{la.name[:20]:<20} {la.cores:>5} {lc.synops_in / b:>10.5g} {lc.spikes / b:>9.5g} "
+                         f"{_j(la.dynamic_total_J):>11} {_j(la.static_J):>11} {_j(la.total_J):>11}")
+        lines += ["", "coefficients (value, grade, source):"]
+        for k, cf in co.coefficients.items():
+            rng = f" [{cf.range[0]:g}..{cf.range[1]:g}]" if cf.range else ""
+            lines.append(f"  {k:<24} {cf.value:>9g}{rng} {cf.grade}: {cf.source}")
+        if self.ann:
+            a = self.ann
+            ratio = a.ann_proxy_J / a.snn_proxy_J if a.snn_proxy_J else float("inf")
+            lines += ["", "ANN teacher vs SNN, Horowitz-45nm op-count PROXY (not a device measurement):",
+                      f"  teacher MACs {a.macs.macs} x {MAC_FP32_PJ} pJ = {_j(a.ann_proxy_J)}; "
+                      f"SNN SynOps {a.snn_synops:.6g} x {AC_FP32_PJ} pJ = {_j(a.snn_proxy_J)}; "
+                      f"proxy ratio {ratio:.3g}x (proxy vs proxy only)",
+                      f"  the device estimate above ({_j(e.total_J)}) is a different model: "
+                      f"{_j(a.ann_proxy_J)} (ANN proxy) / {_j(e.total_J)} (Loihi model) = "
+                      f"{a.ann_proxy_J / e.total_J if e.total_J else float('inf'):.3g} compares a 45 nm op count "
+                      f"with a chip-level estimate",
+                      f"  GPU (NVML): {a.nvml}"]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def plot(self, path: str | os.PathLike) -> Path:
+        """Stacked bars per layer: dynamic terms and static share (µJ per inference), PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        layers = self.estimate.layers
+        names = [la.name for la in layers]
+        fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 2), 4))
+        bottom = [0.0] * len(layers)
+        for term in list(DYNAMIC_TERMS) + ["static"]:
+            vals = [(la.static_J if term == "static" else la.dynamic_J[term]) * 1e6 for la in layers]
+            if not any(vals):
+                continue
+            ax.bar(names, vals, bottom=bottom, label=term)
+            bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+        ax.set_ylabel("energy per inference (µJ)")
+        ax.set_title(f"{self.program}: {_j(self.energy_J)} per inference ({self.coefficients.label})")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        p = Path(path)
+        fig.savefig(p, dpi=100)
+        plt.close(fig)
+        return p
+
+
+def _j(v: float) -> str:
+    """Joules with an SI prefix."""
+    for unit, f in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12)):
+        if abs(v) >= f:
+            return f"{v / f:.4g} {unit}"
+    return f"{v / 1e-12:.4g} pJ"
