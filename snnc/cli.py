@@ -199,6 +199,10 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
         print(str(prog))
         return 0
     graph = snnc.load(a.path)
+    if isinstance(graph, snnc.Program):  # a fixed-point file (lava-dl netx)
+        print(graph.summary())
+        print(str(graph))
+        return 0
     print(f"{a.path}: {len(graph)} nodes, {len(graph.edges)} edges (float dialect)")
     print(format_graph(graph))
     return 0

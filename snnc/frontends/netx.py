@@ -192,6 +192,7 @@ def load_netx(source: str | os.PathLike) -> "Program":  # noqa: F821 - returned 
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     latency: dict[str, int] = {}
+    layers: list[dict[str, Any]] = []  # rows of the compile summary (LayerReport fields)
     with _open(path) as f:
         groups = f["layer"]
         keys = sorted((k for k in groups.keys()), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0))
@@ -251,9 +252,15 @@ def load_netx(source: str | os.PathLike) -> "Program":  # noqa: F821 - returned 
             edges += [(prev, f"{name}:syn"), (f"{name}:syn", name), (name, f"{name}:out")]
             depth += 1
             latency[f"{name}:out"] = depth
+            layers.append({
+                "name": name, "kind": kind, "neurons": n, "synapses": syn.num_synapses,
+                "scale": 1.0, "vth": neuron["vth"], "du": neuron["du"], "dv": neuron["dv"],
+                "weight_exps": [getattr(syn, "weight_exp", 0)], "bias_exp": bias_exp,
+                "weight_error": 0.0, "depth": depth, "notes": [f"netx CUBA {kind}, read from {r.where} (exact: no re-quantization)"],
+            })
             prev, cur_shape = name, shape
     if prev is None:
         raise FrontendError(f"{path.name}: no dense or conv layer", hint="the netx file describes no network")
     graph = Graph(nodes, edges, meta={"source": str(path), "frontend": "netx"})
     verify(graph)
-    return Program(graph, Convention(), get_target("loihi2"), latency)
+    return Program(graph, Convention(), get_target("loihi2"), latency, layers)

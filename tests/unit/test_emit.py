@@ -74,3 +74,15 @@ def test_netx_file_compiles_to_an_onnx_step_model_with_equal_spikes(tmp_path):
     want = raw.spikes["layer1"].reshape(out.shape)
     assert want.sum() > 0
     np.testing.assert_array_equal(out.astype(bool), want)
+
+
+def test_inspect_reads_netx_files(tmp_path, capsys):
+    model = _bias_free(tmp_path / "m.nir")
+    assert main(["compile", str(model), "--emit", "netx"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "m.net")]) == 0
+    out = capsys.readouterr().out
+    assert "layer1" in out and "netx CUBA dense" in out and "Synapse(" in out
+    (tmp_path / "bad.h5").write_bytes(b"\x89HDF\r\n garbage")
+    assert main(["inspect", str(tmp_path / "bad.h5")]) == 2
+    assert "hint:" in capsys.readouterr().err
