@@ -23,6 +23,8 @@ PIP=(pip_quiet)
 SNNTORCH_PIN="snntorch==1.0.0"
 # --no-deps too; its torchvision requirement serves only its datasets (docs/interop.md)
 NORSE_PIN="norse==1.1.0"
+# --no-deps: the profiler test uses only its SynapticOperations metric (numba, tonic, torchaudio unused)
+NEUROBENCH_PIN="neurobench==2.3.0"
 T0=$(date +%s)
 
 say() { printf '[install %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
@@ -104,10 +106,14 @@ fi
 if ! "$PY" -I -c "import importlib.metadata as m, sys; sys.exit(m.version('norse') != '${NORSE_PIN#*==}')" 2>/dev/null; then
     "${PIP[@]}" install -q --no-deps "$NORSE_PIN"
 fi
+if ! "$PY" -I -c "import importlib.metadata as m, sys; sys.exit(m.version('neurobench') != '${NEUROBENCH_PIN#*==}')" 2>/dev/null; then
+    "${PIP[@]}" install -q --no-deps "$NEUROBENCH_PIN"
+fi
 
 # 5. consistency ---------------------------------------------------------------------------------
 if ! out=$("${PIP[@]}" check 2>&1); then  # the one known gap: norse's unused torchvision
-    rest=$(printf '%s\n' "$out" | grep -v '^norse 1\.1\.0 requires torchvision, which is not installed\.$' || true)
+    rest=$(printf '%s\n' "$out" | grep -v '^norse 1\.1\.0 requires torchvision, which is not installed\.$' \
+        | grep -Ev '^neurobench 2\.3\.0 requires (llvmlite|numba|tonic|torchaudio), which is not installed\.$' || true)
     [ -z "$rest" ] || { printf '%s\n' "$rest"; die "pip check failed"; }
 fi
 say "done: $("$PY" -I -c 'import importlib.metadata as m; print(" | ".join(f"{d} {m.version(d)}" for d in ("torch", "lava-nc", "lava-dl")))'); pip check clean"
