@@ -8,7 +8,9 @@ consecutive ranges.  First pass, per compartment, with a per-neuron additive cos
 (``b`` bits per synapse, ``H``/``B`` the block header per ``B`` synapses, :mod:`cost`) and a
 per-core constant (dense word rounding ``n_in · w``, the conv kernel), a core takes neurons
 until ``neurons_per_core`` or the memory budget is reached: the fewest cores whose
-equal-cost cuts (a cumulative-sum search) keep every core within both.  Second pass: the exact usage
+equal-cost cuts (a cumulative-sum search) keep every core within both.  A compartment with
+sparse inputs first gets its neurons-per-core cap from a binary search on a few sampled
+windows of consecutive neurons, each checked exactly (distinct input axons, memory).  Second pass: the exact usage
 (:func:`snnc.mapping.usage.evaluate`) is computed and every compartment with a core over a
 limit (memory, input axons, or output axons of its own neurons) is re-split with its
 neurons-per-core cap scaled down by ``limit / usage``, up to :data:`MAX_REFINE` times.
@@ -17,6 +19,8 @@ What still does not fit (one neuron's fan-in larger than a core) is left for
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
@@ -27,6 +31,7 @@ from snnc.mapping.cost import axon_bits, index_bits
 from snnc.mapping.usage import Block, Split, Usage, evaluate
 
 MAX_REFINE = 8
+log = logging.getLogger(__name__)
 
 
 def _kernel_bits(blk: Block, spec: TargetSpec) -> int:
@@ -68,6 +73,41 @@ def _dense_fit(incoming: list[Block], spec: TargetSpec, cap: int) -> int:
     return int(ok[-1]) + 1 if ok.size else 1
 
 
+def _window_fits(incoming: list[Block], a: int, m: int, spec: TargetSpec) -> bool:
+    """Do neurons ``a : a+m`` fit one core (exact memory and input axons)?"""
+    bits, axons = 0, 0
+    for blk in incoming:
+        if blk.kind == "dense":
+            bits += blk.n_in * int(axon_bits(m, blk.field_bits, spec))
+            axons += blk.n_in
+        elif blk.kind == "sparse":
+            w = blk.node.weights
+            cols = w.indices[w.indptr[a]: w.indptr[a + m]]
+            _, counts = np.unique(cols, return_counts=True)
+            bits += int(axon_bits(counts, blk.field_bits + int(index_bits(m)), spec).sum())
+            axons += counts.size
+        else:
+            bits += _kernel_bits(blk, spec)
+            axons += 1
+    # 3 % headroom: a sample can miss the fullest window, and each miss costs a re-evaluation
+    return bits <= 0.97 * spec.synapse_memory_bits and axons <= 0.97 * spec.fan_in_axons
+
+
+def _sampled_fit(incoming: list[Block], n: int, hi: int, spec: TargetSpec, samples: int = 5) -> int:
+    """Largest m ≤ hi whose windows of m neurons at ``samples`` places all fit (binary search)."""
+    def fits(m: int) -> bool:
+        places = np.unique(np.linspace(0, max(n - m, 0), samples).astype(np.int64))
+        return all(_window_fits(incoming, int(a), min(m, n - int(a)), spec) for a in places)
+
+    lo, hi = 1, max(1, min(hi, n))
+    if fits(hi):
+        return hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo
+
+
 def _chunks(n: int, per: np.ndarray | float, budget: float, cap: int) -> np.ndarray:
     """Core boundaries [0, ..., n]: at most ``cap`` neurons and ``budget`` bits per core."""
     if np.ndim(per) == 0:
@@ -107,6 +147,12 @@ def split_compartments(graph: Graph, blocks: list[Block], spec: TargetSpec,
         budget = max(spec.synapse_memory_bits - const, 1)
         return _chunks(size[c], per, budget, caps[c])
 
+    for c in comps:  # sparse inputs: size the cap on sampled windows of consecutive neurons
+        if allow_split and any(b.kind == "sparse" for b in incoming[c]) and size[c] > 0:
+            per, const = _neuron_cost(size[c], incoming[c], spec, caps[c])
+            mean = float(np.mean(per)) if np.ndim(per) else float(per)
+            guess = caps[c] if mean <= 0 else max(1, min(caps[c], int((spec.synapse_memory_bits - const) / mean)))
+            caps[c] = _sampled_fit(incoming[c], size[c], guess, spec)
     starts = {c: starts_of(c) for c in comps}
     split = Split.from_starts(starts)
     usage = evaluate(graph, blocks, split, spec)
@@ -130,6 +176,7 @@ def split_compartments(graph: Graph, blocks: list[Block], spec: TargetSpec,
                 continue  # one neuron per core already: not fixable by splitting
             new_cap = min(new_cap, most - 1) if most > 1 else 1
             caps[c] = new_cap
+            log.debug('refine %s: cap %d (worst %.3f)', c, new_cap, worst)
             starts[c] = starts_of(c)
             changed = True
         if not changed:

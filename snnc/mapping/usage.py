@@ -141,8 +141,7 @@ def sparse_runs(block: Block, post_core: np.ndarray) -> tuple[np.ndarray, np.nda
     length = np.empty(pos.size, dtype=np.int64)
     np.subtract(pos[1:], pos[:-1], out=length[:-1])
     length[-1] = nnz - pos[-1]
-    per_col = np.zeros(block.n_in, dtype=np.int64)
-    per_col[nonempty] = np.add.reduceat(new, indptr[:-1][nonempty], dtype=np.int64)
+    per_col = np.diff(np.searchsorted(pos, indptr))  # runs start inside each column's range
     return per_col, core_seq[pos], length
 
 

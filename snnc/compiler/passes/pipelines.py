@@ -1,8 +1,9 @@
 """Named pass sequences and the pass manager.
 
 A pass is a plain function ``(graph, ctx) -> graph``.  The manager runs them in order,
-verifies the IR after each one (:func:`snnc.compiler.ir.verify.verify`), times each pass
-and can stop after any named pass (``snnc compile --stop-after validate``).
+verifies the IR after each one (:func:`snnc.compiler.ir.verify.verify`; not after analysis
+passes that return it unchanged), times each pass and can stop after any named pass
+(``snnc compile --stop-after validate``).
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ LOIHI_PIPELINE: tuple[tuple[str, Pass], ...] = (
 )
 
 
+#: passes that only read the graph (their results go to ctx.reports)
+ANALYSIS_PASSES = frozenset({"partition", "check_resources"})
+
+
 def run_pipeline(
     graph: Graph,
     ctx: CompileContext,
@@ -65,8 +70,10 @@ def run_pipeline(
         raise ValidationError(f"unknown pass {stop_after!r}", hint=f"passes: {', '.join(names)}")
     for name, fn in passes:
         t0 = time.perf_counter()
-        graph = fn(graph, ctx)
-        verify(graph)
+        out = fn(graph, ctx)
+        if not (name in ANALYSIS_PASSES and out is graph):  # unchanged: verified already
+            verify(out)
+        graph = out
         ctx.timings[name] = time.perf_counter() - t0
         log.debug("pass %s: %.3f s", name, ctx.timings[name])
         if name == stop_after:
