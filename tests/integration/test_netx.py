@@ -107,6 +107,23 @@ def test_slayer_trained_network_imports_with_lavas_spikes(tmp_path):
     np.testing.assert_array_equal(y["layer1:out"], raw.spikes["layer1"][:, 2 : 2 + T])
 
 
+@pytest.mark.lava
+def test_netx_bias_and_delays_import_exactly(tmp_path):
+    """netx biases (bias_exp 6, active from step 0) and per-synapse delays, against Lava."""
+    path = _train_slayer(tmp_path / "slayer.net", seed=1)
+    with h5py.File(path, "a") as f:
+        f["layer/0"].create_dataset("bias", data=np.array([3, -2, 0, 1, 5, 0, 0, 2, -1, 4]))
+        f["layer/1"].create_dataset("delay", data=np.random.default_rng(0).integers(0, 4, (N_OUT, N_H)))
+    prog = snnc.load(path)
+    assert prog.graph["layer1:syn"].max_delay == 3 and prog.graph["layer0"].bias_exp == 6
+    x = _spikes(5, (2, 25, N_IN))
+    raw = prog.run(x, return_raw=True)
+    for name, got in zip(("layer0", "layer1"), run_netx(path, x, raw.steps)):
+        want = raw.spikes[name].reshape(got.shape)
+        assert want.sum() > 0
+        np.testing.assert_array_equal(want, got)
+
+
 def _netx_file(path, neuron_type=b"CUBA", layer_type=b"dense"):
     with h5py.File(path, "w") as f:
         g = f.create_group("layer/0")
