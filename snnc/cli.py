@@ -154,14 +154,15 @@ def _cmd_compile(a: argparse.Namespace) -> int:
         print(result.resources().summary_line())
     if a.dump_ir:
         print(str(result))
-    if x is not None or calibration is not None:
+    if (x is not None or calibration is not None) and result.reference is not None:
         # the report's loop is the emulator's slow instrumented one: a compact look at 64 samples
         print(result.report(result.encode((x if x is not None else calibration)[:64])).compact())
     if x is not None:
         from snnc.check import compare_backends, compare_float
 
         reference = result.reference if result.reference is not None else snnc.load(a.model)
-        print(compare_float(reference, result, x).text())
+        if not isinstance(reference, snnc.Program):  # a netx file has no float model
+            print(compare_float(reference, result, x).text())
         comparison = compare_backends(result, x, timeout=a.timeout)
         print(comparison.text())
         if not comparison.agree:
