@@ -7,6 +7,7 @@ MACs per inference (batch dimension 1), per node::
     ConvTranspose       prod(in)  · C_out/groups · prod(kernel)
     nn.Linear           prod(out) · in_features
     nn.Conv{1,2,3}d     prod(out) · C_in/groups · prod(kernel)
+    nn.ConvTranspose*   prod(in)  · C_out/groups · prod(kernel)
 
 Other nodes (activations, pooling, additions) are not MACs and are not counted (NeuroBench's
 convention: pooling and normalisation are not synaptic operations).
@@ -112,13 +113,16 @@ def torch_macs(module: Any, example_input: Any) -> MacCount:
             n = int(out.numel())
             if isinstance(mod, nn.Linear):
                 ops = n * mod.in_features
+            elif isinstance(mod, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+                ops = int(inp[0].numel()) * (mod.out_channels // mod.groups) * int(np.prod(mod.kernel_size))
             else:
                 ops = n * (mod.in_channels // mod.groups) * int(np.prod(mod.kernel_size))
             per_node[name] = per_node.get(name, 0) + ops // batch
         return f
 
     for name, mod in module.named_modules():
-        if isinstance(mod, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        if isinstance(mod, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+                            nn.ConvTranspose3d)):
             hooks.append(mod.register_forward_hook(hook(name or type(mod).__name__)))
     try:
         with torch.no_grad():
