@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+import nir
 import norse.torch as norse
 import numpy as np
 import pytest
@@ -42,7 +43,10 @@ def _norse_net(n_in=5, n_out=4, seed=0):
     lin = torch.nn.Linear(n_in, n_out, bias=False)
     with torch.no_grad():
         lin.weight.uniform_(0.0, 3.0)
-    return norse.SequentialState(lin, norse.LIFBoxCell())
+    # per-neuron parameters: Norse's defaults are 0-d tensors, which nir.write cannot store
+    p = norse.LIFBoxParameters(tau_mem_inv=torch.linspace(80.0, 150.0, n_out), v_th=torch.ones(n_out),
+                               v_leak=torch.zeros(n_out), v_reset=torch.zeros(n_out))
+    return norse.SequentialState(lin, norse.LIFBoxCell(p=p))
 
 
 def _run_norse(net, x):
@@ -54,7 +58,7 @@ def _run_norse(net, x):
     return torch.stack(out, 1).numpy()
 
 
-def test_norse_module_matches_norse_under_its_preset():
+def test_norse_module_and_file_match_norse_under_its_preset(tmp_path):
     net = _norse_net()
     x = (torch.rand(3, 40, 5) < 0.4).float()
     g = snnc.load(net, x[:, 0])
@@ -62,6 +66,10 @@ def test_norse_module_matches_norse_under_its_preset():
     want = _run_norse(net, x)
     assert want.sum() > 0
     np.testing.assert_array_equal(np.asarray(_simulate(g, x.numpy(), preset("norse"))), want)
+    # the same graph written by Norse's exporter to a .nir file
+    nir.write(tmp_path / "norse.nir", norse.to_nir(net, x[0, 0]))
+    from_file = snnc.load(tmp_path / "norse.nir")
+    np.testing.assert_array_equal(np.asarray(_simulate(from_file, x.numpy(), preset("norse"))), want)
 
 
 def test_norse_tau_bug_is_detected_with_a_warning(caplog):
