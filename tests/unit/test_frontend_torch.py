@@ -38,15 +38,18 @@ def test_snntorch_module_loads_and_matches_snntorch():
     np.testing.assert_array_equal(np.asarray(y, dtype=np.float64), want)
 
 
-def _norse_net(n_in=5, n_out=4, seed=0):
+def _norse_net(n_in=5, n_out=4, seed=0, cell="box"):
     torch.manual_seed(seed)
     lin = torch.nn.Linear(n_in, n_out, bias=False)
     with torch.no_grad():
         lin.weight.uniform_(0.0, 3.0)
     # per-neuron parameters: Norse's defaults are 0-d tensors, which nir.write cannot store
-    p = norse.LIFBoxParameters(tau_mem_inv=torch.linspace(80.0, 150.0, n_out), v_th=torch.ones(n_out),
-                               v_leak=torch.zeros(n_out), v_reset=torch.zeros(n_out))
-    return norse.SequentialState(lin, norse.LIFBoxCell(p=p))
+    common = dict(tau_mem_inv=torch.linspace(80.0, 150.0, n_out), v_th=torch.ones(n_out),
+                  v_leak=torch.zeros(n_out), v_reset=torch.zeros(n_out))
+    if cell == "box":  # LIF without synaptic current -> NIR LIF
+        return norse.SequentialState(lin, norse.LIFBoxCell(p=norse.LIFBoxParameters(**common)))
+    p = norse.LIFParameters(tau_syn_inv=torch.linspace(150.0, 250.0, n_out), **common)
+    return norse.SequentialState(lin, norse.LIFCell(p=p))  # current-based -> NIR CubaLIF (jump)
 
 
 def _run_norse(net, x):
@@ -58,11 +61,12 @@ def _run_norse(net, x):
     return torch.stack(out, 1).numpy()
 
 
-def test_norse_module_and_file_match_norse_under_its_preset(tmp_path):
-    net = _norse_net()
-    x = (torch.rand(3, 40, 5) < 0.4).float()
+@pytest.mark.parametrize("cell", ["box", "cuba"])
+def test_norse_module_and_file_match_norse_under_its_preset(tmp_path, cell):
+    net = _norse_net(cell=cell)
+    x = (torch.rand(3, 60, 5) < 0.4).float()
     g = snnc.load(net, x[:, 0])
-    assert framework_of(net) == "norse"
+    assert framework_of(net) == "norse" and g.of_kind(ops.CubaLIF if cell == "cuba" else ops.LIF)
     want = _run_norse(net, x)
     assert want.sum() > 0
     np.testing.assert_array_equal(np.asarray(_simulate(g, x.numpy(), preset("norse"))), want)
