@@ -230,15 +230,7 @@ def _cmd_report(a: argparse.Namespace) -> int:
 def _cmd_resources(a: argparse.Namespace) -> int:
     from snnc.program import Program
 
-    report = Program.load(a.program).resources()
-    print(report.text())
-    if a.json:
-        report.to_json(a.json)
-        print(f"wrote {a.json}")
-    if a.plot:
-        report.plot(a.plot)
-        print(f"wrote {a.plot}")
-    return 0
+    return _show_report(Program.load(a.program).resources(), a)
 
 
 COMMANDS = {"resources": _cmd_resources, "compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect, "report": _cmd_report}

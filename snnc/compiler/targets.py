@@ -140,7 +140,9 @@ _LOIHI1_SOURCES: dict[str, SourceNote] = {
     "fan_in_axons": ("source-read", "nengo-loihi block.py:9 MAX_IN_AXONS = 4096"),
     "fan_out_axons": ("source-read", "nengo-loihi block.py:10 MAX_OUT_AXONS = 4096"),
     "memory_word_bits": _NENGO_FORMAT, "synapses_per_block": _NENGO_FORMAT,
-    "block_header_bits": _NENGO_FORMAT, "delay_field_bits": _NENGO_FORMAT,
+    "block_header_bits": _NENGO_FORMAT,
+    "delay_field_bits": ("estimate", "nengo-loihi adds delay_bits per synapse; 6 from Lava's 0..63 "
+                         "delays (lava/proc/dense/models.py:330-334)"),
 }
 
 
