@@ -84,6 +84,15 @@ def _parser() -> argparse.ArgumentParser:
     res.add_argument("--json", metavar="F", help="also write the report as JSON")
     res.add_argument("--plot", metavar="F.png", help="also write per-core utilisation as PNG")
 
+    prof = sub.add_parser("profile", help="energy per inference of a compiled program (docs/energy.md)")
+    prof.add_argument("program", help="program directory written by `snnc compile`")
+    prof.add_argument("--input", required=True, metavar="X.npz", help="inputs under key 'x' (spikes, or static for an encoder)")
+    prof.add_argument("--coefficients", default="loihi2", metavar="NAME|FILE",
+                      help="coefficient set: loihi2, loihi1, a shipped name, or a .json/.toml file")
+    prof.add_argument("--teacher", metavar="MODEL.onnx", help="ANN teacher for the MAC op-count proxy")
+    prof.add_argument("--json", metavar="F", help="also write the report as JSON")
+    prof.add_argument("--plot", metavar="F.png", help="also write per-layer stacked energy bars as PNG")
+
     i = sub.add_parser("inspect", help="describe a model file or a compiled program")
     i.add_argument("path")
     _add_convention(i)
@@ -233,7 +242,14 @@ def _cmd_resources(a: argparse.Namespace) -> int:
     return _show_report(Program.load(a.program).resources(), a)
 
 
-COMMANDS = {"resources": _cmd_resources, "compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect, "report": _cmd_report}
+def _cmd_profile(a: argparse.Namespace) -> int:
+    from snnc.program import Program
+
+    prog = Program.load(a.program)
+    return _show_report(prog.profile(_load_input(a.input), a.coefficients, a.teacher, name=a.program), a)
+
+
+COMMANDS = {"profile": _cmd_profile, "resources": _cmd_resources, "compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect, "report": _cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,79 @@
+"""`snnc profile PROGRAM --input X.npz [--coefficients] [--teacher] [--json] [--plot]`, and the sweep."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import snnc
+from snnc.cli import main
+from snnc.errors import InputError
+from snnc.profiler import sweep_timesteps
+from snnc.profiler.coefficients import FIELDS
+
+
+@pytest.fixture(scope="module")
+def program(tmp_path_factory):
+    d = tmp_path_factory.mktemp("prof")
+    assert main(["compile", "examples/mlp.nir", "--target", "loihi2", "-o", str(d / "mlp")]) == 0
+    return d / "mlp"
+
+
+def test_profile_cli_json_plot_teacher(program, tmp_path, capsys):
+    teacher = tmp_path / "t.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(torch.nn.Linear(64, 10), (torch.zeros(1, 64),), str(teacher), dynamo=False)
+    js, png = tmp_path / "r.json", tmp_path / "r.png"
+    rc = main(["profile", str(program), "--input", "examples/mlp_input.npz", "--coefficients", "loihi1",
+               "--teacher", str(teacher), "--json", str(js), "--plot", str(png)])
+    out = capsys.readouterr().out
+    assert rc == 0 and "per inference: energy" in out and "loihi1_davies2018" in out
+    d = json.loads(js.read_text())
+    per = d["per_inference"]
+    assert per["energy_J"] == pytest.approx(per["dynamic_J"] + per["static_J"])
+    assert per["energy_range_J"][0] <= per["energy_J"] <= per["energy_range_J"][1]
+    assert per["throughput_per_s"] == pytest.approx(1 / per["latency_s"])
+    assert per["counts"]["synops"] > 0
+    assert sum(la["synops"] for la in d["layers"]) == pytest.approx(per["counts"]["synops"])
+    assert sum(la["total_J"] for la in d["layers"]) == pytest.approx(per["energy_J"])
+    # every coefficient in the output names its source and grade
+    assert set(d["coefficients"]["coefficients"]) == set(FIELDS)
+    assert all(c["source"] and c["grade"] for c in d["coefficients"]["coefficients"].values())
+    assert d["ann_comparison"]["teacher_macs"] == 640
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_profile_cli_bad_coefficient_file_exits_2(program, tmp_path, capsys):
+    bad = tmp_path / "fit.json"
+    bad.write_text(json.dumps({"name": "fit", "version": "1", "coefficients": {"synop_pJ": {"value": 1}}}))
+    rc = main(["profile", str(program), "--input", "examples/mlp_input.npz", "--coefficients", str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "lacks" in err and "hint:" in err and "Traceback" not in err
+
+
+def test_fallback_placement_is_reported(program):
+    prog = snnc.Program.load(program)
+    prog.placement = None
+    rep = prog.profile(np.load("examples/mlp_input.npz")["x"])
+    assert rep.counts.placement.strategy.startswith("fallback")
+    assert any("no placement" in n for n in rep.notes) and "no placement" in rep.text()
+
+
+def test_sweep_timesteps_spike_input(program, tmp_path):
+    prog = snnc.Program.load(program)
+    x = np.load("examples/mlp_input.npz")["x"]
+    labels = prog.run(x).sum(axis=1).argmax(axis=1)  # the full-length prediction as the label
+    res = sweep_timesteps(prog, x, labels, [5, 20, x.shape[1]], coefficients="loihi2")
+    assert res.timesteps == [5, 20, x.shape[1]]
+    assert res.accuracy[-1] == 1.0  # at full length the prediction is the label
+    assert res.energy_J == sorted(res.energy_J)  # more steps, more energy
+    assert res.smallest_t(1.0) in res.timesteps
+    assert res.plot(tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads(res.to_json())["rows"][0]["T"] == 5
+    with pytest.raises(InputError, match="cannot sweep T=99"):
+        sweep_timesteps(prog, x, labels, [99])
