@@ -8,6 +8,8 @@ lava-dl's Network gives.  Mapping (inverse of :mod:`snnc.backends.netx`)::
     dense   weight W (stored)  ->  Synapse(W << s, weight_exp = −s, num_weight_bits)  with
                                     (s, bits) from lava-dl's optimize_weight_bits
                                     (:func:`snnc.interop.netx_weights.netx_optimize`)
+    dense_rec  weight, weight_rec -> the input Synapse and a Synapse from the layer to itself,
+                                    sharing (s, bits) optimized over [weight | weight_rec]
             delay              ->  Synapse.delays (clamped to 62 as netx does)
     conv    weight (C', C/g, kH, kW), stride/padding/dilation (H, W), groups -> ConvSynapse
     neuron  CUBA/LOIHI: du = iDecay − 1, dv = vDecay, vth = vThMant, bias_mant = bias,
@@ -18,7 +20,7 @@ Every layer's population is probed, in order; the program's outputs are named
 ``layer<i>`` after the HDF5 group.  Not readable (:class:`~snnc.errors.FrontendError` or
 :class:`~snnc.errors.UnsupportedOpError`, naming the group): files that are not HDF5 or have
 no ``layer`` group (e.g. NIR), sigma-delta (SDNN), resonate-and-fire (RF) and graded-spike
-neurons, input layers with a neuron, recurrent (``dense_rec``), complex, pooling, average
+neurons, input layers with a neuron, recurrent layers with delays, complex, pooling, average
 and concat layers, ``iDecay = 0`` (Lava's du = −1, outside the 0..4095 register).
 """
 
@@ -36,7 +38,7 @@ from snnc.errors import FrontendError, UnsupportedOpError
 from snnc.interop.netx_weights import netx_optimize
 
 NEURON_TYPES = ("CUBA", "LOIHI")
-LAYER_TYPES = ("input", "dense", "conv", "flatten")
+LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "flatten")
 NETX_BIAS_EXP = 6
 
 
@@ -151,18 +153,41 @@ def _pair(r: _Reader, key: str, default: int) -> tuple[int, int]:
     return (int(v[0]), int(v[0])) if v.size == 1 else (int(v[0]), int(v[1]))
 
 
-def _dense_synapse(r: _Reader, n_in: int) -> tuple[loihi.Synapse, int]:
-    w = r.ints("weight")
+def _weights(r: _Reader, key: str, n_in: int) -> np.ndarray:
+    w = r.ints(key)
     if w.ndim == 1 or w.ndim > 2:
         w = w.reshape(-1, n_in) if w.size % max(n_in, 1) == 0 else w
     if w.ndim != 2 or w.shape[1] != n_in:
-        raise r.err(f"weight of shape {w.shape} does not take the {n_in} inputs of the previous layer",
+        raise r.err(f"{key} of shape {w.shape} does not take the {n_in} inputs it connects",
                     "the layers must form a chain")
+    return w
+
+
+def _optimized(r: _Reader, w: np.ndarray) -> tuple[np.ndarray, int, int]:
     opt = netx_optimize(w)
     if isinstance(opt, str):
         raise r.err(f"lava-dl cannot build this layer: {opt}", "re-export the network", UnsupportedOpError)
     w_lava, bits, exp = opt
-    w_lava = np.clip(w_lava, -256, 255)  # Lava's 8-bit clip; idempotent in its Dense
+    return np.clip(w_lava, -256, 255), bits, exp  # Lava's 8-bit clip; idempotent in its Dense
+
+
+def _recurrent_synapses(r: _Reader, n_in: int) -> tuple[loihi.Synapse, loihi.Synapse, int]:
+    """netx ``dense_rec``: input and recurrent blocks share one (weight_exp, bits), from
+    lava-dl's optimizer run on ``[weight | weight_rec]``; each Lava Dense keeps its own sign mode."""
+    if r.has("delay"):
+        raise r.err("a recurrent layer with delays (lava-dl then drops the weight exponent)",
+                    "export the recurrent layer without delays", UnsupportedOpError)
+    w = _weights(r, "weight", n_in)
+    w_rec = _weights(r, "weight_rec", w.shape[0])
+    both, bits, exp = _optimized(r, np.hstack([w, w_rec]))
+    make = lambda m, tag: loihi.Synapse(weights=m, weight_exp=exp, num_weight_bits=bits,  # noqa: E731
+                                        meta={"source": f"{r.where}/{tag}"})
+    return make(both[:, : w.shape[1]], "weight"), make(both[:, w.shape[1] :], "weight_rec"), w.shape[0]
+
+
+def _dense_synapse(r: _Reader, n_in: int) -> tuple[loihi.Synapse, int]:
+    w = _weights(r, "weight", n_in)
+    w_lava, bits, exp = _optimized(r, w)
     delays = None
     if r.has("delay"):
         d = r.ints("delay")
@@ -208,7 +233,7 @@ def load_netx(source: str | os.PathLike) -> "Program":  # noqa: F821 - returned 
             kind = r.str("type")
             if kind not in LAYER_TYPES:
                 raise r.err(f"layer type {kind!r} is not supported (snnc reads {', '.join(LAYER_TYPES)})",
-                            "recurrent, pooling, average and concat layers are not mapped by snnc yet",
+                            "pooling, average, concat and complex layers are not mapped by snnc yet",
                             UnsupportedOpError)
             if kind == "flatten":
                 continue
@@ -220,9 +245,13 @@ def load_netx(source: str | os.PathLike) -> "Program":  # noqa: F821 - returned 
                     in_shape = tuple(int(n) for n in r.ints("shape").reshape(-1))
                 continue
             neuron = _neuron(r)
-            if kind == "dense":
+            rec = None
+            if kind in ("dense", "dense_rec"):
                 n_in = int(np.prod(cur_shape)) if cur_shape else int(r.array("weight").shape[-1])
-                syn, n_out = _dense_synapse(r, n_in)
+                if kind == "dense":
+                    syn, n_out = _dense_synapse(r, n_in)
+                else:
+                    syn, rec, n_out = _recurrent_synapses(r, n_in)
                 shape: tuple[int, ...] = (n_out,)
                 chw = None
             else:  # conv
@@ -250,10 +279,13 @@ def load_netx(source: str | os.PathLike) -> "Program":  # noqa: F821 - returned 
                                             meta={"source": name, "float_kind": "netx CUBA"}, **neuron)
             nodes[f"{name}:out"] = loihi.Probe(shape=shape, meta={"source": name})
             edges += [(prev, f"{name}:syn"), (f"{name}:syn", name), (name, f"{name}:out")]
+            if rec is not None:  # the layer's own spikes, one step later (Lava's Dense buffer)
+                nodes[f"{name}:rec"] = rec
+                edges += [(name, f"{name}:rec"), (f"{name}:rec", name)]
             depth += 1
             latency[f"{name}:out"] = depth
             layers.append({
-                "name": name, "kind": kind, "neurons": n, "synapses": syn.num_synapses,
+                "name": name, "kind": kind, "neurons": n, "synapses": syn.num_synapses + (rec.num_synapses if rec else 0),
                 "scale": 1.0, "vth": neuron["vth"], "du": neuron["du"], "dv": neuron["dv"],
                 "weight_exps": [getattr(syn, "weight_exp", 0)], "bias_exp": bias_exp,
                 "weight_error": 0.0, "depth": depth, "notes": [f"netx CUBA {kind}, read from {r.where} (exact: no re-quantization)"],

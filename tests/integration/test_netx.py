@@ -59,22 +59,28 @@ def test_export_runs_in_lava_dl_network_with_the_emulators_spikes(tmp_path):
         np.testing.assert_array_equal(back.spikes[name].reshape(got.shape), got)
 
 
-def _train_slayer(path, seed: int = 0):
+def _train_slayer(path, seed: int = 0, recurrent: bool = False):
+    """A slayer CUBA MLP trained for 5 Adam steps, written by slayer's export_hdf5.
+
+    ``recurrent=True`` makes the first block slayer's ``Recurrent``, which is exported untrained:
+    its backward pass raises under torch 2.13 (an in-place write to a custom Function's view,
+    slayer/block/base.py:38)."""
     import lava.lib.dl.slayer as slayer
     import torch
 
     torch.manual_seed(seed)
     params = {"threshold": 1.0, "current_decay": 0.25, "voltage_decay": 0.1, "requires_grad": False}
+    first = slayer.block.cuba.Recurrent if recurrent else slayer.block.cuba.Dense
     blocks = torch.nn.ModuleList([
-        slayer.block.cuba.Dense(params, N_IN, N_H, weight_scale=2, weight_norm=False),
+        first(params, N_IN, N_H, weight_scale=2, weight_norm=False),
         slayer.block.cuba.Dense(params, N_H, N_OUT, weight_scale=2, weight_norm=False),
     ])
     x = torch.from_numpy(_spikes(seed, (8, N_IN, T))).float()  # slayer: (N, C, T)
     target = torch.zeros(8, N_OUT)
     target[:, 0] = 0.3
     opt = torch.optim.Adam(blocks.parameters(), lr=0.01)
-    before = [b.synapse.weight.detach().clone() for b in blocks]
-    for _ in range(5):
+    before = [w.detach().clone() for w in blocks.parameters()]
+    for _ in range(0 if recurrent else 5):
         y = x
         for b in blocks:
             y = b(y)
@@ -82,7 +88,12 @@ def _train_slayer(path, seed: int = 0):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert any(not torch.equal(b0, b.synapse.weight) for b0, b in zip(before, blocks))  # it trained
+    if recurrent:
+        with torch.no_grad():  # slayer learns its neurons' shape on the first forward pass
+            for b in blocks:
+                x = b(x)
+    else:
+        assert any(not torch.equal(b0, w) for b0, w in zip(before, blocks.parameters()))  # it trained
     with h5py.File(path, "w") as f:
         layers = f.create_group("layer")
         for i, b in enumerate(blocks):
@@ -108,14 +119,18 @@ def test_slayer_trained_network_imports_with_lavas_spikes(tmp_path):
 
 
 @pytest.mark.lava
-def test_netx_bias_and_delays_import_exactly(tmp_path):
-    """netx biases (bias_exp 6, active from step 0) and per-synapse delays, against Lava."""
-    path = _train_slayer(tmp_path / "slayer.net", seed=1)
+def test_netx_recurrence_bias_and_delays_import_exactly(tmp_path):
+    """slayer's Recurrent block (netx dense_rec), netx biases (bias_exp 6, active from step 0)
+    and per-synapse delays, against Lava."""
+    path = _train_slayer(tmp_path / "slayer.net", seed=1, recurrent=True)
     with h5py.File(path, "a") as f:
         f["layer/0"].create_dataset("bias", data=np.array([3, -2, 0, 1, 5, 0, 0, 2, -1, 4]))
         f["layer/1"].create_dataset("delay", data=np.random.default_rng(0).integers(0, 4, (N_OUT, N_H)))
     prog = snnc.load(path)
     assert prog.graph["layer1:syn"].max_delay == 3 and prog.graph["layer0"].bias_exp == 6
+    rec = prog.graph["layer0:rec"]
+    assert prog.graph.predecessors("layer0:rec") == ["layer0"] and rec.num_synapses > 0
+    assert rec.weight_exp == prog.graph["layer0:syn"].weight_exp  # shared, as lava-dl does
     x = _spikes(5, (2, 25, N_IN))
     raw = prog.run(x, return_raw=True)
     for name, got in zip(("layer0", "layer1"), run_netx(path, x, raw.steps)):
@@ -151,8 +166,11 @@ def test_bad_netx_files_give_errors_with_hints(tmp_path):
     with pytest.raises(UnsupportedOpError, match="neuron type 'SDNN'") as e:
         snnc.load(_netx_file(tmp_path / "sdnn.net", neuron_type=b"SDNN"))
     assert e.value.node == "layer/0/neuron" and e.value.hint
-    with pytest.raises(UnsupportedOpError, match="'dense_rec'"):
+    with pytest.raises(UnsupportedOpError, match="layer type 'pool'"):
+        snnc.load(_netx_file(tmp_path / "pool.net", layer_type=b"pool"))
+    with pytest.raises(FrontendError, match="field 'weight_rec' is missing") as e:
         snnc.load(_netx_file(tmp_path / "rec.net", layer_type=b"dense_rec"))
+    assert e.value.node == "layer/0"
     ok = snnc.load(_netx_file(tmp_path / "ok.net"))
     assert ok.input_shape == (2,) and ok.graph["layer0"].du == 1023
 
