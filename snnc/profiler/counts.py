@@ -103,7 +103,7 @@ def _arrivals(r: BlockRouting, s2d: np.ndarray, batch: int, steps: int) -> np.nd
         groups = [(int(v), sp.csr_matrix((np.ones(int((d == v).sum())), (rows[d == v], cols[d == v])),
                                          shape=r.pattern.shape)) for v in np.unique(d)]
     for d, pat in groups:
-        ev = (sp.csr_matrix(s2d) @ pat.T.astype(np.float32)).toarray().reshape(batch, steps, n_out) > 0
+        ev = (pat.astype(np.float32) @ s2d.T.astype(np.float32)).T.reshape(batch, steps, n_out) > 0
         lag = 1 + d
         if lag < steps:
             got[:, lag:] |= ev[:, : steps - lag]
@@ -146,8 +146,8 @@ def count_events(graph: Graph, x: np.ndarray, raw: RunResult, placement: Placeme
             lp.route_interchip += int(per_neuron @ r.route_interchip)
             lp.route_host += int(per_neuron @ r.route_host)
             if ops:
-                by_core = sp.csr_matrix(s2d, dtype=np.float64) @ r.fanout_by_core.astype(np.float64)
-                core_synops += np.rint(by_core.toarray()).astype(np.int64).reshape(batch, steps, n_cores)
+                by_core = (r.fanout_by_core.T.astype(np.float64) @ s2d.T.astype(np.float64)).T  # exact < 2**53
+                core_synops += np.rint(by_core).astype(np.int64).reshape(batch, steps, n_cores)
                 active[post] |= _arrivals(r, s2d, batch, steps)
     for p, lc in layers.items():
         lc.spikes = int(spikes[p].sum())
@@ -157,7 +157,6 @@ def count_events(graph: Graph, x: np.ndarray, raw: RunResult, placement: Placeme
         lc.updates_active = int(a.sum())
         lc.updates_idle = batch * steps * lc.neurons - lc.updates_active
         cores = np.asarray(placement.core_of[p], dtype=np.int64)
-        onehot = sp.csr_matrix((np.ones(cores.size), (np.arange(cores.size), cores)), shape=(cores.size, n_cores))
-        core_active += np.rint((sp.csr_matrix(a, dtype=np.float64) @ onehot).toarray()).astype(np.int64).reshape(
-            batch, steps, n_cores)
+        onehot_t = sp.csr_matrix((np.ones(cores.size), (cores, np.arange(cores.size))), shape=(n_cores, cores.size))
+        core_active += np.rint((onehot_t @ a.T.astype(np.float64)).T).astype(np.int64).reshape(batch, steps, n_cores)
     return EventCounts(batch, steps, placement, layers, block_synops, core_synops, core_active, core_neurons)
