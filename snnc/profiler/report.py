@@ -168,11 +168,7 @@ class EnergyReport:
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Stacked bars per layer: dynamic terms and static share (µJ per inference), PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        plt = pyplot()
         layers = self.estimate.layers
         names = [la.name for la in layers]
         fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 2), 4))
@@ -186,11 +182,26 @@ class EnergyReport:
         ax.set_ylabel("energy per inference (µJ)")
         ax.set_title(f"{self.program}: {_j(self.energy_J)} per inference ({self.coefficients.label})")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        p = Path(path)
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        return p
+        return save_figure(fig, path)
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike) -> Path:
+    """Lay out, write as PNG and close ``fig``."""
+    fig.tight_layout()
+    p = Path(path)
+    fig.savefig(p, dpi=100)
+    pyplot().close(fig)
+    return p
 
 
 def _j(v: float) -> str:

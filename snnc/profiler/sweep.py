@@ -63,11 +63,9 @@ class SweepResult:
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Energy per inference (bars: dynamic + static) and accuracy (line) against T, PNG."""
-        import matplotlib
+        from snnc.profiler.report import pyplot, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(6, 4))
         labels = [str(t) for t in self.timesteps]
         dyn = [v * 1e6 for v in self.dynamic_J]
@@ -82,11 +80,7 @@ class SweepResult:
             ax2.set_ylim(0, 1.05)
         ax.legend(loc="upper left", fontsize=8)
         ax.set_title(f"accuracy and energy vs T ({self.coefficients})")
-        fig.tight_layout()
-        p = Path(path)
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        return p
+        return save_figure(fig, path)
 
 
 def _inputs_for(prog, x: np.ndarray, t: int) -> np.ndarray:

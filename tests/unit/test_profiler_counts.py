@@ -158,3 +158,17 @@ def test_fallback_placement_blocks_of_neurons_per_core():
     assert pl.core_of["c1"].tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 2]  # 9 neurons -> 3 cores
     assert pl.core_of["c2"].tolist() == [3, 3, 3, 3, 4]  # a new population starts a new core
     assert pl.n_chips == 1 and pl.n_cores == 5
+
+
+@pytest.mark.lava
+def test_lava_backend_gives_the_same_counts():
+    import snnc
+
+    prog = snnc.compile("examples/mlp.nir", target="loihi2")
+    x = np.load("examples/mlp_input.npz")["x"][:2, :12]
+    emu, lava = prog.profile(x, backend="emulator"), prog.profile(x, backend="lava")
+    assert lava.backend == "lava" and emu.synops > 0
+    assert lava.per_inference_counts() == emu.per_inference_counts()
+    assert lava.counts.block_synops == emu.counts.block_synops
+    np.testing.assert_array_equal(lava.counts.core_synops, emu.counts.core_synops)
+    assert lava.energy_J == emu.energy_J
