@@ -1,6 +1,6 @@
 """Run a netx HDF5 file in real Lava, exactly as lava-dl builds it, under snnc's watchdog.
 
-Parent side: :func:`run_netx` writes the job to a temporary directory and runs
+Parent side: :func:`run_netx` (or :func:`run_netx_many`, several files in one child) writes the job to a temporary directory and runs
 ``python -m snnc.interop.netx_lava DIR`` through :func:`snnc.backends.lava.run.run_worker`
 (new session, killed on timeout, Lava failures as :class:`~snnc.errors.BackendError`).
 
@@ -29,21 +29,29 @@ MODULE = "snnc.interop.netx_lava"
 
 def run_netx(path, x, steps: int, *, timeout: float | None = None) -> list[np.ndarray]:
     """Spikes of every netx block, each (batch, steps, n) bool, for input ``x`` (batch, T, *shape)."""
+    return run_netx_many([(path, x, steps)], timeout=timeout)[0]
+
+
+def run_netx_many(runs, *, timeout: float | None = None) -> list[list[np.ndarray]]:
+    """:func:`run_netx` for several (path, x, steps) in one child (one Python start + Lava import)."""
     from snnc.backends.lava.run import INSTALL_HINT, default_timeout, lava_available, run_worker
 
     if not lava_available():
         raise BackendUnavailableError("Lava (lava-nc 0.10.0) is not installed", hint=INSTALL_HINT)
-    x = np.asarray(x).astype(np.uint8)
-    batch = x.shape[0]
     with tempfile.TemporaryDirectory(prefix="snnc-netx-") as tmp:
         d = Path(tmp)
-        with open(d / "input.npz", "wb") as fh:
-            np.savez(fh, x=x)
-        (d / "job.json").write_text(json.dumps({"netx": str(Path(path).resolve()), "steps": steps}))
-        limit = default_timeout(batch, steps) if timeout is None else timeout
-        info, _, _ = run_worker(d, limit, f"netx {Path(path).name}: {batch} sample(s), {steps} steps", MODULE)
+        jobs, limit, what = [], 0.0, []
+        for j, (path, x, steps) in enumerate(runs):
+            x = np.asarray(x).astype(np.uint8)
+            with open(d / f"input{j}.npz", "wb") as fh:
+                np.savez(fh, x=x)
+            jobs.append({"netx": str(Path(path).resolve()), "steps": int(steps)})
+            limit += default_timeout(x.shape[0], int(steps))
+            what.append(f"{Path(path).name}: {x.shape[0]} sample(s), {steps} steps")
+        (d / "job.json").write_text(json.dumps({"runs": jobs}))
+        info, _, _ = run_worker(d, limit if timeout is None else timeout, "netx " + "; ".join(what), MODULE)
         with np.load(d / "result.npz", allow_pickle=False) as z:
-            return [z[f"s{i}"].astype(bool) for i in range(info["blocks"])]
+            return [[z[f"r{j}s{i}"].astype(bool) for i in range(n)] for j, n in enumerate(info["blocks"])]
 
 
 def _to_lava_layout(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -91,18 +99,17 @@ def _import_netx() -> None:
 
 
 def _netx_job(d: Path) -> tuple[dict, dict]:
-    job = json.loads((d / "job.json").read_text())
-    with np.load(d / "input.npz", allow_pickle=False) as z:
-        x = z["x"]
-    steps = int(job["steps"])
-    out: list[list[np.ndarray]] = []
-    timings = []
-    for b in range(x.shape[0]):
-        t0 = time.perf_counter()
-        out.append(_run_sample(job["netx"], x[b], steps))
-        timings.append({"run_s": time.perf_counter() - t0})
-    blocks = len(out[0]) if out else 0
-    arrays = {f"s{i}": np.stack([o[i] for o in out]).astype(np.uint8) for i in range(blocks)}
+    arrays, blocks, timings = {}, [], []
+    for j, job in enumerate(json.loads((d / "job.json").read_text())["runs"]):
+        with np.load(d / f"input{j}.npz", allow_pickle=False) as z:
+            x = z["x"]
+        out: list[list[np.ndarray]] = []
+        for b in range(x.shape[0]):
+            t0 = time.perf_counter()
+            out.append(_run_sample(job["netx"], x[b], int(job["steps"])))
+            timings.append({"run": j, "run_s": time.perf_counter() - t0})
+        blocks.append(len(out[0]) if out else 0)
+        arrays.update({f"r{j}s{i}": np.stack([o[i] for o in out]).astype(np.uint8) for i in range(blocks[-1])})
     return arrays, {"blocks": blocks, "timings": timings}
 
 

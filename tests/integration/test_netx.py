@@ -19,7 +19,7 @@ import pytest
 import snnc
 from snnc.backends.netx import chain, netx_target
 from snnc.errors import BackendError, FrontendError, UnsupportedOpError
-from snnc.interop.netx_lava import run_netx
+from snnc.interop.netx_lava import run_netx_many
 
 N_IN, N_H, N_OUT, T = 12, 10, 4, 30
 
@@ -40,23 +40,43 @@ def _spikes(seed: int, shape=(2, T, N_IN)) -> np.ndarray:
     return (np.random.default_rng(seed).random(shape) < 0.3).astype(np.uint8)
 
 
+def _conv_graph(rng) -> nir.NIRGraph:
+    c, h = 2, 6
+    return nir.NIRGraph.from_list(
+        nir.Input(input_type=np.array([c, h, h])),
+        nir.Conv2d(input_shape=(h, h), weight=rng.normal(0.2, 0.8, (3, c, 3, 3)), stride=(1, 2),
+                   padding=(1, 0), dilation=1, groups=1, bias=np.zeros(3)),
+        nir.IF(r=np.full((3, h, 2), 1e4), v_threshold=np.ones((3, h, 2))),
+        nir.Flatten(input_type={"input": np.array([3, h, 2])}, start_dim=0, end_dim=-1),
+        nir.Linear(weight=rng.normal(0, 0.5, (4, 3 * h * 2))),
+        nir.LIF(tau=np.full(4, 1e-3), r=np.full(4, 10.0), v_leak=np.zeros(4), v_threshold=np.ones(4)),
+    )
+
+
 @pytest.mark.lava
 def test_export_runs_in_lava_dl_network_with_the_emulators_spikes(tmp_path):
-    prog = snnc.compile(_nir_mlp(0), target=netx_target())
-    path = prog.export_netx(tmp_path / "mlp.net")
-    x = _spikes(1)
-    raw = prog.run(x, return_raw=True)
-    lava = run_netx(path, x, raw.steps)
-    comps = [c for _, c in chain(prog)]
-    assert len(lava) == len(comps) == 2
-    for comp, got in zip(comps, lava):
-        want = raw.spikes[comp].reshape(got.shape)
-        assert want.sum() > 0
-        np.testing.assert_array_equal(got, want)
-    # and back: the exported file imports as a program with the same spikes
-    back = snnc.load(path).run(x, return_raw=True)
-    for name, got in zip(("layer1", "layer2"), lava):
-        np.testing.assert_array_equal(back.spikes[name].reshape(got.shape), got)
+    """A dense CubaLIF/LIF MLP and a conv -> flatten -> dense network (conv weights, (H, W)
+    stride/padding, Lava's (W, H, C) layout, netx's flatten layer), each exported, run through
+    lava-dl's Network in Lava, and read back with snnc.load."""
+    rng = np.random.default_rng(0)
+    progs = [snnc.compile(_nir_mlp(0), target=netx_target()),
+             snnc.compile(_conv_graph(rng), target=netx_target())]
+    paths = [prog.export_netx(tmp_path / f"net{i}.net") for i, prog in enumerate(progs)]
+    with h5py.File(paths[1]) as f:
+        assert [f[f"layer/{i}/type"][0] for i in range(4)] == [b"input", b"conv", b"flatten", b"dense"]
+    xs = [_spikes(1, (1, T, N_IN)), (rng.random((1, 15, 2, 6, 6)) < 0.3).astype(np.uint8)]
+    raws = [prog.run(x, return_raw=True) for prog, x in zip(progs, xs)]
+    lava = run_netx_many([(p, x, r.steps) for p, x, r in zip(paths, xs, raws)])
+    for prog, path, x, raw, got_layers, names in zip(progs, paths, xs, raws, lava,
+                                                      (("layer1", "layer2"), ("layer1", "layer3"))):
+        comps = [c for _, c in chain(prog)]
+        assert len(got_layers) == len(comps) == 2
+        back = snnc.load(path).run(x, return_raw=True)  # the file imports with the same spikes
+        for comp, name, got in zip(comps, names, got_layers):
+            want = raw.spikes[comp].reshape(got.shape)
+            assert want.sum() > 0
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(back.spikes[name].reshape(got.shape), got)
 
 
 def _train_slayer(path, seed: int = 0, recurrent: bool = False):
@@ -102,41 +122,31 @@ def _train_slayer(path, seed: int = 0, recurrent: bool = False):
 
 
 @pytest.mark.lava
-def test_slayer_trained_network_imports_with_lavas_spikes(tmp_path):
-    path = _train_slayer(tmp_path / "slayer.net")
-    prog = snnc.load(path)
-    assert prog.outputs == ["layer0:out", "layer1:out"]
-    x = _spikes(2, (2, T, N_IN))
-    raw = prog.run(x, return_raw=True)
-    lava = run_netx(path, x, raw.steps)
-    for name, got in zip(("layer0", "layer1"), lava):
-        want = raw.spikes[name].reshape(got.shape)
-        assert want.sum() > 0
-        np.testing.assert_array_equal(want, got)
-    # outputs aligned with the input: layer k's spikes shifted by its latency
-    y = prog.run(x)
-    np.testing.assert_array_equal(y["layer1:out"], raw.spikes["layer1"][:, 2 : 2 + T])
-
-
-@pytest.mark.lava
-def test_netx_recurrence_bias_and_delays_import_exactly(tmp_path):
-    """slayer's Recurrent block (netx dense_rec), netx biases (bias_exp 6, active from step 0)
-    and per-synapse delays, against Lava."""
-    path = _train_slayer(tmp_path / "slayer.net", seed=1, recurrent=True)
-    with h5py.File(path, "a") as f:
+def test_slayer_networks_import_with_lavas_spikes(tmp_path):
+    """A slayer-trained CUBA MLP as slayer wrote it; and slayer's Recurrent block (netx
+    dense_rec) with netx biases (bias_exp 6, active from step 0) and per-synapse delays added."""
+    trained = _train_slayer(tmp_path / "slayer.net")
+    rec = _train_slayer(tmp_path / "rec.net", seed=1, recurrent=True)
+    with h5py.File(rec, "a") as f:
         f["layer/0"].create_dataset("bias", data=np.array([3, -2, 0, 1, 5, 0, 0, 2, -1, 4]))
         f["layer/1"].create_dataset("delay", data=np.random.default_rng(0).integers(0, 4, (N_OUT, N_H)))
-    prog = snnc.load(path)
-    assert prog.graph["layer1:syn"].max_delay == 3 and prog.graph["layer0"].bias_exp == 6
-    rec = prog.graph["layer0:rec"]
-    assert prog.graph.predecessors("layer0:rec") == ["layer0"] and rec.num_synapses > 0
-    assert rec.weight_exp == prog.graph["layer0:syn"].weight_exp  # shared, as lava-dl does
-    x = _spikes(5, (2, 25, N_IN))
-    raw = prog.run(x, return_raw=True)
-    for name, got in zip(("layer0", "layer1"), run_netx(path, x, raw.steps)):
-        want = raw.spikes[name].reshape(got.shape)
-        assert want.sum() > 0
-        np.testing.assert_array_equal(want, got)
+    progs = [snnc.load(trained), snnc.load(rec)]
+    assert progs[0].outputs == ["layer0:out", "layer1:out"]
+    g = progs[1].graph
+    assert g["layer1:syn"].max_delay == 3 and g["layer0"].bias_exp == 6
+    assert g.predecessors("layer0:rec") == ["layer0"] and g["layer0:rec"].num_synapses > 0
+    assert g["layer0:rec"].weight_exp == g["layer0:syn"].weight_exp  # shared, as lava-dl does
+    xs = [_spikes(2, (1, T, N_IN)), _spikes(5, (1, 25, N_IN))]
+    raws = [prog.run(x, return_raw=True) for prog, x in zip(progs, xs)]
+    lava = run_netx_many([(p, x, r.steps) for p, x, r in zip((trained, rec), xs, raws)])
+    for raw, got_layers in zip(raws, lava):
+        for name, got in zip(("layer0", "layer1"), got_layers):
+            want = raw.spikes[name].reshape(got.shape)
+            assert want.sum() > 0
+            np.testing.assert_array_equal(want, got)
+    # outputs aligned with the input: layer k's spikes shifted by its latency
+    y = progs[0].run(xs[0])
+    np.testing.assert_array_equal(y["layer1:out"], raws[0].spikes["layer1"][:, 2 : 2 + T])
 
 
 def _netx_file(path, neuron_type=b"CUBA", layer_type=b"dense"):
@@ -192,32 +202,3 @@ def test_programs_netx_cannot_express_name_the_layer(tmp_path):
     with pytest.raises(BackendError, match="per-neuron dv") as e:
         snnc.compile(g, target=netx_target()).export_netx(tmp_path / "d.net")
     assert e.value.node == "lif"
-
-
-@pytest.mark.lava
-def test_conv_flatten_dense_export_matches_lava_and_reimports(tmp_path):
-    """Conv weights, (H, W) stride/padding, the (W, H, C) layout and the flatten layer."""
-    rng = np.random.default_rng(0)
-    c, h, w = 2, 6, 6
-    g = nir.NIRGraph.from_list(
-        nir.Input(input_type=np.array([c, h, w])),
-        nir.Conv2d(input_shape=(h, w), weight=rng.normal(0.2, 0.8, (3, c, 3, 3)), stride=(1, 2),
-                   padding=(1, 0), dilation=1, groups=1, bias=np.zeros(3)),
-        nir.IF(r=np.full((3, h, 2), 1e4), v_threshold=np.ones((3, h, 2))),
-        nir.Flatten(input_type={"input": np.array([3, h, 2])}, start_dim=0, end_dim=-1),
-        nir.Linear(weight=rng.normal(0, 0.5, (4, 3 * h * 2))),
-        nir.LIF(tau=np.full(4, 1e-3), r=np.full(4, 10.0), v_leak=np.zeros(4), v_threshold=np.ones(4)),
-    )
-    prog = snnc.compile(g, target=netx_target())
-    path = prog.export_netx(tmp_path / "conv.net")
-    with h5py.File(path) as f:
-        assert [f[f"layer/{i}/type"][0] for i in range(4)] == [b"input", b"conv", b"flatten", b"dense"]
-    x = (rng.random((1, 15, c, h, w)) < 0.3).astype(np.uint8)
-    raw = prog.run(x, return_raw=True)
-    lava = run_netx(path, x, raw.steps)
-    back = snnc.load(path).run(x, return_raw=True)
-    for (_, comp), name, got in zip(chain(prog), ("layer1", "layer3"), lava):
-        want = raw.spikes[comp].reshape(got.shape)
-        assert want.sum() > 0
-        np.testing.assert_array_equal(got, want)
-        np.testing.assert_array_equal(back.spikes[name].reshape(got.shape), got)
