@@ -77,3 +77,25 @@ def test_sweep_timesteps_spike_input(program, tmp_path):
     assert json.loads(res.to_json())["rows"][0]["T"] == 5
     with pytest.raises(InputError, match="cannot sweep T=99"):
         sweep_timesteps(prog, x, labels, [99])
+
+
+def test_converted_ann_static_inputs_sweep_and_teacher(tmp_path):
+    """An ONNX ANN converted with an encoder: static inputs are encoded per T; the teacher is the ONNX."""
+    torch.manual_seed(0)
+    ann = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    path = tmp_path / "ann.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(ann, (torch.zeros(1, 6),), str(path), dynamo=False, dynamic_axes={"input": {0: "b"}},
+                          input_names=["input"])
+    xs = np.random.default_rng(0).random((40, 6)).astype(np.float32)
+    labels = ann(torch.tensor(xs)).argmax(-1).numpy()  # the ANN's own decisions
+    prog = snnc.compile(str(path), target="loihi2", calibration=xs, timesteps=16)
+    rep = prog.profile(xs[:8], teacher=str(path))
+    assert rep.counts.steps == 16 + max(prog.latency.values())
+    assert rep.ann.macs.macs == 6 * 16 + 16 * 4
+    res = sweep_timesteps(prog, xs, labels, [2, 32])
+    steps = [t + max(prog.latency.values()) for t in (2, 32)]
+    assert res.latency_s == pytest.approx([s * 152.9e-6 for s in steps], rel=1e-3)  # small net: on the floor
+    assert res.synops[1] > res.synops[0] and res.energy_J[1] > res.energy_J[0]
+    assert res.accuracy[1] >= res.accuracy[0] and res.accuracy[1] > 0.5
