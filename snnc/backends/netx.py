@@ -8,6 +8,8 @@ groups ``layer/0``, ``layer/1``, … each with a ``type`` string:
             ``neuron``, so the network's input port is the first block's synapse
 ``dense``   ``shape`` (n_out,), ``weight`` (n_out, n_in) integers, optional ``bias``
             (n_out,), optional ``delay`` (n_out, n_in) extra steps, ``neuron``
+``dense_rec`` as ``dense`` plus ``weight_rec`` (n_out, n_out): a population with a block to
+            itself (lava-dl optimizes both matrices together; no delays)
 ``conv``    ``shape`` (C', H', W'), ``weight`` (C', C/g, kH, kW) as in the model (netx flips
             and transposes it exactly as snnc's Lava backend does), ``stride``, ``padding``,
             ``dilation`` in (H, W) order, ``groups``, optional ``bias``, ``neuron``
@@ -28,8 +30,8 @@ Weights are stored as the effective integer matrix ``M`` of the snnc block (``a 
 What netx cannot express raises :class:`~snnc.errors.BackendError` naming the layer: a graph
 that is not one chain, per-neuron decays (netx has one iDecay/vDecay per layer), initial
 state, biases switched on late (snnc's ``start_step``), biases off netx's 2^6 grid, weight blocks outside lava-dl's 8-bit
-range or whose floor shift cannot be written per synapse, a conv after a dense layer, and
-recurrent connections.
+range or whose floor shift cannot be written per synapse, a conv after a dense layer,
+recurrence other than one block from a population to itself.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import numpy as np
 
 from snnc.compiler.ir import loihi
 from snnc.errors import BackendError
-from snnc.interop.netx_weights import effective_weights, netx_effective
+from snnc.interop.netx_weights import effective_weights, netx_effective_parts
 
 #: lava-dl netx fixes the LIF bias exponent (hdf5.py, get_neuron_params)
 NETX_BIAS_EXP = 6
@@ -55,17 +57,19 @@ def _fail(node: str, why: str, hint: str) -> BackendError:
     return BackendError(f"cannot be written as lava-dl netx: {why}", node=node, hint=hint)
 
 
-def chain(prog) -> list[tuple[str, str]]:
-    """The program as a chain of (synapse, compartment) pairs from the input; raises otherwise."""
+def chain(prog) -> list[tuple[str, str, str | None]]:
+    """The program as a chain of (synapse, compartment, self-synapse or None) from the input;
+    raises where it is not one."""
     g = prog.graph
     sources = g.of_kind(loihi.SpikeSource)
     if len(sources) != 1:
         raise _fail("<graph>", f"{len(sources)} inputs (netx has exactly one)", HINT_CHAIN)
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, str, str | None]] = []
     cur = sources[0]
     seen = {cur}
     while True:
-        nxt = [s for s in g.successors(cur) if not isinstance(g[s], loihi.Probe)]
+        nxt = [s for s in g.successors(cur)  # the next block: not a probe, not a self-loop
+               if not isinstance(g[s], loihi.Probe) and g.successors(s) != [cur]]
         if not nxt:
             break
         if len(nxt) > 1:
@@ -75,16 +79,17 @@ def chain(prog) -> list[tuple[str, str]]:
         if len(targets) != 1 or not isinstance(g[targets[0]], loihi.Compartment):
             raise _fail(syn, "a synapse block that does not feed exactly one population", HINT_CHAIN)
         comp = targets[0]
-        preds = g.predecessors(comp)
-        if comp in preds or any(comp in g.predecessors(p) for p in preds if p != syn):
-            raise _fail(comp, "recurrent connection", "netx 'dense_rec' is not written by snnc; "
-                        "unroll the recurrence or keep the snnc program")
-        if len(preds) != 1:
-            raise _fail(comp, f"{len(preds)} incoming blocks (netx layers have one)", HINT_CHAIN)
+        # a block from the population to itself is netx's dense_rec; anything else is not a chain
+        own = [p for p in g.predecessors(comp) if p != syn and g.predecessors(p) == [comp]
+               and isinstance(g[p], loihi.Synapse)]
+        preds = [p for p in g.predecessors(comp) if p not in own]
+        if len(own) > 1 or len(preds) != 1:
+            raise _fail(comp, f"{len(preds) + len(own)} incoming blocks (netx layers have one, "
+                        "plus at most one recurrent block)", HINT_CHAIN)
         if comp in seen:
             raise _fail(comp, "a cycle", HINT_CHAIN)
         seen.add(comp)
-        pairs.append((syn, comp))
+        pairs.append((syn, comp, own[0] if own else None))
         cur = comp
     if not pairs:
         raise _fail(sources[0], "no layer after the input", HINT_CHAIN)
@@ -122,17 +127,27 @@ def _bias(name: str, c: loihi.Compartment) -> np.ndarray | None:
     return b // unit
 
 
-def _dense(name: str, s: loihi.Synapse) -> dict[str, Any]:
+def _effective(name: str, s: loihi.Synapse) -> np.ndarray:
     m = effective_weights(s.dense_weights(), s.weight_exp, s.num_weight_bits, s.sign_mode)
     if m is None:
         raise _fail(name, f"weight_exp={s.weight_exp} floors the sum of weights that are not "
                     f"multiples of 2^{-s.weight_exp}", "compile for netx: snnc compile --emit netx "
                     "(or snnc.backends.netx.netx_target()) keeps weight_exp = 0")
-    back = netx_effective(m)
-    if isinstance(back, str) or not np.array_equal(back, m):
+    return m
+
+
+def _dense(name: str, s: loihi.Synapse, rec: loihi.Synapse | None = None) -> dict[str, Any]:
+    mats = [_effective(name, s)] + ([_effective(name, rec)] if rec is not None else [])
+    back = netx_effective_parts(mats)
+    if isinstance(back, str) or not all(np.array_equal(b, m) for b, m in zip(back, mats)):
         why = back if isinstance(back, str) else "lava-dl's optimize_weight_bits changes the weights"
         raise _fail(name, why, "compile with target=snnc.backends.netx.netx_target() (weight_exp = 0)")
-    out: dict[str, Any] = {"type": "dense", "shape": np.array([s.n_out]), "weight": m}
+    out: dict[str, Any] = {"type": "dense", "shape": np.array([s.n_out]), "weight": mats[0]}
+    if rec is not None:
+        if rec.delays is not None and np.any(rec.delays) or s.delays is not None and np.any(s.delays):
+            raise _fail(name, "a recurrent layer with delays (lava-dl then drops the weight exponent)",
+                        "drop the delays of the recurrent layer")
+        out.update(type="dense_rec", weight_rec=mats[1])
     if s.delays is not None and np.any(s.delays):
         d = np.asarray(s.delays, dtype=np.int64)
         if d.max() > NETX_MAX_DELAY:
@@ -158,10 +173,12 @@ def netx_layers(prog) -> list[dict[str, Any]]:
     g = prog.graph
     layers: list[dict[str, Any]] = [{"type": "input", "shape": np.array(prog.input_shape)}]
     prev_conv = len(prog.input_shape) == 3
-    for i, (syn, comp) in enumerate(chain(prog)):
+    for i, (syn, comp, own) in enumerate(chain(prog)):
         s, c = g[syn], g[comp]
         label = c.source or comp
         if isinstance(s, loihi.ConvSynapse):
+            if own is not None:
+                raise _fail(label, "a recurrent convolution", "netx has recurrent dense layers only")
             if not prev_conv:
                 raise _fail(label, "a convolution after a dense layer (netx takes the conv input "
                             "shape from the previous conv)", "put convolutions first")
@@ -170,7 +187,7 @@ def netx_layers(prog) -> list[dict[str, Any]]:
         else:
             if prev_conv and i > 0:
                 layers.append({"type": "flatten"})
-            layer = _dense(label, s)
+            layer = _dense(label, s, None if own is None else g[own])
             prev_conv = False
         layer["neuron"] = _neuron(label, c)
         bias = _bias(label, c)

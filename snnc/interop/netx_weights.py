@@ -85,11 +85,24 @@ def netx_optimize(w: np.ndarray) -> tuple[np.ndarray, int, int] | str:
     return w << s, 8 - s - n, -s
 
 
-def netx_effective(w: np.ndarray) -> np.ndarray | str:
-    """What Lava computes for stored netx weights ``w``: the effective matrix, or a reason."""
-    opt = netx_optimize(w)
+def netx_effective_parts(parts: list[np.ndarray]) -> list[np.ndarray] | str:
+    """What Lava computes for netx blocks optimized together (``dense_rec``: ``[weight,
+    weight_rec]`` share one exponent and bit count; each Dense keeps its own sign mode)."""
+    opt = netx_optimize(np.hstack(parts))
     if isinstance(opt, str):
         return opt
     w_lava, bits, exp = opt
-    m = effective_weights(w_lava, exp, bits)
-    return "lava-dl's weight exponent floors the sum" if m is None else m
+    out, col = [], 0
+    for w in parts:
+        m = effective_weights(w_lava[:, col : col + w.shape[1]], exp, bits)
+        if m is None:
+            return "lava-dl's weight exponent floors the sum"
+        out.append(m)
+        col += w.shape[1]
+    return out
+
+
+def netx_effective(w: np.ndarray) -> np.ndarray | str:
+    """What Lava computes for stored netx weights ``w``: the effective matrix, or a reason."""
+    out = netx_effective_parts([w])
+    return out if isinstance(out, str) else out[0]

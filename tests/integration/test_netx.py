@@ -53,24 +53,40 @@ def _conv_graph(rng) -> nir.NIRGraph:
     )
 
 
+def _recurrent_graph(rng, n_in=6, n_h=5) -> nir.NIRGraph:
+    """Input -> Linear -> CubaLIF with a Linear from the CubaLIF to itself (netx dense_rec)."""
+    cuba = nir.CubaLIF(tau_syn=np.full(n_h, 5e-4), tau_mem=np.full(n_h, 1e-3), r=np.full(n_h, 10.0),
+                       v_leak=np.zeros(n_h), v_threshold=np.ones(n_h), w_in=np.full(n_h, 5.0))
+    nodes = {"input": nir.Input(input_type=np.array([n_in])),
+             "fc": nir.Linear(weight=rng.normal(0, 0.8, (n_h, n_in))), "lif": cuba,
+             "rec": nir.Linear(weight=rng.normal(0, 0.5, (n_h, n_h))),
+             "output": nir.Output(output_type=np.array([n_h]))}
+    edges = [("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
 @pytest.mark.lava
 def test_export_runs_in_lava_dl_network_with_the_emulators_spikes(tmp_path):
     """A dense CubaLIF/LIF MLP and a conv -> flatten -> dense network (conv weights, (H, W)
-    stride/padding, Lava's (W, H, C) layout, netx's flatten layer), each exported, run through
-    lava-dl's Network in Lava, and read back with snnc.load."""
+    stride/padding, Lava's (W, H, C) layout, netx's flatten layer) and a recurrent CubaLIF
+    (netx dense_rec), each exported, run through lava-dl's Network in Lava, and read back."""
     rng = np.random.default_rng(0)
     progs = [snnc.compile(_nir_mlp(0), target=netx_target()),
-             snnc.compile(_conv_graph(rng), target=netx_target())]
+             snnc.compile(_conv_graph(rng), target=netx_target()),
+             snnc.compile(_recurrent_graph(rng), target=netx_target())]
     paths = [prog.export_netx(tmp_path / f"net{i}.net") for i, prog in enumerate(progs)]
     with h5py.File(paths[1]) as f:
         assert [f[f"layer/{i}/type"][0] for i in range(4)] == [b"input", b"conv", b"flatten", b"dense"]
-    xs = [_spikes(1, (1, T, N_IN)), (rng.random((1, 15, 2, 6, 6)) < 0.3).astype(np.uint8)]
+    with h5py.File(paths[2]) as f:
+        assert f["layer/1/type"][0] == b"dense_rec" and f["layer/1/weight_rec"].shape == (5, 5)
+    xs = [_spikes(1, (1, T, N_IN)), (rng.random((1, 15, 2, 6, 6)) < 0.3).astype(np.uint8),
+          _spikes(3, (1, T, 6))]
     raws = [prog.run(x, return_raw=True) for prog, x in zip(progs, xs)]
     lava = run_netx_many([(p, x, r.steps) for p, x, r in zip(paths, xs, raws)])
     for prog, path, x, raw, got_layers, names in zip(progs, paths, xs, raws, lava,
-                                                      (("layer1", "layer2"), ("layer1", "layer3"))):
-        comps = [c for _, c in chain(prog)]
-        assert len(got_layers) == len(comps) == 2
+                                                      (("layer1", "layer2"), ("layer1", "layer3"), ("layer1",))):
+        comps = [c for _, c, _ in chain(prog)]
+        assert len(got_layers) == len(comps) == len(names)
         back = snnc.load(path).run(x, return_raw=True)  # the file imports with the same spikes
         for comp, name, got in zip(comps, names, got_layers):
             want = raw.spikes[comp].reshape(got.shape)
