@@ -7,6 +7,9 @@ Public API::
     prog = snnc.compile(g, target="loihi2", dt=1e-4)
     y = prog.run(x, backend="emulator")      # or "lava"
     prog.save("out"); prog = snnc.Program.load("out"); procs = prog.to_lava()
+    prog.export_netx("model.net"); prog2 = snnc.load("model.net")   # lava-dl netx, both ways
+    g = snnc.load(torch_module, example_input)   # snnTorch / Norse modules (docs/interop.md)
+    prog = snnc.compile(g, convention="norse")   # exporter presets: snntorch, norse, sinabs, rockpool
 """
 
 from __future__ import annotations
