@@ -40,12 +40,12 @@ def mlp(widths: list[int], seed: int = 0) -> Graph:
 
 
 def poisson(batch: int, steps: int, n: int, rate: float = 0.1, seed: int = 1) -> np.ndarray:
-    """uint8 spikes (batch, steps, n) at ``rate``: ``rng.random(...) < rate`` drawn 256 samples
+    """uint8 spikes (batch, steps, n) at ``rate``: ``rng.random(...) < rate`` drawn 32 samples
     at a time (the same samples as one call, without its float64 temporary)."""
     rng = np.random.default_rng(seed)
     x = np.empty((batch, steps, n), np.uint8)
-    for lo in range(0, batch, 256):
-        hi = min(lo + 256, batch)
+    for lo in range(0, batch, 32):
+        hi = min(lo + 32, batch)
         x[lo:hi] = rng.random((hi - lo, steps, n)) < rate
     return x
 

@@ -103,8 +103,10 @@ def run(
                 runner.run(xs, sp_, vr_)
             elif p is not None:
                 fast.run_fast(p, w.source, xs, sp_, vr_)
-            else:
-                _run_generic(graph, w, xs, sp_, vr_)
+            else:  # BLAS on one thread: its small products gain little from two, and
+                # lose 40x when another process holds a core (measured: 12 -> 525 ms)
+                with fast.one_thread_per_kernel(False, True):
+                    _run_generic(graph, w, xs, sp_, vr_)
             bar.update(hi - lo)
 
     def shaped(c: str, a: np.ndarray) -> np.ndarray:

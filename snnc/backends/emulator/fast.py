@@ -467,7 +467,7 @@ def run_fast(
 
     starts = list(range(0, batch, chunk))
     workers = min(len(starts), THREADS)
-    with _one_thread_per_kernel(any(blk.i8 is not None for blk in p.blocks.values()), workers > 1):
+    with one_thread_per_kernel(any(blk.i8 is not None for blk in p.blocks.values()), workers > 1):
         if workers <= 1:
             for lo in starts:
                 one(lo)
@@ -478,7 +478,7 @@ def run_fast(
 
 
 @contextlib.contextmanager
-def _one_thread_per_kernel(torch_used: bool, threaded: bool):
+def one_thread_per_kernel(torch_used: bool, threaded: bool):
     """torch's intra-op threads set to 1 for the run, and BLAS's too when chunks run on threads.
 
     The chunks already run on one thread per core.  torch's OpenMP threads on top of them
