@@ -118,3 +118,21 @@ def test_presets_and_errors():
     assert "onnx" in e.value.hint.lower()
     with pytest.raises(FrontendError, match="example_input"):
         snnc.load(LifMLP())
+
+
+def test_distillation_student_loads_like_its_own_exporter():
+    from snnc.distill.export import to_nir
+    from snnc.distill.student import dense_student
+
+    torch.manual_seed(0)
+    student = dense_student([6, 8, 3])
+    g = snnc.load(student)  # snnc's own students need no example input
+    assert framework_of(student) == "snnc"
+    want = snnc.load(to_nir(student))
+    assert sorted(g.nodes) == sorted(want.nodes) and g.of_kind(ops.CubaLIF)
+    x = (np.random.default_rng(0).random((2, 12, 6)) < 0.4).astype(np.uint8)
+    conv = preset("snntorch")
+    a, b = _simulate(g, x, conv), _simulate(want, x, conv)
+    for k in (a if isinstance(a, dict) else {"y": a}):
+        np.testing.assert_array_equal(np.asarray(a[k] if isinstance(a, dict) else a),
+                                      np.asarray(b[k] if isinstance(b, dict) else b))
