@@ -13,6 +13,7 @@ import pathlib
 
 import numpy as np
 import pytest
+from emulator_runs import assert_same_run as assert_same  # tests/helpers
 from hypothesis import HealthCheck, given, settings
 
 from snnc.backends import emulator
@@ -42,15 +43,6 @@ def generic(graph, x, steps, record=None):
         return emulator.run(graph, x, steps, record)
     finally:
         fast.ENABLED = old
-
-
-def assert_same(a, b):
-    assert set(a.spikes) == set(b.spikes) and set(a.v) == set(b.v)
-    for c in a.spikes:
-        assert np.array_equal(a.spikes[c], b.spikes[c]), c
-    for c in a.v:
-        assert a.v[c].dtype == b.v[c].dtype == np.int64
-        assert np.array_equal(a.v[c], b.v[c]), c
 
 
 def one_layer(w, n_in, comp, **syn):

@@ -14,6 +14,7 @@ import pathlib
 import numpy as np
 import pytest
 import torch
+from emulator_runs import assert_same_run as assert_same  # tests/helpers
 from hypothesis import HealthCheck, given, settings
 
 from snnc.backends import emulator
@@ -25,15 +26,6 @@ _DIFF = pathlib.Path(__file__).parents[1] / "property" / "test_lava_differential
 _spec = importlib.util.spec_from_file_location("_lava_differential_generators_t", _DIFF)
 diff = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(diff)
-
-
-def assert_same(a, b):
-    assert set(a.spikes) == set(b.spikes) and set(a.v) == set(b.v)
-    for c in a.spikes:
-        assert np.array_equal(a.spikes[c], b.spikes[c]), c
-    for c in a.v:
-        assert a.v[c].dtype == b.v[c].dtype == np.int64
-        assert np.array_equal(a.v[c], b.v[c]), c
 
 
 @pytest.mark.parametrize("kind", list(diff.KINDS))
