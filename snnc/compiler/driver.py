@@ -64,6 +64,9 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     graph = load(model)
     if isinstance(graph, Program):  # already fixed point (a lava-dl netx file): nothing to quantize
         log.info("%s is already a compiled program; compile options do not apply", model)
+        from snnc.compiler.passes.partition import place_program  # but it still has to fit
+
+        place_program(graph, spec, mapping, allow_split)
         return graph
     from snnc.frontends.conventions import exporter_quirks  # logged warnings + layer notes
 

@@ -186,6 +186,12 @@ _FILE_KEYS = {"base": str, "name": str, "system": str, "source": str, "sources":
               **{f: int for f in RESOURCE_FIELDS}}
 
 
+def with_resources(fmt: TargetSpec, res: TargetSpec) -> TargetSpec:
+    """``fmt``'s fixed-point formats with ``res``'s resource limits, system and sources."""
+    fields = {f: getattr(res, f) for f in RESOURCE_FIELDS}
+    return dataclasses.replace(fmt, **fields, system=res.system, sources=dict(res.sources))
+
+
 def get_target(name: str | TargetSpec) -> TargetSpec:
     """A built-in target by name (``loihi2``, ``loihi2-kapoho-point``, ...) or a target file
     path (``.toml``/``.json``); unknown names raise a :class:`ValidationError`."""

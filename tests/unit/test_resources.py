@@ -111,3 +111,21 @@ def test_cli_resources_and_exit_code_2(tmp_path, capsys):
     assert not (tmp_path / "q").exists()
     assert main(["compile", str(MLP), "-o", str(tmp_path / "q"), "--target-file", str(f), "--no-split"]) == 2
     assert "allow splitting" in capsys.readouterr().err
+
+
+def test_a_netx_file_is_mapped_and_checked_too(tmp_path):
+    import nir
+
+    from snnc.backends.netx import netx_target
+
+    rng = np.random.default_rng(0)
+    g = nir.NIRGraph.from_list(
+        nir.Linear(weight=rng.normal(0, 0.6, (12, 6))),
+        nir.LIF(tau=np.full(12, 1e-3), r=np.full(12, 10.0), v_leak=np.zeros(12), v_threshold=np.ones(12)),
+    )
+    path = snnc.compile(g, target=netx_target()).export_netx(tmp_path / "m.net")
+    prog = snnc.compile(path, target="loihi2-oheo-gulch")  # already fixed point: only mapped
+    assert prog.placement.n_cores == 1 and prog.target.system == "oheo_gulch"
+    tiny = dataclasses.replace(get_target("loihi2"), fan_in_axons=5)
+    with pytest.raises(ResourceError, match=r"input axons .*6 > limit 5"):
+        snnc.compile(path, target=tiny)

@@ -33,3 +33,15 @@ def partition(graph: Graph, ctx) -> Graph:
     ctx.reports["placement"] = Placement(spec.name, core_of, chip_of_core, strategy, tuple(notes))
     ctx.reports["usage"] = usage
     return graph
+
+
+def place_program(prog, spec, mapping: str = "comm", allow_split: bool = True) -> None:
+    """Map an already fixed-point program (a netx file) for ``spec``'s resources, in place."""
+    from snnc.compiler.passes.pipelines import CompileContext
+    from snnc.compiler.passes.resources import check_resources
+    from snnc.compiler.targets import with_resources
+
+    prog.target = with_resources(prog.target, spec)
+    ctx = CompileContext(convention=prog.convention, target=prog.target, mapping=mapping, allow_split=allow_split)
+    check_resources(partition(prog.graph, ctx), ctx)
+    prog.placement = ctx.reports["placement"]
