@@ -261,3 +261,28 @@ def test_int_mm_probe_falls_back_to_float_with_a_warning(monkeypatch, caplog):
     monkeypatch.delattr(torch, "_int_mm")
     monkeypatch.setattr(fast, "_INT_MM", fast._UNPROBED)
     assert fast.int8_matmul() is None and "no _int_mm" in caplog.text
+
+
+def test_threads_are_limited_during_a_run_and_restored_after(monkeypatch):
+    """torch/BLAS run on one thread inside the chunk threads, the user's settings come back."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before_torch, before_blas = torch.get_num_threads(), blas_threads()
+    seen = []
+    real = fast._block_sums
+
+    def spy(*a, **k):
+        seen.append((torch.get_num_threads(), blas_threads()))
+        return real(*a, **k)
+
+    monkeypatch.setattr(fast, "_block_sums", spy)
+    monkeypatch.setattr(fast, "THREADS", 2)
+    g = _mlp_block_graph()
+    x = np.random.default_rng(8).random((6, 4, 70)) < 0.3
+    emulator.run(g, x, 6)
+    assert seen and all(t == 1 and all(n == 1 for n in b) for t, b in seen)
+    assert torch.get_num_threads() == before_torch and blas_threads() == before_blas

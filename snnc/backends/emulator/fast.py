@@ -496,13 +496,25 @@ def one_thread_per_kernel(torch_used: bool, threaded: bool):
             torch.set_num_threads(1)
             stack.callback(torch.set_num_threads, prev)
         if threaded:
-            try:
-                from threadpoolctl import threadpool_limits
-            except ImportError:  # optional: without it BLAS keeps its own threads
-                pass
-            else:
-                stack.enter_context(threadpool_limits(1, user_api="blas"))
+            ctl = _blas_controller()
+            if ctl is not None:
+                stack.enter_context(ctl.limit(limits=1, user_api="blas"))
         yield
+
+
+_BLAS = []
+
+
+def _blas_controller():
+    """threadpoolctl's controller (its library scan costs ~2 ms: done once), or ``None``."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # optional: without it BLAS keeps its own threads
+            _BLAS.append(None)
+        else:
+            _BLAS.append(ThreadpoolController())
+    return _BLAS[0]
 
 
 def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps) -> None:
