@@ -24,6 +24,7 @@ Everything is vectorised over synapses; the CSC structure of a sparse block is c
 from __future__ import annotations
 
 import dataclasses
+import weakref
 
 import numpy as np
 from scipy.sparse import _sparsetools
@@ -32,6 +33,8 @@ from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.targets import TargetSpec
 from snnc.mapping.cost import axon_bits, index_bits, synapse_field_bits
+
+_CSC_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclasses.dataclass
@@ -53,7 +56,10 @@ class Block:
         return self.node.n_in
 
     def csc(self) -> tuple[np.ndarray, np.ndarray]:
-        """(indptr, row indices) of the block in column-major order, rows sorted per column."""
+        """(indptr, row indices) of the block in column-major order, rows sorted per column
+        (kept per Synapse node while it lives, so the report does not rebuild it)."""
+        if self._csc is None:
+            self._csc = _CSC_CACHE.get(self.node)
         if self._csc is None:
             w = self.node.weights
             nnz = int(w.indptr[-1])
@@ -63,7 +69,7 @@ class Block:
             data = np.zeros(nnz, dtype=np.int8)
             _sparsetools.csr_tocsc(w.shape[0], w.shape[1], w.indptr, w.indices, data, indptr, rows,
                                    np.empty(nnz, dtype=np.int8))
-            self._csc = (indptr, rows)
+            self._csc = _CSC_CACHE[self.node] = (indptr, rows)
         return self._csc
 
 
