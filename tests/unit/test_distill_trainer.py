@@ -1,0 +1,42 @@
+"""Trainer: seeded runs are reproducible, a checkpoint resumes to the same weights, QAT epochs
+leave the student in QAT mode with the registers of its final weights."""
+
+import torch
+from torch import nn
+
+from snnc.distill import Distiller, dense_student, fit, loss_family
+from snnc.distill.data import rate_encode
+
+
+def _setup():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(96, 12, generator=g)
+    y = (x[:, :6].sum(1) > x[:, 6:].sum(1)).long()
+    torch.manual_seed(0)
+    teacher = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 2))
+    student = dense_student([12, 10, 10, 2])
+    return Distiller(teacher, student, loss_family("kd")), x, rate_encode(x, 4), y
+
+
+def test_checkpoint_resume_equals_uninterrupted(tmp_path):
+    d1, x, xs, y = _setup()
+    fit(d1, x, xs, y, epochs=2, batch=32, seed=3, progress=False)
+    ck = tmp_path / "ck.pt"
+    d2, *_ = _setup()
+    fit(d2, x, xs, y, epochs=1, batch=32, seed=3, checkpoint=ck, progress=False)
+    d3, *_ = _setup()
+    hist = fit(d3, x, xs, y, epochs=2, batch=32, seed=3, checkpoint=ck, progress=False)
+    assert [h["epoch"] for h in hist] == [1, 2]
+    for a, b in zip(d1.student.parameters(), d3.student.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_qat_epochs_end_in_qat_mode_with_current_registers():
+    d, x, xs, y = _setup()
+    hist = fit(d, x, xs, y, epochs=1, qat_epochs=1, batch=32, seed=0, progress=False)
+    assert [h["qat"] for h in hist] == [False, True]
+    st = d.student
+    assert st.qat_on
+    before = st.out.integer.weights.clone()
+    st.quantize()  # re-taking the registers of the same weights changes nothing
+    assert torch.equal(before, st.out.integer.weights)
