@@ -27,6 +27,10 @@ def test_example_quick_json(script, loss):
     assert res["loss"] == loss and res["timesteps"] == 4
     assert 10.0 < res["teacher_acc"] <= 100.0
     assert res["spikes_per_inference"] > 0
+    from snnc.program import Program
+
+    if hasattr(Program, "profile"):  # the energy profiler is present: energy per inference reported
+        assert res["energy_per_inference_j"] > 0
     # the deployed (fixed point) student is the float student up to quantization
     assert abs(res["student_fixed_acc"] - res["student_float_acc"]) <= 10.0
 
