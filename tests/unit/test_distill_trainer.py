@@ -1,6 +1,11 @@
 """Trainer: seeded runs are reproducible, a checkpoint resumes to the same weights, QAT epochs
 leave the student in QAT mode with the registers of its final weights."""
 
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import torch
 from torch import nn
 
@@ -40,3 +45,34 @@ def test_qat_epochs_end_in_qat_mode_with_current_registers():
     before = st.out.integer.weights.clone()
     st.quantize()  # re-taking the registers of the same weights changes nothing
     assert torch.equal(before, st.out.integer.weights)
+
+
+DDP_SCRIPT = '''
+import torch, torch.distributed as dist
+from torch import nn
+from snnc.distill import Distiller, dense_student, fit, loss_family
+from snnc.distill.data import rate_encode
+torch.set_num_threads(1)
+g = torch.Generator().manual_seed(0)
+x = torch.rand(96, 12, generator=g); y = (x[:, :6].sum(1) > x[:, 6:].sum(1)).long()
+torch.manual_seed(0)
+teacher = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 2))
+d = Distiller(teacher, dense_student([12, 10, 10, 2]), loss_family("kd"))
+fit(d, x, rate_encode(x, 4), y, epochs=2, qat_epochs=1, batch=16, progress=False)
+w = d.student.out.synapse.weight.detach().clone()
+ws = [torch.zeros_like(w) for _ in range(dist.get_world_size())]
+dist.all_gather(ws, w)
+print("EQUAL", all(torch.equal(ws[0], v) for v in ws), flush=True)
+dist.destroy_process_group()
+'''
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_on_cpu_keeps_ranks_equal(tmp_path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(script)], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.count("EQUAL True") == 2
