@@ -74,9 +74,17 @@ class _Integrating(nn.Module):
     integer = None  # IntegerLayer in QAT mode (set by SpikingStudent.quantize)
     qat = False
 
-    def _drive(self, x: torch.Tensor) -> torch.Tensor:
+    def _drive(self, x: torch.Tensor, bias: bool = True) -> torch.Tensor:
+        """``synapse`` on every step at once (with or without its bias)."""
         b, t = x.shape[:2]
-        y = self.synapse(x.reshape(b * t, *x.shape[2:]))
+        x = x.reshape(b * t, *x.shape[2:])
+        syn = self.synapse
+        if bias:
+            y = syn(x)
+        elif isinstance(syn, nn.Linear):
+            y = nn.functional.linear(x, syn.weight)
+        else:
+            y = nn.functional.conv2d(x, syn.weight, None, syn.stride, syn.padding, syn.dilation, syn.groups)
         return y.reshape(b, t, *y.shape[1:])
 
     def _int_state(self, x: torch.Tensor, out_shape):
@@ -112,12 +120,7 @@ class CubaLIF(_Integrating):
         return b.reshape(-1, *([1] * (len(shape) - 1))) if len(shape) > 1 else b
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w_bias = self.synapse.bias
-        self.synapse.bias = None  # the bias enters v, not the current
-        try:
-            cur = self._drive(x)
-        finally:
-            self.synapse.bias = w_bias
+        cur = self._drive(x, bias=False)  # the bias enters v, not the current
         shape = cur.shape[2:]
         b = self._bias(shape)
         i = torch.zeros_like(cur[:, 0])
