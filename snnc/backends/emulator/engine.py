@@ -30,7 +30,13 @@ from snnc.backends.base import RunResult
 from snnc.backends.emulator import fast
 from snnc.backends.emulator.compartment import CompartmentState
 from snnc.backends.emulator.synapse import synapse_state, wrap32
-from snnc.backends.emulator.wiring import check_record, spike_array, validate_input, wiring
+from snnc.backends.emulator.wiring import (
+    check_record,
+    spike_array,
+    spike_view,
+    validate_input,
+    wiring,
+)
 from snnc.compiler.ir.graph import Graph
 from snnc.progress import bar as progress_bar
 
@@ -78,7 +84,7 @@ def run(
     if device is not None:
         from snnc.backends.emulator import torch_engine
 
-        runner = torch_engine.Runner(graph, w, device)
+        runner, p = torch_engine.Runner(graph, w, device), None
         span = torch_engine.SPAN
     else:
         runner = None
@@ -96,13 +102,15 @@ def run(
     with progress_bar(total=batch, desc=desc, unit="sample", progress=progress) as bar:
         for lo in range(0, batch, span):
             hi = min(lo + span, batch)
-            xs = spike_array(xv[lo:hi], steps, n_in)
             sp_ = {c: a[lo:hi] for c, a in spikes.items()}
             vr_ = {c: a[lo:hi] for c, a in v_rec.items()}
+            if p is not None and runner is None:  # reads the input in place, unpadded
+                fast.run_fast(p, w.source, spike_view(xv[lo:hi], n_in), sp_, vr_, steps=steps)
+                bar.update(hi - lo)
+                continue
+            xs = spike_array(xv[lo:hi], steps, n_in)
             if runner is not None:
                 runner.run(xs, sp_, vr_)
-            elif p is not None:
-                fast.run_fast(p, w.source, xs, sp_, vr_)
             else:  # BLAS on one thread: its small products gain little from two, and
                 # lose 40x when another process holds a core (measured: 12 -> 525 ms)
                 with fast.one_thread_per_kernel(False, True):

@@ -450,13 +450,16 @@ def run_fast(
     spikes: dict[str, np.ndarray],
     v_rec: dict[str, np.ndarray],
     chunk: int | None = None,
+    steps: int | None = None,
 ) -> None:
-    """Run the batch ``xs`` (batch, steps, n_in) bool, filling ``spikes``/``v_rec`` in place.
+    """Run the batch ``xs`` (batch, T_in, n_in) bool for ``steps`` ≥ T_in raw steps (default
+    T_in; no input after T_in), filling ``spikes``/``v_rec`` in place.
 
     The batch is split into chunks of at most :data:`CHUNK` samples, evenly over
     :data:`THREADS` threads when the batch is small.
     """
-    batch, steps = xs.shape[0], xs.shape[1]
+    batch = xs.shape[0]
+    steps = xs.shape[1] if steps is None else steps
     if chunk is None:
         chunk = max(1, min(CHUNK, -(-batch // THREADS)))
 
@@ -518,7 +521,7 @@ def _blas_controller():
 
 
 def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps) -> None:
-    b = xs.shape[0]
+    b, t_in = xs.shape[0], xs.shape[1]
     inputs = _InputSums([blk for blk in p.blocks.values() if blk.src == source], xs)
     # what the other blocks send next step: int8 results (int32) are replaced each step,
     # float ones are written into these buffers
@@ -547,8 +550,9 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps) -> None:
             u, v, tmp, ns, s = st[c.name]
             if c.name in rec:
                 s = rec[c.name][t]
+            # the input blocks send the sums of input step t − 1 (none before 0 or after T_in)
             ins = [buf[k] if k in buf else inputs.at(k, t - 1)
-                   for k in c.ins if k in buf or t > 0]
+                   for k in c.ins if k in buf or 0 < t <= t_in]
             _lif_step(c, u, v, tmp, ns, s, ins, t)
             spk[c.name] = s
             if c.name in v_rec:

@@ -277,6 +277,19 @@ def validate_input(graph: Graph, w: Wiring, x, steps) -> tuple[np.ndarray, int]:
     return x, steps
 
 
+def spike_view(x: np.ndarray, n_in: int) -> np.ndarray:
+    """Validated ``x`` (batch, T_in, ...) as bool (batch, T_in, n_in), without a copy for bool
+    and 0/1 byte inputs (no padding to the run's length: the fast path needs none)."""
+    if not n_in:
+        return np.zeros((x.shape[0], x.shape[1], 0), dtype=bool)
+    xr = x.reshape(x.shape[0], x.shape[1], n_in)
+    if x.dtype == np.bool_:
+        return xr
+    if x.dtype.itemsize == 1 and x.dtype.kind in "iu":  # 0/1 bytes are bools
+        return xr.view(np.bool_)
+    return xr != 0
+
+
 def spike_array(x: np.ndarray, steps: int, n_in: int) -> np.ndarray:
     """Validated ``x`` (batch, T_in, ...) as bool (batch, steps, n_in), zero after T_in."""
     out = np.zeros((x.shape[0], steps, n_in), dtype=bool)
