@@ -15,14 +15,13 @@ The last linear layer feeds a non-spiking read-out of the per-step current,
 **Loihi resets to zero.**  Lava's LIF sets v = 0 after a spike, dropping the residual
 ``v − θ`` that reset-by-subtraction keeps, and compares strictly (v > θ).  A neuron with
 constant drive z < θ needs ``floor(θ/z) + 1`` steps per spike, so its rate
-``1/(floor(θ/z) + 1)`` is always below ``z/θ`` (z = θ gives rate 1/2, not 1).  The chip offers two
-knobs against this, both chosen by measurement (docs/conversion.md):
-
-* ``percentile`` p < 100 raises rates (fewer steps per spike lose less) at the price of
-  clipping the top (1 − p) of activations;
-* ``threshold`` θ_l < 1 (``thresholds="search"``): per layer, in depth order, the θ that
-  minimises the mean squared error between the float SNN's rates (simulated with the chip's
-  reset-to-zero on the calibration spikes, ``timesteps`` steps) and ``clip(a_l/λ_l, 0, 1)``.
+``1/(floor(θ/z) + 1)`` is always below ``z/θ`` (z = θ gives rate 1/2, not 1).  Measured
+(``benchmarks/bench_accuracy_ann.py --ablation``, docs/benchmarks.md): on mnist1d this costs
+1.4–2 pp that more steps do not recover, and neither the percentile nor a per-layer threshold
+search (``thresholds="search"``: the θ that minimises the float SNN's rate error, layer by layer)
+fixes it.  So by default (``reset="subtract"``) every IF is rebuilt as a reset-by-subtraction
+neuron from Lava's registers (:func:`subtractive`), with ``percentile`` 99.9 and θ = 1;
+``reset="zero"`` keeps Lava's plain LIF reset.
 """
 
 from __future__ import annotations
