@@ -306,6 +306,9 @@ class Program:
             f"{'layer':<16} {'kind':<8} {'neurons':>7} {'synapses':>9} {'vth':>6} {'du':>9} {'dv':>9} "
             f"{'w_exp':>7} {'b_exp':>5} {'w_err':>6}",
         ]
+        if self.encoder is not None:  # a converted ANN: static inputs are encoded (snnc.encoding)
+            lines.insert(2, f"input: {self.encoder.describe()}; run(X) takes (batch, "
+                            f"{', '.join(map(str, self.encoder.in_shape))}) values")
         for r in self.layers:
             exps = ",".join(str(e) for e in r["weight_exps"]) or "-"
             lines.append(
