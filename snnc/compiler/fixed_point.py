@@ -19,7 +19,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.compiler.ir.loihi import DECAY_UNITY, SignMode, sign_mode_of
+from snnc.compiler.ir.loihi import DECAY_UNITY, SignMode
 from snnc.compiler.targets import TargetSpec
 
 
