@@ -9,7 +9,7 @@
 #    docs/decisions/0002-lava-on-python-311.md);
 # 4. installs requirements.txt (torch==2.13.0 CPU, the +py311 Lava wheels, NIR, ONNX, ...),
 #    snnc itself in editable mode (--no-deps), and the test dependencies (requirements-test.txt,
-#    plus snntorch 1.0.0 with --no-deps so it can never pull another torch);
+#    plus five frameworks with --no-deps so none can pull another torch: NO_DEPS_PINS);
 # 5. runs `pip check`.
 #
 # Idempotent: a second run skips every step that is already done and takes a few seconds.
@@ -20,11 +20,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV=.venv
 PY="$VENV/bin/python"
 PIP=(pip_quiet)
-SNNTORCH_PIN="snntorch==1.0.0"
-# --no-deps too; its torchvision requirement serves only its datasets (docs/interop.md)
-NORSE_PIN="norse==1.1.0"
-# --no-deps: the profiler test uses only its SynapticOperations metric (numba, tonic, torchaudio unused)
-NEUROBENCH_PIN="neurobench==2.3.0"
+# Test dependencies installed with --no-deps, so none can ever pull another torch or nir:
+#   snntorch 1.0.0   its requirements are all present
+#   norse 1.1.0      its torchvision requirement serves only its datasets (docs/interop.md)
+#   neurobench 2.3.0 the profiler test uses only its SynapticOperations metric (numba, tonic,
+#                    torchaudio unused)
+#   sinabs 3.1.3     samna drives SynSense boards only; its nir<=1.0.4 pin predates v_reset, and
+#                    its exporter works with nir 1.0.8 (tests/integration/test_nir_exporters.py)
+#   rockpool 3.1.0   needs only numpy and scipy; torch and nir come from requirements.txt
+NO_DEPS_PINS=("snntorch==1.0.0" "norse==1.1.0" "neurobench==2.3.0" "sinabs==3.1.3" "rockpool==3.1.0")
+# pip check lines those choices are known to produce (anything else fails the install)
+KNOWN_PIP_CHECK='^(norse 1\.1\.0 requires torchvision|neurobench 2\.3\.0 requires (llvmlite|numba|tonic|torchaudio)|sinabs 3\.1\.3 requires samna), which is not installed\.$|^sinabs 3\.1\.3 has requirement nir<=1\.0\.4, but you have nir 1\.0\.8\.$'
 T0=$(date +%s)
 
 say() { printf '[install %4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
@@ -98,22 +104,17 @@ else
     echo "$WANT" > "$STAMP"
 fi
 
-say "installing test requirements (requirements-test.txt, $SNNTORCH_PIN --no-deps)"
+say "installing test requirements (requirements-test.txt; ${NO_DEPS_PINS[*]} with --no-deps)"
 "${PIP[@]}" install -q -r requirements-test.txt
-if ! "$PY" -I -c "import importlib.metadata as m, sys; sys.exit(m.version('snntorch') != '${SNNTORCH_PIN#*==}')" 2>/dev/null; then
-    "${PIP[@]}" install -q --no-deps "$SNNTORCH_PIN"
-fi
-if ! "$PY" -I -c "import importlib.metadata as m, sys; sys.exit(m.version('norse') != '${NORSE_PIN#*==}')" 2>/dev/null; then
-    "${PIP[@]}" install -q --no-deps "$NORSE_PIN"
-fi
-if ! "$PY" -I -c "import importlib.metadata as m, sys; sys.exit(m.version('neurobench') != '${NEUROBENCH_PIN#*==}')" 2>/dev/null; then
-    "${PIP[@]}" install -q --no-deps "$NEUROBENCH_PIN"
-fi
+for pin in "${NO_DEPS_PINS[@]}"; do
+    if ! "$PY" -I -c "import importlib.metadata as m, sys; sys.exit(m.version('${pin%%==*}') != '${pin#*==}')" 2>/dev/null; then
+        "${PIP[@]}" install -q --no-deps "$pin"
+    fi
+done
 
 # 5. consistency ---------------------------------------------------------------------------------
-if ! out=$("${PIP[@]}" check 2>&1); then  # the one known gap: norse's unused torchvision
-    rest=$(printf '%s\n' "$out" | grep -v '^norse 1\.1\.0 requires torchvision, which is not installed\.$' \
-        | grep -Ev '^neurobench 2\.3\.0 requires (llvmlite|numba|tonic|torchaudio), which is not installed\.$' || true)
+if ! out=$("${PIP[@]}" check 2>&1); then  # the known gaps of the --no-deps installs above
+    rest=$(printf '%s\n' "$out" | grep -Ev "$KNOWN_PIP_CHECK" || true)
     [ -z "$rest" ] || { printf '%s\n' "$rest"; die "pip check failed"; }
 fi
 say "done: $("$PY" -I -c 'import importlib.metadata as m; print(" | ".join(f"{d} {m.version(d)}" for d in ("torch", "lava-nc", "lava-dl")))'); pip check clean"

@@ -27,13 +27,14 @@ from snnc.frontends import load  # noqa: E402
 from snnc.program import Program  # noqa: E402
 
 
-def simulate(graph, x, dt=1e-4, integration="euler", spike_if=">", synapse_input="ode", record=None):
+def simulate(graph, x, dt=1e-4, integration="euler", spike_if=">", synapse_input="ode", record=None,
+             reset="value"):
     """Float reference simulation of a model (NIR semantics); see :mod:`snnc.backends.reference`."""
     from snnc.backends.reference import simulate as _simulate
 
     return _simulate(
         load(graph), x, dt=dt, integration=integration, spike_if=spike_if,
-        synapse_input=synapse_input, record=record,
+        synapse_input=synapse_input, record=record, reset=reset,
     )
 
 

@@ -83,7 +83,7 @@ def compare_float(graph, prog, x) -> FloatComparison:
     conv = prog.convention
     ref = simulate(
         graph, x, dt=conv.dt, integration=conv.integration, spike_if=conv.spike_if,
-        synapse_input=conv.synapse_input, record=prog.outputs,
+        synapse_input=conv.synapse_input, reset=conv.reset, record=prog.outputs,
     )
     y = prog.run(x)
     y = y if isinstance(y, dict) else {prog.outputs[0]: y}

@@ -24,6 +24,8 @@ def _add_convention(p: argparse.ArgumentParser) -> None:
     g.add_argument("--integration", choices=("euler", "exact"), default="euler", help="forward Euler (default) or exact exponential")
     g.add_argument("--spike-if", choices=(">", ">="), default=">", help="threshold comparison (default '>')")
     g.add_argument("--synapse-input", choices=("ode", "jump"), default="ode", help="how CubaLIF input enters its current (default 'ode')")
+    g.add_argument("--reset", choices=("value", "subtract"), default="value",
+                   help="after a spike: v <- NIR's v_reset (default) or v <- v - threshold")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -144,7 +146,7 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     apply_preset(a, a.exporter)
     result = snnc.compile(
         a.model, target=emit.compile_target(a.target_file or a.target, a.emit), dt=a.dt, integration=a.integration, spike_if=a.spike_if,
-        synapse_input=a.synapse_input, calibration=calibration, stop_after=a.stop_after,
+        synapse_input=a.synapse_input, reset=a.reset, calibration=calibration, stop_after=a.stop_after,
         calibration_method=a.calibration_method, split_weights=a.split_weights, timesteps=a.timesteps,
         mapping=a.mapping, allow_split=not a.no_split,
     )

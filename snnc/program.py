@@ -240,6 +240,7 @@ class Program:
                 "integration": self.convention.integration,
                 "spike_if": self.convention.spike_if,
                 "synapse_input": self.convention.synapse_input,
+                "reset": self.convention.reset,
             },
             "latency": self.latency,
             "layers": self.layers,

@@ -22,6 +22,7 @@ float64, vectorized over the batch.  The semantics are those of :mod:`snnc.compi
 * **neurons** -- with the per-neuron coefficients of ``discretize.coefficients(op, convention)``::
 
       I ← α_I·I + g_in·x ;   v ← α_v·v + g_v·I + b_v ;   z = v > θ (or v ≥ θ) ;   v ← v_reset where z
+      (``reset="subtract"``: v ← v − θ where z)
 
   from v = I = 0.  Spiking neurons (LIF, CubaLIF, IF) output z as 0./1.; read-outs (LI, I, CubaLI)
   output v;
@@ -34,6 +35,7 @@ the NIR paper graphs): ``dt=1e-4``, ``integration="euler"``, ``spike_if=">"``,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any, Callable, Union
 
@@ -46,6 +48,7 @@ from snnc.compiler.ir.graph import Graph, Node
 from snnc.errors import InputError, ValidationError
 
 __all__ = ["simulate"]
+log = logging.getLogger(__name__)
 
 Step = Callable[[np.ndarray, int], np.ndarray]  # (input (batch, n_in), t) -> (batch, n_out)
 Result = Union[np.ndarray, dict[str, np.ndarray]]
@@ -66,6 +69,7 @@ class _Neuron:
         self.alpha_v, self.g_v, self.b_v = flat(c.alpha_v), flat(c.g_v), flat(c.b_v)
         self.threshold, self.v_reset = flat(c.v_threshold), flat(c.v_reset)
         self.inclusive = conv.spike_if == ">="
+        self.subtract = conv.reset == "subtract"
         n = _size(node.shape)
         self.i = np.zeros((batch, n))
         self.v = np.zeros((batch, n))
@@ -77,7 +81,7 @@ class _Neuron:
         if self.threshold is None:
             return self.v.copy()
         z = self.v >= self.threshold if self.inclusive else self.v > self.threshold
-        self.v = np.where(z, self.v_reset, self.v)
+        self.v = self.v - z * self.threshold if self.subtract else np.where(z, self.v_reset, self.v)
         self.z = z
         return z.astype(np.float64)
 
@@ -269,6 +273,17 @@ def observe_states(
     _Network(graph, convention, arr.shape[0]).run(input_name, arr, [], observer)
 
 
+def _repair(graph: Graph, conv: Convention) -> Graph:
+    """Rockpool's exporter writes an r its own update does not use (snnc.frontends.conventions)."""
+    from snnc.frontends.conventions import repair_rockpool
+
+    graph, fixed = repair_rockpool(graph, conv)
+    if fixed:
+        log.warning("layers %s carry Rockpool 3.1.0's r = tau_mem*exp(-dt/tau_mem)/dt; simulated with "
+                    "Rockpool's own membrane gain (snnc.frontends.conventions.repair_rockpool)", fixed)
+    return graph
+
+
 def simulate(
     graph: Graph | Any,
     x: Any,
@@ -277,6 +292,7 @@ def simulate(
     spike_if: str = ">",
     synapse_input: str = "ode",
     record: str | Iterable[str] | None = None,
+    reset: str = "value",
 ) -> Result:
     """Run ``graph`` on ``x`` (batch, T, *input_shape) in float64; see the module docstring.
 
@@ -287,6 +303,7 @@ def simulate(
         integration: ``"euler"`` (default) or ``"exact"`` (zero-order hold).
         spike_if: ``">"`` (default, NIR/snnTorch) or ``">="``.
         synapse_input: CubaLIF input as NIR's ODE (``"ode"``, default) or as a ``"jump"``.
+        reset: ``"value"`` (default, v ← NIR's v_reset) or ``"subtract"`` (v ← v − θ).
         record: ``None`` -- the Output node's values (a dict ``name -> array`` if there are
             several Outputs); ``"all"`` -- a dict with every node's output; or node names.
 
@@ -303,7 +320,8 @@ def simulate(
 
         graph = load_nir(graph)
     conv = Convention(dt=dt, integration=integration, spike_if=spike_if,
-                      synapse_input=synapse_input)
+                      synapse_input=synapse_input, reset=reset)
+    graph = _repair(graph, conv)
     input_name = _input_port(graph)
     arr = _check_x(x, tuple(graph[input_name].out_shape))
     names = _record_list(graph, record)

@@ -20,7 +20,7 @@ constant drive z < θ needs ``floor(θ/z) + 1`` steps per spike, so its rate
 1.4–2 pp that more steps do not recover, and neither the percentile nor a per-layer threshold
 search (``thresholds="search"``: the θ that minimises the float SNN's rate error, layer by layer)
 fixes it.  So by default (``reset="subtract"``) every IF is rebuilt as a reset-by-subtraction
-neuron from Lava's registers (:func:`subtractive`), with ``percentile`` 99.9 and θ = 1;
+neuron from Lava's registers (:func:`snnc.compiler.reset.subtractive`), with ``percentile`` 99.9 and θ = 1;
 ``reset="zero"`` keeps Lava's plain LIF reset.
 """
 
@@ -35,6 +35,7 @@ from snnc.compiler import linear
 from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import ops
 from snnc.compiler.ir.graph import Graph
+from snnc.compiler.reset import subtractive
 from snnc.encoding import RateEncoder
 from snnc.errors import CalibrationError, ValidationError
 
@@ -196,45 +197,6 @@ def split_signed(graph: Graph) -> Graph:
     return graph.with_changes(nodes=nodes)
 
 
-# --------------------------------------------------------------------------- reset by subtraction
-def subtractive(graph: Graph, conv: Convention) -> Graph:
-    """Every IF becomes a reset-by-subtraction neuron built from Lava's registers.
-
-    Lava's LIF zeroes v on a spike but never touches the current u.  So the integrator moves
-    into u and v becomes a copy of it, with a self-inhibiting synapse of weight −θ:
-
-        I[t] = α_I·I[t−1] + x[t] − θ·z[t−1]      α_I = 1 − 1/4096 (du = 0, Lava's least leak)
-        v[t] = I[t] ;  z[t] = v[t] > θ          α_v = 0 (dv = 4096, clipped to 4095 on the chip)
-
-    i.e. v ← v − θ after every spike, one step later, as Lava's recurrent Dense delivers it.
-    The float op is a ``CubaLIF`` (τ_syn = 4096·dt, τ_mem = dt; under ``exact`` integration
-    τ_mem = dt/40, e^−40 ≈ 0) whose input gain is 1 under either ``synapse_input``, plus a
-    ``Scale(−θ)`` back edge.  A bias enters the current (the quantizer feeds it from an
-    always-on neuron), so it accumulates like the input does.
-    """
-    dt = conv.dt
-    tau_syn = 4096.0 * dt
-    tau_mem = dt if conv.integration == "euler" else dt / 40.0
-    alpha_i = 1.0 - dt / tau_syn if conv.integration == "euler" else float(np.exp(-dt / tau_syn))
-    alpha_v = 0.0 if conv.integration == "euler" else float(np.exp(-dt / tau_mem))
-    w_in = 1.0 / (1.0 - alpha_i) if conv.synapse_input == "ode" else 1.0
-    nodes = dict(graph.nodes)
-    edges = list(graph.edges)
-    for name in graph.of_kind(ops.IF):
-        node = graph[name]
-        ones = np.ones(node.shape)
-        theta = np.asarray(node.v_threshold, dtype=np.float64)
-        nodes[name] = ops.CubaLIF(
-            tau_syn=ones * tau_syn, tau_mem=ones * tau_mem, r=ones / (1.0 - alpha_v), v_leak=0 * ones,
-            v_threshold=theta, v_reset=0 * ones, w_in=ones * w_in,
-            meta={**dict(node.meta), "reset": "subtract"},
-        )
-        loop = f"{name}:reset"
-        nodes[loop] = ops.Scale(scale=-theta, meta={"source": f"{node.source or name} (reset by subtraction)"})
-        edges += [(name, loop), (loop, name)]
-    return graph.with_changes(nodes=nodes, edges=edges)
-
-
 # --------------------------------------------------------------------------- search
 def search_thresholds(graph: Graph, spikes: np.ndarray, targets: dict[str, np.ndarray],
                       conv: Convention, grid=THRESHOLD_GRID) -> tuple[Graph, dict[str, float]]:
@@ -248,7 +210,8 @@ def search_thresholds(graph: Graph, spikes: np.ndarray, targets: dict[str, np.nd
         for theta in grid:
             node = graph[name]
             trial = graph.with_changes(nodes={**graph.nodes, name: node.replace(v_threshold=np.full(node.shape, theta))})
-            z = simulate(trial, spikes, dt=conv.dt, integration=conv.integration, spike_if=conv.spike_if, record=[name])
+            z = simulate(trial, spikes, dt=conv.dt, integration=conv.integration, spike_if=conv.spike_if,
+                         synapse_input=conv.synapse_input, reset=conv.reset, record=[name])
             rate = z[name].reshape(z[name].shape[0], z[name].shape[1], -1).mean(axis=1)
             err = float(np.mean((rate - targets[name]) ** 2))
             if err < best[0]:
@@ -272,7 +235,7 @@ def convert(
 
     Returns the rate-coded IF graph, the input encoder and the chosen factors; see the module
     docstring.  ``thresholds``: ``"fixed"`` (θ = 1, default) or ``"search"`` (per-layer θ);
-    ``reset``: ``"subtract"`` (default, :func:`subtractive`) or ``"zero"`` (Lava's plain LIF reset).
+    ``reset``: ``"subtract"`` (default, :func:`snnc.compiler.reset.subtractive`) or ``"zero"`` (Lava's plain LIF reset).
     """
     t = TIMESTEPS if timesteps is None else timesteps
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:

@@ -69,7 +69,7 @@ def float_traces(graph: Graph, x: Any, convention: Convention) -> dict[str, Trac
     if outputs:
         vals = simulate(
             graph, x, dt=convention.dt, integration=convention.integration, spike_if=convention.spike_if,
-            synapse_input=convention.synapse_input, record=outputs,
+            synapse_input=convention.synapse_input, reset=convention.reset, record=outputs,
         )
         vals = vals if isinstance(vals, dict) else {outputs[0]: vals}
         for o, a in vals.items():

@@ -7,6 +7,7 @@ Lava (and snnTorch) apply it -- current first, then voltage::
     I[t] = α_I ⊙ I[t−1] + g_in ⊙ x[t]            x: summed synaptic input of step t
     v[t] = α_v ⊙ v[t−1] + g_v ⊙ I[t] + b_v
     z[t] = v[t] > θ   (or ≥ θ, per ``spike_if``) ;   v[t] ← v_reset where z[t]
+                                                   (or v[t] − θ, per ``reset="subtract"``)
 
 Coefficients per neuron kind (Euler = forward Euler, exact = zero-order hold of each
 first-order stage, applied in the order above):
@@ -39,6 +40,7 @@ from snnc.errors import ValidationError
 INTEGRATIONS = ("euler", "exact")
 SPIKE_IFS = (">", ">=")
 SYNAPSE_INPUTS = ("ode", "jump")
+RESETS = ("value", "subtract")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,13 +48,16 @@ class Convention:
     """How a NIR graph is read in discrete time.
 
     Defaults follow snnTorch's exporter and the NIR paper graphs: ``dt = 1e-4``, forward
-    Euler, spike when ``v > θ``, CubaLIF input read as NIR's ODE.
+    Euler, spike when ``v > θ``, CubaLIF input read as NIR's ODE, reset to NIR's ``v_reset``.
+    ``reset="subtract"`` (v ← v − θ) is what snnTorch, Sinabs and Rockpool do by default and
+    what NIR cannot say; on Loihi it is rebuilt from Lava's registers (:mod:`snnc.compiler.reset`).
     """
 
     dt: float = 1e-4
     integration: str = "euler"
     spike_if: str = ">"
     synapse_input: str = "ode"
+    reset: str = "value"
 
     def __post_init__(self) -> None:
         if not (isinstance(self.dt, (int, float)) and math.isfinite(self.dt) and self.dt > 0):
@@ -64,6 +69,7 @@ class Convention:
             (self.integration, INTEGRATIONS, "integration"),
             (self.spike_if, SPIKE_IFS, "spike_if"),
             (self.synapse_input, SYNAPSE_INPUTS, "synapse_input"),
+            (self.reset, RESETS, "reset"),
         ):
             if value not in allowed:
                 raise ValidationError(
@@ -74,7 +80,7 @@ class Convention:
     def describe(self) -> str:
         return (
             f"dt={self.dt:g}, integration={self.integration}, spike_if='{self.spike_if}', "
-            f"synapse_input={self.synapse_input}"
+            f"synapse_input={self.synapse_input}, reset={self.reset}"
         )
 
 

@@ -24,6 +24,7 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     integration: str = "euler",
     spike_if: str = ">",
     synapse_input: str = "ode",
+    reset: str = "value",
     calibration: Any = None,
     calibration_method: str | None = None,
     split_weights: bool = False,
@@ -47,8 +48,11 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     An ANN (an ONNX model) is first converted to a rate-coded IF network on ``calibration``
     (static inputs (batch, *input_shape)) for ``timesteps`` steps per sample
     (:mod:`snnc.calibration.balance`); the program then carries the input encoder.
+    ``reset="subtract"`` (v ← v − θ, the default of snnTorch, Sinabs and Rockpool) rebuilds every
+    IF/LIF from Lava's registers (:mod:`snnc.compiler.reset`); the program's float reference is
+    the rebuilt graph, read with reset to value.
     ``convention`` (an exporter name: snntorch, norse, sinabs, rockpool, or a Convention)
-    replaces the four discretization options (:mod:`snnc.frontends.conventions`).
+    replaces the five discretization options (:mod:`snnc.frontends.conventions`).
     ``target`` is a name (``loihi2``, ``loihi2-kapoho-point``, ...) or a ``.toml``/``.json``
     target file (:mod:`snnc.compiler.targets`); ``mapping`` (``comm``, ``greedy``) and
     ``allow_split`` steer the ``partition`` pass, and ``check_resources`` raises a
@@ -56,7 +60,8 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     With ``stop_after`` the graph after that pass is returned instead of a Program.
     """
     spec = get_target(target)
-    conv = Convention(dt=dt, integration=integration, spike_if=spike_if, synapse_input=synapse_input)
+    conv = Convention(dt=dt, integration=integration, spike_if=spike_if, synapse_input=synapse_input,
+                      reset=reset)
     if convention is not None:  # an exporter preset name or a Convention (snnc.frontends.conventions)
         from snnc.frontends.conventions import preset
 
@@ -68,12 +73,14 @@ def compile(  # noqa: A001 - the public name is snnc.compile
 
         place_program(graph, spec, mapping, allow_split)
         return graph
-    from snnc.frontends.conventions import exporter_quirks  # logged warnings + layer notes
+    from snnc.frontends.conventions import repair_exporter_bugs  # logged warnings + layer notes
 
-    quirks = exporter_quirks(graph, conv)
+    graph, quirks = repair_exporter_bugs(graph, conv)
     from snnc.calibration.balance import prepare  # ANN -> rate-coded SNN; a no-op otherwise
 
     graph, calibration, encoder = prepare(graph, calibration, conv, timesteps)
+    if conv.reset == "subtract":  # NIR cannot say it; Lava cannot do it: rebuild from its registers
+        graph, conv = _subtractive(graph, conv, quirks)
     stats = None
     if calibration is not None:
         from snnc.calibration.methods import calibrate_graph
@@ -96,3 +103,21 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     prog.reference = graph  # the float model, for prog.report() (snnc.calibration.report)
     prog.encoder = encoder  # static inputs -> spikes (converted ANNs), saved with the program
     return prog
+
+
+def _subtractive(graph: Graph, conv: Convention, notes: dict[str, list[str]]) -> tuple[Graph, Convention]:
+    """``graph`` with every IF/LIF rebuilt for reset by subtraction, and the convention to read
+    the rebuilt graph with (reset to value); each rebuilt layer gets a note."""
+    import dataclasses
+
+    from snnc.compiler.ir import ops
+    from snnc.compiler.reset import subtractive
+
+    rebuilt = [graph[n].source or n for n in graph.of_kind(ops.IF, ops.LIF)]
+    graph = subtractive(graph, conv)
+    for layer in rebuilt:
+        notes.setdefault(layer, []).append(
+            "reset by subtraction rebuilt from Lava's registers: u integrates, v copies it, "
+            "and a −α·θ self-synapse subtracts the threshold one step later (snnc.compiler.reset)"
+        )
+    return graph, dataclasses.replace(conv, reset="value")

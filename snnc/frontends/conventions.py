@@ -1,25 +1,33 @@
 """Exporter presets: the discretization under which a NIR file reproduces its exporter's own
-simulation, and detection of known exporter bugs.
+simulation, and detection (and, where the file allows it, repair) of known exporter bugs.
 
-NIR carries no time step or integration scheme (docs/interop.md, shared/reference/nir.md §5).
-Measured per exporter (snntorch 1.0.0, norse 1.1.0, sinabs 3.1.3, rockpool 3.1.0):
+NIR carries no time step, integration scheme or reset mode (docs/interop.md,
+shared/reference/nir.md §5).  Measured per exporter against its own simulator (tests in
+tests/unit/test_frontend_torch.py and tests/integration/test_nir_exporters.py):
 
-============  =======================  ===========  ========  ==============  ======================
-exporter      dt                       integration  spike_if  synapse_input   exact?
-============  =======================  ===========  ========  ==============  ======================
-snntorch      1e-4 (hard-coded)        euler        ``>``     ode             yes (reset_delay=False)
-norse         dt_export² (1e-6 at its  euler        ``>``     jump            yes (its tau = dt/tau_inv
-              default dt = 1e-3)                                              bug, norse #411)
-sinabs        1 (τ in steps)           exact        ``>=``    ode             IF/LIF with SingleSpike,
-                                                                              reset to zero
-rockpool      1e-3 (its default dt)    exact        ``>=``    jump            approximate (subtractive
-                                                                              reset; bias dropped)
-============  =======================  ===========  ========  ==============  ======================
+============  ====================  ===========  ========  =============  ========  ==========================
+exporter      dt                    integration  spike_if  synapse_input  reset     exact when
+============  ====================  ===========  ========  =============  ========  ==========================
+snntorch      1e-4 (hard-coded)     euler        ``>``     ode            value     reset "zero", reset_delay
+                                                                                    False (``subtract``: with
+                                                                                    reset="subtract")
+norse         dt_export² (1e-6 at   euler        ``>``     jump           value     always (its tau = dt/tau_inv
+              its default 1e-3)                                                     bug, norse #411)
+sinabs        1 (τ in steps)        exact        ``>=``    ode            subtract  SingleSpike (MultiSpike has no
+                                                                                    NIR form); MembraneReset:
+                                                                                    reset="value"
+rockpool      1e-3 (its default)    exact        ``>=``    jump           subtract  max_spikes_per_dt=1, bias 0
+                                                                                    (its exporter drops biases);
+                                                                                    r repaired (below)
+============  ====================  ===========  ========  =============  ========  ==========================
 
-:func:`exporter_quirks` recognises two signatures and returns one note per layer (also
+:func:`exporter_quirks` recognises three signatures and returns one note per layer (also
 logged with ``logging.warning``): Norse 1.1.0's τ = dt/tau_inv (r = 1, v_leak = 0 and
-dt/τ > 1 under Euler), and snnTorch's w_in = τ_syn/dt written for another dt than the one
-compiled with.
+dt/τ > 1 under Euler), snnTorch's w_in = τ_syn/dt written for another dt than the one
+compiled with, and Rockpool 3.1.0's r = τ_mem·e^(−dt/τ_mem)/dt.  Rockpool's own update adds
+its (already decayed) current to v with gain 1 (``v ← α·v + I``, ``I ← β·(I + x)``), which no
+reading of that r reproduces; :func:`repair_exporter_bugs` rewrites r so that the discrete
+membrane gain is β (the factor Rockpool's current carries) under the compile convention.
 """
 
 from __future__ import annotations
@@ -37,12 +45,16 @@ log = logging.getLogger(__name__)
 
 #: Norse's default time step (norse.torch.functional.lif: dt = 0.001)
 NORSE_DEFAULT_DT = 1e-3
+#: Rockpool's default time step (rockpool.nn.modules.torch.lif_torch: dt = 1e-3)
+ROCKPOOL_DEFAULT_DT = 1e-3
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "snntorch": {"dt": 1e-4, "integration": "euler", "spike_if": ">", "synapse_input": "ode"},
-    "norse": {"dt": NORSE_DEFAULT_DT**2, "integration": "euler", "spike_if": ">", "synapse_input": "jump"},
-    "sinabs": {"dt": 1.0, "integration": "exact", "spike_if": ">=", "synapse_input": "ode"},
-    "rockpool": {"dt": 1e-3, "integration": "exact", "spike_if": ">=", "synapse_input": "jump"},
+    "snntorch": {"dt": 1e-4, "integration": "euler", "spike_if": ">", "synapse_input": "ode", "reset": "value"},
+    "norse": {"dt": NORSE_DEFAULT_DT**2, "integration": "euler", "spike_if": ">", "synapse_input": "jump",
+              "reset": "value"},
+    "sinabs": {"dt": 1.0, "integration": "exact", "spike_if": ">=", "synapse_input": "ode", "reset": "subtract"},
+    "rockpool": {"dt": ROCKPOOL_DEFAULT_DT, "integration": "exact", "spike_if": ">=", "synapse_input": "jump",
+                 "reset": "subtract"},
 }
 
 
@@ -99,7 +111,61 @@ def exporter_quirks(graph, conv: Convention) -> dict[str, list[str]]:
                         f"w_in = tau_syn/dt holds for dt={dt_w:g} (snnTorch's exporter writes w_in = "
                         f"tau_syn/dt), but the model is compiled with dt={conv.dt:g}: pass --dt {dt_w:g}"
                     )
+        if isinstance(node, (ops.LIF, ops.CubaLIF)) and _rockpool_r(node, conv.dt) is not None:
+            fix = ("repaired: r set so that the membrane gain is Rockpool's" if conv.integration == "exact"
+                   else "it is only repaired under --integration exact: use --from rockpool")
+            notes.setdefault(layer, []).append(
+                f"r = tau_mem*exp(-dt/tau_mem)/dt at dt={conv.dt:g}: the signature of Rockpool 3.1.0's "
+                f"exporter, whose own update adds the current to v with gain 1; {fix}"
+            )
     for layer, msgs in notes.items():
         for m in msgs:
             log.warning("layer '%s': %s", layer, m)
     return notes
+
+
+def _rockpool_r(node, dt: float) -> np.ndarray | None:
+    """α_v = e^(−dt/τ_mem) when ``node`` carries Rockpool's r = τ_mem·α_v/dt (and v_leak = 0,
+    w_in = 1), else None."""
+    tau = np.asarray(node.tau if isinstance(node, ops.LIF) else node.tau_mem, dtype=np.float64)
+    if not tau.size or np.any(tau <= 0) or not _all(node.v_leak, 0.0):
+        return None
+    if isinstance(node, ops.CubaLIF) and not _all(node.w_in, 1.0):
+        return None
+    alpha = np.exp(-dt / tau)
+    r = np.asarray(node.r, dtype=np.float64)
+    return alpha if np.allclose(r, tau * alpha / dt, rtol=1e-5, atol=0.0) else None
+
+
+def repair_rockpool(graph, conv: Convention):
+    """``(graph, layers)``: ``graph`` with Rockpool's r rewritten (under exact integration), and
+    the layers rewritten.
+
+    Rockpool: ``I ← β·(I + x)``, ``v ← α·v + I``.  snnc's jump reading has I' = I/β, so the
+    membrane gain r·(1 − α) must be β; under the ODE reading the input gain is (1 − β), so
+    r·(1 − α)·(1 − β) = β.  Rockpool's ``LIFNeuronTorch`` (→ LIF) has ``v ← α·v + x``: r·(1 − α) = 1.
+    """
+    if conv.integration != "exact":
+        return graph, []
+    nodes = dict(getattr(graph, "nodes", {}))
+    fixed = []
+    for name, node in nodes.items():
+        alpha = _rockpool_r(node, conv.dt) if isinstance(node, (ops.LIF, ops.CubaLIF)) else None
+        if alpha is None:
+            continue
+        if isinstance(node, ops.LIF):
+            nodes[name] = node.replace(r=1.0 / (1.0 - alpha))
+        else:
+            beta = np.exp(-conv.dt / np.asarray(node.tau_syn, dtype=np.float64))
+            input_gain = (1.0 - beta) if conv.synapse_input == "ode" else 1.0
+            nodes[name] = node.replace(r=beta / ((1.0 - alpha) * input_gain))
+        fixed.append(node.source or name)
+    return (graph.with_changes(nodes=nodes) if fixed else graph), fixed
+
+
+def repair_exporter_bugs(graph, conv: Convention):
+    """``(graph, notes)``: :func:`exporter_quirks`' notes (logged), and ``graph`` with the bugs
+    that the file itself pins down repaired (:func:`repair_rockpool`)."""
+    notes = exporter_quirks(graph, conv)
+    graph, _ = repair_rockpool(graph, conv)
+    return graph, notes

@@ -26,6 +26,7 @@ relative to the unbatched tensor.  ``Input``/``Output`` nodes are kept; edges ar
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from snnc.errors import FrontendError, ValidationError
 __all__ = ["load_nir", "SUPPORTED_NIR_TYPES"]
 
 Shape = tuple[int, ...]
+log = logging.getLogger(__name__)
 
 from snnc.frontends.nir_reader import (  # noqa: E402
     _REEXPORT,
@@ -359,6 +361,25 @@ def _convert(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> dict[str, N
     return {name: converted[name] for name in nodes}  # keep the file's node order
 
 
+def _trim_ports(nodes: dict[str, Node], edges: list[tuple[str, str]]) -> None:
+    """Drop leading dims an exporter wrote into an Input/Output port's shape (Rockpool's
+    ``to_nir`` writes (batch, T, *shape)) when the rest is exactly the neighbour's shape."""
+    for src, dst in edges:
+        for port, other, want in ((src, dst, "in_shape"), (dst, src, "out_shape")):
+            node = nodes[port]
+            if not isinstance(node, (ops.Input, ops.Output)):
+                continue
+            shape, inner = tuple(node.shape), tuple(getattr(nodes[other], want))
+            if len(shape) > len(inner) and shape[len(shape) - len(inner):] == inner:
+                lead = shape[: len(shape) - len(inner)]
+                log.warning(
+                    "%s '%s' declares shape %s; its leading dims %s are batch/time dims written by the "
+                    "exporter (Rockpool's and Sinabs' to_nir do), read as %s", type(node).__name__, port, shape,
+                    lead, inner,
+                )
+                nodes[port] = dataclasses.replace(node, shape=inner)
+
+
 def _check_edges(nodes: Mapping[str, Node], edges: list[tuple[str, str]]) -> None:
     for src, dst in edges:
         out_shape, in_shape = tuple(nodes[src].out_shape), tuple(nodes[dst].in_shape)
@@ -384,5 +405,6 @@ def load_nir(source: str | Path | Any) -> Graph:
     graph, meta = open_nir(source)
     nodes, edges = flatten_nir(graph)
     converted = _convert(nodes, edges)
+    _trim_ports(converted, edges)
     _check_edges(converted, edges)
     return Graph(converted, edges, meta)

@@ -335,12 +335,22 @@ def test_bad_source_type() -> None:
         load_nir(42)
 
 
-def test_leaked_batch_dimension_gets_a_hint() -> None:
+def test_leaked_batch_dimension_gets_a_hint(caplog) -> None:
+    """Batch/time dims an exporter wrote into a port (Rockpool, Sinabs) are read away with a
+    warning; inside the graph they are an error with the exporter's fix."""
     src = nir.NIRGraph(
-        nodes={"in": nir.Input(np.array([1, 3])), "fc": nir.Linear(weight=_arr(2, 3)),
-               "out": nir.Output(np.array([2]))},
+        nodes={"in": nir.Input(np.array([1, 7, 3])), "fc": nir.Linear(weight=_arr(2, 3)),
+               "out": nir.Output(np.array([1, 2]))},
         edges=[("in", "fc"), ("fc", "out")], type_check=False,
     )
+    g = load_nir(src)
+    assert g["in"].shape == (3,) and g["out"].shape == (2,)
+    assert "leading dims (1, 7)" in caplog.text
+    inner = nir.NIRGraph(
+        nodes={"in": nir.Input(np.array([3])), "fc": nir.Linear(weight=_arr(2, 3)),
+               "lif": nir.IF(r=np.ones((1, 2)), v_threshold=np.ones((1, 2))), "out": nir.Output(np.array([1, 2]))},
+        edges=[("in", "fc"), ("fc", "lif"), ("lif", "out")], type_check=False,
+    )
     with pytest.raises(FrontendError, match="shape mismatch") as info:
-        load_nir(src)
+        load_nir(inner)
     assert "batch dimension" in info.value.hint

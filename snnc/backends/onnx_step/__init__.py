@@ -144,7 +144,8 @@ def _write(model, path: str | os.PathLike) -> Path:
 
 
 def export_graph(graph, path: str | os.PathLike | None = None, *, dt: float = 1e-4,
-                 integration: str = "euler", spike_if: str = ">", synapse_input: str = "ode"):
+                 integration: str = "euler", spike_if: str = ">", synapse_input: str = "ode",
+                 reset: str = "value"):
     """Export a graph (or a .nir path) as a step model; writes ``path`` when given.
 
     A float-dialect graph becomes a float step model under :func:`snnc.simulate`'s
@@ -157,6 +158,7 @@ def export_graph(graph, path: str | os.PathLike | None = None, *, dt: float = 1e
     from snnc.compiler.ir import loihi
     from snnc.compiler.ir.serialize import save_graph
     from snnc.frontends import load
+    from snnc.frontends.conventions import repair_rockpool
 
     graph = load(graph)
     with tempfile.TemporaryDirectory(prefix="snnc-onnx-") as tmp:
@@ -166,10 +168,11 @@ def export_graph(graph, path: str | os.PathLike | None = None, *, dt: float = 1e
             model = _finish(builder, "snnc_loihi_step", "loihi", info, Path(tmp), {})
         else:
             conv = Convention(dt=dt, integration=integration, spike_if=spike_if,
-                              synapse_input=synapse_input)
+                              synapse_input=synapse_input, reset=reset)
+            graph, _ = repair_rockpool(graph, conv)  # as snnc.simulate does
             builder, info = float_model.build(graph, conv)
             conv_doc = {"dt": dt, "integration": integration, "spike_if": spike_if,
-                        "synapse_input": synapse_input}
+                        "synapse_input": synapse_input, "reset": reset}
             extra = {"snnc.convention": json.dumps(conv_doc)}
             model = _finish(builder, "snnc_float_step", "float", info, Path(tmp), extra)
     if path is not None:

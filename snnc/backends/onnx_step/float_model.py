@@ -18,6 +18,7 @@ taken from its own objects, so the two cannot disagree):
       I = α_I·I + g_in·x          (I = g_in·x when α_I = 0)
       v = (α_v·v + g_v·I) + b_v
       z = v > θ  (GreaterOrEqual for spike_if ">=") ;  v = Where(z, v_reset, v)
+                                              (reset "subtract": Where(z, v − θ, v))
 
   spiking populations emit ``Cast(z, double)``, read-outs emit ``v``.
 
@@ -66,7 +67,8 @@ def _neuron(b: Builder, name: str, step: "reference._Neuron", x: str, reset: str
         return v
     cmp = "GreaterOrEqual" if step.inclusive else "Greater"
     z = b.op(cmp, [v, b.const(step.threshold, F64)], hint=f"z.{name}")
-    b.state_next(st_v, b.op("Where", [z, b.const(step.v_reset, F64), v]))
+    after = b.op("Sub", [v, b.const(step.threshold, F64)]) if step.subtract else b.const(step.v_reset, F64)
+    b.state_next(st_v, b.op("Where", [z, after, v]))
     return b.op("Cast", [z], to=b.TensorProto.DOUBLE, hint=f"spikes.{name}")
 
 
