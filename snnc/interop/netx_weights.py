@@ -26,20 +26,8 @@ import math
 
 import numpy as np
 
+from snnc.backends.emulator.synapse import clip_weights, truncate_weights
 from snnc.compiler.ir.loihi import SignMode, sign_mode_of
-
-
-def _clip_truncate(w: np.ndarray, mode: SignMode, num_weight_bits: int) -> np.ndarray:
-    """Lava's ``clip_weights(…, 8)`` then ``truncate_weights`` (lava/utils/weightutils.py)."""
-    w = np.asarray(w, dtype=np.int64)
-    mixed = int(mode == SignMode.MIXED)
-    inh = mode == SignMode.INHIBITORY
-    if inh:
-        w = -w
-    w = np.clip(w, -256 * mixed, 255)
-    drop = 8 - int(num_weight_bits) + mixed
-    w = (w >> drop) << drop if drop >= 0 else w << -drop
-    return -w if inh else w
 
 
 def effective_weights(
@@ -47,7 +35,7 @@ def effective_weights(
 ) -> np.ndarray | None:
     """The integer matrix ``M`` such that Lava's Dense gives ``a = M · s``, or ``None``."""
     mode = sign_mode_of(w) if mode is None else SignMode(mode)
-    wt = _clip_truncate(w, mode, num_weight_bits)
+    wt = truncate_weights(clip_weights(w, mode), mode, num_weight_bits).astype(np.int64)
     if weight_exp >= 0:
         return wt << int(weight_exp)
     k = -int(weight_exp)
