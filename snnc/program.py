@@ -113,8 +113,8 @@ class Program:
         are membrane values decoded to the float model's units (``float64``).  With one
         output the array is returned, otherwise a dict by output name.  ``return_raw=True``
         returns the backend's :class:`~snnc.backends.base.RunResult` instead (every layer,
-        raw chip time line).  ``progress``: a progress bar over the batch (emulator; ``None``
-        shows it when stderr is a terminal and the run lasts over a second).  ``device``
+        raw chip time line).  ``progress``: a progress bar over the batch (emulator and Lava;
+        ``None`` shows it when stderr is a terminal and the run lasts over a second).  ``device``
         (``"cpu"``, ``"cuda"``): the emulator's torch engine on that device, same spikes.
         """
         x = self._check_input(self.encode(x))
@@ -133,7 +133,7 @@ class Program:
                                  hint="drop device= or run backend='emulator'")
 
             kwargs = {} if timeout is None else {"timeout": timeout}
-            raw = lava.run(self.graph, x, steps, **kwargs)
+            raw = lava.run(self.graph, x, steps, progress=progress, **kwargs)
         elif backend == "loihi2":
             from snnc.backends import loihi2_hw
 

@@ -132,3 +132,34 @@ def test_cli_run_progress_flag(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "CUDA" in err and "hint: " in err
     assert issubclass(BackendUnavailableError, snnc.errors.SnncError)
+
+
+@pytest.mark.lava
+def test_lava_run_reports_each_sample(monkeypatch):
+    """The Lava child reports every finished sample; the parent's bar counts them as they come
+    and the spikes are those of a run without a bar."""
+    import importlib
+
+    lava_run = importlib.import_module("snnc.backends.lava.run")  # the module, not the function
+    prog = snnc.compile(EXAMPLE)
+    x = np.load(EXAMPLE_X)["x"][:3]
+    seen = []
+    real = lava_run.run_worker
+
+    def spy(*args, on_progress=None, **kwargs):
+        def record(done):
+            seen.append(done)
+            on_progress(done)
+        return real(*args, on_progress=record if on_progress else None, **kwargs)
+
+    monkeypatch.setattr(lava_run, "run_worker", spy)
+    err = io.StringIO()
+    monkeypatch.setattr("sys.stderr", err)
+    y = prog.run(x, backend="lava", progress=True)
+    assert seen and seen == sorted(set(seen)) and seen[-1] == 3
+    assert "lava" in err.getvalue() and "3/3" in err.getvalue()
+    assert np.array_equal(y, prog.run(x))
+    err.truncate(0)
+    seen.clear()
+    prog.run(x, backend="lava")  # auto mode, stderr not a terminal: no bar and no polling
+    assert err.getvalue() == "" and seen == []

@@ -24,13 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from snnc import progress as progress_bar
 from snnc.backends.base import RunResult
 from snnc.backends.emulator.wiring import check_input, check_record, wiring
+from snnc.backends.lava.worker import PROGRESS_FILE
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.serialize import save_graph
 from snnc.errors import BackendError, BackendTimeoutError, BackendUnavailableError
@@ -40,6 +42,8 @@ NAME = "lava"
 WORKER = "snnc.backends.lava.worker"
 log = logging.getLogger(__name__)
 
+#: seconds between looks at the child's progress (only when a bar or callback wants it)
+POLL_S = 0.25
 #: seconds allowed for starting Python + importing Lava, per run
 TIMEOUT_BASE_S = 60.0
 #: seconds allowed per sample (build + compile + runtime start/stop)
@@ -149,13 +153,40 @@ def _last_error_line(d: Path, log_file: Path) -> str:
     return lines[-1].strip() if lines else "(no output)"
 
 
-def run_worker(d: Path, timeout: float, what: str, module: str = WORKER) -> tuple[dict, float, int]:
+def _wait(proc: subprocess.Popen, deadline: float, progress_file: Path,
+          on_progress: Callable[[int], None] | None) -> int:
+    """``proc.wait()`` until ``deadline`` (perf_counter), reporting the child's progress."""
+    done = 0
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        try:
+            return proc.wait(timeout=min(left, POLL_S) if on_progress else left)
+        except subprocess.TimeoutExpired:
+            if time.perf_counter() >= deadline:
+                raise
+        finally:
+            if on_progress is not None:
+                try:
+                    now = int(progress_file.read_text())
+                except (OSError, ValueError):
+                    now = done
+                if now > done:
+                    done = now
+                    on_progress(done)
+
+
+def run_worker(d: Path, timeout: float, what: str, module: str = WORKER,
+               on_progress: Callable[[int], None] | None = None) -> tuple[dict, float, int]:
     """Run ``python -m MODULE D`` in a new session under the watchdog; return its result.
 
     The child reads its job from ``d`` and writes ``result.npz`` + ``result.json`` (or
     ``error.json``); exit status 3 means Lava is not importable.  Returns (the parsed
     ``result.json``, wall seconds, the child's process-group id).  ``what`` describes the
     job in the timeout message.  Every Lava-running child in snnc goes through here.
+    ``on_progress(done)`` is called with the units the child reports finished
+    (:func:`snnc.backends.lava.worker.report_progress`), polled every :data:`POLL_S` seconds.
     """
     log_file = d / "child.log"
     env = dict(os.environ)
@@ -174,7 +205,7 @@ def run_worker(d: Path, timeout: float, what: str, module: str = WORKER) -> tupl
             cwd=str(d),
         )
         try:
-            rc = proc.wait(timeout=timeout)
+            rc = _wait(proc, t0 + timeout, d / PROGRESS_FILE, on_progress)
         except subprocess.TimeoutExpired:
             kill_group(proc)
             err = BackendTimeoutError(
@@ -216,12 +247,14 @@ def run(
     record: Sequence[str] | None = None,
     *,
     timeout: float | None = None,
+    progress: bool | None = None,
 ) -> RunResult:
     """Run ``graph`` on Lava for ``steps`` raw steps; same contract as the emulator's ``run``.
 
     ``x`` (batch, T_in, *in_shape) holds binary spikes; each sample is a fresh Lava network
     (``Loihi2SimCfg(select_tag="fixed_pt")``).  ``timeout`` (seconds, whole batch) defaults
-    to :func:`default_timeout`.
+    to :func:`default_timeout`.  ``progress``: a bar over the samples (:mod:`snnc.progress`;
+    ``None`` shows it when stderr is a terminal and the run lasts over a second).
     """
     w = wiring(graph)
     xs = check_input(graph, w, x, steps)
@@ -254,7 +287,16 @@ def run(
         with open(d / "input.npz", "wb") as fh:
             np.savez(fh, x=x_u8)
         (d / "job.json").write_text(json.dumps({"steps": steps, "record": rec}))
-        info, wall, pgid = run_worker(d, timeout, f"{batch} sample(s), {steps} steps")
+        with progress_bar.bar(total=batch, desc="lava", unit="sample", progress=progress) as bar:
+            shown = [0]
+
+            def advance(done: int) -> None:
+                bar.update(done - shown[0])
+                shown[0] = done
+
+            on_progress = advance if progress_bar.enabled(progress) else None
+            info, wall, pgid = run_worker(d, timeout, f"{batch} sample(s), {steps} steps",
+                                          on_progress=on_progress)
         spikes, vs = {}, {}
         with np.load(d / "result.npz", allow_pickle=False) as z:
             for i, c in enumerate(info["record"]):
@@ -272,8 +314,9 @@ class Lava:
 
     name = NAME
 
-    def __init__(self, timeout: float | None = None):
+    def __init__(self, timeout: float | None = None, progress: bool | None = None):
         self.timeout = timeout
+        self.progress = progress
 
     def run(self, graph: Graph, x, steps: int, record: Sequence[str] | None = None) -> RunResult:
-        return run(graph, x, steps, record, timeout=self.timeout)
+        return run(graph, x, steps, record, timeout=self.timeout, progress=self.progress)

@@ -25,6 +25,8 @@ import numpy as np
 
 EXIT_ERROR = 1
 EXIT_NO_LAVA = 3
+#: the file in the job directory through which a worker reports finished samples
+PROGRESS_FILE = "progress"
 
 #: test hook: "raise" fails the worker after importing Lava; "lava-hang" runs a Lava
 #: network whose DelayDense model raises inside a Lava process (delays > 63), which makes
@@ -87,6 +89,14 @@ def run_job(argv: list[str], check_import, job) -> int:
         return EXIT_ERROR
 
 
+def report_progress(d: Path, done: int) -> None:
+    """Tell the parent that ``done`` units (samples) are finished: ``PROGRESS_FILE`` in ``d``,
+    replaced atomically so the parent never reads half a number."""
+    tmp = d / (PROGRESS_FILE + ".tmp")
+    tmp.write_text(str(int(done)))
+    os.replace(tmp, d / PROGRESS_FILE)
+
+
 def _import_lava() -> None:
     import lava.magma.core.run_configs
     import lava.proc.lif.process  # noqa: F401
@@ -123,6 +133,7 @@ def _graph_job(d: Path) -> tuple[dict, dict]:
             spikes[c][b] = s[c]
             if c in vs:
                 vs[c][b] = v[c]
+        report_progress(d, b + 1)
     arrays = {f"s{i}": spikes[c] for i, c in enumerate(record)}
     arrays.update({f"v{i}": vs[c] for i, c in enumerate(record) if c in vs})
     return arrays, {"record": record, "timings": timings}
