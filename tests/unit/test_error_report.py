@@ -126,3 +126,43 @@ def test_report_needs_a_float_model_and_good_input(prog, tmp_path):
     with pytest.raises(InputError):
         prog.report(X[:, :, :10])
 
+
+
+def test_conv_wrap_counter_counts_lavas_24_bit_output():
+    """A shared-kernel Conv block whose sums leave Lava's signed 24-bit output (``signed_clamp``):
+    the report counts exactly the sums a scipy correlation puts out of range, names the layer
+    with the hint, and the instrumented loop's spikes stay the emulator's."""
+    from scipy.signal import correlate
+
+    from snnc.compiler.ir import loihi, ops
+    from snnc.compiler.ir.graph import Graph
+
+    rng = np.random.default_rng(0)
+    c_in, h = 2, 6
+    kernel = rng.normal(0.3, 0.5, (3, c_in, 3, 3))
+    nodes = {
+        "in": ops.Input(shape=(c_in, h, h)),
+        "conv": ops.Conv2d((h, h), kernel, (1, 1), (0, 0), (1, 1), 1, np.zeros(3)),
+        "if1": ops.IF(r=np.full((3, 4, 4), 1e4), v_threshold=np.ones((3, 4, 4)), v_reset=np.zeros((3, 4, 4))),
+        "out": ops.Output(shape=(3, 4, 4)),
+    }
+    g = Graph(nodes, [("in", "conv"), ("conv", "if1"), ("if1", "out")])
+    prog = snnc.compile(g)
+    (syn,) = [n for n in prog.graph.of_kind(loihi.ConvSynapse)]
+    x = (rng.random((3, 12, c_in, h, h)) < 0.5).astype(np.uint8)
+    assert prog.report(x).layer("if1").conv_wraps == 0
+    big = np.asarray(prog.graph[syn].weights, dtype=np.int64) * 2**17  # Lava's Conv clips nothing
+    hot = _with(prog, syn, weights=big)
+    r = hot.report(x)
+    # the sums Lava computes: a valid cross-correlation of each step's spikes with the kernel
+    acc = np.stack([
+        np.stack([sum(correlate(x[b, t, c].astype(np.int64), big[o, c], mode="valid") for c in range(c_in))
+                  for o in range(big.shape[0])])
+        for b in range(x.shape[0]) for t in range(x.shape[1])
+    ])
+    want = int(np.count_nonzero((acc < -2**23) | (acc >= 2**23)))
+    assert want > 0 and r.layer("if1").conv_wraps == want
+    assert any("24-bit output" in hint for hint in r.layer("if1").hints)
+    tr = chip_traces(hot.graph, x, x.shape[1])
+    raw = emulator.run(hot.graph, x, x.shape[1] + 1)
+    np.testing.assert_array_equal(raw.spikes["if1"][:, 1:].reshape(tr["if1"].spikes.shape), tr["if1"].spikes)
