@@ -108,6 +108,9 @@ def test_sinabs_mlp_matches_sinabs(tmp_path, reset_fn, reset) -> None:
     conv = dataclasses.replace(preset("sinabs"), reset=reset)
     got = snnc.simulate(g, x.numpy(), record=list(want), **_flags(conv))
     _assert_layers_equal(got, want)
+    # the torch frontend takes the module itself (through the same exporter)
+    direct = snnc.load(net, x[:, 0])
+    _assert_layers_equal(snnc.simulate(direct, x.numpy(), record=list(want), **_flags(conv)), want)
     if reset == "subtract":  # the preset's own reset; the other one must differ somewhere
         other = snnc.simulate(g, x.numpy(), record=list(want), **{**_flags(conv), "reset": "value"})
         assert any(not np.array_equal(other[k].reshape(v.shape), v) for k, v in want.items())
@@ -210,6 +213,8 @@ def test_rockpool_net_matches_rockpool(tmp_path, caplog, synapse_input) -> None:
         got = snnc.simulate(g, x.numpy(), record=list(want), **_flags(conv))
     assert "Rockpool 3.1.0's r" in caplog.text and "leading dims (1, 40)" in caplog.text
     _assert_layers_equal(got, want)
+    direct = snnc.load(net, x[:, 0])  # the torch frontend, through the same exporter
+    _assert_layers_equal(snnc.simulate(direct, x.numpy(), record=list(want), **_flags(conv)), want)
     # without the repair (another dt, so the signature does not match) Rockpool is not reproduced
     off = snnc.simulate(g, x.numpy(), record=list(want), **{**_flags(conv), "dt": 2 * DT})
     assert any(not np.array_equal(off[k].reshape(v.shape), v) for k, v in want.items())
