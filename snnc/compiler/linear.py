@@ -121,6 +121,35 @@ def _pool_matrix(op: ops.SumPool2d) -> sp.csr_matrix:
     )
 
 
+def conv_then_pool(conv: ops.Conv2d, pool: ops.SumPool2d) -> ops.Conv2d | None:
+    """The single convolution equal to ``pool(conv(x))`` (no bias), or None.
+
+    A pool (kernel q, stride r, no padding) reads only computed conv outputs, at positions
+    ``r·o + a`` (a < q); the conv (kernel k, stride s, dilation d, padding p) reads input
+    ``s·(r·o + a) + d·k − p``.  So the pair is one convolution of stride ``r·s``, padding p,
+    dilation 1 and kernel ``W'[j] = v·Σ_{a·s + k·d = j} W[k]`` (per axis, size
+    ``(q − 1)·s + (k − 1)·d + 1``; v = 1, or 1/(q_h·q_w) for AvgPool2d), with the same output
+    shape.  Building it directly skips the conv's unrolled matrix and the sparse product.
+    """
+    if any(int(v) != 0 for v in pool.padding) or tuple(pool.input_shape) != tuple(conv.out_shape):
+        return None
+    w = np.asarray(conv.weight, dtype=np.float64)
+    q = tuple(int(v) for v in pool.kernel_size)
+    s, d = tuple(int(v) for v in conv.stride), tuple(int(v) for v in conv.dilation)
+    k = w.shape[2:]
+    size = tuple((qi - 1) * si + (ki - 1) * di + 1 for qi, si, ki, di in zip(q, s, k, d))
+    out = np.zeros((*w.shape[:2], *size))
+    value = 1.0 / float(np.prod(q)) if isinstance(pool, ops.AvgPool2d) else 1.0
+    for a in range(q[0]):
+        for b in range(q[1]):
+            rows = slice(a * s[0], a * s[0] + (k[0] - 1) * d[0] + 1, d[0])
+            cols = slice(b * s[1], b * s[1] + (k[1] - 1) * d[1] + 1, d[1])
+            out[:, :, rows, cols] += w
+    stride = tuple(int(r) * si for r, si in zip(pool.stride, s))
+    return ops.Conv2d(tuple(conv.input_shape), out * value, stride, tuple(conv.padding), (1, 1),
+                      int(conv.groups), np.zeros(w.shape[0]), meta=dict(conv.meta))
+
+
 def as_matrix(op: ops.Node) -> sp.csr_matrix:
     """The op's linear map as a CSR matrix of shape ``(n_out, n_in)`` (flattened, C order)."""
     if isinstance(op, (ops.Affine, ops.Linear)):

@@ -39,13 +39,20 @@ class Path:
     """
 
     source: str
-    matrix: sp.csr_matrix | np.ndarray
+    #: the matrix, or a :class:`_LazyMatrix` that builds it on first use of :attr:`matrix`
+    stored: "sp.csr_matrix | np.ndarray | _LazyMatrix"
     delay: np.ndarray
     #: the Conv2d op when the path is exactly one convolution applied to a population
     #: (so it can stay a shared-kernel block on the chip); None otherwise
     conv: ops.Conv2d | None = None
     #: True when ``matrix`` is the identity (the path has not passed through any op yet)
     identity: bool = False
+
+    @property
+    def matrix(self) -> sp.csr_matrix | np.ndarray:
+        if isinstance(self.stored, _LazyMatrix):
+            self.stored = self.stored.get()
+        return self.stored
 
 
 @dataclasses.dataclass
@@ -144,7 +151,11 @@ def _compose(node, a: _LazyMatrix, p: Path) -> Path:
         lone_conv = isinstance(node, ops.Conv2d) and p.conv is None and p.matrix.shape[0] == _size(node.in_shape)
         if isinstance(node, (ops.Affine, ops.Linear)):
             return Path(p.source, np.asarray(node.weight, dtype=np.float64), p.delay)
-        return Path(p.source, a.get(), p.delay, node if lone_conv else None)
+        return Path(p.source, a, p.delay, node if lone_conv else None)  # built when first needed
+    if isinstance(node, ops.SumPool2d) and p.conv is not None and isinstance(p.stored, _LazyMatrix):
+        both = linear.conv_then_pool(p.conv, node)  # one convolution: the conv's own matrix is never built
+        if both is not None:
+            return Path(p.source, _LazyMatrix(both), p.delay)
     if isinstance(p.matrix, np.ndarray):
         if isinstance(node, ops.Scale):  # diag(s)·M: row i times s_i, as the sparse product does
             return Path(p.source, np.asarray(node.scale, dtype=np.float64).reshape(-1, 1) * p.matrix, p.delay)

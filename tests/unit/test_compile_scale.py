@@ -156,3 +156,22 @@ def test_compile_100k_neurons_structure():
     assert g["lif4"].dv.dtype == np.int64 and g["lif4"].bias_mant.dtype == np.int64
     stored = sum(g[n].num_synapses for n in g.of_kind(loihi.Synapse, loihi.ConvSynapse))
     assert 4_000_000 < stored < 6_000_000
+
+
+def test_conv_then_pool_never_unrolls_the_conv(monkeypatch):
+    """conv2 → SumPool is composed as one convolution (linear.conv_then_pool): the unpooled conv's
+    matrix (kernel 3×3, stride 1) is never built; the 4×4 stride-2 one is.  The program is the
+    same bit for bit (FINGERPRINTS above)."""
+    from snnc.compiler import linear
+
+    built = []
+    real = linear._conv_matrix
+
+    def spy(weight, in_spatial, stride, *rest):
+        built.append((tuple(np.shape(weight)), tuple(stride)))
+        return real(weight, in_spatial, stride, *rest)
+
+    monkeypatch.setattr(linear, "_conv_matrix", spy)
+    snnc.compile(random_graph(0))
+    assert ((3, 4, 3, 3), (1, 1)) not in built
+    assert ((3, 4, 4, 4), (2, 2)) in built

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -84,6 +86,30 @@ def test_pools_match_torch(seed: int) -> None:
     np.testing.assert_allclose(_run(avg, x), ref_avg, rtol=1e-12, atol=1e-12)
     total = ops.SumPool2d(input_shape=shape, kernel_size=kernel, stride=stride, padding=padding)
     np.testing.assert_allclose(_run(total, x), ref_avg * np.prod(kernel), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_conv_then_pool_is_one_conv_torch_agrees(seed: int) -> None:
+    """The composed convolution equals torch's conv2d followed by its pool, shape and values."""
+    rng = np.random.default_rng(300 + seed)
+    c = _random_conv_case(rng, 2)
+    q = tuple(int(k) for k in rng.integers(1, 4, size=2))
+    r = tuple(int(k) for k in rng.integers(1, 4, size=2))
+    spatial = tuple(n + 8 for n in c["spatial"])  # room for the pool
+    weight = rng.normal(size=(c["cout"], c["cin"] // c["groups"], *c["kernel"]))
+    conv = ops.Conv2d(input_shape=spatial, weight=weight, stride=c["stride"], padding=c["padding"],
+                      dilation=c["dilation"], groups=c["groups"], bias=np.zeros(c["cout"]))
+    avg = bool(seed % 2)
+    pool = (ops.AvgPool2d if avg else ops.SumPool2d)(conv.out_shape, q, r, (0, 0))
+    both = linear.conv_then_pool(conv, pool)
+    x = rng.normal(size=(2, c["cin"], *spatial))
+    y = F.conv2d(torch.from_numpy(x), torch.from_numpy(weight), stride=c["stride"], padding=c["padding"],
+                 dilation=c["dilation"], groups=c["groups"])
+    ref = (F.avg_pool2d(y, q, r) if avg else F.avg_pool2d(y, q, r) * np.prod(q)).numpy()
+    assert both.out_shape == pool.out_shape == ref.shape[1:]
+    np.testing.assert_allclose(_run(both, x), ref, rtol=1e-10, atol=1e-10)
+    # a padded pool reads zeros the conv never computed: no single convolution
+    assert linear.conv_then_pool(conv, dataclasses.replace(pool, padding=(1, 0))) is None
 
 
 def test_dense_scale_flatten() -> None:
