@@ -98,7 +98,8 @@ class StepCoefficients:
     has_current: bool  # True when I carries state between steps (CubaLIF, CubaLI)
 
 
-def _decay(tau: np.ndarray, conv: Convention, name: str, node: str | None) -> np.ndarray:
+def decay(tau: np.ndarray, conv: Convention, name: str, node: str | None) -> np.ndarray:
+    """α = 1 − dt/τ (Euler, refused when dt/τ > 1) or e^(−dt/τ) (exact), per element."""
     tau = np.asarray(tau, dtype=np.float64)
     if np.any(~np.isfinite(tau)) or np.any(tau <= 0):
         bad = tau[~(np.isfinite(tau) & (tau > 0))].flat[0]
@@ -129,7 +130,7 @@ def coefficients(node: ops.NeuronOp, conv: Convention) -> StepCoefficients:
     ones = np.ones(shape)
     f64 = lambda a: np.broadcast_to(np.asarray(a, dtype=np.float64), shape)  # noqa: E731
     if isinstance(node, (ops.LIF, ops.LI)):
-        alpha_v = _decay(f64(node.tau), conv, "tau", name)
+        alpha_v = decay(f64(node.tau), conv, "tau", name)
         gain = 1.0 - alpha_v
         thr = f64(node.v_threshold) if isinstance(node, ops.LIF) else None
         reset = f64(node.v_reset) if isinstance(node, ops.LIF) else None
@@ -143,8 +144,8 @@ def coefficients(node: ops.NeuronOp, conv: Convention) -> StepCoefficients:
             zeros, ones, ones.copy(), f64(node.r) * conv.dt, zeros.copy(), thr, reset, False
         )
     if isinstance(node, (ops.CubaLIF, ops.CubaLI)):
-        alpha_i = _decay(f64(node.tau_syn), conv, "tau_syn", name)
-        alpha_v = _decay(f64(node.tau_mem), conv, "tau_mem", name)
+        alpha_i = decay(f64(node.tau_syn), conv, "tau_syn", name)
+        alpha_v = decay(f64(node.tau_mem), conv, "tau_mem", name)
         w_in = f64(node.w_in)
         g_in = w_in * (1.0 - alpha_i) if conv.synapse_input == "ode" else w_in.copy()
         gain = 1.0 - alpha_v

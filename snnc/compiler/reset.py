@@ -48,10 +48,6 @@ def _refuse(name: str, why: str) -> ValidationError:
     )
 
 
-def _decay(tau: float, conv: Convention) -> float:
-    return 1.0 - conv.dt / tau if conv.integration == "euler" else float(np.exp(-conv.dt / tau))
-
-
 def subtractive(graph: Graph, conv: Convention) -> Graph:
     """Every IF and LIF of ``graph`` rebuilt as a reset-by-subtraction neuron (module docstring).
 
@@ -59,7 +55,7 @@ def subtractive(graph: Graph, conv: Convention) -> Graph:
     """
     dt = conv.dt
     tau_mem = dt if conv.integration == "euler" else dt * COPY_TAU_STEPS_EXACT
-    alpha_copy = 0.0 if conv.integration == "euler" else float(np.exp(-dt / tau_mem))
+    alpha_copy = float(discretize.decay(np.float64(tau_mem), conv, "tau_mem", None))  # 0 or e^−40
     nodes = dict(graph.nodes)
     edges = list(graph.edges)
     for name in graph.of_kind(ops.CubaLIF):
@@ -75,12 +71,12 @@ def subtractive(graph: Graph, conv: Convention) -> Graph:
         if np.any(gain == 0):
             raise _refuse(layer, "an input gain of 0 (r = 0)")
         ones = np.ones(node.shape)
-        if isinstance(node, ops.IF):
-            tau_syn, leak = ones * IF_TAU_STEPS * dt, ones  # the original has no leak
-        else:
+        if isinstance(node, ops.IF):  # the original has no leak; the integrator gets the least one
+            tau_syn, leak = ones * IF_TAU_STEPS * dt, ones
+            alpha_i = discretize.decay(tau_syn, conv, "tau_syn", layer)
+        else:  # the integrator leaks as the membrane did
             tau_syn = np.broadcast_to(np.asarray(node.tau, dtype=np.float64), node.shape).copy()
-            leak = np.asarray(c.alpha_v, dtype=np.float64)
-        alpha_i = np.vectorize(lambda tau: _decay(tau, conv))(tau_syn)
+            leak = alpha_i = np.asarray(c.alpha_v, dtype=np.float64)
         w_in = gain / (1.0 - alpha_i) if conv.synapse_input == "ode" else gain
         theta = np.broadcast_to(np.asarray(node.v_threshold, dtype=np.float64), node.shape)
         nodes[name] = ops.CubaLIF(
