@@ -144,9 +144,9 @@ def conv_then_pool(conv: ops.Conv2d, pool: ops.SumPool2d) -> ops.Conv2d | None:
         for b in range(q[1]):
             rows = slice(a * s[0], a * s[0] + (k[0] - 1) * d[0] + 1, d[0])
             cols = slice(b * s[1], b * s[1] + (k[1] - 1) * d[1] + 1, d[1])
-            out[:, :, rows, cols] += w
+            out[:, :, rows, cols] += w * value  # each term scaled, as the sparse product does
     stride = tuple(int(r) * si for r, si in zip(pool.stride, s))
-    return ops.Conv2d(tuple(conv.input_shape), out * value, stride, tuple(conv.padding), (1, 1),
+    return ops.Conv2d(tuple(conv.input_shape), out, stride, tuple(conv.padding), (1, 1),
                       int(conv.groups), np.zeros(w.shape[0]), meta=dict(conv.meta))
 
 

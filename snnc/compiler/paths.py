@@ -141,7 +141,8 @@ def _compose(node, a: _LazyMatrix, p: Path) -> Path:
 
     Products that cannot change a value are skipped: Flatten is the identity, an op applied
     to the identity is the op's own matrix (dense ops stay dense ndarrays), Scale on a dense
-    path scales its rows.  Every other product is the sparse product ``a @ p.matrix``.
+    path scales its rows, a pool after a lone convolution is one convolution
+    (:func:`linear.conv_then_pool`).  Every other product is the sparse product ``a @ p.matrix``.
     """
     if isinstance(node, ops.Flatten):  # the identity; a conv followed by anything is no lone conv
         return dataclasses.replace(p, conv=None)

@@ -108,6 +108,9 @@ def test_conv_then_pool_is_one_conv_torch_agrees(seed: int) -> None:
     ref = (F.avg_pool2d(y, q, r) if avg else F.avg_pool2d(y, q, r) * np.prod(q)).numpy()
     assert both.out_shape == pool.out_shape == ref.shape[1:]
     np.testing.assert_allclose(_run(both, x), ref, rtol=1e-10, atol=1e-10)
+    # the same floats as the sparse product it replaces, so compiled programs do not move
+    np.testing.assert_array_equal(linear.as_matrix(both).toarray(),
+                                  (linear.as_matrix(pool) @ linear.as_matrix(conv)).toarray())
     # a padded pool reads zeros the conv never computed: no single convolution
     assert linear.conv_then_pool(conv, dataclasses.replace(pool, padding=(1, 0))) is None
 
