@@ -20,11 +20,12 @@ from snnc.errors import InputError, SnncError
 
 def _add_convention(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("discretization (NIR carries no time step)")
-    g.add_argument("--dt", type=float, default=1e-4, help="time step in the model's time unit (default 1e-4, snnTorch's)")
-    g.add_argument("--integration", choices=("euler", "exact"), default="euler", help="forward Euler (default) or exact exponential")
-    g.add_argument("--spike-if", choices=(">", ">="), default=">", help="threshold comparison (default '>')")
-    g.add_argument("--synapse-input", choices=("ode", "jump"), default="ode", help="how CubaLIF input enters its current (default 'ode')")
-    g.add_argument("--reset", choices=("value", "subtract"), default="value",
+    # default None: --from fills what is not given, then snnc.compiler.discretize.Convention's defaults
+    g.add_argument("--dt", type=float, default=None, help="time step in the model's time unit (default 1e-4, snnTorch's)")
+    g.add_argument("--integration", choices=("euler", "exact"), default=None, help="forward Euler (default) or exact exponential")
+    g.add_argument("--spike-if", choices=(">", ">="), default=None, help="threshold comparison (default '>')")
+    g.add_argument("--synapse-input", choices=("ode", "jump"), default=None, help="how CubaLIF input enters its current (default 'ode')")
+    g.add_argument("--reset", choices=("value", "subtract"), default=None,
                    help="after a spike: v <- NIR's v_reset (default) or v <- v - threshold")
 
 
@@ -97,7 +98,6 @@ def _parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("inspect", help="describe a model file or a compiled program")
     i.add_argument("path")
-    _add_convention(i)
     return p
 
 

@@ -32,6 +32,7 @@ membrane gain is β (the factor Rockpool's current carries) under the compile co
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -71,13 +72,13 @@ def preset(name: str, export_dt: float | None = None) -> Convention:
 
 
 def apply_preset(args: Any, name: str | None) -> None:
-    """CLI ``--from NAME``: set ``args.dt`` etc. from the preset where they are at their defaults."""
-    if name is None:
-        return
+    """CLI ``--from NAME``: fill ``args.dt`` etc. that were not given (None) from the preset,
+    then from :class:`Convention`'s defaults; flags given on the command line always win."""
     default = Convention()
-    for field, value in PRESETS[name].items():
-        if getattr(args, field) == getattr(default, field):
-            setattr(args, field, value)
+    for field in dataclasses.fields(Convention):
+        if getattr(args, field.name) is None:
+            value = PRESETS[name][field.name] if name is not None else getattr(default, field.name)
+            setattr(args, field.name, value)
 
 
 def _all(a: Any, value: float) -> bool:

@@ -230,6 +230,12 @@ def test_rockpool_compile_says_what_lava_cannot_do(tmp_path, caplog) -> None:
         prog = snnc.compile(g, convention=conv)
     notes = {r["name"]: " ".join(r["notes"]) for r in prog.layers}
     assert "Rockpool 3.1.0" in notes["1_LIFTorch"] and "repaired" in notes["1_LIFTorch"]
+    # the CLI: the preset refuses (exit 2), the error's hint (--reset value) compiles
+    from snnc.cli import main
+
+    path = tmp_path / "rockpool.nir"
+    assert main(["compile", str(path), "--from", "rockpool", "-o", str(tmp_path / "a")]) == 2
+    assert main(["compile", str(path), "--from", "rockpool", "--reset", "value", "-o", str(tmp_path / "b")]) == 0
 
 
 # ============================================================================== snnTorch, subtract

@@ -52,6 +52,20 @@ def test_from_preset_sets_the_convention(tmp_path):
     assert snnc.Program.load(tmp_path / "q").convention.dt == 0.5
 
 
+def test_explicit_flags_win_over_the_preset_even_at_their_defaults():
+    from snnc.cli import _parser
+    from snnc.frontends.conventions import apply_preset
+
+    def conv(*argv):
+        a = _parser().parse_args(["compile", "m.nir", *argv])
+        apply_preset(a, a.exporter)
+        return a.dt, a.integration, a.spike_if, a.synapse_input, a.reset
+
+    assert conv() == (1e-4, "euler", ">", "ode", "value")
+    assert conv("--from", "rockpool") == (1e-3, "exact", ">=", "jump", "subtract")
+    assert conv("--from", "rockpool", "--reset", "value", "--spike-if", ">") == (1e-3, "exact", ">", "jump", "value")
+
+
 def test_unknown_emitter():
     with pytest.raises(ValidationError, match="unknown --emit"):
         emit.default_path("m.nir", "tflite")
