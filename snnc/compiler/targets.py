@@ -249,7 +249,9 @@ def target_from_dict(data: Mapping[str, Any], origin: str = "<dict>") -> TargetS
         if key in RESOURCE_FIELDS and value <= 0:
             raise ValidationError(f"target file {origin!r}: {key} = {value} must be positive",
                                   hint=f"give {key} a value > 0")
-    base_name = data.get("base", data.get("name", "loihi2")).lower()
+    # a name is the base only when it names one (a saved custom target's name does not)
+    named = str(data.get("name", "")).lower()
+    base_name = str(data.get("base", named if named in _BASE else "loihi2")).lower()
     if base_name not in _BASE:
         raise ValidationError(f"target file {origin!r}: unknown base {base_name!r}",
                               hint=f"base is one of: {', '.join(_BASE)}")

@@ -64,6 +64,16 @@ def test_target_file_round_trip_through_compile_and_save(tmp_path):
     assert load_target_file(j) == prog.target
 
 
+def test_a_custom_target_name_saves_and_loads(tmp_path):
+    """A target named after the user's board (not a base) round-trips through a saved program."""
+    f = tmp_path / "mine.toml"
+    f.write_text('name = "my_board"\nneurons_per_core = 64\n')
+    prog = snnc.compile(MLP, target=str(f))
+    assert prog.target.name == "my_board" and prog.target.neurons_per_core == 64
+    back = snnc.Program.load(prog.save(tmp_path / "out"))
+    assert back.target == prog.target
+
+
 @pytest.mark.parametrize("text, match", [
     ('neurons_per_cores = 5\n', "unknown key 'neurons_per_cores'"),
     ('neurons_per_core = "many"\n', "neurons_per_core = 'many' is not an integer"),
