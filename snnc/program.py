@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -249,10 +250,15 @@ class Program:
         if self.encoder is not None:
             meta["encoder"] = self.encoder.to_json()
         (d / "program.json").write_text(json.dumps(meta, indent=2, default=_json_default))
+        # an earlier save into the same directory must not leave parts this program lacks
         if self.reference is not None:
             save_graph(self.reference, d / "reference")
+        elif (d / "reference").exists():
+            shutil.rmtree(d / "reference")
         if self.placement is not None:
             self.placement.save(d / "placement.npz")
+        else:
+            (d / "placement.npz").unlink(missing_ok=True)
         return d
 
     @classmethod

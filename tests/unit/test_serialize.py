@@ -91,3 +91,19 @@ def test_unsaveable_value(tmp_path):
     g = Graph({"in": loihi.SpikeSource((1,), meta={"obj": object()})}, [])
     with pytest.raises(IRError, match="cannot save"):
         save_graph(g, tmp_path)
+
+
+def test_saving_over_an_older_program_leaves_nothing_of_it(tmp_path):
+    """A program without a float reference or placement, saved where one with them was, loads
+    without them (nothing stale is picked up)."""
+    from pathlib import Path
+
+    import snnc
+
+    prog = snnc.compile(Path(__file__).resolve().parents[2] / "examples" / "mlp.nir")
+    d = prog.save(tmp_path / "p")
+    assert snnc.Program.load(d).reference is not None and snnc.Program.load(d).placement is not None
+    prog.reference = prog.placement = None
+    prog.save(d)
+    back = snnc.Program.load(d)
+    assert back.reference is None and back.placement is None

@@ -268,14 +268,16 @@ def run_step_model(model, x, steps: int | None = None, *, progress: bool | None 
     outs = [n for n in names if not n.startswith("state_out.")]
     zero = np.zeros((batch, *in_shape), dtype=dtype)
     rec: dict[str, list] = {n: [] for n in outs}
-    from tqdm import tqdm
+    from snnc import progress as progress_bar
 
-    for t in tqdm(range(steps), desc="onnx steps", disable=None if progress is None else not progress):
-        feeds["x"] = x[:, t].astype(dtype) if t < x.shape[1] else zero
-        feeds["reset"] = np.array(t == 0)
-        result = dict(zip(names, sess.run(names, feeds)))
-        for n in outs:
-            rec[n].append(result[n])
-        for s in states:
-            feeds[f"state_in.{s['key']}"] = result[f"state_out.{s['key']}"]
+    with progress_bar.bar(total=steps, desc="onnx steps", unit="step", progress=progress) as bar:
+        for t in range(steps):
+            feeds["x"] = x[:, t].astype(dtype) if t < x.shape[1] else zero
+            feeds["reset"] = np.array(t == 0)
+            result = dict(zip(names, sess.run(names, feeds)))
+            for n in outs:
+                rec[n].append(result[n])
+            for s in states:
+                feeds[f"state_in.{s['key']}"] = result[f"state_out.{s['key']}"]
+            bar.update(1)
     return {n: np.stack(v, axis=1) if v else np.zeros((batch, 0)) for n, v in rec.items()}
