@@ -51,11 +51,10 @@ def write(prog, kind: str, path: str | Path) -> Path:
     if kind == "netx":
         return prog.export_netx(path)
     try:
-        from snnc.backends.onnx_step import export_program
+        prog.export_onnx(path)  # imports onnx only here
     except ImportError as e:
         raise BackendUnavailableError(
             f"the ONNX step-model exporter is not available ({e})",
             hint="install snnc with its ONNX dependencies (bash scripts/install.sh), or use --emit snnc",
         ) from None
-    export_program(prog, path)
     return path

@@ -263,7 +263,9 @@ def convert(
     if thresholds == "search":
         sub = slice(0, SEARCH_SAMPLES)
         targets = {n: np.clip(acts[n][sub] / scales[n], 0.0, 1.0) for n in chosen}
-        balanced, chosen = search_thresholds(balanced, spikes[sub], targets, conv)
+        # θ is searched under the reset the converted network will have
+        dynamics = dataclasses.replace(conv, reset="subtract" if reset == "subtract" else "value")
+        balanced, chosen = search_thresholds(balanced, spikes[sub], targets, dynamics)
     if reset == "subtract":
         balanced = subtractive(balanced, conv)
     meta = dict(graph.meta)

@@ -71,11 +71,9 @@ def read_model(source: Any):
 
 
 def _step_model(model):
-    """G2's step-model importer, when present (an older checkout treats every file as an ANN)."""
-    try:
-        from snnc.frontends.onnx_step import is_step_model, load_step_model
-    except ImportError:
-        return None
+    """The Graph/Program of an snnc step model (:mod:`snnc.frontends.onnx_step`), else None."""
+    from snnc.frontends.onnx_step import is_step_model, load_step_model
+
     return load_step_model(model) if is_step_model(model) else None
 
 
