@@ -5,7 +5,7 @@ point) provides the fixtures; the helpers here also work without pytest::
 
     from snnc.testing import assert_spikes_match, write_golden, Baselines
 
-Names are imported lazily so that loading the plugin stays cheap.
+Names are imported lazily: the golden-file and baseline modules load on first use.
 """
 
 from __future__ import annotations

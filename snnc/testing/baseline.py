@@ -15,8 +15,9 @@ A baseline file is JSON::
 The key is the target plus the versions of the software that produce the numbers
 (:func:`baseline_key`), so a new compiler or Lava release records its own baseline instead of
 silently moving the old one.  :meth:`Baselines.check` compares a value with the baseline of
-the current key; when there is none it falls back to the newest baseline of the same target
-(for ``emulator`` and ``lava``, whose spikes are identical, of either), says so in the failure
+the current key; when there is none it falls back to another baseline of the same target (the
+last key in sorted order: versions compare as strings, so not necessarily the newest; for
+``emulator`` and ``lava``, whose spikes are identical, of either), says so in the failure
 message, and fails with a hint to record one when the target has
 none.  A metric with no tolerance must match exactly (``atol = rtol = 0``).
 """

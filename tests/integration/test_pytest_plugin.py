@@ -178,3 +178,19 @@ def test_project_regression_tests_run_on_each_target(target):
     )
     assert r.returncode == 0, r.stdout[-2000:]
     assert " passed" in r.stdout.splitlines()[-1] and "failed" not in r.stdout.splitlines()[-1]
+
+
+def test_compile_cache_tells_large_arrays_apart():
+    """Calibration arrays that differ in one spike are different compiles (a numpy repr elides
+    the middle of a large array, so it cannot be the key)."""
+    from snnc.testing.plugin import Compiler
+
+    x = np.concatenate([np.load(ROOT / "examples" / "mlp_input.npz")["x"]] * 8)
+    y = x.copy()
+    y.flat[y.size // 2] ^= 1
+    assert repr(x) == repr(y)
+    compile_ = Compiler()
+    a = compile_(ROOT / "examples" / "mlp.nir", calibration=x)
+    assert compile_(ROOT / "examples" / "mlp.nir", calibration=x.copy()) is a
+    compile_(ROOT / "examples" / "mlp.nir", calibration=y)
+    assert compile_.compiled == 2
