@@ -23,8 +23,9 @@ skipped.  u and v are held as float64 integers (all < 2^53, so ``u·f/4096`` is 
 
 Two more shortcuts, each exact:
 
-* with ``du = 4095`` everywhere (u does not decay) and 64·A_c < 2^23 (the ±2^24 wrap cannot
-  fire), ``u = a << 6`` is added straight into v and never stored;
+* with ``du = 4095`` everywhere (Lava's factor 4096 − (du + 1) = 0: u keeps nothing from the
+  step before) and 64·A_c < 2^23 (the ±2^24 wrap cannot fire), ``u = a << 6`` is added
+  straight into v and never stored;
 * with ``vth << 6 < 2^23 − 1`` the upper clip is dropped: a v above 2^23 − 1 spikes and is
   reset to 0 either way, so only ``max(v, −(2^23 − 1))`` remains.
 
