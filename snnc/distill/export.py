@@ -59,7 +59,7 @@ def to_nir(student) -> nir.NIRGraph:
     nodes = {"input": nir.Input(input_type=np.array(shape))}
     edges = []
     prev = "input"
-    x = torch.zeros(1, 1, *shape)
+    x = torch.zeros(1, 1, *shape, device=next(student.parameters()).device)  # e.g. CUDA after fit
     for name, m in student.body.named_children():
         with torch.no_grad():
             y = m(x)

@@ -87,3 +87,14 @@ def test_exported_nir_compiles_from_file(tmp_path):
 
     prog = snnc.compile(str(tmp_path / "s.nir"), target="loihi2")
     assert [r["kind"] for r in prog.layers] == ["CubaLIF", "CubaLIF", "I"]
+
+
+def test_to_nir_probes_on_the_students_device(monkeypatch):
+    # fit moves the student to CUDA when present; the shape probe must follow its parameters.
+    # ``meta`` stands in for CUDA (a CPU probe tensor fails the same way); _np can't read meta.
+    from snnc.distill import export
+
+    st = conv_student((1, 8, 8), [2], 6, 2).to("meta")
+    monkeypatch.setattr(export, "_np", lambda t: np.zeros(tuple(t.shape)))
+    graph = export.to_nir(st)
+    assert "conv1" in graph.nodes and "out" in graph.nodes
