@@ -84,8 +84,9 @@ def fit(distiller, x_teacher: torch.Tensor, x_student: torch.Tensor, y: torch.Te
     """Train ``distiller.student`` for ``epochs`` float epochs, then ``qat_epochs`` epochs in QAT
     mode (registers re-taken from ``snnc.compile`` every batch).  Returns per-epoch mean logs.
 
-    ``checkpoint``: a file written after every epoch (student, teacher, optimizers, epoch) and
-    resumed from when it exists."""
+    ``checkpoint``: a file written after every epoch (student, teacher, the losses' parameters
+    such as feature projectors, both optimizers, epoch, history) and resumed from when it exists;
+    checkpoints written before the losses and the teacher optimizer were saved still load."""
     seed_everything(seed)
     dev = pick_device(device)
     student = distiller.student.to(dev)
@@ -104,6 +105,10 @@ def fit(distiller, x_teacher: torch.Tensor, x_student: torch.Tensor, y: torch.Te
         distiller.opt.load_state_dict(state["opt"])
         if distiller.teacher is not None and state.get("teacher") is not None:
             distiller.teacher.load_state_dict(state["teacher"])
+        if state.get("losses") is not None:  # absent from older checkpoints
+            distiller.losses.load_state_dict(state["losses"])
+        if distiller.teacher_opt is not None and state.get("teacher_opt") is not None:
+            distiller.teacher_opt.load_state_dict(state["teacher_opt"])
         start, history = state["epoch"], state["history"]
         for _ in range(start):  # the same batch order as an uninterrupted run
             _batches(len(y), batch, gen, rank, world)
@@ -122,8 +127,12 @@ def fit(distiller, x_teacher: torch.Tensor, x_student: torch.Tensor, y: torch.Te
             bar.set_postfix(loss=f"{logs['loss']:.3f}")
             bar.update()
             if path is not None and rank == 0:
+                # = distiller.state_dict() split by part: the student unwrapped (no DDP "module.")
+                t, t_opt = distiller.teacher, distiller.teacher_opt
                 torch.save({"student": student.state_dict(), "opt": distiller.opt.state_dict(), "epoch": epoch + 1,
-                            "teacher": None if distiller.teacher is None else distiller.teacher.state_dict(),
+                            "teacher": None if t is None else t.state_dict(),
+                            "losses": distiller.losses.state_dict(),
+                            "teacher_opt": None if t_opt is None else t_opt.state_dict(),
                             "history": history}, path)
     if qat_epochs:
         student.quantize()  # registers of the final weights

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from snnc.distill import Distiller, dense_student, fit, loss_family
+from snnc.distill import Distiller, ReverseKD, dense_student, fit, loss_family
 from snnc.distill.data import rate_encode
 
 
@@ -34,6 +34,35 @@ def test_checkpoint_resume_equals_uninterrupted(tmp_path):
     assert [h["epoch"] for h in hist] == [1, 2]
     for a, b in zip(d1.student.parameters(), d3.student.parameters()):
         assert torch.equal(a, b)
+
+
+def _setup_feature_two_way():
+    d, x, xs, y = _setup()
+    pairs = {"body.fc2": "1"}  # a 10-wide student tap onto the 16-wide teacher ReLU: a projector
+    torch.manual_seed(0)
+    return Distiller(d.teacher, d.student, loss_family("feature", pairs=pairs), taps=pairs,
+                     reverse=ReverseKD(teacher_lr=1e-2)), x, xs, y
+
+
+def test_checkpoint_resume_restores_projectors_and_teacher_optimizer(tmp_path):
+    # the feature loss owns a trained projector and the two-way loop a teacher optimizer: both
+    # must come back from the checkpoint for the resumed run to equal the uninterrupted one
+    d1, x, xs, y = _setup_feature_two_way()
+    h1 = fit(d1, x, xs, y, epochs=3, batch=32, seed=3, progress=False)
+    assert d1.teacher_opt is not None and len(list(d1.losses.parameters())) > 0
+    ck = tmp_path / "ck.pt"
+    d2, *_ = _setup_feature_two_way()
+    fit(d2, x, xs, y, epochs=1, batch=32, seed=3, checkpoint=ck, progress=False)
+    d3, *_ = _setup_feature_two_way()
+    h3 = fit(d3, x, xs, y, epochs=3, batch=32, seed=3, checkpoint=ck, progress=False)
+    assert h3 == h1
+    for a, b in zip(d1.state_dict().values(), d3.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    for o1, o3 in ((d1.opt, d3.opt), (d1.teacher_opt, d3.teacher_opt)):
+        s1, s3 = o1.state_dict()["state"], o3.state_dict()["state"]
+        assert s1.keys() == s3.keys()
+        for k in s1:
+            assert all(torch.equal(s1[k][n], s3[k][n]) for n in s1[k])
 
 
 def test_qat_epochs_end_in_qat_mode_with_current_registers():
