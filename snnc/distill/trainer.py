@@ -3,9 +3,10 @@ seeds, CPU by default / CUDA when present, and DDP when launched with ``torchrun
 
 DDP: with ``WORLD_SIZE > 1`` in the environment (torchrun), :func:`ddp_setup` joins the
 process group (NCCL on CUDA, Gloo on CPU), each rank trains on ``indices[rank::world]`` of
-every epoch's permutation and the student is wrapped in ``DistributedDataParallel``.
-Checked by hand on CPU with Gloo (``torchrun --nproc_per_node 2``: the ranks' weights stay
-equal); NCCL/CUDA is untested here, and the projectors owned by feature losses are trained per
+every epoch's permutation (padded to a multiple of ``world``, so the ranks take equal batch
+counts) and the student is wrapped in ``DistributedDataParallel``.  Checked on CPU with Gloo
+(``torchrun --nproc_per_node 2``, the slow tests: the ranks' weights stay equal, also with a
+data set of odd size); NCCL/CUDA is untested here, and the projectors owned by feature losses are trained per
 rank (not synchronised).
 """
 
@@ -57,7 +58,14 @@ def _bar(total: int, desc: str, progress: bool | None):
 
 
 def _batches(n: int, batch: int, gen: torch.Generator, rank: int = 0, world: int = 1):
-    idx = torch.randperm(n, generator=gen)[rank::world]
+    """This rank's batches of one epoch.  With ``world > 1`` the permutation is padded by
+    repeating its head to a multiple of ``world`` (as ``DistributedSampler`` does), so every
+    rank gets as many batches of the same sizes: an extra one would hang in all-reduce."""
+    idx = torch.randperm(n, generator=gen)
+    pad = -n % world
+    if pad:
+        idx = torch.cat([idx, idx.repeat(-(-pad // n))[:pad]])
+    idx = idx[rank::world]
     return [idx[i : i + batch] for i in range(0, len(idx), batch)]
 
 

@@ -11,6 +11,7 @@ from torch import nn
 
 from snnc.distill import Distiller, ReverseKD, dense_student, fit, loss_family
 from snnc.distill.data import rate_encode
+from snnc.distill.trainer import _batches
 
 
 def _setup():
@@ -77,13 +78,14 @@ def test_qat_epochs_end_in_qat_mode_with_current_registers():
 
 
 DDP_SCRIPT = '''
-import torch, torch.distributed as dist
+import sys, torch, torch.distributed as dist
 from torch import nn
 from snnc.distill import Distiller, dense_student, fit, loss_family
 from snnc.distill.data import rate_encode
 torch.set_num_threads(1)
 g = torch.Generator().manual_seed(0)
-x = torch.rand(96, 12, generator=g); y = (x[:, :6].sum(1) > x[:, 6:].sum(1)).long()
+n = int(sys.argv[1]) if len(sys.argv) > 1 else 96
+x = torch.rand(n, 12, generator=g); y = (x[:, :6].sum(1) > x[:, 6:].sum(1)).long()
 torch.manual_seed(0)
 teacher = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 2))
 d = Distiller(teacher, dense_student([12, 10, 10, 2]), loss_family("kd"))
@@ -105,5 +107,31 @@ def test_torchrun_ddp_on_cpu_keeps_ranks_equal(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     r = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(script)], capture_output=True, text=True,
                        timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [(tmp_path / f"rank{i}.txt").read_text() for i in range(2)] == ["EQUAL True"] * 2
+
+
+def test_ddp_shards_give_every_rank_the_same_batches():
+    # an extra batch (or a longer last one) on one rank leaves the others waiting in all-reduce
+    for n, batch, world in [(97, 16, 2), (96, 16, 2), (10, 4, 3), (2, 4, 3), (100, 7, 4)]:
+        shards = [_batches(n, batch, torch.Generator().manual_seed(5), r, world) for r in range(world)]
+        sizes = [[len(b) for b in bs] for bs in shards]
+        assert all(sz == sizes[0] for sz in sizes), (n, world, sizes)
+        seen = torch.cat([b for bs in shards for b in bs])
+        assert set(seen.tolist()) == set(range(n))  # padding repeats samples, drops none
+    # one process: exactly the batches of before (randperm in chunks)
+    ref = torch.randperm(97, generator=torch.Generator().manual_seed(5)).split(16)
+    got = _batches(97, 16, torch.Generator().manual_seed(5))
+    assert len(got) == len(ref) and all(torch.equal(a, b) for a, b in zip(got, ref))
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_on_cpu_with_uneven_shards(tmp_path):
+    # 97 samples on 2 ranks: without padding rank 0 takes one batch more and hangs in all-reduce
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    torchrun = Path(sys.executable).with_name("torchrun")
+    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", str(script), "97"], capture_output=True,
+                       text=True, timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert [(tmp_path / f"rank{i}.txt").read_text() for i in range(2)] == ["EQUAL True"] * 2
