@@ -6,8 +6,8 @@ process group (NCCL on CUDA, Gloo on CPU), each rank trains on ``indices[rank::w
 every epoch's permutation (padded to a multiple of ``world``, so the ranks take equal batch
 counts) and the student is wrapped in ``DistributedDataParallel``.  Checked on CPU with Gloo
 (``torchrun --nproc_per_node 2``, the slow tests: the ranks' weights stay equal, also with a
-data set of odd size); NCCL/CUDA is untested here, and the projectors owned by feature losses are trained per
-rank (not synchronised).
+data set of odd size); NCCL/CUDA is untested here, and the projectors owned by feature losses
+are trained per rank (not synchronised).
 """
 
 from __future__ import annotations
