@@ -3,9 +3,9 @@
 A netx file stores one integer matrix ``W`` per dense layer.  ``hdf5.Network`` passes it
 through lava-dl's ``netx.utils.optimize_weight_bits`` (its own copy, not Lava's)::
 
-    mixed:       scale = min(127 / max W, −128 / min W),  s = floor(log2 scale) + 1
-    excitatory:  scale = 255 / max W,                    s = floor(log2 scale)
-    inhibitory:  scale = −256 / min W,                   s = floor(log2 scale)
+    excitatory (min W ≥ 0):  scale = 255 / max W,                  s = floor(log2 scale)
+    inhibitory (max W < 0):  scale = −256 / min W,                 s = floor(log2 scale)
+    mixed (otherwise):       scale = min(127 / max W, −128 / min W),  s = floor(log2 scale) + 1
     n = trailing zero bits shared by all W (≤ 8), minus 1 if mixed
     W_lava = W << s,  num_weight_bits = 8 − s − n,  weight_exp = −s
 
@@ -21,8 +21,6 @@ export and import both rest on that test.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -47,30 +45,43 @@ def effective_weights(
 def netx_optimize(w: np.ndarray) -> tuple[np.ndarray, int, int] | str:
     """lava-dl's ``optimize_weight_bits`` on a stored matrix: (W_lava, bits, weight_exp).
 
-    Returns a reason string instead where lava-dl's arithmetic breaks down (an all-zero
-    matrix divides by zero; a scale below one shifts left by a negative amount).
+    lava-dl's sign mode: inhibitory iff max W < 0, excitatory iff min W ≥ 0, mixed otherwise
+    (so a non-positive matrix with a zero is *mixed* to lava-dl, while Lava's Dense, which
+    netx does not hand lava-dl's sign mode, calls it inhibitory).
+
+    Returns a reason string instead where lava-dl's arithmetic breaks down: an all-zero
+    matrix divides by zero; mixed weights outside [-256, 254] are clipped; a scale below one
+    shifts left by a negative amount; and a bit count outside Loihi's 1..8 (9 bits make
+    Lava's truncation shift negative for a Dense it calls inhibitory; 0 bits truncate every
+    weight to zero).
     """
     w = np.asarray(w, dtype=np.int64)
-    hi, lo = int(w.max(initial=0)), int(w.min(initial=0))
-    if hi == 0 and lo == 0:
+    if w.size == 0 or not np.any(w):
         return "every weight is zero (lava-dl divides by the largest weight)"
-    mixed = hi > 0 and lo < 0
-    if mixed and (hi > 254 or lo < -256):
+    hi, lo = int(w.max()), int(w.min())
+    if lo < 0 and (hi > 254 or (lo < -256 and hi > 0)):  # lava-dl's two clipping branches
         return f"weights span [{lo}, {hi}]; lava-dl clips mixed-sign weights to [-256, 254]"
+    inhibitory, excitatory = hi < 0, lo >= 0
+    mixed = not (inhibitory or excitatory)
     if mixed:
-        scale = min(127 / hi, -128 / lo)
-    elif hi < 0 or lo < 0:
+        scale = min(127 / hi if hi > 0 else np.inf, -128 / lo)
+    elif inhibitory:
         scale = -256 / lo
     else:
         scale = 255 / hi
-    s = math.floor(math.log2(scale)) + int(mixed)
+    s = int(np.floor(np.log2(scale))) + int(mixed)
     if s < 0:
         return f"weights reach {hi if abs(hi) >= abs(lo) else lo}; lava-dl handles |w| ≤ 255 (256 inhibitory)"
     n = 8
     while n > 0 and np.any(w % (1 << n)):
         n -= 1
     n -= int(mixed)
-    return w << s, 8 - s - n, -s
+    bits = 8 - s - n
+    if not 1 <= bits <= 8:
+        return (f"lava-dl sets num_weight_bits = {bits} for weights in [{lo}, {hi}]; Loihi synapses "
+                "hold 1 to 8 (0 truncates every weight to zero; 9 shifts Lava's truncation by -1 "
+                "when its Dense sees no positive weight)")
+    return w << s, bits, -s
 
 
 def netx_effective_parts(parts: list[np.ndarray]) -> list[np.ndarray] | str:
