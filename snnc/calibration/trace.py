@@ -2,10 +2,10 @@
 
 :func:`float_traces` records the float reference's spikes z and membrane v of every neuron
 population (and the value of every Output) per step.  :func:`chip_traces` runs a compiled
-program's Loihi-dialect graph with the emulator's own per-step state objects
-(:class:`~snnc.backends.emulator.compartment.CompartmentState`, Lava's order of operations)
-and records, besides spikes and v of *every* compartment, how often Lava's limited-width
-arithmetic changed a value on each step::
+program's Loihi-dialect graph on the emulator's own loop (:func:`snnc.backends.emulator.run`
+with an :class:`~snnc.backends.emulator.engine.Observer`) and records, besides spikes and v
+of *every* compartment, how often Lava's limited-width arithmetic changed a value on each
+step, from the intermediates of each step (:class:`snnc.compiler.ir.arith.LifStep`)::
 
     u_wraps      u' = decay(u) + (a << 6) left (−2^23, 2^23]; Lava folds it by ∓2^24
     v_saturated  decay(v) + u + b left ±(2^23 − 1) and Lava's clip changed the outcome: below
@@ -14,9 +14,14 @@ arithmetic changed a value on each step::
     int32_wraps  a (sum of synapse buffers), a << 6 or decay(v) + u + b left the int32 range
     conv_wraps   a Conv block's sum left Lava's signed 24-bit output (signed_clamp)
 
+The counts judge the int64 values before any wrap; in ``decay(v) + u + b`` the ``u`` is u'
+after the ±2^24 fold alone (not after Lava's int32 wrap of u', which only differs once u'
+left the int32 range).
+
 A population at synaptic depth k (``start_step``) computes float step t at raw step t + k,
-so chip traces are returned as ``raw[:, k : k + T]``.  The spikes equal ``emulator.run``'s
-(a test checks it); this loop is the slow generic one, for reports on modest batches.
+so chip traces are returned as ``raw[:, k : k + T]``.  The spikes and v are
+``emulator.run``'s (the same loop; a test checks it).  It is the generic loop, for reports on
+modest batches.
 """
 
 from __future__ import annotations
@@ -26,15 +31,16 @@ from typing import Any
 
 import numpy as np
 
-from snnc.backends.emulator.compartment import MAX_UV, V_LIMIT, CompartmentState, decay
-from snnc.backends.emulator.synapse import CONV_BITS, ConvSynapseState, synapse_state, wrap32
-from snnc.backends.emulator.wiring import check_input, wiring
+from snnc.backends.emulator.engine import Observer
+from snnc.backends.emulator.engine import run as emulator_run
+from snnc.backends.emulator.wiring import validate_input, wiring
 from snnc.backends.reference import observe_states, simulate
-from snnc.compiler.discretize import Convention
-from snnc.compiler.ir import loihi, ops
+from snnc.compiler.discretize import Convention, coefficients
+from snnc.compiler.ir import arith, loihi, ops
+from snnc.compiler.ir.arith import CONV_BITS, INT32_MAX, INT32_MIN, MAX_UV, NUMPY, V_LIMIT
 from snnc.compiler.ir.graph import Graph
 
-INT32 = 1 << 31
+INT32 = INT32_MAX + 1
 COUNTERS = ("u_wraps", "v_saturated", "int32_wraps", "conv_wraps")
 
 
@@ -89,62 +95,71 @@ def chip_traces(graph: Graph, x: Any, steps: int, teacher: dict[str, np.ndarray]
     w = wiring(graph)
     depth = {c: int(graph[c].start_step) for c in w.compartments}
     raw_steps = steps + max(depth.values(), default=0)
-    xs = check_input(graph, w, x, raw_steps)
-    batch = xs.shape[0]
-    comps = {c: CompartmentState(graph[c], batch) for c in w.compartments}
-    for c, state in comps.items():
-        state.readout = graph[c].readout == "v"
-    syns = {s: synapse_state(graph[s], batch) for s in w.synapses}
-    spikes = {c: np.zeros((batch, raw_steps, comps[c].n), dtype=bool) for c in comps}
-    v = {c: np.zeros((batch, raw_steps, comps[c].n), dtype=np.int64) for c in comps}
-    counts = {c: {k: np.zeros(raw_steps, dtype=np.int64) for k in COUNTERS} for c in comps}
-    current: dict[str, np.ndarray] = {}
-    for t in range(raw_steps):
-        for c, state in comps.items():
-            a = sum((syns[s].output() for s in w.comp_in[c]), np.zeros((batch, state.n), dtype=np.int64))
-            if len(w.comp_in[c]) > 1:  # Lava adds the input ports in int32
-                counts[c]["int32_wraps"][t] += int(np.count_nonzero(np.abs(a) >= INT32))
-                a = wrap32(a)
-            _count_overflow(state, a, t, counts[c])
-            current[c] = state.step(a, t)
-            spikes[c][:, t] = current[c]
-            v[c][:, t] = state.v
-        for s, state in syns.items():
-            src = w.syn_src[s]
-            s_in = xs[:, t] if src == w.source else current[src]
-            if teacher is not None and src in teacher:
-                tf = t - depth[src]
-                s_in = teacher[src][:, tf] if 0 <= tf < steps else np.zeros_like(s_in)
-            if isinstance(state, ConvSynapseState):
-                acc = np.asarray(state.matrix @ np.asarray(s_in, dtype=bool).astype(np.float64).T).T
-                half = 1 << (CONV_BITS - 1)
-                for c in w.syn_dst[s]:
-                    counts[c]["conv_wraps"][min(t + 1, raw_steps - 1)] += int(np.count_nonzero((acc < -half) | (acc >= half)))
-            state.update(s_in)
+    xv, _ = validate_input(graph, w, x, raw_steps)  # (run checks again; no copy)
+    obs = _Traces(graph, w, xv.shape[0], raw_steps, steps, depth, teacher)
+    emulator_run(graph, xv, raw_steps, record=[], observer=obs)
     return {
         c: Trace(
-            spikes[c][:, depth[c] : depth[c] + steps],
-            v[c][:, depth[c] : depth[c] + steps],
-            {k: a[depth[c] : depth[c] + steps] for k, a in counts[c].items()},
+            obs.spikes[c][:, depth[c] : depth[c] + steps],
+            obs.v[c][:, depth[c] : depth[c] + steps],
+            {k: a[depth[c] : depth[c] + steps] for k, a in obs.counts[c].items()},
         )
-        for c in comps
+        for c in w.compartments
     }
 
 
-def _count_overflow(state: CompartmentState, a: np.ndarray, t: int, counts: dict[str, np.ndarray]) -> None:
-    """Count, before ``state.step(a, t)``, the values Lava's limited widths will change."""
-    u0, v0 = (state.u_init, state.v_init) if (t == state.start_step and t > 0) else (state.u, state.v)
-    du = decay(np.broadcast_to(u0, a.shape), state.du_factor)
-    u = du + np.left_shift(a, 6)
-    wide = (np.abs(a) >= INT32) | (np.abs(np.left_shift(a, 6)) >= INT32)
-    counts["u_wraps"][t] += int(np.count_nonzero((u > MAX_UV) | (u <= -MAX_UV)))
-    u = np.where(u > MAX_UV, u - 2 * MAX_UV, np.where(u <= -MAX_UV, u + 2 * MAX_UV, u))
-    vv = decay(np.broadcast_to(v0, a.shape), state.dv_factor) + u + (state.bias if t >= state.start_step else 0)
-    wide |= np.abs(vv) >= INT32
-    counts["int32_wraps"][t] += int(np.count_nonzero(wide))
-    # above +V_LIMIT a spiking neuron fires and resets either way (vth·64 < 2^23): harmless
-    low = vv < -V_LIMIT
-    counts["v_saturated"][t] += int(np.count_nonzero(low | (vv > V_LIMIT) if state.readout else low))
+class _Traces(Observer):
+    """Records spikes and v of every compartment, counts overflows, forces teachers' spikes."""
+
+    def __init__(self, graph: Graph, w, batch: int, raw_steps: int, steps: int, depth: dict,
+                 teacher: dict | None):
+        self.w, self.raw_steps, self.steps, self.depth = w, raw_steps, steps, depth
+        self.teacher = teacher or {}
+        self.readout = {c: graph[c].readout == "v" for c in w.compartments}
+        self.conv = {s for s in w.synapses if isinstance(graph[s], loihi.ConvSynapse)}
+        size = {c: graph[c].size for c in w.compartments}
+        self.spikes = {c: np.zeros((batch, raw_steps, size[c]), dtype=bool) for c in size}
+        self.v = {c: np.zeros((batch, raw_steps, size[c]), dtype=np.int64) for c in size}
+        self.counts = {c: {k: np.zeros(raw_steps, dtype=np.int64) for k in COUNTERS} for c in size}
+        self.lo = self.hi = 0
+
+    def span(self, lo: int, hi: int) -> None:
+        self.lo, self.hi = lo, hi
+
+    def compartment(self, name: str, t: int, a_sum, a, step: arith.LifStep) -> None:
+        self.spikes[name][self.lo : self.hi, t] = step.s
+        self.v[name][self.lo : self.hi, t] = step.v
+        counts = self.counts[name]
+        if len(self.w.comp_in[name]) > 1:  # Lava adds the input ports in int32
+            counts["int32_wraps"][t] += int(np.count_nonzero(np.abs(a_sum) >= INT32))
+        u_raw, v_raw = step.u_raw, step.v_raw
+        if np.any((u_raw > INT32_MAX) | (u_raw < INT32_MIN)):
+            # the counts read decay(v) + fold(u') + b with u' unwrapped (module docstring)
+            v_raw = v_raw + (arith.wrap_uv(NUMPY, u_raw) - step.u)
+        counts["u_wraps"][t] += int(np.count_nonzero((u_raw > MAX_UV) | (u_raw <= -MAX_UV)))
+        wide = (np.abs(a) >= INT32) | (np.abs(step.a_shift) >= INT32) | (np.abs(v_raw) >= INT32)
+        counts["int32_wraps"][t] += int(np.count_nonzero(wide))
+        # above +V_LIMIT a spiking neuron fires and resets either way (vth·64 < 2^23): harmless
+        low = v_raw < -V_LIMIT
+        sat = low | (v_raw > V_LIMIT) if self.readout[name] else low
+        counts["v_saturated"][t] += int(np.count_nonzero(sat))
+
+    def synapse_input(self, name: str, t: int, spikes):
+        src = self.w.syn_src[name]
+        if src not in self.teacher:
+            return None
+        tf = t - self.depth[src]
+        if 0 <= tf < self.steps:
+            return self.teacher[src][self.lo : self.hi, tf]
+        return np.zeros_like(spikes)
+
+    def synapse_sums(self, name: str, t: int, sums) -> None:
+        if name not in self.conv:
+            return
+        half = 1 << (CONV_BITS - 1)
+        n = int(np.count_nonzero((sums < -half) | (sums >= half)))
+        for c in self.w.syn_dst[name]:
+            self.counts[c]["conv_wraps"][min(t + 1, self.raw_steps - 1)] += n
 
 
 def chip_v_in_float_units(comp: loihi.Compartment, node: ops.Node | None, v: np.ndarray, convention) -> np.ndarray:
@@ -155,8 +170,6 @@ def chip_v_in_float_units(comp: loihi.Compartment, node: ops.Node | None, v: np.
     """
     out = v.astype(np.float64) / comp.v_scale
     if isinstance(node, ops.NeuronOp) and node.spiking:
-        from snnc.compiler.discretize import coefficients
-
         c = coefficients(node, convention)
         if c.v_threshold is not None:
             n = out.shape[-1]

@@ -1,17 +1,26 @@
 """Lava ``fixed_pt`` integer arithmetic in torch, for the QAT forward of a student layer.
 
 The registers come from snnc's own compiler (:func:`snnc.distill.export.quantize_student`);
-this module only *executes* them, exactly as :mod:`snnc.backends.emulator` does (int64
-tensors holding int32 values).  Per step, with binary input spikes ``s``::
+this module only *executes* them, with the emulator's torch arithmetic: the LIF step is
+:func:`snnc.compiler.ir.arith.lif_step` and the synapse buffers
+:func:`~snnc.compiler.ir.arith.synapse_buffer` / :func:`~snnc.compiler.ir.arith.conv_buffer`
+on :class:`~snnc.compiler.ir.arith.TorchOps` (int64 tensors holding int32 values), the same
+functions the emulator's numpy and torch engines run.  Per step, with binary input spikes
+``s``, the layer's input is what its synapse block sends one step later::
 
-    dense:  a = int32( shift( Σ_j W'[i, j] · s_j, weight_exp ) )     (W' = Lava's clipped grid)
-    conv:   a = wrap24( int32( conv2d(s, W) ) )                       (no weight_exp)
-    x  = u · (4096 − du − 1);        u = wrap24( int32(sign(x)·(|x| >> 12)) + int32(a << 6) )
-    y  = v · (4096 − dv);            v = clip( int32(sign(y)·(|y| >> 12)) + u + bias, ±(2²³−1) )
-    s  = v > (vth << 6);             v ← 0 where s
+    dense:  a = synapse_buffer(Σ_j W'[i, j] · s_j, weight_exp)        (W' = Lava's clipped grid)
+    conv:   a = conv_buffer(conv2d(s, W))                              (W: the int32 kernel)
 
-``bias = bias_mant << bias_exp``.  The float value of a register is ``v / v_scale`` with
-``v_scale = 64·S`` (S: the population's scale chosen by the quantizer).
+Only the sums are this module's own: float64 ``matmul``/``conv2d`` of 0/1 spikes with
+integer weights, exact (every partial sum is an integer below 2^53) whatever the order of
+summation, as the emulator's sparse products.
+
+Time line: QAT runs the layer on the float model's steps.  Its step ``t`` is raw step
+``start_step + t`` of the compiled program (a population switches on at its synaptic depth;
+before that no spike reaches it), so the state starts from :meth:`IntegerLayer.init`
+(``u_init``, ``v_init``) and the bias is on from the first step.  The float value of a
+register is ``v / v_scale`` with ``v_scale = 64·S`` (S: the population's scale chosen by the
+quantizer).
 """
 
 from __future__ import annotations
@@ -21,28 +30,8 @@ import dataclasses
 import numpy as np
 import torch
 
-from snnc.backends.emulator.compartment import effective_bias
-from snnc.backends.emulator.synapse import effective_weights
-from snnc.compiler.ir import loihi
-
-MAX_UV = 1 << 23
-V_LIMIT = MAX_UV - 1
-
-
-def wrap32(a: torch.Tensor) -> torch.Tensor:
-    """Two's-complement wrap of int64 values to the int32 range (kept int64)."""
-    return a.to(torch.int32).to(torch.int64)
-
-
-def wrap24(a: torch.Tensor) -> torch.Tensor:
-    """Lava Conv's ``signed_clamp(x, 24)``: ``(x + 2²³) mod 2²⁴ − 2²³``."""
-    return torch.remainder(a + MAX_UV, 2 * MAX_UV) - MAX_UV
-
-
-def decay(x: torch.Tensor, factor) -> torch.Tensor:
-    """``sign(x·f) · (|x·f| >> 12)``: multiply by f/4096, truncating toward zero."""
-    y = x * factor
-    return torch.sign(y) * torch.bitwise_right_shift(torch.abs(y), loihi.DECAY_SHIFT)
+from snnc.compiler.ir import arith, loihi
+from snnc.compiler.ir.arith import LifRegisters, TorchOps
 
 
 @dataclasses.dataclass
@@ -53,23 +42,22 @@ class IntegerLayer:
     conv: dict | None  # stride/padding/dilation/groups for a shared-kernel block, else None
     weights: torch.Tensor  # float64 holding the effective integer weights
     weight_exp: int
-    du_factor: torch.Tensor  # 4096 − du − 1 (scalar or per neuron)
-    dv_factor: torch.Tensor  # 4096 − dv
-    vth_eff: int  # vth << 6
-    bias: torch.Tensor  # bias_mant << bias_exp, per neuron (int64)
+    registers: LifRegisters  # numpy (the compiled values)
     v_scale: float  # chip units per float voltage unit (64·S)
+    ops: TorchOps = dataclasses.field(default_factory=TorchOps)
+    reg: LifRegisters | None = None  # ``registers`` on ``ops.device`` (set by __post_init__)
+
+    def __post_init__(self) -> None:
+        self.reg = self.registers.on(self.ops)
 
     @classmethod
     def from_blocks(cls, name: str, comp: loihi.Compartment, syn) -> IntegerLayer:
-        n = comp.size
-        du = np.broadcast_to(np.asarray(comp.du, dtype=np.int64).reshape(-1), (n,)) if np.ndim(comp.du) else comp.du
-        dv = np.broadcast_to(np.asarray(comp.dv, dtype=np.int64).reshape(-1), (n,)) if np.ndim(comp.dv) else comp.dv
         if isinstance(syn, loihi.ConvSynapse):
-            w = np.asarray(syn.weights, dtype=np.int64)
+            w = arith.conv_weights(syn)
             conv = dict(stride=syn.stride, padding=syn.padding, dilation=syn.dilation, groups=syn.groups)
             exp = 0
         else:
-            w = effective_weights(syn)
+            w = arith.effective_weights(syn)
             w = w.toarray() if hasattr(w, "toarray") else np.asarray(w)
             conv, exp = None, int(syn.weight_exp)
         return cls(
@@ -77,34 +65,37 @@ class IntegerLayer:
             conv=conv,
             weights=torch.from_numpy(np.asarray(w, dtype=np.float64)),
             weight_exp=exp,
-            du_factor=torch.as_tensor(loihi.DECAY_UNITY - (np.asarray(du, dtype=np.int64) + loihi.DS_OFFSET)),
-            dv_factor=torch.as_tensor(loihi.DECAY_UNITY - np.asarray(dv, dtype=np.int64)),
-            vth_eff=int(comp.vth) << loihi.VTH_SHIFT,
-            bias=torch.from_numpy(effective_bias(comp).astype(np.int64)),
+            registers=LifRegisters.of(comp),
             v_scale=float(comp.v_scale),
         )
 
     def to(self, device) -> IntegerLayer:
-        for f in ("weights", "du_factor", "dv_factor", "bias"):
-            setattr(self, f, getattr(self, f).to(device))
+        self.weights = self.weights.to(device)
+        self.ops = TorchOps(device)
+        self.reg = self.registers.on(self.ops)
         return self
+
+    def init(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(u, v) before the layer's first step: its ``u_init``, ``v_init`` (batch, n) int64."""
+        z = torch.zeros((batch, self.registers.n), dtype=torch.int64, device=self.ops.device)
+        return z + self.ops.const(self.registers.u_init), z + self.ops.const(self.registers.v_init)
 
     def drive(self, s: torch.Tensor) -> torch.Tensor:
         """Synaptic input ``a`` (batch, n) int64 of binary spikes ``s`` (batch, *in_shape)."""
         s = (s != 0).to(torch.float64)
         if self.conv is not None:
             acc = torch.nn.functional.conv2d(s, self.weights, None, **self.conv)
-            return wrap24(acc.to(torch.int32).to(torch.int64)).reshape(s.shape[0], -1)
+            return arith.conv_buffer(self.ops, acc.reshape(s.shape[0], -1))
         acc = (s.reshape(s.shape[0], -1) @ self.weights.T).to(torch.int64)
-        e = self.weight_exp
-        acc = torch.bitwise_left_shift(acc, e) if e > 0 else torch.bitwise_right_shift(acc, -e)
-        return wrap32(acc)
+        return arith.synapse_buffer(self.ops, acc, self.weight_exp)
 
-    def step(self, u: torch.Tensor, v: torch.Tensor, a: torch.Tensor):
-        """One Lava LIF step: returns (u, v before reset, v after reset, spikes)."""
-        u = wrap32(wrap32(decay(u, self.du_factor)) + wrap32(torch.bitwise_left_shift(a, loihi.ACT_SHIFT)))
-        u = torch.where(u > MAX_UV, u - 2 * MAX_UV, torch.where(u <= -MAX_UV, u + 2 * MAX_UV, u))
-        v = wrap32(decay(v, self.dv_factor)) + u + self.bias
-        v = torch.clamp(wrap32(v), -V_LIMIT, V_LIMIT)
-        s = v > self.vth_eff
-        return u, v, torch.where(s, torch.zeros_like(v), v), s
+    def step(self, u: torch.Tensor, v: torch.Tensor, a: torch.Tensor, t: int | None = None):
+        """One Lava LIF step: returns (u, v before reset, v after reset, spikes).
+
+        ``t`` is the layer's step on the float time line (raw step ``start_step + t``); at
+        ``t = 0`` a layer with ``start_step > 0`` loads ``u_init``/``v_init`` as the chip
+        does.  ``None`` is any later step (the state then comes from :meth:`init`).
+        """
+        raw = self.reg.start_step + (1 if t is None else int(t))
+        out = arith.lif_step(self.ops, self.reg, u, v, a, raw)
+        return out.u, out.v_pre, out.v, out.s

@@ -2,12 +2,13 @@
 Conv).
 
 ``run(graph, x, steps, record=None) -> RunResult`` executes a Loihi-dialect graph on the raw
-time line of :mod:`snnc.backends.base`, batched over samples.  The arithmetic is documented
-in :mod:`.synapse` (weights, accumulation, delays) and :mod:`.compartment` (u, v, spikes);
-the order of operations in :mod:`.engine`.  Equality with Lava is checked spike for spike by
+time line of :mod:`snnc.backends.base`, batched over samples.  The arithmetic is
+:mod:`snnc.compiler.ir.arith`; the states in :mod:`.synapse` (weights, accumulation, delays)
+and :mod:`.compartment` (u, v, spikes); the order of operations (and the :class:`Observer`
+hook) in :mod:`.engine`.  Equality with Lava is checked spike for spike by
 ``tests/property/test_lava_differential.py``.
 """
 
-from snnc.backends.emulator.engine import NAME, Emulator, run
+from snnc.backends.emulator.engine import NAME, Observer, run
 
-__all__ = ["NAME", "Emulator", "run"]
+__all__ = ["NAME", "Observer", "run"]

@@ -3,7 +3,7 @@
 One raw step ``t`` (Lava ``time_step = t + 1``; loihi.md §1.10)::
 
     for every Compartment c:  a_in = Σ over its Synapses of their buffer (from step t−1)
-                              update u, v; spikes s_c[t]; v reset     (compartment.py)
+                              update u, v; spikes s_c[t]; v reset     (arith.lif_step)
     for every Synapse k:      buffer_k ← f(W_k, spikes of its source at step t)  (synapse.py;
                               ConvSynapse: Lava Conv, 24-bit wrapped, same one-step delay)
                               (source = x[:, t] for the SpikeSource, zeros when t ≥ T_in)
@@ -14,10 +14,13 @@ spikes of the step just computed and delivers them at the next one.
 
 :func:`run` takes the fast path of :mod:`.fast` (same results, exact float/int8 products, no
 int32 wraps that provably cannot fire, batch chunks on threads) when its guards hold for the
-graph, and the loop here (:func:`_run_generic`) otherwise; with ``device=`` it runs this loop
-in torch (:mod:`.torch_engine`).  Either way the batch goes through in spans of samples (the
-input's bool copy stays bounded, a progress bar advances per span); samples are independent,
-so spans change no result.
+graph, and the loop here (:func:`_loop`) otherwise.  That one loop runs on numpy arrays
+(:mod:`.arrays`) or, with ``device=``, on torch tensors (:mod:`.torch_engine`): the state
+classes and the arithmetic (:mod:`snnc.compiler.ir.arith`) are the same.  An
+:class:`Observer` (``run(..., observer=...)``) sees each step's intermediates and can replace
+a synapse's input spikes; it forces this loop (the fast path computes no intermediates).
+Either way the batch goes through in spans of samples (the input's bool copy stays bounded,
+a progress bar advances per span); samples are independent, so spans change no result.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from snnc.backends.base import RunResult
-from snnc.backends.emulator import fast
+from snnc.backends.emulator import fast, torch_engine
+from snnc.backends.emulator.arrays import NUMPY_ARRAYS
 from snnc.backends.emulator.compartment import CompartmentState
-from snnc.backends.emulator.synapse import synapse_state, wrap32
+from snnc.backends.emulator.synapse import synapse_state
 from snnc.backends.emulator.wiring import (
     check_record,
     spike_array,
@@ -37,6 +41,7 @@ from snnc.backends.emulator.wiring import (
     validate_input,
     wiring,
 )
+from snnc.compiler.ir import arith
 from snnc.compiler.ir.graph import Graph
 from snnc.progress import bar as progress_bar
 
@@ -49,6 +54,38 @@ SPAN_FAST = 1024
 SPAN_GENERIC = 64
 
 
+class Observer:
+    """Callbacks of the emulator's generic loop (:func:`run` with ``observer=``).
+
+    Override what you need; the defaults do nothing.  Arrays are the loop's own (numpy int64
+    and bool, or torch tensors with ``device=``), batch first, for the samples ``lo:hi`` of
+    the current span (:meth:`span`), and must not be modified in place.  Per raw step ``t``,
+    in the loop's order:
+
+    * :meth:`compartment` after each compartment's update, with its input and the step's
+      intermediates (:class:`snnc.compiler.ir.arith.LifStep`: ``u_raw`` is u before its
+      wraps, ``v_raw`` v before its int32 wrap and clip, ``v_pre`` v before the reset, ...);
+    * :meth:`synapse_input` before each synapse block reads its source's spikes: returning an
+      array (batch, n_in) replaces them (teacher forcing); ``None`` keeps them;
+    * :meth:`synapse_sums` with the block's raw sums (float64 (batch, depth·n_out), before
+      Lava's int cast, ``weight_exp`` shift and wraps).
+    """
+
+    def span(self, lo: int, hi: int) -> None:
+        """Samples ``lo:hi`` of the batch run next, from raw step 0."""
+
+    def compartment(self, name: str, t: int, a_sum, a, step: arith.LifStep) -> None:
+        """Compartment ``name`` at step ``t``: ``a_sum`` the sum of its synapse buffers, ``a``
+        the input Lava adds (``a_sum`` wrapped to int32 when several ports add up)."""
+
+    def synapse_input(self, name: str, t: int, spikes):
+        """The spikes synapse ``name`` reads at step ``t``; return replacements or ``None``."""
+        return None
+
+    def synapse_sums(self, name: str, t: int, sums) -> None:
+        """Synapse ``name``'s raw sums of step ``t`` (delivered at t + 1 and later)."""
+
+
 def run(
     graph: Graph,
     x,
@@ -57,6 +94,7 @@ def run(
     *,
     progress: bool | None = False,
     device=None,
+    observer: Observer | None = None,
 ) -> RunResult:
     """Run a Loihi-dialect ``graph`` for ``steps`` raw steps on ``x`` (batch, T_in, *in_shape).
 
@@ -70,7 +108,8 @@ def run(
     spike copy of the input stays bounded; ``progress`` shows a bar over them (``None``: when
     stderr is a terminal; see :mod:`snnc.progress`).  ``device`` (``"cpu"``, ``"cuda"``, a
     ``torch.device``) runs the same integer arithmetic in torch instead
-    (:mod:`.torch_engine`); ``None`` is the numpy engine.
+    (:mod:`.torch_engine`); ``None`` is the numpy engine.  ``observer`` (an
+    :class:`Observer`) is called from the loop at every step (never the fast path).
 
     Raises :class:`~snnc.errors.InputError` for bad ``x``/``steps``/``record``,
     :class:`~snnc.errors.ValidationError` for a graph the backends cannot run and
@@ -81,15 +120,14 @@ def run(
     rec = check_record(w, record)
     batch = xv.shape[0]
     n_in = graph[w.source].size if w.source else 0
+    p = None
     if device is not None:
-        from snnc.backends.emulator import torch_engine
-
-        runner, p = torch_engine.Runner(graph, w, device), None
-        span = torch_engine.SPAN
+        xp, span = torch_engine.TorchArrays(device), torch_engine.SPAN
     else:
-        runner = None
+        xp = NUMPY_ARRAYS
         # the fast path's setup (planning, int8 weights) pays off from a few samples on
-        p = fast.plan(graph, w) if fast.ENABLED and batch >= fast.MIN_BATCH and steps else None
+        if fast.ENABLED and observer is None and batch >= fast.MIN_BATCH and steps:
+            p = fast.plan(graph, w)
         span = SPAN_FAST if p is not None else SPAN_GENERIC
 
     spikes = {c: np.zeros((batch, steps, graph[c].size), dtype=bool) for c in rec}
@@ -98,23 +136,26 @@ def run(
         for c in rec
         if graph[c].readout == "v"
     }
+    state = None
     desc = f"emulator ({device})" if device is not None else "emulator"
     with progress_bar(total=batch, desc=desc, unit="sample", progress=progress) as bar:
         for lo in range(0, batch, span):
             hi = min(lo + span, batch)
             sp_ = {c: a[lo:hi] for c, a in spikes.items()}
             vr_ = {c: a[lo:hi] for c, a in v_rec.items()}
-            if p is not None and runner is None:  # reads the input in place, unpadded
+            if p is not None:  # reads the input in place, unpadded
                 fast.run_fast(p, w.source, spike_view(xv[lo:hi], n_in), sp_, vr_, steps=steps)
                 bar.update(hi - lo)
                 continue
             xs = spike_array(xv[lo:hi], steps, n_in)
-            if runner is not None:
-                runner.run(xs, sp_, vr_)
-            else:  # BLAS on one thread: its small products gain little from two, and
-                # lose 40x when another process holds a core (measured: 12 -> 525 ms)
-                with fast.one_thread_per_kernel(False, True):
-                    _run_generic(graph, w, xs, sp_, vr_)
+            if state is None:  # weights in the backend's form, once per run
+                state = _states(graph, w, hi - lo, xp)
+            if observer is not None:
+                observer.span(lo, hi)
+            # BLAS on one thread: its small products gain little from two, and lose 40x when
+            # another process holds a core (measured: 12 -> 525 ms)
+            with fast.one_thread_per_kernel(False, device is None):
+                _loop(xp, w, state, xs, sp_, vr_, observer)
             bar.update(hi - lo)
 
     def shaped(c: str, a: np.ndarray) -> np.ndarray:
@@ -128,37 +169,52 @@ def run(
     )
 
 
-def _run_generic(graph: Graph, w, xs: np.ndarray, spikes: dict, v_rec: dict) -> None:
-    """The reference loop (int64 with every Lava wrap); fills ``spikes``/``v_rec``."""
+def _states(graph: Graph, w, batch: int, xp) -> tuple[dict, dict]:
+    """The compartment and synapse states of ``graph`` on the arrays ``xp``."""
+    comps = {c: CompartmentState(graph[c], batch, xp) for c in w.compartments}
+    syns = {s: synapse_state(graph[s], batch, xp) for s in w.synapses}
+    return comps, syns
+
+
+def _loop(xp, w, state: tuple[dict, dict], xs: np.ndarray, spikes: dict, v_rec: dict,
+          observer: Observer | None = None) -> None:
+    """The time loop over one span ``xs`` (b, steps, n_in) bool; fills ``spikes``/``v_rec``
+    (numpy slices (b, steps, n)) and calls ``observer``.  Every Lava wrap is kept."""
+    comps, syns = state
     batch, steps = xs.shape[0], xs.shape[1]
-    comps = {c: CompartmentState(graph[c], batch) for c in w.compartments}
-    syns = {s: synapse_state(graph[s], batch) for s in w.synapses}
-    current: dict[str, np.ndarray] = {}
+    for st in (*comps.values(), *syns.values()):
+        st.reset(batch)
+    x = xp.inputs(xs)
+    rec_s = {c: xp.record(a) for c, a in spikes.items()}
+    rec_v = {c: xp.record(a) for c, a in v_rec.items()}
+    silent = {c: xp.zeros((batch, comps[c].n)) for c in comps if not w.comp_in[c]}
+    current: dict = {}
     for t in range(steps):
-        for c, state in comps.items():
+        for c, st in comps.items():
             ins = w.comp_in[c]
             if ins:
-                a = syns[ins[0]].output()
-                for s in ins[1:]:
-                    a = a + syns[s].output()
-                a = wrap32(a) if len(ins) > 1 else a
+                a_sum, a = arith.input_sum(xp, [syns[s].output() for s in ins])
             else:
-                a = np.zeros((batch, state.n), dtype=np.int64)
-            current[c] = state.step(a, t)
-            if c in spikes:
-                spikes[c][:, t] = current[c]
-            if c in v_rec:
-                v_rec[c][:, t] = state.v
-        for s, state in syns.items():
-            src = w.syn_src[s]
-            state.update(xs[:, t] if src == w.source else current[src])
-
-
-class Emulator:
-    """The emulator as a :class:`~snnc.backends.base.Backend` object."""
-
-    name = NAME
-
-    def run(self, graph: Graph, x, steps: int, record: Sequence[str] | None = None,
-            **kwargs) -> RunResult:
-        return run(graph, x, steps, record, **kwargs)
+                a_sum = a = silent[c]
+            out = st.advance(a, t)
+            current[c] = out.s
+            if c in rec_s:
+                rec_s[c][:, t] = out.s
+            if c in rec_v:
+                rec_v[c][:, t] = out.v
+            if observer is not None:
+                observer.compartment(c, t, a_sum, a, out)
+        for k, st in syns.items():
+            src = w.syn_src[k]
+            s_in = x[:, t] if src == w.source else current[src]
+            if observer is None:
+                st.update(s_in)
+                continue
+            forced = observer.synapse_input(k, t, s_in)
+            acc = st.sums(s_in if forced is None else forced)
+            observer.synapse_sums(k, t, acc)
+            st.load(acc)
+    for c, r in rec_s.items():
+        xp.copy_back(spikes[c], r)
+    for c, r in rec_v.items():
+        xp.copy_back(v_rec[c], r)

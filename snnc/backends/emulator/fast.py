@@ -1,5 +1,6 @@
-"""The emulator's fast path: the same arithmetic as :mod:`.synapse`/:mod:`.compartment`,
-in floating point where that is provably exact, with no int32 wraps where none can occur.
+"""The emulator's fast path: the arithmetic of :mod:`snnc.compiler.ir.arith` (its constants,
+registers, effective weights and float forms), in floating point where that is provably
+exact, in place, with no int32 wraps where none can occur.
 
 :func:`plan` inspects a graph and returns ``None`` (use the generic engine) unless every
 guard below holds; :func:`run_fast` then computes exactly what the generic engine computes.
@@ -53,16 +54,19 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.backends.emulator.compartment import (
+from snnc.backends.emulator.wiring import Wiring
+from snnc.compiler.ir import arith, loihi
+from snnc.compiler.ir.arith import (
+    ACT_SHIFT,
+    INT32_MAX,
     MAX_UV,
     V_LIMIT,
-    _decay_register,
-    _per_neuron,
-    effective_bias,
+    LifRegisters,
+    decay_fraction,
+    decay_inplace,
+    effective_weights,
+    wrap_uv_inplace,
 )
-from snnc.backends.emulator.synapse import effective_weights
-from snnc.backends.emulator.wiring import Wiring
-from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 
 try:  # the clip ufunc itself: one pass, without np.clip's Python wrapper
@@ -74,12 +78,12 @@ log = logging.getLogger(__name__)
 
 #: False forces the generic engine (tests compare the two)
 ENABLED = True
-F32_EXACT = 1 << 24
-I32_EXACT = 1 << 31
-F64_EXACT = 1 << 53
-MAX_INPUT = 1 << 18  # A_c bound: 64·A ≤ 2^24
+F32_EXACT = 2 ** (np.finfo(np.float32).nmant + 1)  # every integer below it is a float32
+I32_EXACT = INT32_MAX + 1  # int32 accumulators (torch._int_mm)
+F64_EXACT = 2 ** (np.finfo(np.float64).nmant + 1)
+MAX_INPUT = 2 * MAX_UV >> ACT_SHIFT  # A_c bound: 64·A ≤ 2^24
 MAX_BIAS = 1 << 29
-MAX_DENSE = 1 << 24  # sparse blocks up to this many entries are densified
+MAX_DENSE = 16 * 1024 * 1024  # sparse blocks up to this many entries are densified
 #: smallest batch that takes the fast path (below, its per-call setup costs more than it saves)
 MIN_BATCH = 8
 #: most samples per thread chunk (bounds memory; smaller batches are split evenly over threads)
@@ -118,7 +122,7 @@ class _Block:
             return self.wt
         if "wt" not in self.lazy:
             w = self.i8.numpy().astype(np.float64)  # (n_in, n_out) = W8ᵀ
-            k = self.i8_shift + (self.exp + 6 if self.exp >= 0 else self.exp)
+            k = self.i8_shift + (self.exp + ACT_SHIFT if self.exp >= 0 else self.exp)
             self.lazy["wt"] = np.ascontiguousarray((w * 2.0**k).astype(self.dtype))
         return self.lazy["wt"]
 
@@ -195,11 +199,12 @@ def _probe_int_mm():
 _BLOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _factor(reg, n, offset):
-    f = loihi.DECAY_UNITY - (_decay_register(reg, n) + offset)
-    if np.any(np.asarray(f) < 0) or np.any(np.asarray(f) > loihi.DECAY_UNITY):
+def _fraction(factor):
+    """A decay factor as its fraction of 4096, or ``None`` if it lies outside [0, 4096]."""
+    f = np.asarray(factor)
+    if np.any(f < 0) or np.any(f > arith.DECAY_UNITY):
         return None
-    return np.asarray(f, dtype=np.float64) / loihi.DECAY_UNITY
+    return decay_fraction(f)
 
 
 def _block(name: str, src: str, syn) -> _Block | None:
@@ -234,7 +239,7 @@ def _build_block(syn: loihi.Synapse) -> _Block | None:
     blk = _Block("", "", wm.shape[1], wm.shape[0], e < 0, bound, dtype, exp=e, rowsum=rowsum)
     _int8_weights(blk, wm)
     if blk.i8 is None:
-        scale = 2.0 ** (e + 6) if e >= 0 else 2.0**e
+        scale = 2.0 ** (e + ACT_SHIFT) if e >= 0 else 2.0**e
         blk.wt = np.ascontiguousarray((wm.T.astype(np.float64) * scale).astype(dtype))
     return blk
 
@@ -249,38 +254,32 @@ def plan(graph: Graph, w: Wiring) -> Plan | None:
         blocks[s] = blk
     comps = []
     for c in w.compartments:
-        node: loihi.Compartment = graph[c]
-        n = node.size
-        fu = _factor(node.du, n, loihi.DS_OFFSET)
-        fv = _factor(node.dv, n, 0)
+        reg = LifRegisters.of(graph[c])
+        fu, fv = _fraction(reg.du_factor), _fraction(reg.dv_factor)
         if fu is None or fv is None:
             return None
         ins = w.comp_in[c]
         a_max = sum(blocks[k].bound for k in ins)
         if a_max > MAX_INPUT:
             return None
-        bias = effective_bias(node)
-        u_init = _per_neuron(node.u_init, n, np.int32)
-        v_init = _per_neuron(node.v_init, n, np.int32)
         if (
-            np.abs(bias).max(initial=0) > MAX_BIAS
-            or np.abs(u_init).max(initial=0) > MAX_UV
-            or np.abs(v_init).max(initial=0) >= MAX_UV
+            np.abs(reg.bias).max(initial=0) > MAX_BIAS
+            or np.abs(reg.u_init).max(initial=0) > MAX_UV
+            or np.abs(reg.v_init).max(initial=0) >= MAX_UV
         ):
             return None
         no_u_decay = not np.any(fu)
-        vth = int(node.vth) << loihi.VTH_SHIFT
         comps.append(
             _Comp(
-                c, n, fu, fv, float(vth),
-                bias.astype(np.float64), int(node.start_step),
-                u_init.astype(np.float64), v_init.astype(np.float64), ins,
+                c, reg.n, fu, fv, float(reg.vth_eff),
+                reg.bias.astype(np.float64), reg.start_step,
+                reg.u_init.astype(np.float64), reg.v_init.astype(np.float64), ins,
                 # with fu = 0, u' = a << 6 and |a << 6| ≤ 64·A_c
                 no_u_decay=no_u_decay,
-                no_u_wrap=no_u_decay and 64 * a_max < MAX_UV,
+                no_u_wrap=no_u_decay and (a_max * (1 << ACT_SHIFT)) < MAX_UV,
                 no_v_decay=not np.any(fv),
-                has_bias=bool(np.any(bias)),
-                clip_high=vth >= V_LIMIT,
+                has_bias=bool(np.any(reg.bias)),
+                clip_high=reg.vth_eff >= V_LIMIT,
             )
         )
     return Plan(blocks, comps)
@@ -293,7 +292,7 @@ def _int8_weights(blk: _Block, wm: np.ndarray) -> None:
     are the shifts after it (|acc · 2^(e+6)| ≤ 64·B < 2^31).  The weights are checked once on
     a small product against numpy; any failure keeps float.
     """
-    if blk.rowsum >= I32_EXACT or blk.bound * 64 >= I32_EXACT:  # int32 sums, then shifts
+    if blk.rowsum >= I32_EXACT or blk.bound * (1 << ACT_SHIFT) >= I32_EXACT:  # sums, shifts
         return
     if blk.n_in < INT8_MIN_FAN_IN:
         return
@@ -343,11 +342,11 @@ def _block_sums(blk: _Block, x: np.ndarray, fx: np.ndarray | None = None,
         r = int8_matmul()(torch.from_numpy(x.view(np.int8)), blk.i8).numpy()
         e, k = blk.exp, blk.i8_shift
         if e >= 0:
-            r <<= k + e + 6
+            r <<= k + e + ACT_SHIFT
         else:
             r <<= k
             r >>= -e
-            r <<= 6
+            r <<= ACT_SHIFT
         return r
     if fx is None:
         fx = x.astype(blk.dtype)
@@ -356,7 +355,7 @@ def _block_sums(blk: _Block, x: np.ndarray, fx: np.ndarray | None = None,
     acc = np.matmul(fx, blk.float_weights(), out=out)
     if blk.floor:
         np.floor(acc, out=acc)
-        acc *= 64
+        acc *= 1 << ACT_SHIFT
     return acc
 
 
@@ -387,12 +386,6 @@ class _InputSums:
         return self.sums[k][t - self.t0]
 
 
-def _decay(x: np.ndarray, f) -> None:
-    """``x ← trunc(x · f)`` in place (f = factor/4096; float64 integers: exact)."""
-    np.multiply(x, f, out=x)
-    np.trunc(x, out=x)
-
-
 def _lif_step(c: _Comp, u, v, tmp, ns, s, ins: list[np.ndarray], t: int) -> None:
     """One raw step of compartment ``c``: u, v in place, spikes into ``s`` (bool)."""
     if t == c.start and t > 0:
@@ -407,7 +400,7 @@ def _lif_step(c: _Comp, u, v, tmp, ns, s, ins: list[np.ndarray], t: int) -> None
             else:
                 v.fill(0.0)
         else:
-            _decay(v, c.fv)
+            decay_inplace(v, c.fv)
         for a in ins:
             v += a
     else:
@@ -415,22 +408,16 @@ def _lif_step(c: _Comp, u, v, tmp, ns, s, ins: list[np.ndarray], t: int) -> None
         if c.no_u_decay:
             u.fill(0.0)
         else:
-            _decay(u, c.fu)
+            decay_inplace(u, c.fu)
         for a in ins:
             u += a
         if not c.no_u_wrap:
-            # (masked ufuncs with where= are ~10x slower than multiplying by the mask)
-            np.greater(u, MAX_UV, out=s)
-            np.multiply(s, 2 * MAX_UV, out=tmp)
-            u -= tmp
-            np.less_equal(u, -MAX_UV, out=s)
-            np.multiply(s, 2 * MAX_UV, out=tmp)
-            u += tmp
+            wrap_uv_inplace(u, s, tmp)
         # v = trunc(v · fv) + u
         if c.no_v_decay:
             np.copyto(v, u)
         else:
-            _decay(v, c.fv)
+            decay_inplace(v, c.fv)
             v += u
     if t >= c.start and c.has_bias:
         v += c.bias

@@ -1,29 +1,22 @@
 """Synapse blocks exactly as Lava 0.10.0's bit-accurate connection models compute them.
 
-(Convolution blocks, ``ConvSynapse``: :class:`ConvSynapseState`, documented there.)
-
 ``PyDenseModelBitAcc`` / ``PySparseModelBitAcc`` (lava/proc/{dense,sparse}/models.py:77-107)
 and ``PyDelayDenseModelBitAcc`` (lava/proc/dense/models.py:314-352), for binary spikes
-(``num_message_bits = 0``).
+(``num_message_bits = 0``); convolution blocks (``ConvSynapse``): :class:`ConvSynapseState`.
 
-Weights, once (Lava does it on its first ``run_spk``; lava/utils/weightutils.py)::
-
-    W  = int32(weights)                                    (the Var's dtype)
-    W  = clip(W, [-256, 255] MIXED | [0, 255] EXC, NULL | [-255, 0] INH)
-    k  = 8 - num_weight_bits + (sign_mode == MIXED)
-    W  = (W >> k) << k          on |W| for INH, on W otherwise (floor: MIXED -3 -> -4)
-
-Every step t, with s[t] the source's spikes of step t (binary)::
+The arithmetic is stated in :mod:`snnc.compiler.ir.arith`: the weights Lava uses
+(``effective_weights``: int32, clip, LSB truncation), the buffer of a step
+(``synapse_buffer``: ``weight_exp`` shift, int32 wrap; ``conv_buffer``: int32 cast, 24-bit
+``signed_clamp``).  This module holds a block's matrix and buffer for a batch, on numpy or
+(given the torch engine's arrays) on torch, in this order every step t::
 
     send   buf[:, 0]                                        (computed at step t-1)
-    acc_d  = Σ_j  W[i, j] · s_j[t] · [delay_ij == d]        (int64, d = 0..D)
-    acc_d  = acc_d << e   if e > 0   else   acc_d >> -e     (e = weight_exp; floor)
-    buf    = roll(buf, -1) with the old column 0 cleared;  buf[:, d] += acc_d
-    buf    = int32 wrap                                      (Lava: int32 channel / a_buff)
+    acc_d  = Σ_j  W[i, j] · s_j[t] · [delay_ij == d]        (d = 0..D)
+    buf    = roll(buf, -1) with the old column 0 cleared;  buf = synapse_buffer(acc, e, buf)
 
-Without ``delays`` D = 0 and ``buf[:, 0] = int32(acc_0)``: the classic one-step delay.
-The sums are computed as float64 matrix products of 0/1 spikes with integer weights,
-exact because every partial sum stays far below 2**53.
+Without ``delays`` D = 0 and ``buf[:, 0] = synapse_buffer(acc_0, e)``: the classic one-step
+delay.  The sums are float64 matrix products of 0/1 spikes with integer weights, exact
+because every partial sum stays far below 2**53.
 """
 
 from __future__ import annotations
@@ -31,64 +24,25 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from snnc.backends.emulator.arrays import NUMPY_ARRAYS
 from snnc.compiler import linear
-from snnc.compiler.ir import loihi, ops
-from snnc.compiler.ir.loihi import SignMode
-
-#: Lava's Conv output precision (``PyConvModelFixed.clamp_precision``: ``signed_clamp(x, 24)``)
-CONV_BITS = 24
-
-
-def wrap32(a: np.ndarray) -> np.ndarray:
-    """Two's-complement wrap of int64 values to the int32 range (kept as int64)."""
-    return np.asarray(a, dtype=np.int64).astype(np.int32).astype(np.int64)
-
-
-def clip_weights(w: np.ndarray, sign_mode: SignMode) -> np.ndarray:
-    """Lava's ``clip_weights(w, sign_mode, num_bits=8)`` on an int32 array."""
-    w = np.asarray(w).astype(np.int32)
-    inh = sign_mode == SignMode.INHIBITORY
-    mixed = sign_mode == SignMode.MIXED
-    if inh:
-        w = -w
-    w = np.clip(w, -256 if mixed else 0, 255).astype(np.int32)
-    return -w if inh else w
-
-
-def truncate_weights(w: np.ndarray, sign_mode: SignMode, num_weight_bits: int) -> np.ndarray:
-    """Lava's ``truncate_weights``: drop ``8 - num_weight_bits + is_mixed`` LSBs (floor)."""
-    w = np.asarray(w).astype(np.int32)
-    inh = sign_mode == SignMode.INHIBITORY
-    k = np.int32(8 - int(num_weight_bits) + int(sign_mode == SignMode.MIXED))
-    if inh:
-        w = -w
-    w = (w >> k) << k
-    return -w if inh else w
-
-
-def effective_weights(syn: loihi.Synapse) -> np.ndarray | sp.csr_matrix:
-    """The weights Lava actually uses (int32 values as int64), dense or CSR like ``syn``."""
-    sm = SignMode(syn.sign_mode)
-    if syn.is_sparse:
-        m = sp.csr_matrix(syn.weights, copy=True)
-        data = truncate_weights(clip_weights(m.data, sm), sm, syn.num_weight_bits)
-        m = sp.csr_matrix((data.astype(np.int64), m.indices, m.indptr), shape=m.shape)
-        m.eliminate_zeros()
-        return m
-    w = np.asarray(syn.weights)
-    return truncate_weights(clip_weights(w, sm), sm, syn.num_weight_bits).astype(np.int64)
-
-
-def apply_weight_exp(acc: np.ndarray, weight_exp: int) -> np.ndarray:
-    """``acc << e`` for e > 0, else the arithmetic (floor) ``acc >> -e``, in int64."""
-    e = int(weight_exp)
-    return np.left_shift(acc, e) if e > 0 else np.right_shift(acc, -e)
+from snnc.compiler.ir import arith, loihi, ops
+from snnc.compiler.ir.arith import (  # noqa: F401 (re-exported: netx_weights, profiler, tests)
+    CONV_BITS,
+    clip_weights,
+    conv_weights,
+    effective_weights,
+    truncate_weights,
+    wrap24,
+    wrap32,
+)
 
 
 class SynapseState:
     """One synapse block for a batch: its effective weights and its output buffer."""
 
-    def __init__(self, syn: loihi.Synapse, batch: int):
+    def __init__(self, syn: loihi.Synapse, batch: int, xp=NUMPY_ARRAYS):
+        self.xp = xp
         w = effective_weights(syn)
         self.n_out, self.n_in = syn.n_out, syn.n_in
         self.weight_exp = int(syn.weight_exp)
@@ -107,45 +61,32 @@ class SynapseState:
             self.matrix = sp.vstack(blocks, format="csr").astype(np.float64)
         else:
             self.matrix = np.vstack(blocks).astype(np.float64)
-        self.buf = np.zeros((batch, self.n_out, self.depth), dtype=np.int64)
+        self.matrix = xp.matrix(self.matrix)
+        self.reset(batch)
 
-    def output(self) -> np.ndarray:
+    def reset(self, batch: int) -> None:
+        """Empty buffers for a batch of ``batch`` samples."""
+        self.buf = self.xp.zeros((batch, self.n_out, self.depth))
+
+    def output(self):
         """What the block sends this step: (batch, n_out) int32 values (as int64)."""
         return self.buf[:, :, 0]
 
-    def update(self, spikes: np.ndarray) -> None:
+    def sums(self, spikes):
+        """Σ_j W_d[i, j]·s_j of this step's binary source spikes (batch, n_in): float64
+        (batch, depth·n_out), delay-major, exact."""
+        return self.xp.sums(self.matrix, spikes)
+
+    def load(self, acc) -> None:
+        """Accumulate this step's sums (:meth:`sums`) into the buffer."""
+        xp = self.xp
+        acc = xp.by_delay(xp.to_int64(acc), self.depth, self.n_out)
+        pending = xp.advance(self.buf) if self.depth > 1 else None
+        self.buf = arith.synapse_buffer(xp, acc, self.weight_exp, pending)
+
+    def update(self, spikes) -> None:
         """Accumulate this step's binary source spikes (batch, n_in) into the buffer."""
-        s = spikes.astype(np.float64)
-        if sp.issparse(self.matrix):
-            acc = np.asarray(self.matrix @ s.T).T
-        else:
-            acc = s @ self.matrix.T
-        acc = acc.astype(np.int64).reshape(s.shape[0], self.depth, self.n_out)
-        acc = apply_weight_exp(acc, self.weight_exp).transpose(0, 2, 1)
-        if self.depth == 1:
-            self.buf = wrap32(acc)
-        else:
-            buf = np.roll(self.buf, -1, axis=2)
-            buf[:, :, -1] = 0
-            self.buf = wrap32(buf + acc)
-
-
-def wrap24(a: np.ndarray) -> np.ndarray:
-    """Lava's ``signed_clamp(x, bits=24)``: ``(x + 2^23) mod 2^24 − 2^23`` (floor mod), int64.
-
-    The result lies in [−2^23, 2^23 − 1] (unlike the LIF ``u`` wrap, +2^23 is folded too).
-    """
-    half = 1 << (CONV_BITS - 1)
-    return np.mod(np.asarray(a, dtype=np.int64) + half, 1 << CONV_BITS) - half
-
-
-def conv_weights(syn: loihi.ConvSynapse) -> np.ndarray:
-    """The kernel as Lava's ``PyConvModelFixed`` holds it: the ``weight`` Var is int32.
-
-    No clip, no truncation, no exponent (Lava declares ``weight_exp``/``num_weight_bits``
-    on Conv but never reads them).  Integer weights beyond int32 wrap (int64 -> int32 cast).
-    """
-    return np.asarray(syn.weights).astype(np.int64).astype(np.int32).astype(np.int64)
+        self.load(self.sums(spikes))
 
 
 def conv_matrix(syn: loihi.ConvSynapse) -> sp.csr_matrix:
@@ -184,26 +125,33 @@ class ConvSynapseState:
     cast, so even an accumulator beyond int32 (numpy gives INT_MIN on x86) matches Lava.
     """
 
-    def __init__(self, syn: loihi.ConvSynapse, batch: int):
+    def __init__(self, syn: loihi.ConvSynapse, batch: int, xp=NUMPY_ARRAYS):
+        self.xp = xp
         self.n_out, self.n_in = syn.n_out, syn.n_in
-        self.matrix = conv_matrix(syn)
-        self.buf = np.zeros((batch, self.n_out), dtype=np.int64)
+        self.matrix = xp.matrix(conv_matrix(syn))
+        self.reset(batch)
 
-    def output(self) -> np.ndarray:
+    def reset(self, batch: int) -> None:
+        self.buf = self.xp.zeros((batch, self.n_out))
+
+    def output(self):
         """What the block sends this step: (batch, n_out) signed 24-bit values (as int64)."""
         return self.buf
 
-    def update(self, spikes: np.ndarray) -> None:
+    def sums(self, spikes):
+        """The float64 convolution sums (batch, n_out) of this step's spikes (as bool)."""
+        return self.xp.sums(self.matrix, spikes, binary=True)
+
+    def load(self, acc) -> None:
+        self.buf = arith.conv_buffer(self.xp, acc)
+
+    def update(self, spikes) -> None:
         """Convolve this step's binary source spikes (batch, n_in) into the buffer."""
-        s = np.asarray(spikes).astype(bool).astype(np.float64)
-        acc = np.asarray(self.matrix @ s.T).T
-        with np.errstate(invalid="ignore"):
-            acc32 = acc.astype(np.int32)
-        self.buf = wrap24(acc32)
+        self.load(self.sums(spikes))
 
 
-def synapse_state(syn: loihi.Synapse | loihi.ConvSynapse, batch: int):
+def synapse_state(syn: loihi.Synapse | loihi.ConvSynapse, batch: int, xp=NUMPY_ARRAYS):
     """The emulator state of either connection kind."""
     if isinstance(syn, loihi.ConvSynapse):
-        return ConvSynapseState(syn, batch)
-    return SynapseState(syn, batch)
+        return ConvSynapseState(syn, batch, xp)
+    return SynapseState(syn, batch, xp)

@@ -1,23 +1,25 @@
 """The integer step model: one raw step of the emulator (Lava's ``fixed_pt`` models) in int64.
 
-Every register comes from the emulator's own objects (``CompartmentState``, ``SynapseState``,
-``ConvSynapseState``), so the effective weights (clipped, LSB-truncated), decay factors,
-``vth << 6`` and the shifted bias are the emulator's.  All arithmetic is int64 holding int32
-values, with Lava's wraps written out (``wrap32(a) = ((a + 2³¹) mod 2³²) − 2³¹`` with ONNX
-``Mod(fmod=0)``).  One raw step ``t`` (state ``t``, initially 0)::
+The arithmetic is :mod:`snnc.compiler.ir.arith`'s, *executed symbolically*: the LIF step
+(:func:`~snnc.compiler.ir.arith.lif_step`), the synapse buffers
+(:func:`~snnc.compiler.ir.arith.synapse_buffer`, :func:`~snnc.compiler.ir.arith.conv_buffer`)
+and the input sum run on :class:`OnnxOps`, whose primitives emit ONNX nodes instead of
+computing, so the model holds the same wraps, clip and reset in the same order as the numpy
+and torch engines.  The registers (effective weights, decay factors, ``vth << 6``, the
+shifted bias, initial values) are :class:`~snnc.compiler.ir.arith.LifRegisters` and the
+emulator's own synapse matrices.  All tensors are int64 holding int32 values; the
+primitives: ``wrap(x, bits) = ((x + 2^(bits−1)) mod 2^bits) − 2^(bits−1)`` with ONNX
+``Mod(fmod=0)``, truncating shifts as integer ``Div`` (ONNX's integer division truncates
+toward zero), floor shifts as ``(x − (x mod 2^k)) / 2^k``.  One raw step ``t`` (state ``t``,
+initially 0)::
 
     for every Compartment c (graph order):
         a   = Σ buffers of its synapses (wrap32 when more than one)
-        u,v = u_init, v_init            if t == start_step > 0
-        u   = wrap32(wrap32(Div(u·(4096 − du − 1), 4096)) + wrap32(a·64))   Div truncates to 0
-        u   = u − 2²⁴ if u > 2²³ ;  u + 2²⁴ if u ≤ −2²³
-        v   = wrap32(Div(v·(4096 − dv), 4096)) + u + (bias if t ≥ start_step else 0)
-        v   = Clip(wrap32(v), −(2²³ − 1), 2²³ − 1) ;  s = v > vth·64 ;  v = Where(s, 0, v)
+        u, v, s = lif_step(u, v, a, t)        (start_step: Where(t == k, init, ·))
     for every Synapse k:   acc = MatMul(int64 spikes of its source at step t, W_effᵀ)
-        Dense/Sparse/DelayDense:  acc = acc·2^e (e > 0) or floor(acc / 2^−e) via Mod;
-                                  buf = wrap32(shift(buf) + acc)   (depth = max delay + 1)
-        Conv:                     acc = INT32_MIN where acc leaves int32 (numpy's float→int32
-                                  cast on x86, which the emulator reproduces); buf = wrap24(acc)
+        Dense/Sparse/DelayDense:  buf = synapse_buffer(acc, e, shifted buf)  (depth = max delay + 1)
+        Conv:                     buf = conv_buffer(acc)  (INT32_MIN where acc leaves int32:
+                                  numpy's float→int32 cast on x86, which the emulator reproduces)
 
 States: ``t`` (int64 scalar), ``u.<c>``, ``v.<c>`` (batch, n) int64, ``buf.<k>`` (batch, n_out,
 depth) int64.  Outputs ``spikes.<c>`` (batch, *shape) uint8 for every compartment and
@@ -30,71 +32,109 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnc.backends.emulator.compartment import MAX_UV, V_LIMIT, CompartmentState
-from snnc.backends.emulator.synapse import CONV_BITS, synapse_state
+from snnc.backends.emulator.synapse import synapse_state
 from snnc.backends.emulator.wiring import wiring
 from snnc.backends.onnx_step.builder import Builder, State
-from snnc.compiler.ir import loihi
+from snnc.compiler.ir import arith, loihi
+from snnc.compiler.ir.arith import INT32_MAX, INT32_MIN, LifRegisters
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import ValidationError
 
 I64 = np.int64
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 #: the emulator sums in float64; beyond this an accumulator would no longer be exact there
 EXACT_SUM_LIMIT = 1 << 53
 
 
-def _wrap(b: Builder, a: str, bits: int) -> str:
-    """Two's-complement wrap of ``a`` to ``bits`` bits: ((a + 2^(bits-1)) mod 2^bits) − half."""
-    half = b.const(1 << (bits - 1), I64)
-    m = b.op("Mod", [b.op("Add", [a, half]), b.const(1 << bits, I64)], fmod=0)
-    return b.op("Sub", [m, half], hint=f"wrap{bits}")
+class OnnxOps:
+    """:mod:`~snnc.compiler.ir.arith`'s integer primitives as ONNX nodes of a :class:`Builder`:
+    operands are tensor names or Python/numpy values (made int64 initializers); conditions
+    that are Python bools (known when the model is built) pick without a node."""
+
+    name = "onnx"
+
+    def __init__(self, b: Builder):
+        self.b = b
+
+    def const(self, a):
+        return a if isinstance(a, str) else self.b.const(a, I64)
+
+    def _op(self, op_type: str, *args, **attrs) -> str:
+        return self.b.op(op_type, [self.const(a) for a in args], **attrs)
+
+    def add(self, a, b):
+        return self._op("Add", a, b)
+
+    def sub(self, a, b):
+        return self._op("Sub", a, b)
+
+    def mul(self, a, b):
+        return self._op("Mul", a, b)
+
+    def shl(self, x, k: int):
+        return self.mul(x, 1 << k) if k else x
+
+    def shr(self, x, k: int):
+        """Floor shift: ``(x − (x mod 2^k)) / 2^k`` (Mod with fmod=0 is the floor modulo)."""
+        if not k:
+            return x
+        d = 1 << k
+        return self._op("Div", self._op("Sub", x, self._op("Mod", x, d, fmod=0)), d)
+
+    def trunc_shr(self, x, k: int):
+        return self._op("Div", x, 1 << k)  # ONNX integer Div truncates toward zero
+
+    def wrap(self, x, bits: int):
+        half = 1 << (bits - 1)
+        m = self._op("Mod", self._op("Add", x, half), 1 << bits, fmod=0)
+        return self.b.op("Sub", [m, self.const(half)], hint=f"wrap{bits}")
+
+    def lava_int32(self, acc):
+        out = self._op("Or", self._op("Greater", acc, INT32_MAX), self._op("Less", acc, INT32_MIN))
+        return self._op("Where", out, INT32_MIN, acc)
+
+    def gt(self, a, b):
+        return self._op("Greater", a, b)
+
+    def le(self, a, b):
+        return self._op("LessOrEqual", a, b)
+
+    def ge(self, a, b):
+        return self._op("GreaterOrEqual", a, b)
+
+    def eq(self, a, b):
+        return self._op("Equal", a, b)
+
+    def where(self, c, a, b):
+        if c is True or c is False:
+            return a if c else b
+        return self._op("Where", c, a, b)
+
+    def clip(self, x, lo: int, hi: int):
+        return self._op("Clip", x, lo, hi)
 
 
-def _decay(b: Builder, a: str, factor) -> str:
-    """``trunc(a · factor / 4096)``: ONNX integer Div truncates toward zero."""
-    return b.op("Div", [b.op("Mul", [a, b.const(factor, I64)]),
-                        b.const(loihi.DECAY_UNITY, I64)], hint="decay")
-
-
-def _compartment(b: Builder, name: str, c: loihi.Compartment, a: str, t: str, reset: str) -> tuple:
-    cs = CompartmentState(c, 1)
-    n, k = cs.n, cs.start_step
+def _compartment(ops: OnnxOps, name: str, c: loihi.Compartment, a: str, t: str,
+                 reset: str) -> tuple:
+    b = ops.b
+    reg = LifRegisters.of(c)
+    n = reg.n
     st_u = State(f"u.{name}", I64, (n,), doc=f"current u of '{name}'")
     st_v = State(f"v.{name}", I64, (n,), doc=f"voltage v of '{name}' (after reset)")
-    start = k <= 0
-    u = b.state(st_u, reset, cs.u_init[None] if start else np.zeros((1, n), I64))
-    v = b.state(st_v, reset, cs.v_init[None] if start else np.zeros((1, n), I64))
-    if k > 0:
-        at_k = b.op("Equal", [t, b.const(k, I64)])
-        u = b.op("Where", [at_k, b.const(cs.u_init[None], I64), u])
-        v = b.op("Where", [at_k, b.const(cs.v_init[None], I64), v])
-    a64 = _wrap(b, b.op("Mul", [a, b.const(1 << loihi.ACT_SHIFT, I64)]), 32)
-    u = _wrap(b, b.op("Add", [_wrap(b, _decay(b, u, cs.du_factor), 32), a64]), 32)
-    two = b.const(2 * MAX_UV, I64)
-    u = b.op("Where", [
-        b.op("Greater", [u, b.const(MAX_UV, I64)]), b.op("Sub", [u, two]),
-        b.op("Where", [b.op("LessOrEqual", [u, b.const(-MAX_UV, I64)]), b.op("Add", [u, two]), u]),
-    ], hint=f"u.{name}")
-    v = b.op("Add", [_wrap(b, _decay(b, v, cs.dv_factor), 32), u])
-    bias = b.const(cs.bias, I64, hint=f"bias.{name}")
-    if k > 0:
-        bias = b.op("Where", [b.op("GreaterOrEqual", [t, b.const(k, I64)]), bias,
-                              b.const(0, I64)])
-    v = b.op("Add", [v, bias])
-    v = b.op("Clip", [_wrap(b, v, 32), b.const(-V_LIMIT, I64), b.const(V_LIMIT, I64)])
-    s = b.op("Greater", [v, b.const(cs.vth_eff, I64)], hint=f"s.{name}")
-    v = b.op("Where", [s, b.const(0, I64), v], hint=f"v.{name}")
-    b.state_next(st_u, u)
-    b.state_next(st_v, v)
-    return s, v
+    u0, v0 = reg.initial()
+    u = b.state(st_u, reset, u0[None])
+    v = b.state(st_v, reset, v0[None])
+    out = arith.lif_step(ops, reg.on(ops), u, v, a, t)
+    b.state_next(st_u, out.u)
+    b.state_next(st_v, out.v)
+    return out.s, out.v
 
 
 class _SynapseStep:
     """One synapse block: its buffer state (read first) and its accumulation (built later)."""
 
-    def __init__(self, b: Builder, name: str, node, reset: str):
-        self.b, self.name, self.node = b, name, node
+    def __init__(self, ops: OnnxOps, name: str, node, reset: str):
+        b = ops.b
+        self.b, self.ops, self.name, self.node = b, ops, name, node
         ss = synapse_state(node, 1)
         m = b.dense(ss.matrix, np.float64, name)
         worst = float(np.abs(m).sum(axis=1).max(initial=0.0))
@@ -125,26 +165,17 @@ class _SynapseStep:
 
     def update(self, src: str) -> str:
         """The buffer after accumulating ``src`` (batch, n_in) int64 spikes of this step."""
-        b = self.b
+        b, ops = self.b, self.ops
         acc = b.op("MatMul", [src, b.const(self.matrix.T, I64, hint=f"W.{self.name}")])
         if self.conv:
-            outside = b.op("Or", [b.op("Greater", [acc, b.const(INT32_MAX, I64)]),
-                                  b.op("Less", [acc, b.const(INT32_MIN, I64)])])
-            acc = b.op("Where", [outside, b.const(INT32_MIN, I64), acc])
-            return _wrap(b, acc, CONV_BITS)
-        e = self.weight_exp
-        if e > 0:
-            acc = b.op("Mul", [acc, b.const(1 << e, I64)])
-        elif e < 0:
-            d = b.const(1 << -e, I64)
-            acc = b.op("Div", [b.op("Sub", [acc, b.op("Mod", [acc, d], fmod=0)]), d])  # floor
+            return arith.conv_buffer(ops, acc)
         acc = b.op("Transpose", [b.op("Reshape", [acc, b.const([-1, self.depth, self.n_out],
                                                                I64)])], perm=[0, 2, 1])
+        pending = None
         if self.depth > 1:
             cleared = b.op("Mul", [self._slots(0, 1), b.const(0, I64)])
-            shifted = b.op("Concat", [self._slots(1, self.depth), cleared], axis=2)
-            acc = b.op("Add", [shifted, acc])
-        return _wrap(b, acc, 32)
+            pending = b.op("Concat", [self._slots(1, self.depth), cleared], axis=2)
+        return arith.synapse_buffer(ops, acc, self.weight_exp, pending)
 
 
 def build(graph: Graph) -> tuple[Builder, dict]:
@@ -156,6 +187,7 @@ def build(graph: Graph) -> tuple[Builder, dict]:
             hint="compile a model with an Input node",
         )
     b = Builder()
+    ops = OnnxOps(b)
     in_shape = tuple(graph[w.source].shape)
     x = b.add_input("x", np.uint8, ("batch", *in_shape), "input spikes (0/1) of this step")
     reset = b.add_input("reset", np.bool_, (), "True on the first step: start from rest")
@@ -164,20 +196,17 @@ def build(graph: Graph) -> tuple[Builder, dict]:
     b.state_next(st_t, b.op("Add", [t, b.const(1, I64)]))
     x64 = b.op("Cast", [b.flat(x, int(np.prod(in_shape, dtype=np.int64)))], to=b.TensorProto.INT64)
     # synapse buffers are read before the compartments update (they hold step t-1's work)
-    syn = {s: _SynapseStep(b, s, graph[s], reset) for s in w.synapses}
+    syn = {s: _SynapseStep(ops, s, graph[s], reset) for s in w.synapses}
     spikes: dict[str, str] = {}
     outputs: dict[str, list] = {}
     for c in w.compartments:
         node: loihi.Compartment = graph[c]
         ins = [syn[s].out for s in w.comp_in[c]]
         if ins:
-            a = ins[0]
-            for other in ins[1:]:
-                a = b.op("Add", [a, other])
-            a = _wrap(b, a, 32) if len(ins) > 1 else a
+            _, a = arith.input_sum(ops, ins)
         else:
             a = b.batch_zeros(x, node.size, I64)
-        s, v = _compartment(b, c, node, a, t, reset)
+        s, v = _compartment(ops, c, node, a, t, reset)
         spikes[c] = b.op("Cast", [s], to=b.TensorProto.INT64)
         shape = tuple(node.shape)
         b.add_output(b.shaped(b.op("Cast", [s], to=b.TensorProto.UINT8), shape),

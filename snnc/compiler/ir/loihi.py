@@ -29,32 +29,25 @@ Populations are one-dimensional on the chip; ``shape`` keeps the model's shape (
 from __future__ import annotations
 
 import dataclasses
-from enum import IntEnum
 from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
+# Lava's constants and SignMode live in arith (the one statement of Lava's arithmetic);
+# re-exported here for the modules that import them from the dialect
+from snnc.compiler.ir.arith import (  # noqa: F401
+    ACT_SHIFT,
+    DECAY_SHIFT,
+    DECAY_UNITY,
+    DS_OFFSET,
+    UV_BITS,
+    VTH_SHIFT,
+    SignMode,
+)
 from snnc.compiler.ir.graph import Node
 
 Shape = tuple[int, ...]
-
-#: Lava LIF constants (lava/proc/lif/models.py:89-108)
-DECAY_SHIFT = 12
-DECAY_UNITY = 1 << DECAY_SHIFT  # 4096
-DS_OFFSET = 1  # du offset: u decays by (4096 - du - 1)
-VTH_SHIFT = 6
-ACT_SHIFT = 6
-UV_BITS = 24
-
-
-class SignMode(IntEnum):
-    """Lava's ``lava.utils.weightutils.SignMode``."""
-
-    NULL = 0
-    MIXED = 1
-    EXCITATORY = 2
-    INHIBITORY = 3
 
 
 def sign_mode_of(weights: np.ndarray | sp.spmatrix) -> SignMode:

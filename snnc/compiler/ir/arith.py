@@ -1,0 +1,523 @@
+"""Lava 0.10.0's fixed-point arithmetic, stated once.
+
+Every realisation of the Loihi dialect computes with what is defined here: the numpy and
+torch engines of the emulator (:mod:`snnc.backends.emulator`, and through the torch one the
+distillation QAT forward, :mod:`snnc.distill.integer`), the ONNX step model
+(:mod:`snnc.backends.onnx_step.loihi_model`) and, under its exactness proofs, the emulator's
+fast path (:mod:`snnc.backends.emulator.fast`).  ``tests/unit/test_arith_single_home.py``
+fails when another module defines one of these constants or formulas again.
+
+Paths are relative to the installed ``lava`` package (lava-nc 0.10.0); see
+``shared/reference/loihi.md`` §1 for the measurements that confirm them.
+
+Constants
+---------
+=================  ==========  ==================================================================
+``DECAY_SHIFT``    12          ``decay_shift`` (lava/proc/lif/models.py:104)
+``DECAY_UNITY``    4096        ``decay_unity = 2**decay_shift`` (models.py:105)
+``DS_OFFSET``      1           ``ds_offset``: u decays by 4096 − (du + 1) (models.py:94, 145)
+``DM_OFFSET``      0           ``dm_offset``: v decays by 4096 − dv (models.py:95, 174)
+``VTH_SHIFT``      6           ``vth_shift``: the threshold compares as vth << 6 (models.py:107, 273)
+``ACT_SHIFT``      6           ``act_shift``: synaptic input enters u as a << 6 (models.py:108, 155)
+``UV_BITS``        24          ``uv_bitwidth`` of u and v (models.py:101)
+``MAX_UV``         2^23        ``max_uv_val = 2**(uv_bitwidth − 1)`` (models.py:102)
+``V_LIMIT``        2^23 − 1    v saturates at ±(max_uv_val − 1) (models.py:176-177, 186)
+``CONV_BITS``      24          Conv's ``signed_clamp(x, bits=24)`` (lava/proc/conv/models.py:79)
+``INT32_MIN/MAX``  ∓2^31       Lava's int32 registers, ports and buffers (models.py:80-81; dense
+                               a_out, lava/proc/dense/models.py:64; ports sum in the port dtype,
+                               lava/magma/core/model/py/ports.py:333-350)
+``WEIGHT_BITS``    8           ``clip_weights(..., num_bits=8)`` (dense/models.py:87)
+=================  ==========  ==================================================================
+
+Formulas (all values int64 holding Lava's int32 values)
+-------------------------------------------------------
+::
+
+    wrap(x, 32)      = ((x + 2^31) mod 2^32) − 2^31       numpy's int64 → int32 cast (Lava's int32
+                                                          arithmetic, ports and buffers)
+    signed_clamp(x)  = ((x + 2^23) mod 2^24) − 2^23       conv/utils.py:83-84 (= wrap(x, 24))
+    decay(x, f)      = sign(x·f) · (|x·f| >> 12)          models.py:149-153, 180-184 (toward 0)
+    du factor        = 4096 − (du + 1)                    models.py:145, 149
+    dv factor        = 4096 − dv                          models.py:174, 180
+    b                = int32(int16(bias_mant)) << bias_exp  (>> −bias_exp, floor; models.py:110-121)
+    W                = truncate(clip(int32(weights)))     lava/utils/weightutils.py:204-295:
+        clip         on w (−w for INH): [−256, 255] MIXED | [0, 255] EXC, NULL | [−255, 0] INH
+        truncate     k = 8 − num_weight_bits + (sign_mode == MIXED);  w = (w >> k) << k
+                     (on −w for INH; floor: MIXED −3 → −4)
+    a_buf            = wrap(shift(Σ_j W[i, j]·s_j, weight_exp), 32)   dense/models.py:77-107
+                       (shift: << e for e > 0, else the floor >> −e)
+    conv a_buf       = signed_clamp(int32(Σ W ⋆ s))       conv/models.py:37-51, conv/utils.py:218
+                       (the float64 sum cast as numpy casts: INT_MIN out of range on x86)
+
+The LIF step (``PyLifModelBitAcc``, models.py:138-216, 268-278), :func:`lif_step`::
+
+    a_shift = a << 6
+    u_raw   = decay(u, du factor) + a_shift
+    u       = wrap_uv(wrap(u_raw, 32))              wrap_uv: − 2^24 if > 2^23; + 2^24 if ≤ −2^23
+    v_raw   = decay(v, dv factor) + u + b
+    v_pre   = clip(wrap(v_raw, 32), −(2^23 − 1), 2^23 − 1)
+    s       = v_pre > vth << 6 ;   v = 0 where s, else v_pre        (u is not reset)
+
+Lava wraps each int32 term separately (``np.int32(decayed)`` then ``+=`` in int32,
+models.py:153-157, 184-185); one wrap of the int64 sum is the same value, since a two's
+complement wrap is a reduction mod 2^32.  The ±2^24 wrap is a single conditional step, as
+Lava writes it (a value more than 2^24 out of range is not folded twice).
+
+``start_step = k > 0`` (snnc's switch-on of a population at its synaptic depth; the Lava
+backend realises it by running in segments): for raw steps t < k the population runs from
+u = v = 0 with zero bias; at the start of step k, before its update, ``u ← u_init``,
+``v ← v_init`` and the bias is on from then on.  With k ≤ 0 the population starts from
+(u_init, v_init) and its bias is always on.  (:class:`LifRegisters`, :func:`lif_step`.)
+
+One statement, several executions
+---------------------------------
+The formulas are written once against a small namespace of integer primitives (``ops``):
+:class:`NumpyOps` (the numpy engine), :class:`TorchOps` (the torch engine, the QAT forward)
+and the ONNX step-model builder's adapter (``loihi_model.OnnxOps``, which emits nodes instead
+of computing).  A primitive is an operation every backend has (add, shifts, a two's-complement
+wrap of ``bits`` bits, comparisons, where, clip); the order of the wraps, the clip and the
+reset exists only in the formulas below.  The fast path, which holds u and v as float64 in
+place under proofs that make most wraps impossible, uses the float forms at the end of this
+module (:func:`decay_inplace`, :func:`wrap_uv_inplace`) and the same constants.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+# ------------------------------------------------------------------------------ constants
+DECAY_SHIFT = 12
+DECAY_UNITY = 1 << DECAY_SHIFT
+DS_OFFSET = 1
+DM_OFFSET = 0
+VTH_SHIFT = 6
+ACT_SHIFT = 6
+UV_BITS = 24
+MAX_UV = 1 << (UV_BITS - 1)
+V_LIMIT = MAX_UV - 1
+CONV_BITS = 24
+INT32_BITS = 32
+INT32_MIN = -(1 << (INT32_BITS - 1))
+INT32_MAX = (1 << (INT32_BITS - 1)) - 1
+WEIGHT_BITS = 8
+
+
+class SignMode(IntEnum):
+    """Lava's ``lava.utils.weightutils.SignMode``."""
+
+    NULL = 0
+    MIXED = 1
+    EXCITATORY = 2
+    INHIBITORY = 3
+
+
+# ------------------------------------------------------------------------------- registers
+def per_neuron(a, n: int, dtype) -> np.ndarray:
+    """``a`` (None: zeros) broadcast to (n,) and cast to Lava's Var ``dtype``, as int64."""
+    if a is None:
+        return np.zeros(n, dtype=np.int64)
+    arr = np.broadcast_to(np.asarray(a).reshape(-1), (n,))
+    return arr.astype(dtype).astype(np.int64)
+
+
+def decay_register(d, n: int) -> int | np.ndarray:
+    """``du``/``dv`` as Lava holds them: a scalar stays a Python int (``LavaPyType(int, ...)``,
+    models.py:82-83, so netx's du = −1 works), per-neuron values are uint16 (int64 (n,))."""
+    if np.ndim(d) == 0:
+        return int(d)
+    return per_neuron(d, n, np.uint16)
+
+
+def du_factor(du):
+    """u's decay factor ``4096 − (du + ds_offset)`` (models.py:145, 149)."""
+    return DECAY_UNITY - (du + DS_OFFSET)
+
+
+def dv_factor(dv):
+    """v's decay factor ``4096 − (dv + dm_offset)`` (models.py:174, 180)."""
+    return DECAY_UNITY - (dv + DM_OFFSET)
+
+
+def effective_bias(c) -> np.ndarray:
+    """Lava's ``scale_bias`` (models.py:110-121) of a Compartment ``c``: ``bias_mant`` (an int16
+    Var) promoted to int32, ``<< bias_exp`` (int32: wraps) or the floor ``>> −bias_exp``."""
+    b = per_neuron(c.bias_mant, c.size, np.int16)
+    e = int(c.bias_exp)
+    return wrap32(np.left_shift(b, e)) if e >= 0 else np.right_shift(b, -e)
+
+
+def effective_vth(vth) -> int:
+    """``scale_threshold``: ``vth << 6`` (models.py:268-274)."""
+    return int(vth) << VTH_SHIFT
+
+
+@dataclasses.dataclass(frozen=True)
+class LifRegisters:
+    """One population's registers as the LIF step uses them (numpy; see :meth:`on`)."""
+
+    n: int
+    du_factor: Any  # int, or int64 (n,)
+    dv_factor: Any
+    vth_eff: int
+    bias: Any  # int64 (n,)
+    start_step: int
+    u_init: Any  # int64 (n,) (int32 Vars)
+    v_init: Any
+
+    @classmethod
+    def of(cls, c) -> LifRegisters:
+        """The registers of a ``loihi.Compartment``."""
+        n = c.size
+        return cls(
+            n=n,
+            du_factor=du_factor(decay_register(c.du, n)),
+            dv_factor=dv_factor(decay_register(c.dv, n)),
+            vth_eff=effective_vth(c.vth),
+            bias=effective_bias(c),
+            start_step=int(c.start_step),
+            u_init=per_neuron(c.u_init, n, np.int32),
+            v_init=per_neuron(c.v_init, n, np.int32),
+        )
+
+    def initial(self) -> tuple[np.ndarray, np.ndarray]:
+        """(u, v) before raw step 0: (u_init, v_init) if ``start_step ≤ 0``, else zeros (the
+        initial values are then loaded at ``start_step``, by :func:`lif_step`)."""
+        if self.start_step <= 0:
+            return self.u_init, self.v_init
+        z = np.zeros(self.n, dtype=np.int64)
+        return z, z
+
+    def on(self, ops) -> LifRegisters:
+        """The same registers in ``ops``' own form (device tensors, ONNX initializers); the
+        initial values only where :func:`lif_step` reads them (``start_step > 0``)."""
+        late = self.start_step > 0
+        return dataclasses.replace(
+            self, du_factor=ops.const(self.du_factor), dv_factor=ops.const(self.dv_factor),
+            bias=ops.const(self.bias),
+            u_init=ops.const(self.u_init) if late else None,
+            v_init=ops.const(self.v_init) if late else None,
+        )
+
+
+# --------------------------------------------------------------------------------- weights
+def weight_clip_bounds(sign_mode: SignMode) -> tuple[int, int]:
+    """``clip_weights``' bounds on w (on −w for INHIBITORY): weightutils.py:277-287."""
+    mixed = int(sign_mode == SignMode.MIXED)
+    return (-(1 << WEIGHT_BITS)) * mixed, (1 << WEIGHT_BITS) - 1
+
+
+def clip_weights(w: np.ndarray, sign_mode: SignMode) -> np.ndarray:
+    """Lava's ``clip_weights(w, sign_mode, num_bits=8)`` (weightutils.py:250-295), int32."""
+    w = np.asarray(w).astype(np.int32)
+    inh = sign_mode == SignMode.INHIBITORY
+    if inh:
+        w = -w
+    lo, hi = weight_clip_bounds(sign_mode)
+    w = np.clip(w, lo, hi).astype(np.int32)
+    return -w if inh else w
+
+
+def truncate_weights(w: np.ndarray, sign_mode: SignMode, num_weight_bits: int) -> np.ndarray:
+    """Lava's ``truncate_weights`` (weightutils.py:204-247): drop ``8 − num_weight_bits +
+    is_mixed`` LSBs (floor; on the magnitude for INHIBITORY), int32."""
+    w = np.asarray(w).astype(np.int32)
+    inh = sign_mode == SignMode.INHIBITORY
+    k = np.int32(WEIGHT_BITS - int(num_weight_bits) + int(sign_mode == SignMode.MIXED))
+    if inh:
+        w = -w
+    w = (w >> k) << k
+    return -w if inh else w
+
+
+def effective_weights(syn) -> np.ndarray | sp.csr_matrix:
+    """The weights Lava's Dense/Sparse use (clip, then truncate; dense/models.py:83-92) of a
+    ``loihi.Synapse``: int32 values as int64, dense or CSR like ``syn``."""
+    sm = SignMode(syn.sign_mode)
+    if sp.issparse(syn.weights):
+        m = sp.csr_matrix(syn.weights, copy=True)
+        data = truncate_weights(clip_weights(m.data, sm), sm, syn.num_weight_bits)
+        m = sp.csr_matrix((data.astype(np.int64), m.indices, m.indptr), shape=m.shape)
+        m.eliminate_zeros()
+        return m
+    w = np.asarray(syn.weights)
+    return truncate_weights(clip_weights(w, sm), sm, syn.num_weight_bits).astype(np.int64)
+
+
+def conv_weights(syn) -> np.ndarray:
+    """A ``loihi.ConvSynapse``'s kernel as Lava's ``PyConvModelFixed`` holds it: the ``weight``
+    Var is int32 (conv/models.py:76), nothing clipped or truncated, no exponent (Lava declares
+    ``weight_exp``/``num_weight_bits`` on Conv but never reads them)."""
+    return wrap32(np.asarray(syn.weights).astype(np.int64))
+
+
+# ------------------------------------------------------------------------------ primitives
+class NumpyOps:
+    """The primitives on numpy int64 arrays.  Casts are numpy's, i.e. Lava's own."""
+
+    name = "numpy"
+
+    @staticmethod
+    def const(a):
+        return a
+
+    @staticmethod
+    def add(a, b):
+        return a + b
+
+    @staticmethod
+    def sub(a, b):
+        return a - b
+
+    @staticmethod
+    def mul(a, b):
+        return a * b
+
+    @staticmethod
+    def shl(x, k: int):
+        return np.left_shift(x, k)
+
+    @staticmethod
+    def shr(x, k: int):
+        """Arithmetic right shift: floor(x / 2^k)."""
+        return np.right_shift(x, k)
+
+    @staticmethod
+    def trunc_shr(x, k: int):
+        """x / 2^k rounded toward zero: ``sign(x) · (|x| >> k)``."""
+        return np.sign(x) * np.right_shift(np.abs(x), k)
+
+    @staticmethod
+    def wrap(x, bits: int):
+        """Two's-complement wrap to ``bits`` bits (int64 kept); 32 bits: numpy's int32 cast."""
+        x = np.asarray(x, dtype=np.int64)
+        if bits == INT32_BITS:
+            return x.astype(np.int32).astype(np.int64)
+        half = 1 << (bits - 1)
+        return np.mod(x + half, 1 << bits) - half
+
+    @staticmethod
+    def lava_int32(acc):
+        """Lava's float64 → int32 cast of a sum (numpy's cast: INT_MIN out of range on x86)."""
+        with np.errstate(invalid="ignore"):
+            return np.asarray(acc).astype(np.int32).astype(np.int64)
+
+    @staticmethod
+    def gt(a, b):
+        return a > b
+
+    @staticmethod
+    def le(a, b):
+        return a <= b
+
+    @staticmethod
+    def ge(a, b):
+        return a >= b
+
+    @staticmethod
+    def eq(a, b):
+        return a == b
+
+    @staticmethod
+    def where(c, a, b):
+        if c is True or c is False:  # a condition on the (Python int) step counter
+            return a if c else b
+        return np.where(c, a, b)
+
+    @staticmethod
+    def clip(x, lo: int, hi: int):
+        return np.clip(x, lo, hi)
+
+
+NUMPY = NumpyOps()
+
+
+class TorchOps:
+    """The primitives on torch int64 tensors on ``device`` (numpy's int32 cast as x86 does it:
+    out-of-range floats → INT_MIN, written out since CUDA saturates instead)."""
+
+    name = "torch"
+
+    def __init__(self, device=None):
+        import torch  # optional heavy dependency: only the torch engine and QAT need it
+
+        self.torch = torch
+        self.device = torch.device("cpu") if device is None else torch.device(device)
+
+    def __reduce__(self):  # copies and pickles rebuild it (a module cannot be pickled)
+        return type(self), (str(self.device),)
+
+    def const(self, a):
+        if isinstance(a, (int, np.integer)):
+            return int(a)
+        return self.torch.as_tensor(np.asarray(a, dtype=np.int64), device=self.device)
+
+    @staticmethod
+    def add(a, b):
+        return a + b
+
+    @staticmethod
+    def sub(a, b):
+        return a - b
+
+    @staticmethod
+    def mul(a, b):
+        return a * b
+
+    def shl(self, x, k: int):
+        return self.torch.bitwise_left_shift(x, k)
+
+    def shr(self, x, k: int):
+        return self.torch.bitwise_right_shift(x, k)
+
+    def trunc_shr(self, x, k: int):
+        return self.torch.sign(x) * self.torch.bitwise_right_shift(x.abs(), k)
+
+    def wrap(self, x, bits: int):
+        if bits == INT32_BITS:
+            return x.to(self.torch.int32).to(self.torch.int64)
+        half = 1 << (bits - 1)
+        return self.torch.remainder(x + half, 1 << bits) - half
+
+    def lava_int32(self, acc):
+        acc = acc.to(self.torch.int64)
+        out = (acc > INT32_MAX) | (acc < INT32_MIN)
+        return self.torch.where(out, self.torch.full_like(acc, INT32_MIN), acc)
+
+    @staticmethod
+    def gt(a, b):
+        return a > b
+
+    @staticmethod
+    def le(a, b):
+        return a <= b
+
+    @staticmethod
+    def ge(a, b):
+        return a >= b
+
+    @staticmethod
+    def eq(a, b):
+        return a == b
+
+    def where(self, c, a, b):
+        if c is True or c is False:
+            return a if c else b
+        return self.torch.where(c, a, b)
+
+    def clip(self, x, lo: int, hi: int):
+        return self.torch.clamp(x, lo, hi)
+
+
+# -------------------------------------------------------------------------------- formulas
+def wrap32(a):
+    """Two's-complement wrap of int64 values to the int32 range (kept int64), numpy."""
+    return NUMPY.wrap(a, INT32_BITS)
+
+
+def wrap24(a):
+    """Lava Conv's ``signed_clamp(x, 24)`` (conv/utils.py:67-84), numpy: the result lies in
+    [−2^23, 2^23 − 1] (unlike the LIF u wrap, +2^23 is folded too)."""
+    return NUMPY.wrap(a, CONV_BITS)
+
+
+def decay(ops, x, factor):
+    """``sign(x·f) · (|x·f| >> 12)``: x·f/4096 truncated toward zero (models.py:149-153)."""
+    return ops.trunc_shr(ops.mul(x, factor), DECAY_SHIFT)
+
+
+def wrap_uv(ops, u):
+    """Lava's u wrap (models.py:161-170): ``u − 2^24`` if u > 2^23, ``u + 2^24`` if u ≤ −2^23."""
+    two = 2 * MAX_UV
+    return ops.where(ops.gt(u, MAX_UV), ops.sub(u, two),
+                     ops.where(ops.le(u, -MAX_UV), ops.add(u, two), u))
+
+
+def input_sum(ops, bufs: list):
+    """(raw sum, a) of a compartment's incoming synapse buffers (at least one): Lava adds the
+    ports in int32 (ports.py:333-350), so several are wrapped; one is already int32."""
+    a = bufs[0]
+    for b in bufs[1:]:
+        a = ops.add(a, b)
+    return a, (ops.wrap(a, INT32_BITS) if len(bufs) > 1 else a)
+
+
+def weight_exp_shift(ops, acc, weight_exp: int):
+    """``acc << e`` for e > 0, else the floor ``acc >> −e`` (dense/models.py:103-107)."""
+    e = int(weight_exp)
+    return ops.shl(acc, e) if e > 0 else ops.shr(acc, -e)
+
+
+def synapse_buffer(ops, acc, weight_exp: int, pending=None):
+    """Dense/Sparse/DelayDense: the int32 buffer ``wrap(pending + shift(acc, e), 32)`` from the
+    int64 sums ``acc``; ``pending`` is what earlier steps left for later delays (DelayDense)."""
+    acc = weight_exp_shift(ops, acc, weight_exp)
+    return ops.wrap(acc if pending is None else ops.add(pending, acc), INT32_BITS)
+
+
+def conv_buffer(ops, acc):
+    """Conv: ``signed_clamp(int32(acc), 24)`` of the float64 sums (conv/models.py:49-51, 79)."""
+    return ops.wrap(ops.lava_int32(acc), CONV_BITS)
+
+
+class LifStep(NamedTuple):
+    """One LIF step's results and the intermediates it computed (see the module docstring)."""
+
+    u: Any  # u after the step
+    v: Any  # v after the reset
+    s: Any  # spikes (bool)
+    v_pre: Any  # v after the clip, before the reset
+    a_shift: Any  # a << 6, before its int32 wrap
+    u_raw: Any  # decay(u) + (a << 6): before the int32 and the 24-bit wrap
+    v_raw: Any  # decay(v) + u + b: before the int32 wrap and the clip
+
+
+def lif_step(ops, reg: LifRegisters, u, v, a, t) -> LifStep:
+    """Lava's LIF update at raw step ``t`` (a Python int, or the backend's step tensor) with
+    summed synaptic input ``a``; ``reg`` in ``ops``' form (:meth:`LifRegisters.on`)."""
+    bias = reg.bias
+    k = reg.start_step
+    if k > 0:
+        at_k = ops.eq(t, k)
+        u = ops.where(at_k, reg.u_init, u)
+        v = ops.where(at_k, reg.v_init, v)
+        bias = ops.where(ops.ge(t, k), bias, 0)
+    a_shift = ops.shl(a, ACT_SHIFT)
+    u_raw = ops.add(decay(ops, u, reg.du_factor), a_shift)
+    u = wrap_uv(ops, ops.wrap(u_raw, INT32_BITS))
+    v_raw = ops.add(ops.add(decay(ops, v, reg.dv_factor), u), bias)
+    v_pre = ops.clip(ops.wrap(v_raw, INT32_BITS), -V_LIMIT, V_LIMIT)
+    s = ops.gt(v_pre, reg.vth_eff)
+    return LifStep(u, ops.where(s, 0, v_pre), s, v_pre, a_shift, u_raw, v_raw)
+
+
+# --------------------------------------------------- float forms (the fast path, under proofs)
+def decay_fraction(factor) -> np.ndarray:
+    """A decay factor as the float64 fraction ``factor / 4096`` that :func:`decay_inplace`
+    multiplies by (exact: a 12-bit binary fraction)."""
+    return np.asarray(factor, dtype=np.float64) / DECAY_UNITY
+
+
+def decay_inplace(x: np.ndarray, fraction) -> None:
+    """``x ← trunc(x · factor / 4096)`` in place on float64 integers: :func:`decay` exactly while
+    |x · factor| < 2^53 (the product is then exact and ``trunc`` rounds toward zero)."""
+    np.multiply(x, fraction, out=x)
+    np.trunc(x, out=x)
+
+
+def wrap_uv_inplace(u: np.ndarray, mask: np.ndarray, tmp: np.ndarray) -> None:
+    """:func:`wrap_uv` in place (float or int ``u``; ``mask`` bool, ``tmp`` like ``u``).
+
+    ``u − 2^24·[u > 2^23]`` then ``+ 2^24·[u ≤ −2^23]`` on the result, which is Lava's single
+    conditional step (a value just lowered lies above −2^23).  Multiplying by the mask is ~10x
+    faster than a masked ufunc (``where=``)."""
+    np.greater(u, MAX_UV, out=mask)
+    np.multiply(mask, 2 * MAX_UV, out=tmp)
+    u -= tmp
+    np.less_equal(u, -MAX_UV, out=mask)
+    np.multiply(mask, 2 * MAX_UV, out=tmp)
+    u += tmp
