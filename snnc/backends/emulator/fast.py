@@ -40,6 +40,16 @@ through torch's private ``torch._int_mm`` (oneDNN; AMX/VNNI where the CPU has th
 probed once (:func:`int8_matmul`), against numpy, on first use; when torch or ``_int_mm`` is
 missing or wrong (a torch upgrade), a warning is logged and the exact float32/float64 products
 are used instead: same results, slower.
+
+Why this path keeps its own step and loop (:func:`_lif_step`, :func:`_run_chunk`) instead of
+:func:`snnc.compiler.ir.arith.lif_step` and the engine's loop: it computes in float64 *in
+place* on preallocated buffers (one ufunc pass per operation, no temporaries), drops the wraps
+its guards prove idle, feeds time tiles of input sums and int8 kernels, and runs batch chunks
+on threads; the generic formulation allocates every intermediate, which is what makes it
+general.  Its constants, registers (:class:`~snnc.compiler.ir.arith.LifRegisters`), weights
+and the float forms of the decay and of the u fold (``arith.decay_inplace``,
+``arith.wrap_uv_inplace``) are arith's; the tests run both paths on the same programs
+(``tests/unit/test_emulator_fast.py``).
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ from snnc.compiler.ir.arith import (
     ACT_SHIFT,
     INT32_MAX,
     MAX_UV,
+    UV_BITS,
     V_LIMIT,
     LifRegisters,
     decay_fraction,
@@ -81,9 +92,9 @@ ENABLED = True
 F32_EXACT = 2 ** (np.finfo(np.float32).nmant + 1)  # every integer below it is a float32
 I32_EXACT = INT32_MAX + 1  # int32 accumulators (torch._int_mm)
 F64_EXACT = 2 ** (np.finfo(np.float64).nmant + 1)
-MAX_INPUT = 2 * MAX_UV >> ACT_SHIFT  # A_c bound: 64·A ≤ 2^24
+MAX_INPUT = (1 << UV_BITS) >> ACT_SHIFT  # A_c bound: 64·A ≤ 2^24
 MAX_BIAS = 1 << 29
-MAX_DENSE = 16 * 1024 * 1024  # sparse blocks up to this many entries are densified
+MAX_DENSE = 1 << 24  # sparse blocks up to this many entries are densified
 #: smallest batch that takes the fast path (below, its per-call setup costs more than it saves)
 MIN_BATCH = 8
 #: most samples per thread chunk (bounds memory; smaller batches are split evenly over threads)
