@@ -13,9 +13,9 @@ import snnc
 from snnc.backends import emulator
 from snnc.backends.emulator import fast
 from snnc.calibration.methods import calibrate_graph
-from snnc.calibration.search import compile_with
 from snnc.calibration.trace import chip_traces
 from snnc.cli import main
+from snnc.driver import compile_with
 from snnc.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]

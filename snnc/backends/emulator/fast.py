@@ -182,7 +182,7 @@ def int8_matmul():
 def _probe_int_mm():
     fallback = "the emulator uses exact float32/float64 products instead (same results, slower)"
     try:
-        import torch
+        import torch  # optional heavy dependency (~0.8 s): probed on first use only
     except ImportError:
         log.warning("torch is not installed: %s", fallback)
         return None
@@ -310,7 +310,7 @@ def _int8_weights(blk: _Block, wm: np.ndarray) -> None:
     int_mm = int8_matmul()
     if int_mm is None:
         return
-    import torch
+    import torch  # optional heavy dependency: present, since the probe above found _int_mm
 
     nz = wm[wm != 0]
     k = 0
@@ -348,7 +348,7 @@ def _block_sums(blk: _Block, x: np.ndarray, fx: np.ndarray | None = None,
     buffers (rows, n_in)/(rows, n_out) of the block's dtype.
     """
     if _use_int8(blk, x.shape[0]):
-        import torch
+        import torch  # optional heavy dependency: loaded by the int8 probe already
 
         r = int8_matmul()(torch.from_numpy(x.view(np.int8)), blk.i8).numpy()
         e, k = blk.exp, blk.i8_shift
@@ -492,7 +492,7 @@ def one_thread_per_kernel(torch_used: bool, threaded: bool):
     """
     with contextlib.ExitStack() as stack:
         if torch_used:
-            import torch
+            import torch  # optional heavy dependency: loaded by the int8 probe already
 
             prev = torch.get_num_threads()
             torch.set_num_threads(1)
@@ -510,9 +510,9 @@ _BLAS = []
 def _blas_controller():
     """threadpoolctl's controller (its library scan costs ~2 ms: done once), or ``None``."""
     if not _BLAS:
-        try:
+        try:  # optional dependency, imported on first use (keeps ``import snnc`` light)
             from threadpoolctl import ThreadpoolController
-        except ImportError:  # optional: without it BLAS keeps its own threads
+        except ImportError:  # without it BLAS keeps its own threads
             _BLAS.append(None)
         else:
             _BLAS.append(ThreadpoolController())
