@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 import snnc
-from snnc.interop.netx_lava import run_netx
+from snnc.backends.lava.netx import run_netx
 
 
 def slayer_mlp(path: Path, n_in: int, hidden: int, seed: int = 0) -> Path:

@@ -30,7 +30,7 @@ def run_one(size: str, target: str) -> dict:
     from snnc.compiler.passes.pipelines import CompileContext
     from snnc.compiler.passes.resources import check_resources
     from snnc.compiler.targets import get_target
-    from snnc.mapping.report import resource_report
+    from snnc.compiler.mapping.report import resource_report
 
     h, d = bench_compile.SIZES[size]
     graph = bench_compile.network(h, d)

@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from snnc.backends.reference import simulate
+
 
 @dataclasses.dataclass
 class BackendComparison:
@@ -78,8 +80,6 @@ class FloatComparison:
 
 def compare_float(graph, prog, x) -> FloatComparison:
     """Run the float reference of ``graph`` and the compiled ``prog`` (emulator) on ``x``."""
-    from snnc.backends.reference import simulate
-
     conv = prog.convention
     ref = simulate(
         graph, x, dt=conv.dt, integration=conv.integration, spike_if=conv.spike_if,

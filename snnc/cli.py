@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+import snnc
+from snnc import emit
+from snnc.check import compare_backends, compare_float
+from snnc.compiler.conventions import apply_preset
+from snnc.compiler.ir.printer import format_graph
 from snnc.errors import InputError, SnncError
+from snnc.program import Program
+from snnc.version import __version__
 
 
 def _add_convention(p: argparse.ArgumentParser) -> None:
@@ -30,8 +37,6 @@ def _add_convention(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from snnc import __version__
-
     p = argparse.ArgumentParser(prog="snnc", description="Compile spiking networks (NIR) for Loihi 2.")
     p.add_argument("--version", action="version", version=f"snnc {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log what each pass does")
@@ -137,11 +142,6 @@ def _write_atomic_dir(prog, out: Path) -> None:
 
 
 def _cmd_compile(a: argparse.Namespace) -> int:
-    import snnc
-    from snnc import emit
-    from snnc.compiler.ir.printer import format_graph
-    from snnc.frontends.conventions import apply_preset
-
     calibration = _load_input(a.calibration) if a.calibration else None
     apply_preset(a, a.exporter)
     result = snnc.compile(
@@ -169,8 +169,6 @@ def _cmd_compile(a: argparse.Namespace) -> int:
         # the report's loop is the emulator's slow instrumented one: a compact look at 64 samples
         print(result.report(result.encode((x if x is not None else calibration)[:64])).compact())
     if x is not None:
-        from snnc.check import compare_backends, compare_float
-
         reference = result.reference if result.reference is not None else snnc.load(a.model)
         if not isinstance(reference, snnc.Program):  # a netx file has no float model
             print(compare_float(reference, result, x).text())
@@ -182,8 +180,6 @@ def _cmd_compile(a: argparse.Namespace) -> int:
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
-    from snnc.program import Program
-
     prog = Program.load(a.program)
     x = _load_input(a.input)
     y = prog.run(x, backend=a.backend, timeout=a.timeout, progress=a.progress, device=a.device)
@@ -201,9 +197,6 @@ def _cmd_run(a: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(a: argparse.Namespace) -> int:
-    import snnc
-    from snnc.compiler.ir.printer import format_graph
-
     p = Path(a.path)
     if p.is_dir() and (p / "program.json").is_file():
         prog = snnc.Program.load(p)
@@ -233,20 +226,14 @@ def _show_report(report, a: argparse.Namespace) -> int:
 
 
 def _cmd_report(a: argparse.Namespace) -> int:
-    from snnc.program import Program
-
     return _show_report(Program.load(a.program).report(_load_input(a.input)), a)
 
 
 def _cmd_resources(a: argparse.Namespace) -> int:
-    from snnc.program import Program
-
     return _show_report(Program.load(a.program).resources(), a)
 
 
 def _cmd_profile(a: argparse.Namespace) -> int:
-    from snnc.program import Program
-
     prog = Program.load(a.program)
     return _show_report(prog.profile(_load_input(a.input), a.coefficients, a.teacher, name=a.program), a)
 

@@ -9,76 +9,35 @@ The latency per output is :attr:`Program.latency`.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from snnc.compiler.discretize import Convention
+from snnc.backends import emulator, lava, loihi2_hw
+from snnc.backends.netx import export_netx
+from snnc.backends.onnx_step import export_program
+from snnc.calibration.report import error_report
+from snnc.compiler.artifact import PROGRAM_FORMAT, Artifact
 from snnc.compiler.ir import loihi
-from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.printer import format_graph
-from snnc.compiler.targets import TargetSpec, get_target, target_from_dict
-from snnc.errors import FrontendError, InputError, ValidationError
+from snnc.compiler.mapping.report import resource_report
+from snnc.errors import InputError, ValidationError
+from snnc.profiler import profile
 
-PROGRAM_FORMAT = 1
+__all__ = ["BACKENDS", "PROGRAM_FORMAT", "Program"]
+
 BACKENDS = ("emulator", "lava", "loihi2")
 
 
-class Program:
-    """A compiled network.  Build it with :func:`snnc.compile`; load it with :meth:`load`."""
+class Program(Artifact):
+    """A compiled network.  Build it with :func:`snnc.compile`; load it with :meth:`load`.
 
-    def __init__(
-        self,
-        graph: Graph,
-        convention: Convention,
-        target: TargetSpec,
-        latency: dict[str, int],
-        layers: list[dict[str, Any]] | None = None,
-        timings: dict[str, float] | None = None,
-    ):
-        self.graph = graph
-        self.convention = convention
-        self.target = target
-        self.latency = dict(latency)
-        self.layers = list(layers or [])
-        self.timings = dict(timings or {})
-        #: the float-dialect model it was compiled from (set by snnc.compile; saved as reference/)
-        self.reference: Graph | None = None
-        #: static inputs -> spikes (:mod:`snnc.encoding`), set for converted ANNs; saved as "encoder"
-        self.encoder = None
-        #: neuron -> core -> chip (:class:`snnc.mapping.Placement`, partition pass); saved as placement.npz
-        self.placement = None
-
-    # ------------------------------------------------------------------ structure
-    @property
-    def input_name(self) -> str:
-        return self.graph.of_kind(loihi.SpikeSource)[0]
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.graph[self.input_name].shape)
-
-    @property
-    def outputs(self) -> list[str]:
-        return self.graph.of_kind(loihi.Probe)
-
-    def probed(self, output: str) -> str:
-        """The compartment an output records."""
-        return self.graph.predecessors(output)[0]
-
-    def stats(self) -> dict[str, int]:
-        comps = [self.graph[n] for n in self.graph.of_kind(loihi.Compartment)]
-        syns = [self.graph[n] for n in self.graph.of_kind(loihi.Synapse, loihi.ConvSynapse)]
-        return {
-            "layers": sum(1 for c in comps if c.meta.get("role") != "bias"),
-            "neurons": int(sum(c.size for c in comps)),
-            "synapse_blocks": len(syns),
-            "synapses": int(sum(s.num_synapses for s in syns)),
-        }
+    Its data and directory format are those of :class:`snnc.compiler.artifact.Artifact`
+    (``graph``, ``convention``, ``target``, ``latency``, ``layers``, ``timings``, ``reference``,
+    ``encoder``, ``placement``; :meth:`save`, :meth:`load`); this class adds the verbs.
+    """
 
     # ------------------------------------------------------------------------ run
     def _check_input(self, x: Any) -> np.ndarray:
@@ -121,14 +80,10 @@ class Program:
         x = self._check_input(self.encode(x))
         steps = x.shape[1] + max(self.latency.values(), default=0)
         if backend == "emulator":
-            from snnc.backends import emulator
-
             # only the probed compartments are recorded unless every layer is asked for
             record = None if return_raw else [self.probed(o) for o in self.outputs]
             raw = emulator.run(self.graph, x, steps, record, progress=progress, device=device)
         elif backend == "lava":
-            from snnc.backends import lava
-
             if device is not None:
                 raise InputError(f"device={device!r} applies to the emulator, not to Lava",
                                  hint="drop device= or run backend='emulator'")
@@ -136,9 +91,7 @@ class Program:
             kwargs = {} if timeout is None else {"timeout": timeout}
             raw = lava.run(self.graph, x, steps, progress=progress, **kwargs)
         elif backend == "loihi2":
-            from snnc.backends import loihi2_hw
-
-            raw = loihi2_hw.run(self.graph, x, steps, placement=getattr(self, "placement", None))
+            raw = loihi2_hw.run(self.graph, x, steps, placement=self.placement)
         else:
             raise ValidationError(
                 f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}"
@@ -172,14 +125,18 @@ class Program:
             return self.encoder.encode(x)
         return x
 
+    @classmethod
+    def wrap(cls, artifact: Artifact) -> Program:
+        """An :class:`~snnc.compiler.artifact.Artifact` (what a fixed-point frontend returns)
+        as a Program; a Program is returned as it is."""
+        return cls.of(artifact)
+
     def to_lava(self, x: Any | None = None, steps: int | None = None):
         """Build the Lava processes of this program (for users who wire or run them).
 
         ``x`` (one sample, (T, *input_shape)) fills the input RingBuffer; without it the
         source sends no spikes.  Returns :class:`snnc.backends.lava.LavaNetwork`.
         """
-        from snnc.backends import lava
-
         if x is None:
             x = np.zeros((1,) + self.input_shape, dtype=np.uint8)
         x = self._check_input(np.asarray(x)[None])[0]
@@ -189,22 +146,16 @@ class Program:
     def report(self, x: Any):
         """Per-layer float-vs-fixed error report on ``x`` (:mod:`snnc.calibration.report`):
         ``.text()``, ``.to_json()``, ``.plot(path)``."""
-        from snnc.calibration.report import error_report
-
         return error_report(self, x)
 
     def profile(self, x: Any, coefficients: Any = "loihi2", teacher: Any = None, **kwargs):
         """Energy per inference on ``x`` (:mod:`snnc.profiler`, docs/energy.md): an
         :class:`~snnc.profiler.EnergyReport` with ``.text()``, ``.to_json()``, ``.plot(path)``."""
-        from snnc.profiler import profile
-
         return profile(self, x, coefficients, teacher, **kwargs)
 
     def resources(self):
-        """Resource report of :attr:`placement` (:mod:`snnc.mapping.report`):
+        """Resource report of :attr:`placement` (:mod:`snnc.compiler.mapping.report`):
         ``.text()``, ``.to_json()``, ``.plot(path)``, ``.summary_line()``."""
-        from snnc.mapping.report import resource_report
-
         if self.placement is None:
             raise ValidationError("this program has no placement",
                                   hint="recompile it with this snnc version (the partition pass places it)")
@@ -212,90 +163,11 @@ class Program:
 
     def export_onnx(self, path: str | os.PathLike):
         """Write this program as an ONNX step model (:mod:`snnc.backends.onnx_step`)."""
-        from snnc.backends.onnx_step import export_program
-
         return export_program(self, path)
 
     def export_netx(self, path: str | os.PathLike) -> Path:
         """Write this program as lava-dl netx HDF5 (:mod:`snnc.backends.netx`)."""
-        from snnc.backends.netx import export_netx
-
         return export_netx(self, path)
-
-    # ------------------------------------------------------------------ save/load
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the program to a directory (JSON + npz, no pickle)."""
-        from snnc import __version__
-        from snnc.compiler.ir.serialize import save_graph
-
-        d = Path(path)
-        d.mkdir(parents=True, exist_ok=True)
-        save_graph(self.graph, d / "graph")
-        meta = {
-            "format": PROGRAM_FORMAT,
-            "snnc_version": __version__,
-            "target": self.target.name,
-            "target_spec": self.target.to_dict(),
-            "convention": {
-                "dt": self.convention.dt,
-                "integration": self.convention.integration,
-                "spike_if": self.convention.spike_if,
-                "synapse_input": self.convention.synapse_input,
-                "reset": self.convention.reset,
-            },
-            "latency": self.latency,
-            "layers": self.layers,
-            "timings": self.timings,
-        }
-        if self.encoder is not None:
-            meta["encoder"] = self.encoder.to_json()
-        (d / "program.json").write_text(json.dumps(meta, indent=2, default=_json_default))
-        # an earlier save into the same directory must not leave parts this program lacks
-        if self.reference is not None:
-            save_graph(self.reference, d / "reference")
-        elif (d / "reference").exists():
-            shutil.rmtree(d / "reference")
-        if self.placement is not None:
-            self.placement.save(d / "placement.npz")
-        else:
-            (d / "placement.npz").unlink(missing_ok=True)
-        return d
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> "Program":
-        from snnc.compiler.ir.serialize import load_graph
-
-        d = Path(path)
-        meta_file = d / "program.json"
-        if not meta_file.is_file():
-            raise FrontendError(
-                f"{str(d)!r} is not a compiled snnc program (no program.json)",
-                hint="create one with `snnc compile MODEL -o DIR`",
-            )
-        try:
-            meta = json.loads(meta_file.read_text())
-            graph = load_graph(d / "graph")
-            conv = Convention(**meta["convention"])
-            spec = target_from_dict(meta["target_spec"]) if "target_spec" in meta else get_target(meta["target"])
-            prog = cls(graph, conv, spec, meta["latency"], meta.get("layers"), meta.get("timings"))
-            if (d / "placement.npz").is_file():
-                from snnc.mapping.placement import Placement
-
-                prog.placement = Placement.load(d / "placement.npz")
-            if (d / "reference").is_dir():
-                prog.reference = load_graph(d / "reference")
-            if meta.get("encoder") is not None:
-                from snnc.encoding import encoder_from_json
-
-                prog.encoder = encoder_from_json(meta["encoder"])
-            return prog
-        except (KeyError, TypeError, ValueError, OSError) as e:
-            if isinstance(e, FrontendError):
-                raise
-            raise FrontendError(
-                f"compiled program in {str(d)!r} is damaged: {type(e).__name__}: {e}",
-                hint="recompile the model with `snnc compile`",
-            ) from None
 
     # ------------------------------------------------------------------- display
     def summary(self) -> str:
@@ -340,10 +212,3 @@ def _is_binary(x: np.ndarray) -> bool:
         return bool(x.min() >= 0 and x.max() <= 1)
     return bool(np.all((x == 0) | (x == 1)))
 
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    raise TypeError(type(o).__name__)

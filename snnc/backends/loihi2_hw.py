@@ -38,6 +38,9 @@ from typing import Any
 import numpy as np
 
 from snnc.backends.base import RunResult
+from snnc.backends.emulator.wiring import check_input, check_record, wiring
+from snnc.backends.lava.build import to_lava
+from snnc.compiler.ir import loihi
 from snnc.errors import BackendUnavailableError, ValidationError
 
 NAME = "loihi2"
@@ -183,8 +186,6 @@ def check_placement(graph, placement) -> dict[str, Any] | None:
     """Check ``placement`` covers every population of ``graph``; summarise it."""
     if placement is None:
         return None
-    from snnc.compiler.ir import loihi
-
     for c in graph.of_kind(loihi.Compartment):
         cores = placement.core_of.get(c)
         if cores is None or np.asarray(cores).size != graph[c].size:
@@ -206,9 +207,6 @@ def run(graph, x, steps: int, record: Sequence[str] | None = None, *, placement=
     require()
     from lava.magma.core.run_configs import Loihi2HwCfg
     from lava.utils.profiler import Profiler  # picks Loihi2HWProfiler for Loihi2HwCfg
-
-    from snnc.backends.emulator.wiring import check_input, check_record, wiring
-    from snnc.backends.lava.build import to_lava
 
     w = wiring(graph)
     xs = check_input(graph, w, x, steps)

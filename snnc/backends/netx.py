@@ -25,7 +25,7 @@ groups ``layer/0``, ``layer/1``, … each with a ``type`` string:
     bias   = bias_mant · 2^bias_exp / 2^6   (netx fixes bias_exp = 6)
 
 Weights are stored as the effective integer matrix ``M`` of the snnc block (``a = M·s``,
-:func:`snnc.interop.netx_weights.effective_weights`); the exporter checks that lava-dl's own
+:func:`snnc.backends.netx_weights.effective_weights`); the exporter checks that lava-dl's own
 ``optimize_weight_bits`` turns ``M`` back into a Lava Dense with the same effective matrix.
 What netx cannot express raises :class:`~snnc.errors.BackendError` naming the layer: a graph
 that is not one chain, per-neuron decays (netx has one iDecay/vDecay per layer), initial
@@ -36,15 +36,17 @@ recurrence other than one block from a population to itself.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from snnc.backends.netx_weights import effective_weights, netx_effective_parts
 from snnc.compiler.ir import loihi
+from snnc.compiler.targets import get_target
 from snnc.errors import BackendError
-from snnc.interop.netx_weights import effective_weights, netx_effective_parts
 
 #: lava-dl netx fixes the LIF bias exponent (hdf5.py, get_neuron_params)
 NETX_BIAS_EXP = 6
@@ -235,9 +237,5 @@ def export_netx(prog, path: str | os.PathLike) -> Path:
 
 def netx_target(base: str = "loihi2"):
     """``base``'s target with ``weight_exp`` fixed to 0, so every dense block is netx-expressible."""
-    import dataclasses
-
-    from snnc.compiler.targets import get_target
-
     spec = get_target(base)
     return dataclasses.replace(spec, name=spec.name, weight_exp_min=0, weight_exp_max=0)

@@ -42,6 +42,7 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from snnc.compiler import discretize, linear
+from snnc.compiler.conventions import repair_rockpool
 from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import ops
 from snnc.compiler.ir.graph import Graph, Node
@@ -274,18 +275,16 @@ def observe_states(
 
 
 def _repair(graph: Graph, conv: Convention) -> Graph:
-    """Rockpool's exporter writes an r its own update does not use (snnc.frontends.conventions)."""
-    from snnc.frontends.conventions import repair_rockpool
-
+    """Rockpool's exporter writes an r its own update does not use (snnc.compiler.conventions)."""
     graph, fixed = repair_rockpool(graph, conv)
     if fixed:
         log.warning("layers %s carry Rockpool 3.1.0's r = tau_mem*exp(-dt/tau_mem)/dt; simulated with "
-                    "Rockpool's own membrane gain (snnc.frontends.conventions.repair_rockpool)", fixed)
+                    "Rockpool's own membrane gain (snnc.compiler.conventions.repair_rockpool)", fixed)
     return graph
 
 
 def simulate(
-    graph: Graph | Any,
+    graph: Graph,
     x: Any,
     dt: float = 1e-4,
     integration: str = "euler",
@@ -297,7 +296,8 @@ def simulate(
     """Run ``graph`` on ``x`` (batch, T, *input_shape) in float64; see the module docstring.
 
     Args:
-        graph: a float-dialect ``Graph``, or a ``.nir`` path / ``nir.NIRGraph`` (loaded first).
+        graph: a float-dialect ``Graph`` (:func:`snnc.simulate` also takes a ``.nir`` path or a
+            ``nir.NIRGraph`` and loads it first).
         x: input of shape ``(batch, T, *input_shape)``, bool or numeric (spikes as 0/1).
         dt: time step in the model's time unit (default 1e-4, snnTorch's export).
         integration: ``"euler"`` (default) or ``"exact"`` (zero-order hold).
@@ -316,9 +316,10 @@ def simulate(
         ValidationError: a bad convention or an unstable discretization (dt/τ > 1 under Euler).
     """
     if not isinstance(graph, Graph):
-        from snnc.frontends.nir import load_nir
-
-        graph = load_nir(graph)
+        raise InputError(
+            f"the float reference simulates an snnc Graph, got a {type(graph).__name__}",
+            hint="load the model first (snnc.load), or call snnc.simulate, which loads it",
+        )
     conv = Convention(dt=dt, integration=integration, spike_if=spike_if,
                       synapse_input=synapse_input, reset=reset)
     graph = _repair(graph, conv)

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from snnc.backends.reference import simulate
 from snnc.compiler import linear
 from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import ops
@@ -201,8 +202,6 @@ def split_signed(graph: Graph) -> Graph:
 def search_thresholds(graph: Graph, spikes: np.ndarray, targets: dict[str, np.ndarray],
                       conv: Convention, grid=THRESHOLD_GRID) -> tuple[Graph, dict[str, float]]:
     """Per IF layer in depth order: the θ of ``grid`` whose rates best match ``targets``."""
-    from snnc.backends.reference import simulate
-
     chosen: dict[str, float] = {}
     layers = [n for n in graph.schedule()[0] if isinstance(graph[n], ops.IF)]
     for name in layers:

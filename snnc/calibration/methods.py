@@ -34,50 +34,27 @@ chosen by measurement (``benchmarks/bench_accuracy_snn.py``, docs/calibration.md
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 import numpy as np
 
-from snnc.calibration.observe import PopulationStats
-from snnc.compiler.scaling import CALIBRATION_MARGIN
+from snnc.calibration.observe import PopulationStats, observe
+from snnc.calibration.search import search
+from snnc.compiler.scaling import (  # the contract quantize reads (re-exported here)
+    CALIBRATION_MARGIN,
+    LayerCalibration,
+    as_layer_calibration,
+    by_max,
+)
 from snnc.errors import CalibrationError
+
+__all__ = [
+    "DEFAULT_METHOD", "METHODS", "PERCENTILE", "RULES", "LayerCalibration", "as_layer_calibration", "by_max",
+    "by_percentile", "calibrate", "calibrate_graph", "check_method", "no_data",
+]
 
 #: percentile of the per-sample peak drive the ``percentile`` method sizes the state for
 PERCENTILE = 99.99
-
-
-@dataclasses.dataclass
-class LayerCalibration:
-    """What a calibration method decided for one population (see the module docstring)."""
-
-    stats: PopulationStats
-    method: str
-    drive_bound: np.ndarray
-    v_bound: np.ndarray
-    scale_factor: float = 1.0
-    vth_factor: float = 1.0
-
-    def bounds(self, k: np.ndarray) -> tuple[float, float]:
-        """(drive, |v|) the state must hold, in the units of the folded equation (divided by k)."""
-        return (
-            float(np.max(self.drive_bound / k, initial=0.0)),
-            float(np.max(self.v_bound / k, initial=0.0)),
-        )
-
-    def describe(self) -> str:
-        extra = ""
-        if self.scale_factor != 1.0 or self.vth_factor != 1.0:
-            extra = f", scale x{self.scale_factor:g}, vth x{self.vth_factor:g}"
-        return (
-            f"calibrated ({self.method}): peak drive {float(np.max(self.stats.peak_drive, initial=0.0)):.3g}, "
-            f"sized for {float(np.max(self.drive_bound, initial=0.0)):.3g}, spike rate {self.stats.spike_rate:.3f}{extra}"
-        )
-
-
-def by_max(stats: PopulationStats) -> LayerCalibration:
-    """``max``: twice the largest drive and |v| the data produced."""
-    return LayerCalibration(stats, "max", CALIBRATION_MARGIN * stats.peak_drive, CALIBRATION_MARGIN * stats.peak_v)
 
 
 def by_percentile(stats: PopulationStats, q: float | None = None) -> LayerCalibration:
@@ -123,11 +100,6 @@ def calibrate(stats: dict[str, PopulationStats], method: str) -> dict[str, Layer
     return out
 
 
-def as_layer_calibration(entry: PopulationStats | LayerCalibration) -> LayerCalibration:
-    """A context's calibration entry as a LayerCalibration (bare statistics: the ``max`` rule)."""
-    return entry if isinstance(entry, LayerCalibration) else by_max(entry)
-
-
 def no_data(method: str) -> None:
     """A method without calibration data is a mistake: say so (after checking the name)."""
     check_method(method)
@@ -139,8 +111,6 @@ def no_data(method: str) -> None:
 
 def calibrate_graph(graph, x, convention, target, method: str | None) -> dict[str, LayerCalibration]:
     """Observe ``x`` with the float reference and size every layer by ``method``."""
-    from snnc.calibration.observe import observe
-
     method = check_method(method)
     stats = observe(graph, x, convention)
     for name, st in stats.items():
@@ -154,7 +124,5 @@ def calibrate_graph(graph, x, convention, target, method: str | None) -> dict[st
             )
     cal = calibrate(stats, method)
     if method == "search":
-        from snnc.calibration.search import search
-
         cal = search(graph, x, convention, target, cal)
     return cal

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -11,27 +10,8 @@ from snnc.backends.reference import observe_states
 from snnc.compiler.discretize import Convention, coefficients
 from snnc.compiler.ir import ops
 from snnc.compiler.ir.graph import Graph
+from snnc.compiler.scaling import PopulationStats  # the calibration contract (re-exported)
 from snnc.errors import CalibrationError, SnncError
-
-
-@dataclasses.dataclass
-class PopulationStats:
-    """What one population did on the calibration data (per neuron, max over samples and steps).
-
-    ``peak_drive``: max |g_v·I|, the voltage increment per step from the synaptic current;
-    ``peak_v``: max |v| after the update (after reset for spiking neurons);
-    ``spike_rate``: mean spikes per neuron per step (0 for read-outs);
-    ``sample_peak_drive``: max |g_v·I| per sample and neuron (batch, n), the distribution the
-    ``percentile`` calibration method reads (:mod:`snnc.calibration.methods`).
-    """
-
-    name: str
-    peak_drive: np.ndarray
-    peak_v: np.ndarray
-    spike_rate: float
-    samples: int
-    steps: int
-    sample_peak_drive: np.ndarray | None = None
 
 
 def observe(graph: Graph, x: Any, convention: Convention) -> dict[str, PopulationStats]:

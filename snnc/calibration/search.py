@@ -23,23 +23,37 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sys
+import warnings
 from typing import Any
 
-from snnc.calibration.methods import LayerCalibration
+from snnc.calibration.report import layer_metrics
 from snnc.calibration.trace import chip_traces, float_traces
+from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph
+from snnc.compiler.passes.context import CompileContext
+from snnc.compiler.passes.pipelines import run_pipeline
+from snnc.compiler.scaling import LayerCalibration
+from snnc.compiler.targets import TargetSpec
+from snnc.program import Program  # only for the deprecated compile_with (.importlinter)
 
 SCALE_FACTORS = (1.0, 0.875, 0.75, 0.625, 0.5)
 VTH_FACTORS = (1.0, 0.99, 1.01, 0.98, 1.02)
 CANDIDATES = tuple(itertools.product(SCALE_FACTORS, VTH_FACTORS))
 
 
-def compile_with(graph: Graph, convention, target, cal: dict[str, LayerCalibration]):
-    """Compile the float ``graph`` with explicit per-layer calibration decisions."""
-    from snnc.compiler.passes.pipelines import CompileContext, run_pipeline
-    from snnc.program import Program
+def lower_with(graph: Graph, convention: Convention, target: TargetSpec,
+               cal: dict[str, LayerCalibration]) -> Graph:
+    """The Loihi-dialect graph of the float ``graph`` compiled with explicit per-layer
+    calibration decisions (the compile pipeline; a Program is the roof's: snnc.driver)."""
+    return run_pipeline(graph, CompileContext(convention=convention, target=target, calibration=cal))
 
+
+def compile_with(graph: Graph, convention: Convention, target: TargetSpec, cal: dict[str, LayerCalibration]):
+    """Deprecated (next release): :func:`snnc.driver.compile_with`, or :func:`lower_with` for the
+    graph.  Builds the Program the way ``snnc.driver.compile_with`` does."""
+    warnings.warn("snnc.calibration.search.compile_with is deprecated; use snnc.driver.compile_with",
+                  DeprecationWarning, stacklevel=2)
     ctx = CompileContext(convention=convention, target=target, calibration=cal)
     out = run_pipeline(graph, ctx)
     prog = Program(out, convention, target, ctx.reports["latency"], [r.as_dict() for r in ctx.reports["quantize"]])
@@ -53,8 +67,6 @@ def search(
     """Refine ``cal`` (the ``max`` sizing) layer by layer; see the module docstring."""
     from tqdm.auto import tqdm
 
-    from snnc.calibration.report import layer_metrics
-
     order = [n for n in graph.schedule()[0] if isinstance(graph[n], ops.NeuronOp) and n in cal]
     ref = float_traces(graph, x, convention)
     steps = ref[order[0]].v.shape[1] if order else 0
@@ -67,9 +79,9 @@ def search(
         for sf, vf in CANDIDATES:
             trial = dict(cal)
             trial[name] = dataclasses.replace(cal[name], scale_factor=sf, vth_factor=vf)
-            prog = compile_with(graph, convention, target, trial)
-            comp: loihi.Compartment = prog.graph[name]
-            c = chip_traces(prog.graph, x, steps, teacher)[name]
+            lowered = lower_with(graph, convention, target, trial)
+            comp: loihi.Compartment = lowered[name]
+            c = chip_traces(lowered, x, steps, teacher)[name]
             m = layer_metrics(comp, graph[name], ref[name], c, convention)
             key = (round(m[5], 12), round(1.0 - m[1], 12))
             if best_key is None or key < best_key:

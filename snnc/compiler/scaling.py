@@ -4,14 +4,23 @@ The chip holds a population's voltage as ``v_L = 64·S·v``.  :func:`choose_scal
 large as the registers allow (17-bit threshold, bias exponent ≤ 7, weight exponent ≤ 7, Lava
 Conv's exponent-free kernel) but small enough that the worst-case state fits 24 bits; see
 ``docs/decisions/0003-quantization-choices.md``.
+
+It also states the calibration contract the quantizer reads: what the float model did on the
+data (:class:`PopulationStats`, measured by :func:`snnc.calibration.observe`) and what a
+calibration method decided from it (:class:`LayerCalibration`, :mod:`snnc.calibration.methods`).
+Both live here, below the calibration floor, so that ``passes/quantize`` needs no calibration
+code (docs/decisions/0005-layering.md).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import scipy.sparse as sp
+
+from snnc.compiler.targets import TargetSpec
 
 #: below this many bits of threshold mantissa, precision is preferred over overflow safety
 MIN_VTH_BITS = 8
@@ -21,12 +30,79 @@ READOUT_HORIZON = 100
 CALIBRATION_MARGIN = 2.0
 
 
+# ----------------------------------------------------------------- the calibration contract
+@dataclasses.dataclass
+class PopulationStats:
+    """What one population did on the calibration data (per neuron, max over samples and steps).
+
+    ``peak_drive``: max |g_v·I|, the voltage increment per step from the synaptic current;
+    ``peak_v``: max |v| after the update (after reset for spiking neurons);
+    ``spike_rate``: mean spikes per neuron per step (0 for read-outs);
+    ``sample_peak_drive``: max |g_v·I| per sample and neuron (batch, n), the distribution the
+    ``percentile`` calibration method reads (:mod:`snnc.calibration.methods`).
+    """
+
+    name: str
+    peak_drive: np.ndarray
+    peak_v: np.ndarray
+    spike_rate: float
+    samples: int
+    steps: int
+    sample_peak_drive: np.ndarray | None = None
+
+
+@dataclasses.dataclass
+class LayerCalibration:
+    """What a calibration method decided for one population (:mod:`snnc.calibration.methods`).
+
+    ``drive_bound`` (per neuron, float voltage units per step) and ``v_bound`` (a read-out's
+    membrane) cap the scale S; ``scale_factor`` ≤ 1 (applied after S is snapped to the weight
+    grid) and ``vth_factor`` (``vth ← round(vth·vth_factor)``) are set by the ``search`` method.
+    """
+
+    stats: PopulationStats
+    method: str
+    drive_bound: np.ndarray
+    v_bound: np.ndarray
+    scale_factor: float = 1.0
+    vth_factor: float = 1.0
+
+    def bounds(self, k: np.ndarray) -> tuple[float, float]:
+        """(drive, |v|) the state must hold, in the units of the folded equation (divided by k)."""
+        return (
+            float(np.max(self.drive_bound / k, initial=0.0)),
+            float(np.max(self.v_bound / k, initial=0.0)),
+        )
+
+    def describe(self) -> str:
+        extra = ""
+        if self.scale_factor != 1.0 or self.vth_factor != 1.0:
+            extra = f", scale x{self.scale_factor:g}, vth x{self.vth_factor:g}"
+        return (
+            f"calibrated ({self.method}): peak drive {float(np.max(self.stats.peak_drive, initial=0.0)):.3g}, "
+            f"sized for {float(np.max(self.drive_bound, initial=0.0)):.3g}, spike rate {self.stats.spike_rate:.3f}{extra}"
+        )
+
+
+def by_max(stats: PopulationStats) -> LayerCalibration:
+    """The ``max`` method: twice the largest drive and |v| the data produced."""
+    return LayerCalibration(stats, "max", CALIBRATION_MARGIN * stats.peak_drive, CALIBRATION_MARGIN * stats.peak_v)
+
+
+def as_layer_calibration(entry: PopulationStats | LayerCalibration) -> LayerCalibration:
+    """A context's calibration entry as a LayerCalibration (bare statistics: the ``max`` rule)."""
+    return entry if isinstance(entry, LayerCalibration) else by_max(entry)
+
+
+# ------------------------------------------------------------------------- scale selection
+
+
 def choose_scale(
     theta: float | None,
     weights: list[np.ndarray | sp.csr_matrix],
     bias: np.ndarray,
     alphas: tuple[float, float],
-    ctx,
+    target: TargetSpec,
     observed: tuple[float, float] | None = None,
     conv_max: float = 0.0,
 ) -> tuple[float, list[str]]:
@@ -39,7 +115,6 @@ def choose_scale(
     times what the data produced) replaces these worst cases.  ``conv_max`` is the largest
     shared-kernel weight, which must fit the 8-bit grid with exponent 0.
     """
-    target = ctx.target
     alpha_i, alpha_v = alphas
     notes: list[str] = []
     rowsum = np.zeros(bias.shape[0])
@@ -126,7 +201,7 @@ def snap_to_grid(scale: float, max_w: float) -> float:
     return 254.0 * 2.0**e / max_w
 
 
-def saturation_notes(cal, k: np.ndarray, scale: float, target) -> list[str]:
+def saturation_notes(cal: LayerCalibration, k: np.ndarray, scale: float, target: TargetSpec) -> list[str]:
     """Overflow risk of a calibrated layer at its final scale, from the observed activity.
 
     The current holds ``u = 64·S·g_v·I`` in 24 bits and wraps past ±2^23; a read-out's v

@@ -17,7 +17,7 @@ Sources:
 * [nengo]  nengo-loihi ``builder/discretize.py:10-21`` (vth, bias, state widths),
            ``block.py:8-11`` (Loihi 1 per-core limits: 1024 compartments, 4096 input and
            output axons, 16384×64 synapse bits), ``block.py`` ``SynapseConfig.bits_per_axon``
-           (the synapse-memory format: see :mod:`snnc.mapping.cost`).
+           (the synapse-memory format: see :mod:`snnc.compiler.mapping.cost`).
 * [press]  Intel Loihi 2 brief / press as quoted by secondary sources: 128 cores and about
            1 M neurons per chip, 128 KiB synaptic SRAM per core; Hala Point 1152 chips.
 
@@ -65,7 +65,7 @@ class TargetSpec:
     fan_out_axons: int = 8192  # output axons per core
     chips_per_system: int = 1152
     system: str = "hala_point"
-    # ---- synapse-memory format (snnc.mapping.cost): [nengo] SynapseConfig.bits_per_axon
+    # ---- synapse-memory format (snnc.compiler.mapping.cost): [nengo] SynapseConfig.bits_per_axon
     memory_word_bits: int = 64  # each synapse block rounds up to whole words
     synapses_per_block: int = 64  # n_synapses field (63) + 1
     block_header_bits: int = 10  # synapse_idx_bits (4) + n_synapses_bits (6)

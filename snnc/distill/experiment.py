@@ -4,6 +4,7 @@ loss family, export, compile for Loihi 2, run on the emulator, print one JSON li
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from collections.abc import Callable
@@ -11,11 +12,13 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from snnc.distill import data as datasets
+from snnc.distill.data import rate_encode
 from snnc.distill.deploy import evaluate, evaluate_deployed
 from snnc.distill.distiller import Distiller, ReverseKD
 from snnc.distill.init import init_from_ann
 from snnc.distill.losses import loss_family
-from snnc.distill.student import OUTPUTS
+from snnc.distill.student import OUTPUTS, dense_student
 from snnc.distill.trainer import fit, seed_everything, train_teacher
 
 FAMILIES = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway")
@@ -58,10 +61,6 @@ def prepare_teacher(args, data, make_teacher: Callable[[], nn.Module], teacher_i
 def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Callable, make_student: Callable,
            pairs: dict[str, str], make_twin: Callable[[], nn.Module] | None = None) -> dict:
     """Distil one student from a (copy of the) trained teacher, deploy it, return the result row."""
-    import copy
-
-    from snnc.distill.data import rate_encode
-
     t0 = time.perf_counter()
     xtr, ytr, xte, yte = data
     teacher = copy.deepcopy(teacher)  # the two-way loop updates it
@@ -130,12 +129,9 @@ def _mlp_twin(n_in: int):
 
 def spec(dataset: str) -> dict:
     """Data loader, teacher, student and tap pairs of an example dataset."""
-    from snnc.distill import data
-    from snnc.distill.student import dense_student
-
     n_in, load, teacher, tap = {
-        "digits": (64, data.digits, digits_teacher, "3"),
-        "mnist1d": (40, data.mnist1d, mnist1d_teacher, "8"),
+        "digits": (64, datasets.digits, digits_teacher, "3"),
+        "mnist1d": (40, datasets.mnist1d, mnist1d_teacher, "8"),
     }[dataset]
     return dict(load=load, make_teacher=teacher, teacher_input=lambda x: x,
                 make_student=lambda a: dense_student([n_in, a.hidden, a.hidden, 10], output=a.output),

@@ -20,8 +20,10 @@ import nir
 import numpy as np
 import torch
 
+from snnc.compiler.ir import loihi
 from snnc.distill.integer import IntegerLayer
 from snnc.distill.neurons import CubaLIF, Readout, SeqFlatten
+from snnc.driver import compile as snnc_compile
 from snnc.errors import ValidationError
 
 #: the time step the student is exported with (snnc's default ``--dt``)
@@ -108,9 +110,6 @@ def _population_names(student) -> list[tuple[str, object]]:
 def quantize_student(student, target: str = "loihi2"):
     """Export, run ``snnc.compile(..., stop_after="quantize")`` and load every population's
     registers into its layer (QAT mode on).  Returns the Loihi-dialect graph."""
-    from snnc.compiler.driver import compile as snnc_compile
-    from snnc.compiler.ir import loihi
-
     out = snnc_compile(to_nir(student), target, stop_after="quantize")
     graph = getattr(out, "graph", out)  # a Program once the graph holds compartments
     device = next(student.parameters()).device
@@ -127,8 +126,6 @@ def quantize_student(student, target: str = "loihi2"):
 
 def compile_student(student, target: str = "loihi2", **kw):
     """``snnc.compile`` of the exported student: a :class:`snnc.Program`."""
-    from snnc.compiler.driver import compile as snnc_compile
-
     return snnc_compile(to_nir(student), target, **kw)
 
 

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from snnc.distill import export
 from snnc.distill.decoders import FirstSpikeDecoder, PerTimestepDecoder, RateDecoder
 from snnc.distill.neurons import CubaLIF, Readout, SeqFlatten
 from snnc.errors import ValidationError
@@ -104,9 +105,12 @@ class SpikingStudent(nn.Module):
         """Compile this student with snnc (stop after ``quantize``) and switch to QAT mode.
 
         Call again after the weights change; returns the Loihi-dialect graph."""
-        from snnc.distill.export import quantize_student
+        return export.quantize_student(self, target)
 
-        return quantize_student(self, target)
+    def to_nir(self):
+        """The deployable student as a ``nir.NIRGraph`` (:func:`snnc.distill.export.to_nir`);
+        ``snnc.load(student)`` reads it through this method."""
+        return export.to_nir(self)
 
     def set_qat(self, on: bool) -> None:
         for m in self.modules():

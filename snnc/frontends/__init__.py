@@ -1,22 +1,34 @@
-"""Frontends: read a model into the float dialect.  :func:`load` picks one by type or suffix."""
+"""Frontends: read a model into the IR.  :func:`load` picks one by type or suffix.
+
+Float formats (NIR, ONNX ANNs, torch SNNs) load as a float-dialect Graph; fixed-point formats
+(lava-dl netx, snnc ONNX step models of a program) as an :class:`~snnc.compiler.artifact.Artifact`,
+which the roof (``snnc.load``, :mod:`snnc.driver`) wraps in a :class:`snnc.Program`.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
+from snnc.compiler.artifact import Artifact
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import FrontendError
+from snnc.frontends.netx import load_netx
+from snnc.frontends.nir import load_nir
+from snnc.frontends.onnx import load_onnx
+from snnc.frontends.torch import load_torch
 
 #: file suffixes each frontend reads
 SUFFIXES = {".nir": "nir", ".onnx": "onnx", ".net": "netx", ".h5": "netx"}
 
 
-def load(source: Any, example_input: Any = None) -> Graph:
+def load(source: Any, example_input: Any = None) -> Graph | Artifact:
     """Load a model: a ``.nir`` path, a ``nir.NIRGraph``, or an already loaded Graph.
 
-    Also: a lava-dl netx file (``.net``/``.h5``; returns a compiled Program, see
+    Also: an ONNX model (an ANN, or an snnc step model: :mod:`snnc.frontends.onnx_step`), a
+    lava-dl netx file (``.net``/``.h5``; returns the compiled program's Artifact, see
     :mod:`snnc.frontends.netx`) and a ``torch.nn.Module`` with ``example_input``
     (:mod:`snnc.frontends.torch`).
     """
@@ -42,30 +54,20 @@ def load(source: Any, example_input: Any = None) -> Graph:
     elif type(source).__name__ == "ModelProto" and type(source).__module__.startswith("onnx"):
         kind = "onnx"
     elif _is_torch_module(source):
-        from snnc.frontends.torch import load_torch
-
         return load_torch(source, example_input)
     else:
         raise FrontendError(
             f"cannot load a model from a {type(source).__name__}",
             hint="pass a .nir path, a nir.NIRGraph or an snnc Graph",
         )
-    if kind == "netx":  # lava-dl netx: already integer, read as a compiled Program
-        from snnc.frontends.netx import load_netx
-
+    if kind == "netx":  # lava-dl netx: already integer, read as a compiled program
         return load_netx(source)
     if kind == "onnx":  # an ANN (converted at compile time) or an snnc step model
-        from snnc.frontends.onnx import load_onnx
-
         return load_onnx(source)
-    from snnc.frontends.nir import load_nir
-
     return load_nir(source)
 
 
 def _is_torch_module(source: Any) -> bool:
     """True for a ``torch.nn.Module`` (without importing torch when it is not loaded)."""
-    import sys
-
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(source, torch.nn.Module)

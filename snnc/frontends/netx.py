@@ -1,4 +1,5 @@
-"""Read lava-dl netx HDF5 (``.net``, ``.h5``) into a compiled :class:`snnc.Program`.
+"""Read lava-dl netx HDF5 (``.net``, ``.h5``) into a compiled program (an
+:class:`~snnc.compiler.artifact.Artifact`; ``snnc.load`` wraps it in a :class:`snnc.Program`).
 
 A netx file is already integer (Loihi registers), so it is not re-quantized: every layer
 becomes exactly the Lava processes ``lava.lib.dl.netx.hdf5.Network`` builds from it, in
@@ -7,7 +8,7 @@ lava-dl's Network gives.  Mapping (inverse of :mod:`snnc.backends.netx`)::
 
     dense   weight W (stored)  ->  Synapse(W << s, weight_exp = −s, num_weight_bits)  with
                                     (s, bits) from lava-dl's optimize_weight_bits
-                                    (:func:`snnc.interop.netx_weights.netx_optimize`)
+                                    (:func:`snnc.backends.netx_weights.netx_optimize`)
     dense_rec  weight, weight_rec -> the input Synapse and a Synapse from the layer to itself,
                                     sharing (s, bits) optimized over [weight | weight_rec]
             delay              ->  Synapse.delays (clamped to 62 as netx does)
@@ -32,10 +33,14 @@ from typing import Any
 
 import numpy as np
 
+from snnc.backends.netx_weights import netx_optimize
+from snnc.compiler.artifact import Artifact
+from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
+from snnc.compiler.ir.verify import verify
+from snnc.compiler.targets import get_target
 from snnc.errors import FrontendError, UnsupportedOpError
-from snnc.interop.netx_weights import netx_optimize
 
 NEURON_TYPES = ("CUBA", "LOIHI")
 LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "flatten")
@@ -206,13 +211,8 @@ def _dense_synapse(r: _Reader, n_in: int) -> tuple[loihi.Synapse, int]:
     return syn, w.shape[0]
 
 
-def load_netx(source: str | os.PathLike) -> "Program":  # noqa: F821 - returned lazily
-    """Read a netx file into a :class:`snnc.Program` (see the module docstring)."""
-    from snnc.compiler.discretize import Convention
-    from snnc.compiler.ir.verify import verify
-    from snnc.compiler.targets import get_target
-    from snnc.program import Program
-
+def load_netx(source: str | os.PathLike) -> Artifact:
+    """Read a netx file into a compiled program's :class:`Artifact` (see the module docstring)."""
     path = Path(source)
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
@@ -295,4 +295,4 @@ def load_netx(source: str | os.PathLike) -> "Program":  # noqa: F821 - returned 
         raise FrontendError(f"{path.name}: no dense or conv layer", hint="the netx file describes no network")
     graph = Graph(nodes, edges, meta={"source": str(path), "frontend": "netx"})
     verify(graph)
-    return Program(graph, Convention(), get_target("loihi2"), latency, layers)
+    return Artifact(graph, Convention(), get_target("loihi2"), latency, layers)

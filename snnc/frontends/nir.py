@@ -36,18 +36,12 @@ import numpy as np
 from snnc.compiler.ir import ops
 from snnc.compiler.ir.graph import Graph, Node
 from snnc.errors import FrontendError, ValidationError
+from snnc.frontends.nir_reader import _REEXPORT, flatten_nir, open_nir, unsupported
 
 __all__ = ["load_nir", "SUPPORTED_NIR_TYPES"]
 
 Shape = tuple[int, ...]
 log = logging.getLogger(__name__)
-
-from snnc.frontends.nir_reader import (  # noqa: E402
-    _REEXPORT,
-    _unsupported,
-    flatten_nir,
-    open_nir,
-)
 
 
 # ============================================================================ conversion
@@ -351,7 +345,7 @@ def _convert(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> dict[str, N
         kind = type(node).__name__
         handler = _HANDLERS.get(kind)
         if handler is None:
-            raise _unsupported(name, kind)
+            raise unsupported(name, kind, SUPPORTED_NIR_TYPES)
         upstream = next(
             (converted[s].out_shape for s, d in edges if d == name and (s, d) not in back
              and s in converted),
@@ -402,7 +396,7 @@ def _check_edges(nodes: Mapping[str, Node], edges: list[tuple[str, str]]) -> Non
 
 def load_nir(source: str | Path | Any) -> Graph:
     """Load a NIR graph (a ``.nir`` path or a ``nir.NIRGraph``) into the float dialect."""
-    graph, meta = open_nir(source)
+    graph, meta = open_nir(source, SUPPORTED_NIR_TYPES)
     nodes, edges = flatten_nir(graph)
     converted = _convert(nodes, edges)
     _trim_ports(converted, edges)

@@ -1,17 +1,20 @@
 """Reading NIR files and flattening nested graphs (steps 1 and 2 of :mod:`snnc.frontends.nir`).
 
-``open_nir(source)`` turns a path or ``nir.NIRGraph`` into a ``nir.NIRGraph`` plus graph meta,
-with every file problem reported as a one-line :class:`~snnc.errors.FrontendError`;
+``open_nir(source, supported)`` turns a path or ``nir.NIRGraph`` into a ``nir.NIRGraph`` plus
+graph meta, with every file problem reported as a one-line :class:`~snnc.errors.FrontendError`
+(node types NIR itself cannot build are refused naming ``supported``, the types the caller's
+handler table converts: :data:`snnc.frontends.nir.SUPPORTED_NIR_TYPES`);
 ``flatten_nir(graph)`` inlines nested ``NIRGraph`` nodes and removes their pass-through ports.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from snnc.errors import FrontendError, UnsupportedOpError
+from snnc.errors import BackendUnavailableError, FrontendError, UnsupportedOpError
 
 
 def _nir() -> Any:
@@ -19,8 +22,6 @@ def _nir() -> Any:
     try:
         import nir
     except ImportError as exc:  # pragma: no cover - nir is a dependency
-        from snnc.errors import BackendUnavailableError
-
         raise BackendUnavailableError(
             "the 'nir' package is not installed", hint="pip install nir==1.0.8"
         ) from exc
@@ -36,7 +37,7 @@ def _one_line(exc: BaseException) -> str:
 _REEXPORT = "re-export the model with nir.write() (nir 1.0.8)"
 
 
-def _scan_types(group: Any, prefix: str, known: set[str]) -> None:
+def _scan_types(group: Any, prefix: str, known: set[str], supported: Sequence[str]) -> None:
     """Walk the HDF5 node tree and reject node types NIR itself cannot build."""
     nodes = group["nodes"] if "nodes" in group else {}
     for name in nodes:
@@ -49,12 +50,12 @@ def _scan_types(group: Any, prefix: str, known: set[str]) -> None:
         kind = child["type"][()]
         kind = kind.decode("utf8") if isinstance(kind, bytes) else str(kind)
         if kind not in known:
-            raise _unsupported(full, kind)
+            raise unsupported(full, kind, supported)
         if kind == "NIRGraph":
-            _scan_types(child, f"{full}.", known)
+            _scan_types(child, f"{full}.", known, supported)
 
 
-def _read_file(path: Path) -> tuple[Any, str | None]:
+def _read_file(path: Path, supported: Sequence[str]) -> tuple[Any, str | None]:
     """Read a .nir file into a ``nir.NIRGraph`` plus the file's NIR version string."""
     import h5py
 
@@ -84,7 +85,7 @@ def _read_file(path: Path) -> tuple[Any, str | None]:
             known = set(nir.ir.__dict__.get("__all_ir", ())) or {
                 t for t in dir(nir) if isinstance(getattr(nir, t), type)
             }
-            _scan_types(f["node"], "", known | {"NIRGraph"})
+            _scan_types(f["node"], "", known | {"NIRGraph"}, supported)
     except FrontendError:
         raise
     except Exception as exc:  # h5py raises OSError, KeyError, RuntimeError, ... on damage
@@ -101,13 +102,14 @@ def _read_file(path: Path) -> tuple[Any, str | None]:
     return graph, None if version is None else str(version)
 
 
-def _open(source: Any) -> tuple[Any, dict[str, Any]]:
+def open_nir(source: Any, supported: Sequence[str]) -> tuple[Any, dict[str, Any]]:
+    """``(nir.NIRGraph, graph meta)`` of a path or a ``nir.NIRGraph`` (see the module docstring)."""
     nir = _nir()
     if isinstance(source, nir.NIRGraph):
         return source, {"format": "nir", "nir_version": getattr(nir, "__version__", None)}
     if isinstance(source, (str, Path)):
         path = Path(source)
-        graph, version = _read_file(path)
+        graph, version = _read_file(path, supported)
         if not isinstance(graph, nir.NIRGraph):
             raise FrontendError(
                 f"'{path}' holds a single {type(graph).__name__} node, not a NIRGraph",
@@ -203,12 +205,11 @@ def _remove_passthroughs(flat: _Flat) -> tuple[dict[str, Any], list[tuple[str, s
     return nodes, edges
 
 
-def _unsupported(name: str, kind: str) -> UnsupportedOpError:
-    from snnc.frontends.nir import SUPPORTED_NIR_TYPES  # the handler table lives there
-
+def unsupported(name: str, kind: str, supported: Sequence[str]) -> UnsupportedOpError:
+    """The error for NIR node ``name`` of type ``kind``, naming the ``supported`` types."""
     return UnsupportedOpError(
         f"NIR node type '{kind}' is not supported on Loihi; supported types: "
-        f"{', '.join(SUPPORTED_NIR_TYPES)} (and nested NIRGraph)",
+        f"{', '.join(supported)} (and nested NIRGraph)",
         node=name,
         hint="replace the node with a supported equivalent before export",
     )
@@ -218,5 +219,3 @@ def flatten_nir(graph: Any) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Inline nested graphs; return the flat nodes and edges (pass-through ports removed)."""
     return _remove_passthroughs(_flatten(graph))
 
-
-open_nir = _open

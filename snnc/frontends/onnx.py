@@ -29,11 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from snnc.compiler.artifact import Artifact
 from snnc.compiler.ir import ops
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import FrontendError, UnsupportedOpError
 from snnc.frontends import onnx_ops
 from snnc.frontends.onnx_ops import Builder, Value
+from snnc.frontends.onnx_step import is_step_model, load_step_model
 
 __all__ = ["load_onnx", "is_ann", "read_model"]
 
@@ -71,9 +73,7 @@ def read_model(source: Any):
 
 
 def _step_model(model):
-    """The Graph/Program of an snnc step model (:mod:`snnc.frontends.onnx_step`), else None."""
-    from snnc.frontends.onnx_step import is_step_model, load_step_model
-
+    """The Graph/Artifact of an snnc step model (:mod:`snnc.frontends.onnx_step`), else None."""
     return load_step_model(model) if is_step_model(model) else None
 
 
@@ -142,8 +142,9 @@ def _fold(model, n, b: Builder) -> bool:
     return True
 
 
-def load_onnx(source: Any) -> Graph:
-    """Load an ONNX ANN as an (unbalanced) IF network; see the module docstring."""
+def load_onnx(source: Any) -> Graph | Artifact:
+    """Load an ONNX ANN as an (unbalanced) IF network; see the module docstring (an snnc step
+    model: the Graph or compiled program it was exported from)."""
     from onnx import numpy_helper
 
     if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():

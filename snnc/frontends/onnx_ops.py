@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from snnc.compiler import linear
 from snnc.compiler.ir import ops
 from snnc.compiler.ir.graph import Node
 from snnc.errors import UnsupportedOpError
@@ -311,8 +312,6 @@ def _avgpool(b: Builder, n) -> None:
         _pooled(b, n, x, b.emit(n, ops.AvgPool2d(**args), x, nonneg=x.nonneg))
         return
     # border windows average over the real inputs only: SumPool, then 1/count per position
-    from snnc.compiler import linear
-
     pool = ops.SumPool2d(**args)
     v = b.emit(n, pool, x)
     count = np.asarray(linear.as_matrix(pool) @ np.ones(int(np.prod(shape)))).reshape(pool.out_shape)

@@ -6,8 +6,9 @@ the IR the model was exported from, carried in its ``snnc.ir`` metadata entry:
 
 * a float step model -> the float-dialect :class:`~snnc.compiler.ir.graph.Graph` (its
   discretization convention: :func:`step_model_convention`);
-* an integer step model of a compiled program -> the :class:`snnc.Program` (convention,
-  target and latency included); of a bare Loihi-dialect graph -> that Graph.
+* an integer step model of a compiled program -> the program's
+  :class:`~snnc.compiler.artifact.Artifact` (convention, target and latency included;
+  ``snnc.load`` wraps it in a :class:`snnc.Program`); of a bare Loihi-dialect graph -> that Graph.
 
 The import is refused, with a :class:`~snnc.errors.FrontendError` naming the field, when the
 model was written by a newer snnc, when the IR entry is damaged, or when the model's tensors
@@ -23,6 +24,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from snnc.backends.onnx_step import (
+    KEY_FORMAT,
+    STEP_MODEL_FORMAT,
+    metadata,
+    as_model,
+    step_metadata,
+    tensors_fingerprint,
+    unpack_ir,
+)
+from snnc.compiler.artifact import Artifact
+from snnc.compiler.ir.graph import Graph
+from snnc.compiler.ir.serialize import load_graph
 from snnc.errors import FrontendError
 
 __all__ = ["is_step_model", "load_step_model", "step_model_convention"]
@@ -32,38 +45,25 @@ _REEXPORT = "re-export the network with snnc (prog.export_onnx or snnc compile -
 
 def _proto(model: Any):
     if isinstance(model, (str, os.PathLike)):
-        from snnc.backends.onnx_step import _as_model
-
-        return _as_model(model)
+        return as_model(model)
     return model
 
 
 def is_step_model(model_proto: Any) -> bool:
     """True when ``model_proto`` (an ``onnx.ModelProto`` or a path) is an snnc step model."""
-    from snnc.backends.onnx_step import KEY_FORMAT
-
     props = getattr(_proto(model_proto), "metadata_props", ())
     return any(p.key == KEY_FORMAT for p in props)
 
 
 def step_model_convention(model_proto: Any) -> dict | None:
     """The discretization of a float step model (``dt``, ``integration``, ...), else None."""
-    from snnc.backends.onnx_step import metadata
-
     raw = metadata(_proto(model_proto)).get("snnc.convention")
     return None if raw is None else json.loads(raw)
 
 
-def load_step_model(model_proto: Any):
-    """The snnc Graph or Program a step model was exported from (see the module doc)."""
-    from snnc.backends.onnx_step import (
-        KEY_FORMAT,
-        STEP_MODEL_FORMAT,
-        step_metadata,
-        tensors_fingerprint,
-        unpack_ir,
-    )
-
+def load_step_model(model_proto: Any) -> Graph | Artifact:
+    """The snnc Graph or compiled program (an Artifact) a step model was exported from (see
+    the module doc)."""
     model = _proto(model_proto)
     meta = step_metadata(model)
     try:
@@ -98,9 +98,5 @@ def load_step_model(model_proto: Any):
                 f"metadata 'snnc.ir' is damaged: {type(e).__name__}: {e}", hint=_REEXPORT
             ) from None
         if (d / "program.json").is_file():
-            from snnc.program import Program
-
-            return Program.load(d)
-        from snnc.compiler.ir.serialize import load_graph
-
+            return Artifact.load(d)
         return load_graph(d / "graph")

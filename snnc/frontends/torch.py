@@ -6,7 +6,8 @@ snnc's NIR frontend (:mod:`snnc.frontends.nir`):
 ==========================  ================================================================
 neurons from                exporter
 ==========================  ================================================================
-snnc's distillation student ``snnc.distill.export.to_nir(student)``
+a module that exports       its own ``module.to_nir()`` (snnc's distillation students:
+itself                      :meth:`snnc.distill.student.SpikingStudent.to_nir`)
 snnTorch (``snntorch.*``)   ``snntorch.export_nir.export_to_nir(module, example_input, ignore_dims=[0])``
                             (the batch dim of ``example_input`` must not leak into the graph)
 Norse (``norse.*``)         ``norse.torch.to_nir(module, example_input[0])`` (Norse wants an
@@ -20,7 +21,7 @@ Rockpool (``rockpool.*``)   ``rockpool...torch.nir.to_nir(module, example_input[
 
 ``example_input`` is one batch ``(batch, *input_shape)`` of one time step.  The graph carries
 no time step: compile with the exporter's convention (``snnc.compile(g, convention="snntorch")``,
-``"norse"``, ``"sinabs"`` or ``"rockpool"``; :mod:`snnc.frontends.conventions`).  A module with no spiking neuron is an
+``"norse"``, ``"sinabs"`` or ``"rockpool"``; :mod:`snnc.compiler.conventions`).  A module with no spiking neuron is an
 ANN: export it to ONNX and let snnc convert it (``snnc compile model.onnx --timesteps T``).
 """
 
@@ -29,13 +30,21 @@ from __future__ import annotations
 from typing import Any
 
 from snnc.errors import FrontendError
+from snnc.frontends.nir import load_nir
 
+#: "snnc": a module with its own ``to_nir()`` method (snnc's distillation students)
 FRAMEWORKS = ("snnc", "snntorch", "norse", "sinabs", "rockpool")
 
 
+def exports_itself(module: Any) -> bool:
+    """True when ``module`` has its own ``to_nir()`` method (no exporter needed)."""
+    return callable(getattr(module, "to_nir", None))
+
+
 def framework_of(module: Any) -> str | None:
-    """Which framework's neurons ``module`` holds (by the modules' packages), or None."""
-    if type(module).__module__.startswith("snnc.distill"):
+    """Which framework's neurons ``module`` holds (by the modules' packages), or None;
+    ``"snnc"`` for a module that exports itself (:func:`exports_itself`)."""
+    if exports_itself(module):
         return "snnc"
     import torch
 
@@ -80,9 +89,7 @@ def to_nir(module: Any, example_input: Any = None):
     """The NIR graph of ``module`` from its framework's exporter (see the module docstring)."""
     kind = framework_of(module)
     if kind == "snnc":
-        from snnc.distill.export import to_nir as student_to_nir
-
-        return student_to_nir(module)
+        return module.to_nir()
     if kind is None:
         raise FrontendError(
             f"{type(module).__name__} has no spiking neurons snnc recognises (snnTorch, Norse, Sinabs, Rockpool, "
@@ -107,6 +114,4 @@ def to_nir(module: Any, example_input: Any = None):
 
 def load_torch(module: Any, example_input: Any = None):
     """``snnc.load(module, example_input)``: the float-dialect Graph of a torch SNN."""
-    from snnc.frontends.nir import load_nir
-
     return load_nir(to_nir(module, example_input))

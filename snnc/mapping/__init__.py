@@ -1,10 +1,12 @@
-"""Mapping: where each neuron of a compiled program lives (core, chip) and what that costs.
+"""Deprecated: ``snnc.mapping`` moved to :mod:`snnc.compiler.mapping` (its submodules too:
+``snnc.mapping.placement`` is :mod:`snnc.compiler.mapping.placement`, ...;
+docs/decisions/0005-layering.md); this alias goes in the next release."""
 
-:class:`~snnc.mapping.placement.Placement` is the contract between the partitioner
-(``compiler/passes/partition.py``) and its consumers (resource report, energy profiler,
-hardware backend).
-"""
+import warnings
 
-from snnc.mapping.placement import Placement
+from snnc.compiler.mapping import Placement
+
+warnings.warn("snnc.mapping is deprecated; import snnc.compiler.mapping instead", DeprecationWarning,
+              stacklevel=2)
 
 __all__ = ["Placement"]

@@ -28,7 +28,7 @@ from snnc.backends.base import RunResult
 from snnc.backends.emulator.wiring import wiring
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
-from snnc.mapping.placement import Placement
+from snnc.compiler.mapping.placement import Placement
 from snnc.profiler.routing import BlockRouting, block_routing
 
 

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from snnc.backends.emulator.synapse import conv_matrix, effective_weights
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
-from snnc.mapping.placement import Placement
+from snnc.compiler.mapping.placement import Placement
 
 #: Placement.strategy of the fallback (the report says so)
 FALLBACK = "fallback: consecutive blocks of neurons_per_core per population, all on chip 0"

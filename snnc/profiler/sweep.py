@@ -23,6 +23,8 @@ import numpy as np
 
 from snnc.errors import InputError
 from snnc.profiler.coefficients import CoefficientSet
+from snnc.profiler.profile import profile
+from snnc.profiler.report import pyplot, save_figure
 
 
 @dataclasses.dataclass
@@ -63,8 +65,6 @@ class SweepResult:
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Energy per inference (bars: dynamic + static) and accuracy (line) against T, PNG."""
-        from snnc.profiler.report import pyplot, save_figure
-
         plt = pyplot()
         fig, ax = plt.subplots(figsize=(6, 4))
         labels = [str(t) for t in self.timesteps]
@@ -101,8 +101,6 @@ def sweep_timesteps(prog, x: Any, labels: Any = None, timesteps: Sequence[int] =
                     coefficients: "str | CoefficientSet" = "loihi2", *, backend: str = "emulator",
                     progress: bool | None = None) -> SweepResult:
     """Accuracy and energy per inference of ``prog`` on ``x`` for every T in ``timesteps``."""
-    from snnc.profiler.profile import profile
-
     ts = [int(t) for t in timesteps]
     if not ts or any(t < 1 for t in ts):
         raise InputError(f"timesteps must be a non-empty list of integers >= 1, got {list(timesteps)!r}",

@@ -28,8 +28,7 @@ import json
 import os
 from pathlib import Path
 
-from snnc.testing import BIT_EXACT_TARGETS
-from snnc.testing.golden import GoldenFileError, software_versions
+from snnc.testing.golden import BIT_EXACT_TARGETS, GoldenFileError, software_versions
 
 DEFAULT_TOLERANCE = {"rtol": 0.0, "atol": 0.0}
 

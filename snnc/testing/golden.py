@@ -18,12 +18,17 @@ from __future__ import annotations
 
 import json
 import os
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from snnc.errors import SnncError
+
+#: targets whose spikes are identical (the emulator is bit-exact with Lava's fixed_pt models):
+#: golden files compare element for element and metric baselines are shared between them
+BIT_EXACT_TARGETS = ("emulator", "lava")
 
 META_KEY = "__snnc__"
 UPDATE_HINT = "if the change is intended, rerun pytest with --snnc-update-golden"
@@ -41,8 +46,6 @@ def _as_dict(y: Any) -> dict[str, np.ndarray]:
 
 def software_versions() -> dict[str, str]:
     """Versions of snnc and the Lava distributions installed (absent ones left out)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     out = {}
     for dist in ("snnc", "lava-nc", "lava-loihi", "onnxruntime"):
         try:

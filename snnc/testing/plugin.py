@@ -2,7 +2,7 @@
 
 Registered as the ``pytest11`` entry point ``snnc``, so it is active in every pytest run once
 snnc is installed.  It only adds options, a marker and fixtures; tests that use none of them
-run exactly as before.  Loading it imports ``snnc`` (numpy and scipy, about 0.2 s) but no
+run exactly as before.  Loading it imports ``snnc`` (numpy and scipy, about 0.3 s) but no
 torch or Lava; those load only when a fixture runs a program on them.
 
 Options::
@@ -31,12 +31,16 @@ Fixtures:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
 import pytest
 
-from snnc.testing import BIT_EXACT_TARGETS
+import snnc
+from snnc.backends import loihi2_hw
+from snnc.testing.baseline import Baselines
+from snnc.testing.golden import BIT_EXACT_TARGETS, assert_spikes_match, write_golden
 
 TARGETS = ("emulator", "lava", "loihi2")
 GOLDEN_DIR = "golden"
@@ -67,8 +71,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _hardware(config: pytest.Config):
     if _HW not in config.stash:
-        from snnc.backends import loihi2_hw
-
         config.stash[_HW] = loihi2_hw.status()
     return config.stash[_HW]
 
@@ -98,8 +100,6 @@ class Compiler:
         self.compiled = 0
 
     def __call__(self, model, **options):
-        import snnc
-
         key = (str(Path(model).resolve()) if isinstance(model, (str, Path)) else id(model),
                tuple(sorted((k, _option_key(v)) for k, v in options.items())))
         if key not in self.cache:  # the model is kept with its program, so its id stays unique
@@ -111,8 +111,6 @@ class Compiler:
 def _option_key(value) -> object:
     """A compile option as a cache key: arrays by content (their repr elides the middle)."""
     if hasattr(value, "tobytes") and hasattr(value, "shape"):
-        import hashlib
-
         return (str(value.dtype), tuple(value.shape), hashlib.sha1(value.tobytes()).hexdigest())
     return repr(value)
 
@@ -137,8 +135,6 @@ class Golden:
 
     def assert_spikes_match(self, actual, *, exact: bool | None = None, name: str | None = None,
                             count_rtol: float = 0.05, argmax_agreement: float = 1.0) -> None:
-        from snnc.testing.golden import assert_spikes_match, write_golden
-
         path = self.path(name)
         if self.update:
             self._updated.append(write_golden(path, actual, self.target))
@@ -184,8 +180,6 @@ def snnc_golden(request: pytest.FixtureRequest, snnc_target: str) -> Golden:
 @pytest.fixture
 def snnc_baseline(request: pytest.FixtureRequest, snnc_target: str):
     """Metric baselines of this test (``golden/<module>/<test>.baseline.json``)."""
-    from snnc.testing.baseline import Baselines
-
     d, test, _ = _test_file_stem(request)
     update = request.config.getoption("--snnc-update-golden")
     b = Baselines(d / f"{test}.baseline.json", snnc_target, update=update)

@@ -19,7 +19,7 @@ import pytest
 import snnc
 from snnc.backends.netx import chain, netx_target
 from snnc.errors import BackendError, FrontendError, UnsupportedOpError
-from snnc.interop.netx_lava import run_netx_many
+from snnc.backends.lava.netx import run_netx_many
 
 N_IN, N_H, N_OUT, T = 12, 10, 4, 30
 

@@ -1,6 +1,6 @@
 """NIR from Sinabs 3.1.3, Rockpool 3.1.0 and snnTorch's subtractive reset: each exporter's own
 file, written with ``nir.write``, loaded by snnc and simulated under the exporter's preset
-(:mod:`snnc.frontends.conventions`), equals the framework's own forward pass at every step, in
+(:mod:`snnc.compiler.conventions`), equals the framework's own forward pass at every step, in
 every layer we can tap.  snnTorch's zero reset and Norse are in tests/unit/test_frontend_torch.py
 and tests/integration/test_snntorch_equivalence.py.
 
@@ -37,7 +37,7 @@ from sinabs.activation import MembraneReset, MembraneSubtract, SingleSpike
 import snnc
 from snnc.compiler.ir import ops
 from snnc.errors import ValidationError
-from snnc.frontends.conventions import preset
+from snnc.compiler.conventions import preset
 
 pytestmark = pytest.mark.filterwarnings("ignore:nirtorch.extract_nir_graph:DeprecationWarning")
 BATCH, STEPS = 4, 40

@@ -10,8 +10,9 @@ import pytest
 import snnc
 from snnc.calibration import methods
 from snnc.calibration.methods import calibrate_graph
-from snnc.calibration.search import CANDIDATES, compile_with
+from snnc.calibration.search import CANDIDATES
 from snnc.cli import main
+from snnc.driver import compile_with
 from snnc.errors import CalibrationError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -54,7 +54,7 @@ def test_from_preset_sets_the_convention(tmp_path):
 
 def test_explicit_flags_win_over_the_preset_even_at_their_defaults():
     from snnc.cli import _parser
-    from snnc.frontends.conventions import apply_preset
+    from snnc.compiler.conventions import apply_preset
 
     def conv(*argv):
         a = _parser().parse_args(["compile", "m.nir", *argv])

@@ -1,5 +1,5 @@
 """snnc.load(module, example_input): snnTorch and Norse modules through their NIR exporters, the
-exporter presets (snnc.frontends.conventions) and the Norse 1.1.0 tau = dt/tau_inv detection."""
+exporter presets (snnc.compiler.conventions) and the Norse 1.1.0 tau = dt/tau_inv detection."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from snntorch_nets import BATCH, STEPS, LifMLP, run_snntorch  # tests/helpers
 import snnc
 from snnc.compiler.ir import ops
 from snnc.errors import FrontendError, ValidationError
-from snnc.frontends.conventions import PRESETS, exporter_quirks, preset
+from snnc.compiler.conventions import PRESETS, exporter_quirks, preset
 from snnc.frontends.torch import framework_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

@@ -12,7 +12,7 @@ import snnc
 from snnc import cli
 from snnc.backends import loihi2_hw
 from snnc.errors import BackendUnavailableError, ValidationError
-from snnc.mapping import Placement
+from snnc.compiler.mapping import Placement
 
 ROOT = Path(__file__).resolve().parents[2]
 MLP = ROOT / "examples" / "mlp.nir"

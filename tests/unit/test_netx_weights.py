@@ -1,4 +1,4 @@
-"""Differential test of :mod:`snnc.interop.netx_weights` against lava-dl and Lava themselves.
+"""Differential test of :mod:`snnc.backends.netx_weights` against lava-dl and Lava themselves.
 
 For each stored netx matrix ``W`` the reference is computed by the installed packages, the way
 ``lava.lib.dl.netx.hdf5.Network`` builds a dense layer: lava-dl's
@@ -27,7 +27,7 @@ import pytest
 netx_utils = pytest.importorskip("lava.lib.dl.netx.utils")
 wu = pytest.importorskip("lava.utils.weightutils")
 
-from snnc.interop.netx_weights import netx_effective, netx_effective_parts, netx_optimize  # noqa: E402
+from snnc.backends.netx_weights import netx_effective, netx_effective_parts, netx_optimize  # noqa: E402
 
 
 @dataclass

@@ -12,8 +12,10 @@ from hypothesis import HealthCheck, given, settings
 
 import snnc
 from snnc.backends import emulator, onnx_step
+from snnc.compiler.artifact import Artifact
 from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph
+from snnc.emit import export_onnx
 from snnc.errors import FrontendError, InputError, ValidationError
 from snnc.frontends.onnx_step import is_step_model, load_step_model, step_model_convention
 
@@ -105,7 +107,8 @@ def test_compiled_program_round_trip(tmp_path):
     ref = prog.run(X_MLP, return_raw=True)
     for c, s in ref.spikes.items():
         np.testing.assert_array_equal(raw[f"spikes.{c}"], s.astype(np.uint8), err_msg=c)
-    back = load_step_model(model)
+    assert isinstance(load_step_model(model), Artifact)  # IR; the roof wraps it in a Program
+    back = snnc.load(model)
     assert isinstance(back, snnc.Program) and back.latency == prog.latency
     np.testing.assert_array_equal(back.run(X_MLP), prog.run(X_MLP))
 
@@ -113,7 +116,7 @@ def test_compiled_program_round_trip(tmp_path):
 # -------------------------------------------------------------------------- float models
 def test_float_step_model_equals_simulate_on_mlp(tmp_path):
     path = tmp_path / "mlp_float.onnx"
-    onnx_step.export_graph(MLP, path)
+    export_onnx(MLP, path)
     y = onnx_step.run_step_model(path, X_MLP)
     ref = snnc.simulate(MLP, X_MLP)
     assert ref.sum() > 0
@@ -161,7 +164,7 @@ def test_float_step_model_equals_simulate_on_stateful_graph(integration, spike_i
 
 # ---------------------------------------------------------------------------- bad input
 def test_edited_step_model_is_refused(tmp_path):
-    model = onnx_step.export_graph(MLP)
+    model = export_onnx(MLP)
     w = next(t for t in model.graph.initializer if t.name.startswith("weight"))
     arr = onnx.numpy_helper.to_array(w).copy()
     arr[0, 0] += 1.0
@@ -180,7 +183,7 @@ def test_foreign_onnx_and_bad_input(tmp_path):
     with pytest.raises(FrontendError, match="not an ONNX model"):
         onnx_step.run_step_model(junk, X_MLP)
     with pytest.raises(InputError, match="expected"):
-        onnx_step.run_step_model(onnx_step.export_graph(MLP), X_MLP[:, :, :3])
+        onnx_step.run_step_model(export_onnx(MLP), X_MLP[:, :, :3])
     with pytest.raises(InputError, match="binary spikes"):
         onnx_step.run_step_model(snnc.compile(MLP).export_onnx(tmp_path / "p.onnx"), X_MLP * 2)
 
@@ -209,6 +212,6 @@ def test_float_step_model_of_snntorch_exports_equals_snntorch(tmp_path, net_name
     path = nets.export(net, in_shape, tmp_path)
     x = (nets.torch.rand(nets.BATCH, nets.STEPS, *in_shape) < 0.3).float()
     expected = nets.run_snntorch(net, x)[-1]  # the last layer's spikes = the graph's Output
-    (y,) = onnx_step.run_step_model(onnx_step.export_graph(path), x.numpy()).values()
+    (y,) = onnx_step.run_step_model(export_onnx(path), x.numpy()).values()
     assert expected.sum() > 0
     np.testing.assert_array_equal(y, expected)

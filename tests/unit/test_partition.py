@@ -13,9 +13,9 @@ from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.targets import get_target
 from snnc.errors import ResourceError
-from snnc.mapping.cost import axon_bits
-from snnc.mapping.placement import Placement
-from snnc.mapping.usage import Block, blocks_of, sparse_runs
+from snnc.compiler.mapping.cost import axon_bits
+from snnc.compiler.mapping.placement import Placement
+from snnc.compiler.mapping.usage import Block, blocks_of, sparse_runs
 
 DT = 1e-4
 

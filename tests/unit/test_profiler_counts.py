@@ -15,7 +15,7 @@ from snnc.backends import emulator
 from snnc.backends.emulator.synapse import conv_weights, effective_weights
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
-from snnc.mapping.placement import Placement
+from snnc.compiler.mapping.placement import Placement
 from snnc.profiler import count_events
 from snnc.profiler.routing import fallback_placement
 

@@ -205,7 +205,10 @@ def test_unstable_euler_is_rejected() -> None:
 
 
 def test_loads_nir_sources(tmp_path) -> None:
+    """snnc.simulate loads a model first (the reference backend itself takes a Graph)."""
     import nir
+
+    from snnc import simulate
     graph = nir.NIRGraph(
         nodes={"input": nir.Input(np.array([1])),
                "if": nir.IF(r=np.array([1e4]), v_threshold=np.array([1.0])),
@@ -217,3 +220,8 @@ def test_loads_nir_sources(tmp_path) -> None:
     nir.write(path, graph)
     for source in (graph, path, str(path)):
         assert _spike_times(simulate(source, x)[0, :, 0]) == [4]
+
+
+def test_the_reference_backend_takes_ir() -> None:
+    with pytest.raises(InputError, match="simulates an snnc Graph"):
+        simulate("model.nir", np.zeros((1, 2, 1)))

@@ -23,6 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from snnc.backends.lava.build import to_lava
+from snnc.compiler.ir.serialize import load_graph
+
 EXIT_ERROR = 1
 EXIT_NO_LAVA = 3
 #: the file in the job directory through which a worker reports finished samples
@@ -105,9 +108,6 @@ def _import_lava() -> None:
 def _graph_job(d: Path) -> tuple[dict, dict]:
     if os.environ.get(FAULT_ENV):
         _inject_fault(os.environ[FAULT_ENV])
-    from snnc.backends.lava.build import to_lava
-    from snnc.compiler.ir.serialize import load_graph
-
     job = json.loads((d / "job.json").read_text())
     graph = load_graph(d / "graph")
     with np.load(d / "input.npz", allow_pickle=False) as z:

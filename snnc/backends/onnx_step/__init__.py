@@ -43,7 +43,15 @@ from typing import Any
 
 import numpy as np
 
+from snnc import progress as progress_bar
+from snnc.backends.onnx_step import float_model, loihi_model
 from snnc.backends.onnx_step.builder import MAX_MODEL_BYTES
+from snnc.compiler.artifact import Artifact
+from snnc.compiler.conventions import repair_rockpool
+from snnc.compiler.discretize import Convention
+from snnc.compiler.ir import loihi
+from snnc.compiler.ir.graph import Graph
+from snnc.compiler.ir.serialize import save_graph
 from snnc.errors import FrontendError, InputError, ValidationError
 
 STEP_MODEL_FORMAT = 1
@@ -51,7 +59,7 @@ KEY_FORMAT = "snnc.step_model"
 
 __all__ = [
     "KEY_FORMAT", "STEP_MODEL_FORMAT", "export", "export_graph", "export_program",
-    "run_step_model", "metadata", "tensors_fingerprint",
+    "run_step_model", "metadata", "as_model", "step_metadata", "tensors_fingerprint", "unpack_ir",
 ]
 
 
@@ -143,24 +151,22 @@ def _write(model, path: str | os.PathLike) -> Path:
     return p
 
 
-def export_graph(graph, path: str | os.PathLike | None = None, *, dt: float = 1e-4,
+def export_graph(graph: Graph, path: str | os.PathLike | None = None, *, dt: float = 1e-4,
                  integration: str = "euler", spike_if: str = ">", synapse_input: str = "ode",
                  reset: str = "value"):
-    """Export a graph (or a .nir path) as a step model; writes ``path`` when given.
+    """Export a graph as a step model; writes ``path`` when given.
 
     A float-dialect graph becomes a float step model under :func:`snnc.simulate`'s
     convention (the keyword arguments); a Loihi-dialect graph becomes an integer step model
     (the keywords are then unused: the registers already hold the discretization).
-    Returns the ``onnx.ModelProto``.
+    Returns the ``onnx.ModelProto``.  ``graph`` is IR: load a model file first
+    (``snnc.load``), or call :func:`snnc.emit.export_onnx`, which takes a path too.
     """
-    from snnc.backends.onnx_step import float_model, loihi_model
-    from snnc.compiler.discretize import Convention
-    from snnc.compiler.ir import loihi
-    from snnc.compiler.ir.serialize import save_graph
-    from snnc.frontends import load
-    from snnc.frontends.conventions import repair_rockpool
-
-    graph = load(graph)
+    if not isinstance(graph, Graph):
+        raise ValidationError(
+            f"export_graph takes an snnc Graph, got a {type(graph).__name__}",
+            hint="load the model first (snnc.load(path)), or use snnc.emit.export_onnx(path, ...)",
+        )
     with tempfile.TemporaryDirectory(prefix="snnc-onnx-") as tmp:
         save_graph(graph, Path(tmp) / "graph")
         if graph.of_kind(*loihi.LOIHI_OPS):
@@ -180,10 +186,9 @@ def export_graph(graph, path: str | os.PathLike | None = None, *, dt: float = 1e
     return model
 
 
-def export_program(prog, path: str | os.PathLike | None = None):
-    """Export a compiled :class:`snnc.Program` as an integer step model (see module doc)."""
-    from snnc.backends.onnx_step import loihi_model
-
+def export_program(prog: Artifact, path: str | os.PathLike | None = None):
+    """Export a compiled program (an :class:`snnc.Program` or its
+    :class:`~snnc.compiler.artifact.Artifact`) as an integer step model (see module doc)."""
     builder, info = loihi_model.build(prog.graph)
     with tempfile.TemporaryDirectory(prefix="snnc-onnx-") as tmp:
         prog.save(tmp)
@@ -196,11 +201,10 @@ def export_program(prog, path: str | os.PathLike | None = None):
     return model
 
 
-def export(obj, path: str | os.PathLike | None = None, **convention):
-    """:func:`export_program` for a Program, :func:`export_graph` for anything else."""
-    from snnc.program import Program
-
-    if isinstance(obj, Program):
+def export(obj: Graph | Artifact, path: str | os.PathLike | None = None, **convention):
+    """:func:`export_program` for a compiled program, :func:`export_graph` for a Graph
+    (:func:`snnc.emit.export_onnx` also loads model files)."""
+    if isinstance(obj, Artifact):
         if convention:
             raise ValidationError(
                 "a compiled program carries its own convention",
@@ -211,7 +215,8 @@ def export(obj, path: str | os.PathLike | None = None, **convention):
 
 
 # ------------------------------------------------------------------------------ driver
-def _as_model(model):
+def as_model(model):
+    """An ``onnx.ModelProto`` from a path (read, with a FrontendError for a bad file) or as is."""
     import onnx
 
     if isinstance(model, (str, os.PathLike)):
@@ -237,7 +242,7 @@ def run_step_model(model, x, steps: int | None = None, *, progress: bool | None 
     """
     import onnxruntime as ort
 
-    model = _as_model(model)
+    model = as_model(model)
     meta = step_metadata(model)
     in_shape = tuple(json.loads(meta["snnc.input_shape"]))
     dtype = np.dtype(meta["snnc.input_dtype"])
@@ -268,8 +273,6 @@ def run_step_model(model, x, steps: int | None = None, *, progress: bool | None 
     outs = [n for n in names if not n.startswith("state_out.")]
     zero = np.zeros((batch, *in_shape), dtype=dtype)
     rec: dict[str, list] = {n: [] for n in outs}
-    from snnc import progress as progress_bar
-
     with progress_bar.bar(total=steps, desc="onnx steps", unit="step", progress=progress) as bar:
         for t in range(steps):
             feeds["x"] = x[:, t].astype(dtype) if t < x.shape[1] else zero

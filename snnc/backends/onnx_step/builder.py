@@ -19,6 +19,8 @@ import dataclasses
 
 import numpy as np
 
+from snnc.errors import ValidationError
+
 OPSET = 17
 IR_VERSION = 8  # onnxruntime >= 1.10 reads it
 BATCH = "batch"
@@ -119,8 +121,6 @@ class Builder:
     # ------------------------------------------------------------------------ helpers
     def dense(self, matrix, dtype, node: str) -> np.ndarray:
         """``matrix`` (dense or scipy sparse) as a dense array, refusing what cannot fit a file."""
-        from snnc.errors import ValidationError
-
         rows, cols = matrix.shape
         size = int(rows) * int(cols) * np.dtype(dtype).itemsize
         if size > MAX_MODEL_BYTES:

@@ -8,42 +8,24 @@ passes that return it unchanged), times each pass and can stop after any named p
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
-from snnc.compiler.discretize import Convention
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.verify import verify
+from snnc.compiler.passes.context import CompileContext
 from snnc.compiler.passes.partition import partition
 from snnc.compiler.passes.quantize import quantize
 from snnc.compiler.passes.resources import check_resources
 from snnc.compiler.passes.validate import validate
-from snnc.compiler.targets import TargetSpec
 from snnc.errors import ValidationError
+
+__all__ = ["ANALYSIS_PASSES", "LOIHI_PIPELINE", "CompileContext", "Pass", "run_pipeline"]
 
 log = logging.getLogger(__name__)
 
-Pass = Callable[[Graph, "CompileContext"], Graph]
-
-
-@dataclasses.dataclass
-class CompileContext:
-    """Options and results shared by the passes of one compile."""
-
-    convention: Convention
-    target: TargetSpec
-    #: per-population statistics from :func:`snnc.calibration.observe`, or None
-    calibration: dict[str, Any] | None = None
-    #: quantize every weight block as hi + lo 8-bit blocks (snnc.compiler.weight_split)
-    split_weights: bool = False
-    #: core -> chip placement strategy ("comm" or "greedy") and whether layers may span cores
-    mapping: str = "comm"
-    allow_split: bool = True
-    reports: dict[str, Any] = dataclasses.field(default_factory=dict)
-    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+Pass = Callable[[Graph, CompileContext], Graph]
 
 
 #: the default pipeline from a float-dialect graph to a Loihi program

@@ -45,14 +45,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.calibration.methods import as_layer_calibration
 from snnc.compiler import blocks, weight_split
 from snnc.compiler import fixed_point as fx
 from snnc.compiler.discretize import coefficients
 from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph, Node
+from snnc.compiler.passes.context import CompileContext
 from snnc.compiler.paths import Inflow, Path, inflow, is_identity
-from snnc.compiler.scaling import choose_scale, saturation_notes
+from snnc.compiler.scaling import as_layer_calibration, choose_scale, saturation_notes
 from snnc.errors import QuantizationError, ValidationError
 
 
@@ -137,7 +137,7 @@ def _scale_rows(m: sp.csr_matrix | np.ndarray, r: np.ndarray, copy: bool) -> sp.
 
 
 def _lower_population(
-    graph: Graph, name: str, flow: Inflow, depth: dict[str, int], ctx, readout_of: ops.Node | None
+    graph: Graph, name: str, flow: Inflow, depth: dict[str, int], ctx: CompileContext, readout_of: ops.Node | None
 ) -> tuple[dict[str, Node], list[tuple[str, str]], LayerReport]:
     """Synapse blocks and the compartment for one population (or an Output read-out)."""
     node = readout_of if readout_of is not None else graph[name]
@@ -228,7 +228,7 @@ def _lower_population(
         notes.append(cal.describe())
     alphas = (float(alpha_i.max(initial=0.0)), float(alpha_v.max(initial=0.0)))
     conv_max = max((float(np.abs(kn).max(initial=0.0)) for kn in kernels if kn is not None), default=0.0)
-    scale, scale_notes = choose_scale(theta_ref, weights, bias, alphas, ctx, observed, conv_max)
+    scale, scale_notes = choose_scale(theta_ref, weights, bias, alphas, target, observed, conv_max)
     notes += scale_notes
     if cal is not None:
         scale *= cal.scale_factor
@@ -263,7 +263,7 @@ def _lower_population(
             syn, e, err = blocks.conv_synapse(p, kernel, scale, layer)
         else:
             syn, e, err = blocks.synapse(p, w, scale, depth, name, layer, target)
-            if getattr(ctx, "split_weights", False) and err > 0:  # hi/lo blocks (weight_split)
+            if ctx.split_weights and err > 0:  # hi/lo blocks (weight_split)
                 r = weight_split.residual(w, syn, scale)
                 lo, _, _ = blocks.synapse(p, r, scale, depth, name, layer, target)
                 if lo.num_synapses:
@@ -299,7 +299,7 @@ def _lower_population(
     return nodes, edges, report
 
 
-def quantize(graph: Graph, ctx) -> Graph:
+def quantize(graph: Graph, ctx: CompileContext) -> Graph:
     """Lower a validated float-dialect graph to the Loihi dialect; see the module docstring.
 
     Writes the per-layer :class:`LayerReport` list to ``ctx.reports["quantize"]`` and the

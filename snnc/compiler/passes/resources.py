@@ -15,14 +15,15 @@ from __future__ import annotations
 import numpy as np
 
 from snnc.compiler.ir.graph import Graph
+from snnc.compiler.passes.context import CompileContext
 from snnc.errors import ResourceError
 
 _BIGGER = "use a bigger system (--target loihi2-hala-point, or a target file with chips_per_system >= {n})"
 
 
-def check_resources(graph: Graph, ctx) -> Graph:
+def check_resources(graph: Graph, ctx: CompileContext) -> Graph:
     usage, placement, spec = ctx.reports["usage"], ctx.reports["placement"], ctx.target
-    split_ok = getattr(ctx, "allow_split", True)
+    split_ok = ctx.allow_split
     checks = (
         ("neurons", usage.neurons, spec.neurons_per_core, "neurons_per_core"),
         ("synapse memory (bits)", usage.synapse_bits, spec.synapse_memory_bits, "synapse_memory_bits"),

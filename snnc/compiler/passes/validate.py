@@ -13,6 +13,7 @@ import numpy as np
 
 from snnc.compiler.ir import ops
 from snnc.compiler.ir.graph import Graph
+from snnc.compiler.passes.context import CompileContext
 from snnc.errors import ValidationError
 
 
@@ -20,8 +21,8 @@ def _size(shape) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
 
-def validate(graph: Graph, ctx=None) -> Graph:
-    """Check the graph; return it unchanged."""
+def validate(graph: Graph, ctx: CompileContext | None = None) -> Graph:
+    """Check the graph; return it unchanged (``ctx`` is not read)."""
     inputs = graph.of_kind(ops.Input)
     if len(inputs) != 1:
         raise ValidationError(
