@@ -29,6 +29,7 @@ GENERATED = ("supported-ops.md", "reference/cli.md", "reference/api.md")
 #: the public API documented on reference/api.md: module -> names (classes list their methods)
 API = {
     "snnc": ["load", "compile", "simulate", "Program"],
+    "snnc.emit": ["export_onnx"],
     "snnc.backends.onnx_step": ["export_graph", "export_program", "run_step_model"],
     "snnc.frontends.onnx_step": ["is_step_model", "load_step_model", "step_model_convention"],
     "snnc.backends.loihi2_hw": ["status", "run", "read_profile"],
