@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sys
-import warnings
 from typing import Any
 
 from snnc.calibration.report import layer_metrics
@@ -35,7 +34,6 @@ from snnc.compiler.passes.context import CompileContext
 from snnc.compiler.passes.pipelines import run_pipeline
 from snnc.compiler.scaling import LayerCalibration
 from snnc.compiler.targets import TargetSpec
-from snnc.program import Program  # only for the deprecated compile_with (.importlinter)
 
 SCALE_FACTORS = (1.0, 0.875, 0.75, 0.625, 0.5)
 VTH_FACTORS = (1.0, 0.99, 1.01, 0.98, 1.02)
@@ -47,18 +45,6 @@ def lower_with(graph: Graph, convention: Convention, target: TargetSpec,
     """The Loihi-dialect graph of the float ``graph`` compiled with explicit per-layer
     calibration decisions (the compile pipeline; a Program is the roof's: snnc.driver)."""
     return run_pipeline(graph, CompileContext(convention=convention, target=target, calibration=cal))
-
-
-def compile_with(graph: Graph, convention: Convention, target: TargetSpec, cal: dict[str, LayerCalibration]):
-    """Deprecated (next release): :func:`snnc.driver.compile_with`, or :func:`lower_with` for the
-    graph.  Builds the Program the way ``snnc.driver.compile_with`` does."""
-    warnings.warn("snnc.calibration.search.compile_with is deprecated; use snnc.driver.compile_with",
-                  DeprecationWarning, stacklevel=2)
-    ctx = CompileContext(convention=convention, target=target, calibration=cal)
-    out = run_pipeline(graph, ctx)
-    prog = Program(out, convention, target, ctx.reports["latency"], [r.as_dict() for r in ctx.reports["quantize"]])
-    prog.reference = graph
-    return prog
 
 
 def search(
