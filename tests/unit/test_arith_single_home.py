@@ -39,7 +39,7 @@ FORMULA_NAMES = {
     "wrap32", "wrap24", "wrap_uv", "signed_clamp", "decay", "decay_inplace", "du_factor",
     "dv_factor", "effective_bias", "effective_vth", "clip_weights", "truncate_weights",
     "effective_weights", "conv_weights", "weight_exp_shift", "lif_step", "synapse_buffer",
-    "conv_buffer", "weight_clip_bounds",
+    "conv_buffer", "weight_clip_bounds", "truncation_bits",
 }
 SHIFTS = {12: "the decay shift (>> 12)", 6: "the act/vth shift (<< 6)"}
 

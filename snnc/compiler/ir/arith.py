@@ -222,12 +222,17 @@ def clip_weights(w: np.ndarray, sign_mode: SignMode) -> np.ndarray:
     return -w if inh else w
 
 
+def truncation_bits(sign_mode: SignMode, num_weight_bits: int) -> int:
+    """LSBs ``truncate_weights`` drops: ``8 − num_weight_bits + is_mixed`` (weightutils.py:235-236)."""
+    return WEIGHT_BITS - int(num_weight_bits) + int(sign_mode == SignMode.MIXED)
+
+
 def truncate_weights(w: np.ndarray, sign_mode: SignMode, num_weight_bits: int) -> np.ndarray:
-    """Lava's ``truncate_weights`` (weightutils.py:204-247): drop ``8 − num_weight_bits +
-    is_mixed`` LSBs (floor; on the magnitude for INHIBITORY), int32."""
+    """Lava's ``truncate_weights`` (weightutils.py:204-247): drop :func:`truncation_bits` LSBs
+    (floor; on the magnitude for INHIBITORY), int32."""
     w = np.asarray(w).astype(np.int32)
     inh = sign_mode == SignMode.INHIBITORY
-    k = np.int32(WEIGHT_BITS - int(num_weight_bits) + int(sign_mode == SignMode.MIXED))
+    k = np.int32(truncation_bits(sign_mode, num_weight_bits))
     if inh:
         w = -w
     w = (w >> k) << k
