@@ -8,9 +8,7 @@ edges, plus a brute-force int64 reference written from the documented equations.
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
+import lava_programs  # tests/helpers: the Lava differential test's random programs
 import numpy as np
 import pytest
 from emulator_runs import assert_same_run as assert_same  # tests/helpers
@@ -22,11 +20,6 @@ from snnc.backends.emulator.wiring import wiring
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import InputError
-
-_DIFF = pathlib.Path(__file__).parents[1] / "property" / "test_lava_differential.py"
-_spec = importlib.util.spec_from_file_location("_lava_differential_generators", _DIFF)
-diff = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(diff)
 
 
 @pytest.fixture(autouse=True)
@@ -177,13 +170,13 @@ def test_input_dtypes(dtype):
             emulator.run(g, bad, 6)
 
 
-@pytest.mark.parametrize("kind", [k for k in diff.KINDS])
+@pytest.mark.parametrize("kind", [k for k in lava_programs.KINDS])
 def test_fast_equals_generic_on_random_programs(kind):
     taken = []
 
     @settings(max_examples=60, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(case=diff.programs(kind))
+    @given(case=lava_programs.programs(kind))
     def prop(case):
         graph, x, steps = case
         taken.append(fast.plan(graph, wiring(graph)) is not None)

@@ -8,9 +8,7 @@ the differential generators draw (dense, sparse, delays, conv, recurrence, wraps
 
 from __future__ import annotations
 
-import importlib.util
-import pathlib
-
+import lava_programs  # tests/helpers: the Lava differential test's random programs
 import numpy as np
 import pytest
 import torch
@@ -22,17 +20,12 @@ from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import BackendUnavailableError, InputError
 
-_DIFF = pathlib.Path(__file__).parents[1] / "property" / "test_lava_differential.py"
-_spec = importlib.util.spec_from_file_location("_lava_differential_generators_t", _DIFF)
-diff = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(diff)
 
-
-@pytest.mark.parametrize("kind", list(diff.KINDS))
+@pytest.mark.parametrize("kind", list(lava_programs.KINDS))
 def test_torch_cpu_equals_numpy_on_random_programs(kind):
     @settings(max_examples=25, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(case=diff.programs(kind))
+    @given(case=lava_programs.programs(kind))
     def prop(case):
         graph, x, steps = case
         assert_same(emulator.run(graph, x, steps, device="cpu"), emulator.run(graph, x, steps))

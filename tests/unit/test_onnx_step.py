@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+import lava_programs  # tests/helpers: the Lava differential test's random programs
 import numpy as np
 import onnx
 import pytest
@@ -23,12 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MLP = ROOT / "examples" / "mlp.nir"
 X_MLP = np.load(ROOT / "examples" / "mlp_input.npz")["x"]
 
-# the random Loihi-dialect programs of the Lava differential test (every layer kind)
-_spec = importlib.util.spec_from_file_location(
-    "lava_differential", ROOT / "tests" / "property" / "test_lava_differential.py"
-)
-lava_differential = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(lava_differential)
 
 
 def _assert_same_as_emulator(graph: Graph, x: np.ndarray, steps: int) -> None:
@@ -43,11 +37,11 @@ def _assert_same_as_emulator(graph: Graph, x: np.ndarray, steps: int) -> None:
 
 
 # ------------------------------------------------------------------------ integer models
-@pytest.mark.parametrize("kind", lava_differential.KINDS)
+@pytest.mark.parametrize("kind", lava_programs.KINDS)
 def test_integer_step_model_equals_emulator(kind):
     @settings(max_examples=6, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(case=lava_differential.programs(kind))
+    @given(case=lava_programs.programs(kind))
     def prop(case):
         _assert_same_as_emulator(*case)
 
