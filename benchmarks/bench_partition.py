@@ -46,7 +46,7 @@ def run_one(size: str, target: str) -> dict:
         row[f"{strategy}_s"] = time.perf_counter() - t0
         placement = ctx.reports["placement"]
         t0 = time.perf_counter()
-        rep = resource_report(prog.graph, placement, spec).as_dict()
+        rep = resource_report(prog.graph, placement, spec).to_dict()
         row["report_s"] = time.perf_counter() - t0
         row[f"{strategy}_cut"] = rep["cross_chip_synapses"]
         row.update(cores=rep["cores"], chips=rep["chips"], neurons=int(sum(r["neurons"] for r in rep["layers"])),

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 import snnc
-from snnc import emit
+from snnc import emit, reporting
+from snnc.backends import registry
 from snnc.check import compare_backends, compare_float
 from snnc.compiler.conventions import apply_preset
 from snnc.compiler.ir.printer import format_graph
@@ -74,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a compiled program on input spikes")
     r.add_argument("program", help="program directory written by `snnc compile`")
     r.add_argument("--input", required=True, metavar="X.npz", help="spikes (batch, time, *shape) under key 'x'")
-    r.add_argument("--backend", choices=("emulator", "lava", "loihi2"), default="emulator", help="loihi2: a Loihi 2 board through Intel's lava-loihi")
+    r.add_argument("--backend", choices=registry.NAMES, default=registry.DEFAULT, help=registry.describe())
     r.add_argument("-o", "--output", metavar="Y.npz", help="write the output here: key 'x' (the input layout), or one key per output")
     r.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -213,6 +214,14 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
     return 0
 
 
+def _check_report_outputs(a: argparse.Namespace) -> None:
+    """Check ``--json``/``--plot`` before the report is computed (a bad suffix fails first)."""
+    if a.json:
+        reporting.output_path(a.json)
+    if a.plot:
+        reporting.figure_path(a.plot)
+
+
 def _show_report(report, a: argparse.Namespace) -> int:
     """Print a report object's ``text()``; write ``--json``/``--plot`` when asked (report commands)."""
     print(report.text())
@@ -220,20 +229,22 @@ def _show_report(report, a: argparse.Namespace) -> int:
         report.to_json(a.json)
         print(f"wrote {a.json}")
     if a.plot:
-        report.plot(a.plot)
-        print(f"wrote {a.plot}")
+        print(f"wrote {report.plot(a.plot)}")
     return 0
 
 
 def _cmd_report(a: argparse.Namespace) -> int:
+    _check_report_outputs(a)
     return _show_report(Program.load(a.program).report(_load_input(a.input)), a)
 
 
 def _cmd_resources(a: argparse.Namespace) -> int:
+    _check_report_outputs(a)
     return _show_report(Program.load(a.program).resources(), a)
 
 
 def _cmd_profile(a: argparse.Namespace) -> int:
+    _check_report_outputs(a)
     prog = Program.load(a.program)
     return _show_report(prog.profile(_load_input(a.input), a.coefficients, a.teacher, name=a.program), a)
 

@@ -110,7 +110,7 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     out = run_pipeline(graph, ctx, stop_after=stop_after)
     if not out.of_kind(loihi.Compartment):
         return out
-    layers = [r.as_dict() for r in ctx.reports.get("quantize", [])]
+    layers = [r.to_dict() for r in ctx.reports.get("quantize", [])]
     for r in layers:
         r["notes"] = list(r["notes"]) + quirks.get(r["name"], [])
     prog = Program(out, conv, spec, ctx.reports["latency"], layers, ctx.timings)
@@ -126,7 +126,7 @@ def compile_with(graph: Graph, convention: Convention, target: TargetSpec,
     (:mod:`snnc.calibration.methods`), e.g. to see what a ``scale_factor`` does."""
     ctx = CompileContext(convention=convention, target=target, calibration=calibration)
     out = run_pipeline(graph, ctx)
-    prog = Program(out, convention, target, ctx.reports["latency"], [r.as_dict() for r in ctx.reports["quantize"]])
+    prog = Program(out, convention, target, ctx.reports["latency"], [r.to_dict() for r in ctx.reports["quantize"]])
     prog.reference = graph
     return prog
 

@@ -15,20 +15,22 @@ from typing import Any
 
 import numpy as np
 
-from snnc.backends import emulator, lava, loihi2_hw
+from snnc.backends import registry
 from snnc.backends.netx import export_netx
 from snnc.backends.onnx_step import export_program
+from snnc.backends.wiring import Spikes, check_input
 from snnc.calibration.report import error_report
 from snnc.compiler.artifact import PROGRAM_FORMAT, Artifact
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.printer import format_graph
 from snnc.compiler.mapping.report import resource_report
-from snnc.errors import InputError, ValidationError
+from snnc.errors import ValidationError
 from snnc.profiler import profile
 
 __all__ = ["BACKENDS", "PROGRAM_FORMAT", "Program"]
 
-BACKENDS = ("emulator", "lava", "loihi2")
+#: the backend names (:data:`snnc.backends.registry.NAMES`)
+BACKENDS = registry.NAMES
 
 
 class Program(Artifact):
@@ -40,22 +42,11 @@ class Program(Artifact):
     """
 
     # ------------------------------------------------------------------------ run
-    def _check_input(self, x: Any) -> np.ndarray:
-        x = np.asarray(x)
-        want = self.input_shape
-        if x.ndim != 2 + len(want) or tuple(x.shape[2:]) != want:
-            raise InputError(
-                f"input has shape {tuple(x.shape)}; expected (batch, time, {', '.join(map(str, want))})",
-                hint="spike arrays are (batch, time, *input_shape); add a batch axis for one sample",
-            )
-        if x.dtype == np.bool_:
-            return x
-        if x.dtype.kind not in "biuf" or (x.size and not _is_binary(x)):
-            raise InputError(
-                "input must be binary spikes (0/1) for the Loihi backends",
-                hint="encode real values as spikes first (e.g. rate coding)",
-            )
-        return x if x.dtype == np.uint8 else x.astype(np.uint8)
+    def check_input(self, x: Any) -> Spikes:
+        """``x`` encoded (static inputs, :meth:`encode`) and checked against the program's
+        input (:func:`snnc.backends.wiring.check_input`, the backends' one check).  Pass the
+        result to :meth:`run` (or a backend) and it is not checked again."""
+        return check_input(self.graph, self.encode(x))
 
     def run(
         self,
@@ -66,6 +57,7 @@ class Program(Artifact):
         return_raw: bool = False,
         progress: bool | None = None,
         device: Any = None,
+        **options: Any,
     ) -> np.ndarray | dict[str, np.ndarray]:
         """Run on ``x`` (batch, T, *input_shape); return (batch, T, *output_shape) per output.
 
@@ -73,32 +65,28 @@ class Program(Artifact):
         are membrane values decoded to the float model's units (``float64``).  With one
         output the array is returned, otherwise a dict by output name.  ``return_raw=True``
         returns the backend's :class:`~snnc.backends.base.RunResult` instead (every layer,
-        raw chip time line).  ``progress``: a progress bar over the batch (emulator and Lava;
-        ``None`` shows it when stderr is a terminal and the run lasts over a second).  ``device``
-        (``"cpu"``, ``"cuda"``): the emulator's torch engine on that device, same spikes.
+        raw chip time line).  ``backend``: a name of :mod:`snnc.backends.registry`
+        (``emulator``, ``lava``, ``loihi2``).  ``progress``: a progress bar over the batch
+        (emulator and Lava; ``None`` shows it when stderr is a terminal and the run lasts over
+        a second).  ``timeout``: Lava's watchdog, seconds.  ``device`` (``"cpu"``,
+        ``"cuda"``): the emulator's torch engine on that device, same spikes.  Further
+        ``options`` go to the backend (:data:`snnc.backends.base.RUN_OPTIONS`); one it does
+        not take is an :class:`~snnc.errors.InputError` (``timeout`` and ``progress`` are
+        ignored by a backend without them).
         """
-        x = self._check_input(self.encode(x))
-        steps = x.shape[1] + max(self.latency.values(), default=0)
-        if backend == "emulator":
-            # only the probed compartments are recorded unless every layer is asked for
-            record = None if return_raw else [self.probed(o) for o in self.outputs]
-            raw = emulator.run(self.graph, x, steps, record, progress=progress, device=device)
-        elif backend == "lava":
-            if device is not None:
-                raise InputError(f"device={device!r} applies to the emulator, not to Lava",
-                                 hint="drop device= or run backend='emulator'")
-
-            kwargs = {} if timeout is None else {"timeout": timeout}
-            raw = lava.run(self.graph, x, steps, progress=progress, **kwargs)
-        elif backend == "loihi2":
-            raw = loihi2_hw.run(self.graph, x, steps, placement=self.placement)
-        else:
-            raise ValidationError(
-                f"unknown backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}"
-            )
+        b = registry.get_backend(backend)
+        given = {"timeout": timeout, "progress": progress, "device": device, **options}
+        opts = registry.checked_options(b, given)
+        if "placement" in b.options and given.get("placement") is None:
+            opts["placement"] = self.placement  # what the program itself holds
+        x = self.check_input(x)
+        steps = x.steps + max(self.latency.values(), default=0)
+        # only the probed compartments are recorded unless every layer is asked for
+        record = None if return_raw else [self.probed(o) for o in self.outputs]
+        raw = b.run(self.graph, x, steps, record, **opts)
         if return_raw:
             return raw
-        out = {o: self._decode(o, raw, x.shape[1]) for o in self.outputs}
+        out = {o: self._decode(o, raw, x.steps) for o in self.outputs}
         return out[self.outputs[0]] if len(out) == 1 else out
 
     def _decode(self, output: str, raw, t: int) -> np.ndarray:
@@ -121,7 +109,7 @@ class Program(Artifact):
 
     def encode(self, x: Any) -> Any:
         """Static inputs (batch, *in_shape) -> spikes through :attr:`encoder`; spikes unchanged."""
-        if self.encoder is not None and self.encoder.is_static(x):
+        if self.encoder is not None and not isinstance(x, Spikes) and self.encoder.is_static(x):
             return self.encoder.encode(x)
         return x
 
@@ -139,23 +127,23 @@ class Program(Artifact):
         """
         if x is None:
             x = np.zeros((1,) + self.input_shape, dtype=np.uint8)
-        x = self._check_input(np.asarray(x)[None])[0]
-        steps = steps or x.shape[0] + max(self.latency.values(), default=0)
-        return lava.to_lava(self.graph, x, steps)
+        spikes = check_input(self.graph, np.asarray(x)[None])
+        steps = steps or spikes.steps + max(self.latency.values(), default=0)
+        return registry.get_backend("lava").build(self.graph, spikes, steps)
 
     def report(self, x: Any):
         """Per-layer float-vs-fixed error report on ``x`` (:mod:`snnc.calibration.report`):
-        ``.text()``, ``.to_json()``, ``.plot(path)``."""
+        ``.text()``, ``.to_dict()``, ``.to_json()``, ``.plot(path)``."""
         return error_report(self, x)
 
     def profile(self, x: Any, coefficients: Any = "loihi2", teacher: Any = None, **kwargs):
         """Energy per inference on ``x`` (:mod:`snnc.profiler`, docs/energy.md): an
-        :class:`~snnc.profiler.EnergyReport` with ``.text()``, ``.to_json()``, ``.plot(path)``."""
+        :class:`~snnc.profiler.EnergyReport` with ``.text()``, ``.to_dict()``, ``.to_json()``, ``.plot(path)``."""
         return profile(self, x, coefficients, teacher, **kwargs)
 
     def resources(self):
         """Resource report of :attr:`placement` (:mod:`snnc.compiler.mapping.report`):
-        ``.text()``, ``.to_json()``, ``.plot(path)``, ``.summary_line()``."""
+        ``.text()``, ``.to_dict()``, ``.to_json()``, ``.plot(path)``, ``.summary_line()``."""
         if self.placement is None:
             raise ValidationError("this program has no placement",
                                   hint="recompile it with this snnc version (the partition pass places it)")
@@ -204,11 +192,4 @@ class Program(Artifact):
     def __repr__(self) -> str:
         st = self.stats()
         return f"<snnc.Program target={self.target.name} layers={st['layers']} neurons={st['neurons']}>"
-
-
-def _is_binary(x: np.ndarray) -> bool:
-    """All entries 0 or 1: a min/max pass for integers, an exact test for floats."""
-    if x.dtype.kind in "iu":
-        return bool(x.min() >= 0 and x.max() <= 1)
-    return bool(np.all((x == 0) | (x == 1)))
 

@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from snnc.backends.base import RunResult
-from snnc.backends.emulator.wiring import check_input, check_record, wiring
+from snnc.backends.base import BackendSpec, RunResult
+from snnc.backends.wiring import check_input, check_record, check_steps, wiring
 from snnc.backends.lava.build import to_lava
 from snnc.compiler.ir import loihi
 from snnc.errors import BackendUnavailableError, ValidationError
@@ -208,18 +208,18 @@ def run(graph, x, steps: int, record: Sequence[str] | None = None, *, placement=
     from lava.magma.core.run_configs import Loihi2HwCfg
     from lava.utils.profiler import Profiler  # picks Loihi2HWProfiler for Loihi2HwCfg
 
+    steps = check_steps(steps)
     w = wiring(graph)
-    xs = check_input(graph, w, x, steps)
+    xs = check_input(graph, x, steps, w)
     rec = check_record(w, record)
-    x = np.asarray(x)
-    batch = xs.shape[0]
+    batch = xs.batch
     placed = check_placement(graph, placement)
     spikes = {c: np.zeros((batch, steps, graph[c].size), bool) for c in rec}
     vs = {c: np.zeros((batch, steps, graph[c].size), np.int64)
           for c in rec if graph[c].readout == "v"}
     profiles = []
     for i in range(batch):
-        net = to_lava(graph, x[i], steps, rec)
+        net = to_lava(graph, xs[i : i + 1], steps, rec)
         cfg = Loihi2HwCfg()
         profiler = Profiler.init(cfg) if profile else None
         if profiler is not None:  # energy only: Intel notes the time probe distorts power
@@ -239,3 +239,15 @@ def run(graph, x, steps: int, record: Sequence[str] | None = None, *, placement=
 
     return RunResult({c: shaped(c, a) for c, a in spikes.items()},
                      {c: shaped(c, a) for c, a in vs.items()}, steps, NAME)
+
+
+#: the Loihi 2 board as the registry lists it (:mod:`snnc.backends.registry`)
+BACKEND = BackendSpec(
+    name=NAME,
+    title="the Loihi 2 board",
+    summary="a Loihi 2 board through Intel's lava-loihi",
+    options=frozenset({"placement", "profile"}),
+    runner=run,
+    bit_exact=False,
+    build=to_lava,
+)

@@ -31,16 +31,17 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from snnc.backends.wiring import check_input
 from snnc.calibration.trace import COUNTERS, Trace, chip_traces, chip_v_in_float_units, float_traces
 from snnc.compiler.ir import loihi
 from snnc.compiler.scaling import MIN_VTH_BITS
 from snnc.errors import InputError
+from snnc.reporting import Report, figure, figure_path
 
 #: relative weight error (8-bit grid) above which a layer gets the weight-precision hint
 WEIGHT_ERROR_HINT = 0.02
@@ -82,7 +83,7 @@ class LayerError:
 
 
 @dataclasses.dataclass
-class ErrorReport:
+class ErrorReport(Report):
     """Per-layer float-vs-fixed errors of one program on one input; see the module docstring."""
 
     layers: list[LayerError]
@@ -101,7 +102,7 @@ class ErrorReport:
                 return r
         raise KeyError(name)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         w = self.worst
         return {
             "samples": self.samples,
@@ -109,13 +110,6 @@ class ErrorReport:
             "worst_layer": None if w is None else w.name,
             "layers": [dataclasses.asdict(r) for r in self.layers],
         }
-
-    def to_json(self, path: str | Path | None = None) -> str:
-        """The report as JSON (written to ``path`` too when given)."""
-        s = json.dumps(self.as_dict(), indent=2)
-        if path is not None:
-            Path(path).write_text(s)
-        return s
 
     def text(self) -> str:
         """The full report: one table row per layer, then each layer's hints."""
@@ -156,29 +150,19 @@ class ErrorReport:
 
     def plot(self, path: str | Path) -> Path:
         """Per-layer error bars (spike-count error / read-out rms, and agreement) as a PNG."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         names = [r.name for r in self.layers]
         x = np.arange(len(names))
-        fig, ax = plt.subplots(1, 2, figsize=(max(6, 1.2 * len(names) + 4), 3.6))
-        ax[0].bar(x, [100 * r.error for r in self.layers], color=["C3" if r.own_error > ERROR_HINT else "C0" for r in self.layers], label="end to end")
-        ax[0].scatter(x, [100 * r.own_error for r in self.layers], color="k", zorder=3, label="own (float inputs)")
-        ax[0].legend()
-        ax[0].set_ylabel("error, % (spike count; read-out: rms / range)")
-        ax[1].bar(x, [100 * (1 - r.agreement) for r in self.layers], color="C1")
-        ax[1].set_ylabel("disagreement, % of (sample, step, neuron)")
-        for a in ax:
-            a.set_xticks(x, names, rotation=30, ha="right")
-        fig.suptitle(f"float vs fixed point per layer ({self.samples} samples x {self.steps} steps)")
-        fig.tight_layout()
-        path = Path(path)
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
-
+        with figure(path, 1, 2, figsize=(max(6, 1.2 * len(names) + 4), 3.6)) as (fig, ax):
+            ax[0].bar(x, [100 * r.error for r in self.layers], color=["C3" if r.own_error > ERROR_HINT else "C0" for r in self.layers], label="end to end")
+            ax[0].scatter(x, [100 * r.own_error for r in self.layers], color="k", zorder=3, label="own (float inputs)")
+            ax[0].legend()
+            ax[0].set_ylabel("error, % (spike count; read-out: rms / range)")
+            ax[1].bar(x, [100 * (1 - r.agreement) for r in self.layers], color="C1")
+            ax[1].set_ylabel("disagreement, % of (sample, step, neuron)")
+            for a in ax:
+                a.set_xticks(x, names, rotation=30, ha="right")
+            fig.suptitle(f"float vs fixed point per layer ({self.samples} samples x {self.steps} steps)")
+        return figure_path(path)
 
 def _float_side(prog, comp: str) -> str | None:
     """The float-graph node a compartment stands for (a population, or an Output's read-out)."""
@@ -289,15 +273,15 @@ def error_report(prog, x: Any) -> ErrorReport:
             "this program has no float reference model to compare against",
             hint="compile it with this snnc version (snnc.compile keeps the float model and saves it)",
         )
-    x = prog._check_input(x)
-    steps = x.shape[1]
-    ref = float_traces(prog.reference, x, prog.convention)
-    chip = chip_traces(prog.graph, x, steps)
+    xs = check_input(prog.graph, x)  # once: both chip runs take it as it is
+    steps = xs.steps
+    ref = float_traces(prog.reference, xs.uint8(), prog.convention)
+    chip = chip_traces(prog.graph, xs, steps)
     teacher = {
-        c: ref[c].spikes.reshape(x.shape[0], steps, -1)
+        c: ref[c].spikes.reshape(xs.batch, steps, -1)
         for c in prog.graph.of_kind(loihi.Compartment) if c in ref and ref[c].spikes is not None
     }
-    forced = chip_traces(prog.graph, x, steps, teacher)
+    forced = chip_traces(prog.graph, xs, steps, teacher)
     info = {r["name"]: r for r in prog.layers}
     rows: dict[str, LayerError] = {}
     for comp in prog.graph.of_kind(loihi.Compartment):
@@ -327,4 +311,4 @@ def error_report(prog, x: Any) -> ErrorReport:
         ups = [rows[u] for u in _upstream(prog.graph, comp) if u in rows and u != comp]
         r.upstream = [u.name for u in ups]
         r.hints = hints(r, ups)
-    return ErrorReport(list(rows.values()), int(x.shape[0]), steps)
+    return ErrorReport(list(rows.values()), xs.batch, steps)

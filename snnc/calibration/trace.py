@@ -31,9 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from snnc.backends.emulator.engine import NAME as EMULATOR
 from snnc.backends.emulator.engine import Observer
-from snnc.backends.emulator.engine import run as emulator_run
-from snnc.backends.emulator.wiring import validate_input, wiring
+from snnc.backends.registry import get_backend
+from snnc.backends.wiring import check_input, wiring
 from snnc.backends.reference import observe_states, simulate
 from snnc.compiler.discretize import Convention, coefficients
 from snnc.compiler.ir import arith, loihi, ops
@@ -95,9 +96,9 @@ def chip_traces(graph: Graph, x: Any, steps: int, teacher: dict[str, np.ndarray]
     w = wiring(graph)
     depth = {c: int(graph[c].start_step) for c in w.compartments}
     raw_steps = steps + max(depth.values(), default=0)
-    xv, _ = validate_input(graph, w, x, raw_steps)  # (run checks again; no copy)
-    obs = _Traces(graph, w, xv.shape[0], raw_steps, steps, depth, teacher)
-    emulator_run(graph, xv, raw_steps, record=[], observer=obs)
+    xv = check_input(graph, x, raw_steps, w)  # the run takes it as it is
+    obs = _Traces(graph, w, xv.batch, raw_steps, steps, depth, teacher)
+    get_backend(EMULATOR).run(graph, xv, raw_steps, record=[], observer=obs)
     return {
         c: Trace(
             obs.spikes[c][:, depth[c] : depth[c] + steps],

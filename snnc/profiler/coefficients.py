@@ -91,7 +91,7 @@ class CoefficientSet:
     def label(self) -> str:
         return f"{self.name} v{self.version}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "version": self.version, "chip": self.chip,
             "description": self.description, "citations": dict(self.citations), "path": self.path,

@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snnc.backends.base import RunResult
-from snnc.backends.emulator.wiring import wiring
+from snnc.backends.wiring import Spikes, check_input, wiring
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.mapping.placement import Placement
@@ -80,13 +80,10 @@ class EventCounts:
         return self.total(field) / max(self.batch, 1)
 
 
-def _timeline(graph: Graph, name: str, x: np.ndarray, raw: RunResult, steps: int) -> np.ndarray:
+def _timeline(graph: Graph, name: str, x: Spikes, raw: RunResult, steps: int) -> np.ndarray:
     """(batch, steps, n) bool spikes of a population or of the SpikeSource (x padded)."""
     if isinstance(graph[name], loihi.SpikeSource):
-        flat = np.asarray(x, dtype=bool).reshape(x.shape[0], x.shape[1], -1)[:, :steps]
-        out = np.zeros((flat.shape[0], steps, flat.shape[2]), dtype=bool)
-        out[:, : flat.shape[1]] = flat
-        return out
+        return x.padded(steps)
     s = raw.spikes[name]
     return np.asarray(s, dtype=bool).reshape(s.shape[0], s.shape[1], -1)
 
@@ -110,13 +107,16 @@ def _arrivals(r: BlockRouting, s2d: np.ndarray, batch: int, steps: int) -> np.nd
     return got
 
 
-def count_events(graph: Graph, x: np.ndarray, raw: RunResult, placement: Placement) -> EventCounts:
+def count_events(graph: Graph, x: np.ndarray | Spikes, raw: RunResult, placement: Placement) -> EventCounts:
     """Count every event of a run with all layers recorded (``prog.run(x, return_raw=True)``).
 
-    ``x``: the input spikes (batch, T_in, *shape) that produced ``raw``.
+    ``x``: the input spikes (batch, T_in, *shape) that produced ``raw``, an array or the
+    checked :class:`~snnc.backends.wiring.Spikes` (taken as they are).
     """
     w = wiring(graph)
-    steps, batch = int(raw.steps), int(np.asarray(x).shape[0])
+    steps = int(raw.steps)
+    x = check_input(graph, x, steps, w)
+    batch = x.batch
     n_cores = placement.n_cores
     layers: dict[str, LayerCounts] = {}
     if w.source is not None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from snnc.backends.registry import get_backend
 from snnc.profiler.ann import nvml_energy_per_inference, nvml_status, teacher_macs
 from snnc.profiler.coefficients import CoefficientSet, load_coefficients
 from snnc.profiler.counts import count_events
@@ -34,14 +35,14 @@ def profile(prog, x: Any, coefficients: "str | CoefficientSet" = "loihi2", teach
     program with an encoder the static ``x`` is used) for the MAC proxy comparison.
     ``measure_gpu``: also measure a torch teacher with NVML where CUDA is present.
     """
+    get_backend(backend)  # an unknown name fails before any work
     co = load_coefficients(coefficients)
-    spikes = prog._check_input(prog.encode(x))
-    kwargs = {"progress": progress} if backend == "emulator" else {}
-    raw = prog.run(spikes, backend=backend, return_raw=True, **kwargs)
+    spikes = prog.check_input(x)  # checked once: the run and the counts take it as it is
+    raw = prog.run(spikes, backend=backend, return_raw=True, progress=progress)
     placement, notes = placement_of(prog)
     counts = count_events(prog.graph, spikes, raw, placement)
-    notes.append(f"{raw.steps} raw steps per inference: the input's {spikes.shape[1]} plus the "
-                 f"network latency of {raw.steps - spikes.shape[1]} (one step per synapse layer)")
+    notes.append(f"{raw.steps} raw steps per inference: the input's {spikes.steps} plus the "
+                 f"network latency of {raw.steps - spikes.steps} (one step per synapse layer)")
     notes.append("snnc programs send binary spikes only: graded SynOps are 0")
     est = {which: estimate(counts, co.bound(which)) for which in ("low", "high")}
     ann = None

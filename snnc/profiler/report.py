@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from snnc.profiler.ann import AC_FP32_PJ, HOROWITZ, MAC_FP32_PJ, MacCount
 from snnc.profiler.coefficients import CoefficientSet
 from snnc.profiler.counts import EventCounts
 from snnc.profiler.energy import DYNAMIC_TERMS, PJ, EnergyEstimate
+from snnc.reporting import Report, figure, figure_path
 
 
 @dataclasses.dataclass
@@ -31,7 +31,7 @@ class AnnComparison:
     def snn_proxy_J(self) -> float:
         return self.snn_synops * AC_FP32_PJ * PJ
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "label": "Horowitz-45nm op-count proxy (not a device measurement)",
             "source": HOROWITZ, "mac_pJ": MAC_FP32_PJ, "ac_pJ": AC_FP32_PJ,
@@ -44,7 +44,7 @@ class AnnComparison:
 
 
 @dataclasses.dataclass
-class EnergyReport:
+class EnergyReport(Report):
     program: str
     backend: str
     counts: EventCounts
@@ -98,7 +98,7 @@ class EnergyReport:
         e, pl = self.estimate, self.counts.placement
         return {
             "program": self.program, "backend": self.backend, "samples": self.counts.batch,
-            "coefficients": self.coefficients.to_json(),
+            "coefficients": self.coefficients.to_dict(),
             "placement": {"strategy": pl.strategy, "cores": pl.n_cores, "chips": e.chips, "notes": list(pl.notes)},
             "per_inference": {
                 "energy_J": e.total_J, "dynamic_J": e.dynamic_J, "static_J": e.static_J,
@@ -113,15 +113,9 @@ class EnergyReport:
                         "spikes": self.counts.layers[la.name].spikes / max(self.counts.batch, 1)}
                        for la in e.layers],
             "block_synops": {k: v / max(self.counts.batch, 1) for k, v in self.counts.block_synops.items()},
-            "ann_comparison": self.ann.to_json() if self.ann else None,
+            "ann_comparison": self.ann.to_dict() if self.ann else None,
             "notes": list(self.notes),
         }
-
-    def to_json(self, path: str | os.PathLike | None = None) -> str:
-        s = json.dumps(self.to_dict(), indent=2)
-        if path is not None:
-            Path(path).write_text(s)
-        return s
 
     def text(self) -> str:
         e, co = self.estimate, self.coefficients
@@ -168,41 +162,20 @@ class EnergyReport:
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Stacked bars per layer: dynamic terms and static share (µJ per inference), PNG."""
-        plt = pyplot()
         layers = self.estimate.layers
         names = [la.name for la in layers]
-        fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 2), 4))
-        bottom = [0.0] * len(layers)
-        for term in list(DYNAMIC_TERMS) + ["static"]:
-            vals = [(la.static_J if term == "static" else la.dynamic_J[term]) * 1e6 for la in layers]
-            if not any(vals):
-                continue
-            ax.bar(names, vals, bottom=bottom, label=term)
-            bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
-        ax.set_ylabel("energy per inference (µJ)")
-        ax.set_title(f"{self.program}: {_j(self.energy_J)} per inference ({self.coefficients.label})")
-        ax.legend(fontsize=7)
-        return save_figure(fig, path)
-
-
-def pyplot():
-    """matplotlib.pyplot on the Agg backend (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Lay out, write as PNG and close ``fig``."""
-    fig.tight_layout()
-    p = Path(path)
-    fig.savefig(p, dpi=100)
-    pyplot().close(fig)
-    return p
-
+        with figure(path, figsize=(max(5.0, 1.2 * len(names) + 2), 4)) as (fig, ax):
+            bottom = [0.0] * len(layers)
+            for term in list(DYNAMIC_TERMS) + ["static"]:
+                vals = [(la.static_J if term == "static" else la.dynamic_J[term]) * 1e6 for la in layers]
+                if not any(vals):
+                    continue
+                ax.bar(names, vals, bottom=bottom, label=term)
+                bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+            ax.set_ylabel("energy per inference (µJ)")
+            ax.set_title(f"{self.program}: {_j(self.energy_J)} per inference ({self.coefficients.label})")
+            ax.legend(fontsize=7)
+        return figure_path(path)
 
 def _j(v: float) -> str:
     """Joules with an SI prefix."""

@@ -13,7 +13,6 @@ The weights stay those compiled (threshold balancing, if any, was done for the c
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,11 +23,11 @@ import numpy as np
 from snnc.errors import InputError
 from snnc.profiler.coefficients import CoefficientSet
 from snnc.profiler.profile import profile
-from snnc.profiler.report import pyplot, save_figure
+from snnc.reporting import Report, figure, figure_path
 
 
 @dataclasses.dataclass
-class SweepResult:
+class SweepResult(Report):
     timesteps: list[int]
     accuracy: list[float | None]
     energy_J: list[float]
@@ -57,31 +56,26 @@ class SweepResult:
                          f"{r['static_J'] * 1e6:>10.4g}uJ {r['latency_s'] * 1e3:>8.4g}ms {r['synops']:>10.5g}")
         return "\n".join(lines)
 
-    def to_json(self, path: str | os.PathLike | None = None) -> str:
-        s = json.dumps({"coefficients": self.coefficients, "rows": self.rows()}, indent=2)
-        if path is not None:
-            Path(path).write_text(s)
-        return s
+    def to_dict(self) -> dict[str, Any]:
+        return {"coefficients": self.coefficients, "rows": self.rows()}
 
     def plot(self, path: str | os.PathLike) -> Path:
         """Energy per inference (bars: dynamic + static) and accuracy (line) against T, PNG."""
-        plt = pyplot()
-        fig, ax = plt.subplots(figsize=(6, 4))
-        labels = [str(t) for t in self.timesteps]
-        dyn = [v * 1e6 for v in self.dynamic_J]
-        ax.bar(labels, dyn, label="dynamic")
-        ax.bar(labels, [v * 1e6 for v in self.static_J], bottom=dyn, label="static")
-        ax.set_xlabel("timesteps T")
-        ax.set_ylabel("energy per inference (µJ)")
-        if any(a is not None for a in self.accuracy):
-            ax2 = ax.twinx()
-            ax2.plot(labels, [np.nan if a is None else a for a in self.accuracy], "k-o", label="accuracy")
-            ax2.set_ylabel("accuracy")
-            ax2.set_ylim(0, 1.05)
-        ax.legend(loc="upper left", fontsize=8)
-        ax.set_title(f"accuracy and energy vs T ({self.coefficients})")
-        return save_figure(fig, path)
-
+        with figure(path, figsize=(6, 4)) as (fig, ax):
+            labels = [str(t) for t in self.timesteps]
+            dyn = [v * 1e6 for v in self.dynamic_J]
+            ax.bar(labels, dyn, label="dynamic")
+            ax.bar(labels, [v * 1e6 for v in self.static_J], bottom=dyn, label="static")
+            ax.set_xlabel("timesteps T")
+            ax.set_ylabel("energy per inference (µJ)")
+            if any(a is not None for a in self.accuracy):
+                ax2 = ax.twinx()
+                ax2.plot(labels, [np.nan if a is None else a for a in self.accuracy], "k-o", label="accuracy")
+                ax2.set_ylabel("accuracy")
+                ax2.set_ylim(0, 1.05)
+            ax.legend(loc="upper left", fontsize=8)
+            ax.set_title(f"accuracy and energy vs T ({self.coefficients})")
+        return figure_path(path)
 
 def _inputs_for(prog, x: np.ndarray, t: int) -> np.ndarray:
     if prog.encoder is not None and prog.encoder.is_static(x):

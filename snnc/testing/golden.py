@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from snnc.backends.registry import BACKENDS
 from snnc.errors import SnncError
 
 #: targets whose spikes are identical (the emulator is bit-exact with Lava's fixed_pt models):
 #: golden files compare element for element and metric baselines are shared between them
-BIT_EXACT_TARGETS = ("emulator", "lava")
+BIT_EXACT_TARGETS = tuple(b.name for b in BACKENDS.values() if b.bit_exact)
 
 META_KEY = "__snnc__"
 UPDATE_HINT = "if the change is intended, rerun pytest with --snnc-update-golden"

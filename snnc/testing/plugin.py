@@ -38,11 +38,12 @@ from pathlib import Path
 import pytest
 
 import snnc
-from snnc.backends import loihi2_hw
+from snnc.backends import loihi2_hw, registry
 from snnc.testing.baseline import Baselines
 from snnc.testing.golden import BIT_EXACT_TARGETS, assert_spikes_match, write_golden
 
-TARGETS = ("emulator", "lava", "loihi2")
+#: the targets of ``--snnc-target``: the registered backends (:mod:`snnc.backends.registry`)
+TARGETS = registry.NAMES
 GOLDEN_DIR = "golden"
 
 _UPDATED = pytest.StashKey[list]()
@@ -51,7 +52,7 @@ _HW = pytest.StashKey[object]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("snnc", "snnc regression tests (hardware in the loop)")
-    group.addoption("--snnc-target", choices=TARGETS, default="emulator",
+    group.addoption("--snnc-target", choices=TARGETS, default=registry.DEFAULT,
                     help="where the snnc_run fixture runs compiled programs (default: emulator)")
     group.addoption("--snnc-update-golden", action="store_true", default=False,
                     help="record golden spike files and metric baselines instead of comparing")
@@ -148,7 +149,7 @@ class Golden:
 def snnc_target(request: pytest.FixtureRequest) -> str:
     """The target selected with ``--snnc-target``."""
     target = request.config.getoption("--snnc-target")
-    if target == "loihi2":
+    if target == loihi2_hw.NAME:
         st = _hardware(request.config)
         if not st.available:
             pytest.skip(f"Loihi 2 hardware absent: {st.reason}")

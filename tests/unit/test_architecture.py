@@ -49,6 +49,7 @@ DEPRECATED = {
     "snnc.mapping": "snnc.compiler.mapping",
     "snnc.interop": "snnc.backends",
     "snnc.frontends.conventions": "snnc.compiler.conventions",
+    "snnc.backends.emulator.wiring": "snnc.backends.wiring",
 }
 
 #: the floors, top to bottom (as in .importlinter); a module imports its own floor or lower ones
@@ -62,7 +63,7 @@ FLOORS = [
     ["snnc.frontends"],
     ["snnc.backends"],
     ["snnc.compiler"],
-    ["snnc.encoding", "snnc.progress"],
+    ["snnc.encoding", "snnc.progress", "snnc.reporting"],
     ["snnc.errors", "snnc.version"],
 ]
 
@@ -276,6 +277,7 @@ def test_every_module_but_distill_imports_without_a_heavy_dependency():
     ("snnc.interop.netx_weights", "netx_optimize", "snnc.backends.netx_weights"),
     ("snnc.interop.netx_lava", "run_netx", "snnc.backends.lava.netx"),
     ("snnc.frontends.conventions", "preset", "snnc.compiler.conventions"),
+    ("snnc.backends.emulator.wiring", "wiring", "snnc.backends.wiring"),
 ])
 def test_deprecated_paths_still_work_and_warn(old, name, new):
     import importlib

@@ -20,7 +20,7 @@ from snntorch_nets import NEURON, LifMLP, _scaled_linear, export, nn, torch
 
 import snnc
 from snnc.backends.emulator.synapse import conv_weights, effective_weights
-from snnc.backends.emulator.wiring import wiring
+from snnc.backends.wiring import wiring
 from snnc.compiler.ir import loihi
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")

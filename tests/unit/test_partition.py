@@ -145,8 +145,8 @@ def test_comm_strategy_cuts_fewer_synapses_than_greedy():
     comm = snnc.compile(_branches(), target=spec, mapping="comm")
     assert greedy.placement.strategy == "greedy" and comm.placement.strategy == "comm"
     assert greedy.placement.n_chips == comm.placement.n_chips == 2
-    cut_g = greedy.resources().as_dict()["cross_chip_synapses"]
-    cut_c = comm.resources().as_dict()["cross_chip_synapses"]
+    cut_g = greedy.resources().to_dict()["cross_chip_synapses"]
+    cut_c = comm.resources().to_dict()["cross_chip_synapses"]
     assert cut_g > 0 and cut_c < cut_g
     chips = {p: set(comm.placement.chip_of(p).tolist()) for p in ("X", "W", "Y", "Z")}
     assert chips["X"] == chips["W"] and chips["Y"] == chips["Z"]  # chatty pairs share a chip

@@ -48,7 +48,7 @@ def test_multi_chip_network_maps_and_is_refused_on_one_chip(two_million):
     assert prog.stats()["neurons"] == 32 * 256 * 256
     assert pl.n_cores == 256 and pl.n_chips == 3  # 8192 neurons per core, 120 cores per chip
     rep = prog.resources()
-    d = rep.as_dict()
+    d = rep.to_dict()
     assert d["smallest_system"] == "kapoho_point" and d["chips"] == 3
     assert max(d["per_core"]["neurons"]) == 8192
     # the same quantized graph through the two mapping passes for a one-chip board
@@ -71,7 +71,7 @@ def test_report_text_json_plot_and_save_load(tmp_path):
     spec = dataclasses.replace(get_target("loihi2"), neurons_per_core=16, cores_per_chip=2)
     prog = snnc.compile(MLP, target=spec)
     rep = prog.resources()
-    d = rep.as_dict()
+    d = rep.to_dict()
     assert d["cores"] == 4 and d["chips"] == 2
     assert [r["layer"] for r in d["layers"]] == ["lif1", "lif2"]
     assert [r["cores"] for r in d["layers"]] == [3, 1]
@@ -88,7 +88,7 @@ def test_report_text_json_plot_and_save_load(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     back = snnc.Program.load(prog.save(tmp_path / "prog"))
     assert back.placement.strategy == prog.placement.strategy
-    assert back.resources().as_dict() == d
+    assert back.resources().to_dict() == d
 
 
 def test_cli_resources_and_exit_code_2(tmp_path, capsys):

@@ -9,6 +9,6 @@ hook) in :mod:`.engine`.  Equality with Lava is checked spike for spike by
 ``tests/property/test_lava_differential.py``.
 """
 
-from snnc.backends.emulator.engine import NAME, Observer, run
+from snnc.backends.emulator.engine import BACKEND, NAME, Observer, run
 
-__all__ = ["NAME", "Observer", "run"]
+__all__ = ["BACKEND", "NAME", "Observer", "run"]

@@ -29,18 +29,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from snnc.backends.base import RunResult
+from snnc.backends.base import BackendSpec, RunResult
 from snnc.backends.emulator import fast, torch_engine
 from snnc.backends.emulator.arrays import NUMPY_ARRAYS
 from snnc.backends.emulator.compartment import CompartmentState
 from snnc.backends.emulator.synapse import synapse_state
-from snnc.backends.emulator.wiring import (
-    check_record,
-    spike_array,
-    spike_view,
-    validate_input,
-    wiring,
-)
+from snnc.backends.wiring import check_input, check_record, check_steps, wiring
 from snnc.compiler.ir import arith
 from snnc.compiler.ir.graph import Graph
 from snnc.progress import bar as progress_bar
@@ -115,11 +109,11 @@ def run(
     :class:`~snnc.errors.ValidationError` for a graph the backends cannot run and
     :class:`~snnc.errors.BackendUnavailableError` for a ``device`` that is not there.
     """
+    steps = check_steps(steps)
     w = wiring(graph)
-    xv, steps = validate_input(graph, w, x, steps)
+    xv = check_input(graph, x, steps, w)
     rec = check_record(w, record)
-    batch = xv.shape[0]
-    n_in = graph[w.source].size if w.source else 0
+    batch = xv.batch
     p = None
     if device is not None:
         xp, span = torch_engine.TorchArrays(device), torch_engine.SPAN
@@ -144,10 +138,10 @@ def run(
             sp_ = {c: a[lo:hi] for c, a in spikes.items()}
             vr_ = {c: a[lo:hi] for c, a in v_rec.items()}
             if p is not None:  # reads the input in place, unpadded
-                fast.run_fast(p, w.source, spike_view(xv[lo:hi], n_in), sp_, vr_, steps=steps)
+                fast.run_fast(p, w.source, xv[lo:hi].view(), sp_, vr_, steps=steps)
                 bar.update(hi - lo)
                 continue
-            xs = spike_array(xv[lo:hi], steps, n_in)
+            xs = xv[lo:hi].padded(steps)
             if state is None:  # weights in the backend's form, once per run
                 state = _states(graph, w, hi - lo, xp)
             if observer is not None:
@@ -175,6 +169,15 @@ def _states(graph: Graph, w, batch: int, xp) -> tuple[dict, dict]:
     syns = {s: synapse_state(graph[s], batch, xp) for s in w.synapses}
     return comps, syns
 
+
+#: the emulator as the registry lists it (:mod:`snnc.backends.registry`)
+BACKEND = BackendSpec(
+    name=NAME,
+    title="the emulator",
+    summary="bit-exact numpy emulator of Lava 0.10's fixed point (default)",
+    options=frozenset({"progress", "device", "observer"}),
+    runner=run,
+)
 
 def _loop(xp, w, state: tuple[dict, dict], xs: np.ndarray, spikes: dict, v_rec: dict,
           observer: Observer | None = None) -> None:

@@ -64,7 +64,7 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.backends.emulator.wiring import Wiring
+from snnc.backends.wiring import Wiring
 from snnc.compiler.ir import arith, loihi
 from snnc.compiler.ir.arith import (
     ACT_SHIFT,

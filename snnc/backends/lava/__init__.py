@@ -12,8 +12,8 @@ imports every module beside one).
 
 from snnc.backends.lava.build import LavaNetwork, to_lava
 from snnc.backends.lava.run import (
+    BACKEND,
     NAME,
-    Lava,
     default_timeout,
     last_run_info,
     lava_available,
@@ -21,8 +21,8 @@ from snnc.backends.lava.run import (
 )
 
 __all__ = [
+    "BACKEND",
     "NAME",
-    "Lava",
     "LavaNetwork",
     "default_timeout",
     "last_run_info",

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.backends.emulator.wiring import Wiring, check_input, check_record, wiring
+from snnc.backends.wiring import Spikes, Wiring, check_input, check_record, wiring
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import BackendError, InputError
@@ -207,7 +207,8 @@ def to_lava(
     steps: int,
     record: Sequence[str] | None = None,
 ) -> LavaNetwork:
-    """Build the Lava processes for one sample ``x_sample`` (T_in, *in_shape) and ``steps``.
+    """Build the Lava processes for one sample ``x_sample`` (T_in, *in_shape), or a checked
+    :class:`~snnc.backends.wiring.Spikes` of one sample, and ``steps``.
 
     ``record`` names the compartments that get a spike sink (``None``: all); recorded
     compartments with ``readout == "v"`` also get a ``Monitor`` on ``v``.
@@ -222,15 +223,19 @@ def to_lava(
     from lava.utils.weightutils import SignMode as LavaSignMode
 
     w = wiring(graph)
-    x = np.asarray(x_sample)
-    xs = check_input(graph, w, x[None], steps)[0]  # (steps, n_in) bool
+    one = x_sample if isinstance(x_sample, Spikes) else np.asarray(x_sample)[None]
+    xs = check_input(graph, one, steps, w)
+    if xs.batch != 1:
+        raise InputError(f"to_lava builds one sample; got {xs.batch}", hint="pass x[i] (T, *input_shape)")
     if steps < 1:
         raise InputError("a Lava run needs at least one step", hint="pass steps >= 1")
     rec = check_record(w, record)
 
     source = None
-    if w.source is not None:
-        source = make_process(Source, data=xs.T.astype(np.int32))
+    if w.source is not None:  # the RingBuffer's data: (n_in, steps) int32, no spikes after T_in
+        data = np.zeros((xs.n_in, steps), dtype=np.int32)
+        data[:, : xs.steps] = xs.view()[0].T
+        source = make_process(Source, data=data)
     comps: dict[str, Any] = {}
     starts: dict[str, tuple[int, dict[str, np.ndarray]]] = {}
     for c in w.compartments:

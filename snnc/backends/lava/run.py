@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from snnc import progress as progress_bar
-from snnc.backends.base import RunResult
-from snnc.backends.emulator.wiring import check_input, check_record, wiring
+from snnc.backends.base import BackendSpec, RunResult
+from snnc.backends.wiring import check_input, check_record, check_steps, wiring
+from snnc.backends.lava.build import to_lava
 from snnc.backends.lava.worker import PROGRESS_FILE
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.serialize import save_graph
@@ -256,10 +257,11 @@ def run(
     to :func:`default_timeout`.  ``progress``: a bar over the samples (:mod:`snnc.progress`;
     ``None`` shows it when stderr is a terminal and the run lasts over a second).
     """
+    steps = check_steps(steps)
     w = wiring(graph)
-    xs = check_input(graph, w, x, steps)
+    xs = check_input(graph, x, steps, w)
     rec = check_record(w, record)
-    batch, steps = xs.shape[0], xs.shape[1]
+    batch = xs.batch
     shapes = {c: (batch, steps) + tuple(graph[c].shape) for c in rec}
     v_names = [c for c in rec if graph[c].readout == "v"]
     if batch == 0 or steps == 0:
@@ -273,13 +275,7 @@ def run(
         raise BackendUnavailableError("Lava (lava-nc 0.10.0) is not installed", hint=INSTALL_HINT)
     if timeout is None:
         timeout = default_timeout(batch, steps)
-    n_in = xs.shape[2]
-    x_in = np.asarray(x)
-    t_in = x_in.shape[1]
-    x_u8 = xs[:, :t_in].reshape((batch, t_in) + x_in.shape[2:]).astype(np.uint8)
-    if w.source is None:
-        x_u8 = np.zeros((batch, t_in), np.uint8)
-    del n_in
+    x_u8 = xs.uint8()  # the worker's input file: uint8 as the user's layout (no copy for 0/1 bytes)
 
     with tempfile.TemporaryDirectory(prefix="snnc-lava-") as tmp:
         d = Path(tmp)
@@ -309,14 +305,12 @@ def run(
     return RunResult(spikes=spikes, v=vs, steps=steps, backend=NAME)
 
 
-class Lava:
-    """The Lava backend as a :class:`~snnc.backends.base.Backend` object."""
-
-    name = NAME
-
-    def __init__(self, timeout: float | None = None, progress: bool | None = None):
-        self.timeout = timeout
-        self.progress = progress
-
-    def run(self, graph: Graph, x, steps: int, record: Sequence[str] | None = None) -> RunResult:
-        return run(graph, x, steps, record, timeout=self.timeout, progress=self.progress)
+#: the Lava backend as the registry lists it (:mod:`snnc.backends.registry`)
+BACKEND = BackendSpec(
+    name=NAME,
+    title="Lava",
+    summary="real lava-nc 0.10 processes on the CPU (fixed_pt), under a watchdog",
+    options=frozenset({"progress", "timeout"}),
+    runner=run,
+    build=to_lava,
+)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from snnc.backends.lava.build import to_lava
+from snnc.backends.wiring import check_input
 from snnc.compiler.ir.serialize import load_graph
 
 EXIT_ERROR = 1
@@ -114,7 +115,8 @@ def _graph_job(d: Path) -> tuple[dict, dict]:
         x = z["x"]
     steps = int(job["steps"])
     record = list(job["record"])
-    batch = x.shape[0]
+    xs = check_input(graph, x, steps)  # read from a file: checked once here, for the batch
+    batch = xs.batch
     spikes = {c: np.zeros((batch, steps, graph[c].size), np.uint8) for c in record}
     vs = {
         c: np.zeros((batch, steps, graph[c].size), np.int64)
@@ -124,7 +126,7 @@ def _graph_job(d: Path) -> tuple[dict, dict]:
     timings = []
     for b in range(batch):
         t0 = time.perf_counter()
-        net = to_lava(graph, x[b], steps, record)
+        net = to_lava(graph, xs[b : b + 1], steps, record)
         t1 = time.perf_counter()
         s, v = net.run()
         t2 = time.perf_counter()

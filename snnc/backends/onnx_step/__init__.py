@@ -46,13 +46,14 @@ import numpy as np
 from snnc import progress as progress_bar
 from snnc.backends.onnx_step import float_model, loihi_model
 from snnc.backends.onnx_step.builder import MAX_MODEL_BYTES
+from snnc.backends.wiring import BINARY, check_spikes
 from snnc.compiler.artifact import Artifact
 from snnc.compiler.conventions import repair_rockpool
 from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.serialize import save_graph
-from snnc.errors import FrontendError, InputError, ValidationError
+from snnc.errors import FrontendError, ValidationError
 
 STEP_MODEL_FORMAT = 1
 KEY_FORMAT = "snnc.step_model"
@@ -246,15 +247,9 @@ def run_step_model(model, x, steps: int | None = None, *, progress: bool | None 
     meta = step_metadata(model)
     in_shape = tuple(json.loads(meta["snnc.input_shape"]))
     dtype = np.dtype(meta["snnc.input_dtype"])
-    x = np.asarray(x)
-    if x.ndim != 2 + len(in_shape) or tuple(x.shape[2:]) != in_shape:
-        raise InputError(
-            f"x has shape {tuple(x.shape)}; expected (batch, T, {', '.join(map(str, in_shape))})",
-            hint="x is (batch, time, *input_shape); add a batch axis for a single sample",
-        )
-    if meta.get("snnc.dialect") == "loihi" and x.size and not np.isin(x, (0, 1)).all():
-        raise InputError("x must hold binary spikes (0/1) for an integer step model",
-                         hint="encode real values as spikes first (e.g. rate coding)")
+    # the backends' one input check: an integer step model takes binary spikes, a float one values
+    payload = BINARY if meta.get("snnc.dialect") == "loihi" else None
+    x = check_spikes(x, in_shape, payload).data
     if steps is None:
         lat = json.loads(meta.get("snnc.latency", "{}"))
         steps = x.shape[1] + max(lat.values(), default=0)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from snnc.backends.emulator.synapse import synapse_state
-from snnc.backends.emulator.wiring import wiring
+from snnc.backends.wiring import wiring
 from snnc.backends.onnx_step.builder import Builder, State
 from snnc.compiler.ir import arith, loihi
 from snnc.compiler.ir.arith import INT32_MAX, INT32_MIN, LifRegisters

@@ -1,6 +1,6 @@
 """Resource report: where a compiled program sits and how full each core is.
 
-Fields (``as_dict()``; the text table and the JSON carry the same):
+Fields (``to_dict()``; the text table and the JSON carry the same):
 
 * ``target`` — chip, system, every limit used, with its evidence grade and source;
 * ``cores``, ``chips``, ``chips_per_system``, ``smallest_system`` (the smallest known system of
@@ -19,7 +19,6 @@ Fields (``as_dict()``; the text table and the JSON carry the same):
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import numpy as np
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.targets import SYSTEMS, TargetSpec
 from snnc.errors import ValidationError
+from snnc.reporting import Report, figure, figure_path
 from snnc.compiler.mapping.chips import layer_fractions
 from snnc.compiler.mapping.placement import Placement
 from snnc.compiler.mapping.usage import (
@@ -98,8 +98,10 @@ def _traffic(blk: Block, split: Split, chip_of_core: np.ndarray) -> dict[str, An
 
 
 @dataclasses.dataclass
-class ResourceReport:
+class ResourceReport(Report):
     """See the module docstring; build it with :func:`resource_report` or ``prog.resources()``."""
+
+    json_indent = 1  # per-core lists: one value per line at most
 
     target: TargetSpec
     placement: Placement
@@ -131,7 +133,7 @@ class ResourceReport:
             })
         return rows
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         t = self.target
         return {
             "target": {"name": t.name, "system": t.system, "chips_per_system": t.chips_per_system,
@@ -152,7 +154,7 @@ class ResourceReport:
     def summary_line(self) -> str:
         util = self.utilisation()
         peak = {q: float(u.max(initial=0.0)) for q, u in util.items()}
-        d = self.as_dict()
+        d = self.to_dict()
         return (f"resources: {d['cores']} cores on {d['chips']} chip(s) of {self.target.system} "
                 f"({self.target.chips_per_system}; smallest system: {d['smallest_system'] or '-'}), "
                 f"strategy {d['strategy']}; peak per core: neurons {100 * peak['neurons']:.0f}%, "
@@ -160,7 +162,7 @@ class ResourceReport:
                 f"out {100 * peak['axons_out']:.0f}%; {d['cross_chip_synapses']} synapses across chips")
 
     def text(self) -> str:
-        d = self.as_dict()
+        d = self.to_dict()
         lines = [self.summary_line()]
         lines += [f"  note: {n}" for n in d["notes"]]
         lines.append(f"{'layer':<16} {'neurons':>9} {'cores':>6} {'chips':>9} {'neur%':>6} {'mem%':>6} "
@@ -182,42 +184,24 @@ class ResourceReport:
                      f"see docs/mapping.md)")
         return "\n".join(lines)
 
-    def to_json(self, path: str | os.PathLike | None = None) -> str:
-        s = json.dumps(self.as_dict(), indent=1)
-        if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(s)
-        return s
-
     def plot(self, path: str | os.PathLike) -> Path:
         """Per-core utilisation of the four limits (PNG, matplotlib Agg), chip boundaries dashed."""
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         util = self.utilisation()
         labels = {"neurons": "neurons", "synapse_bits": "synapse memory", "axons_in": "input axons",
                   "axons_out": "output axons"}
-        fig, axes = plt.subplots(4, 1, figsize=(10, 7), sharex=True)
-        x = np.arange(self.placement.n_cores)
-        edges = np.flatnonzero(np.diff(self.chip_of_core)) + 0.5
-        for ax, (q, u) in zip(axes, util.items(), strict=True):
-            ax.bar(x, 100 * u, width=1.0, color=[f"C{i % 10}" for i in self.usage.layer])
-            ax.axhline(100, color="k", lw=0.8)
-            for e in edges:
-                ax.axvline(e, color="grey", ls="--", lw=0.6)
-            ax.set_ylabel(f"{labels[q]} %")
-        axes[-1].set_xlabel("core (colour: layer; dashed: chip boundary)")
-        axes[0].set_title(f"{self.target.name} / {self.target.system}: {self.placement.n_cores} cores, "
-                          f"{self.placement.n_chips} chips ({self.placement.strategy})")
-        fig.tight_layout()
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(p, dpi=100)
-        plt.close(fig)
-        return p
-
+        with figure(path, 4, 1, figsize=(10, 7), sharex=True) as (fig, axes):
+            x = np.arange(self.placement.n_cores)
+            edges = np.flatnonzero(np.diff(self.chip_of_core)) + 0.5
+            for ax, (q, u) in zip(axes, util.items(), strict=True):
+                ax.bar(x, 100 * u, width=1.0, color=[f"C{i % 10}" for i in self.usage.layer])
+                ax.axhline(100, color="k", lw=0.8)
+                for e in edges:
+                    ax.axvline(e, color="grey", ls="--", lw=0.6)
+                ax.set_ylabel(f"{labels[q]} %")
+            axes[-1].set_xlabel("core (colour: layer; dashed: chip boundary)")
+            axes[0].set_title(f"{self.target.name} / {self.target.system}: {self.placement.n_cores} cores, "
+                              f"{self.placement.n_chips} chips ({self.placement.strategy})")
+        return figure_path(path)
 
 def resource_report(graph: Graph, placement: Placement, target: TargetSpec) -> ResourceReport:
     """Recompute the per-core usage of ``placement`` and the cross-chip traffic."""

@@ -74,7 +74,7 @@ class LayerReport:
     depth: int
     notes: list[str]
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 

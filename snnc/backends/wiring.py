@@ -1,0 +1,408 @@
+"""The one check of a Loihi-dialect graph's structure and of run-time input, shared by the backends.
+
+Every backend (the emulator, Lava, the Loihi 2 board), the profiler, the ONNX step models and
+the calibration traces check a run's input here, once: :func:`check_input` returns a
+:class:`Spikes`, which every later consumer takes as it is (no second check, no copy).
+What the input must hold is the ``SpikeSource``'s payload (:func:`payload_of`; today every
+source sends binary spikes, :data:`BINARY`).
+
+The structure (:func:`wiring`) that the emulator and the Lava backend both execute:
+
+* one (or no) ``SpikeSource``; it has no predecessors;
+* every ``Synapse`` or ``ConvSynapse`` has exactly one predecessor, a ``SpikeSource`` or a
+  ``Compartment`` whose size equals the synapse's ``n_in``, and one or more ``Compartment``
+  successors whose size equals its ``n_out`` (several synapses into one compartment are
+  summed);
+* a ``ConvSynapse`` has a 4-D integer kernel (C', C/groups, kH, kW), a 3-D ``in_shape``
+  (C, H, W), pairs ``stride``/``dilation`` ≥ 1 and ``padding`` ≥ 0, ``groups`` dividing C and
+  C', a non-empty output, and every geometry value within Lava's int8 Vars (≤ 127);
+* a ``Compartment``'s predecessors are synapses only; a ``Probe`` has one
+  ``Compartment`` predecessor and is ignored by the backends (they record compartments).
+
+Nothing here imports Lava.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from snnc.compiler.ir import arith, loihi
+from snnc.compiler.ir.graph import Graph
+from snnc.errors import InputError, ValidationError
+
+#: Lava's DelayDense/DelaySparse reject delays above this (lava/proc/dense/models.py:330-334)
+LAVA_MAX_DELAY = 63
+#: Lava's Conv model holds kernel_size, stride, padding, dilation and groups in int8 Vars
+#: (``AbstractPyConvModel``, lava/proc/conv/models.py:24-28): larger values would wrap
+LAVA_CONV_MAX_GEOMETRY = 127
+SYNAPSE_KINDS = (loihi.Synapse, loihi.ConvSynapse)
+
+
+@dataclasses.dataclass(frozen=True)
+class Wiring:
+    """Who feeds whom, in graph order."""
+
+    source: str | None  # the SpikeSource, if any
+    compartments: tuple[str, ...]
+    synapses: tuple[str, ...]
+    syn_src: dict[str, str]  # synapse -> its SpikeSource or Compartment
+    syn_dst: dict[str, tuple[str, ...]]  # synapse -> compartments it feeds
+    comp_in: dict[str, tuple[str, ...]]  # compartment -> synapses feeding it
+
+
+def wiring(graph: Graph) -> Wiring:
+    """Validate the structure of a Loihi-dialect graph and return its :class:`Wiring`."""
+    sources = graph.of_kind(loihi.SpikeSource)
+    if len(sources) > 1:
+        raise ValidationError(
+            f"the graph has {len(sources)} SpikeSource nodes ({', '.join(sources)}); "
+            "the backends support one",
+            hint="merge the inputs into one SpikeSource",
+        )
+    comps = tuple(graph.of_kind(loihi.Compartment))
+    syns = tuple(graph.of_kind(*SYNAPSE_KINDS))
+    known = set(sources) | set(comps) | set(syns) | set(graph.of_kind(loihi.Probe))
+    for name, node in graph.nodes.items():
+        if name not in known:
+            raise ValidationError(
+                f"node kind {node.kind} is not part of the Loihi dialect",
+                node=name,
+                hint="lower the graph with snnc.compile (quantize) before running it",
+            )
+    for s in sources:
+        if graph.predecessors(s):
+            raise ValidationError("a SpikeSource cannot have inputs", node=s)
+    syn_src: dict[str, str] = {}
+    syn_dst: dict[str, tuple[str, ...]] = {}
+    comp_in: dict[str, list[str]] = {c: [] for c in comps}
+    for s in syns:
+        node: loihi.Synapse | loihi.ConvSynapse = graph[s]
+        if isinstance(node, loihi.ConvSynapse):
+            check_conv(node, s)
+        preds = graph.predecessors(s)
+        if len(preds) != 1:
+            raise ValidationError(f"a Synapse needs exactly one input, got {len(preds)}", node=s)
+        src = graph[preds[0]]
+        if not isinstance(src, (loihi.SpikeSource, loihi.Compartment)):
+            raise ValidationError(
+                f"a Synapse's input must be a SpikeSource or Compartment, got {src.kind}", node=s
+            )
+        if src.size != node.n_in:
+            raise ValidationError(
+                f"{_what_in(node)} but input {preds[0]!r} has {src.size} neurons",
+                node=s,
+            )
+        dsts = tuple(graph.successors(s))
+        for d in dsts:
+            dn = graph[d]
+            if not isinstance(dn, loihi.Compartment):
+                raise ValidationError(
+                    f"a Synapse may only feed Compartments, not {dn.kind} {d!r}", node=s
+                )
+            if dn.size != node.n_out:
+                raise ValidationError(
+                    f"{_what_out(node)} but target {d!r} has {dn.size} neurons",
+                    node=s,
+                )
+            comp_in[d].append(s)
+        syn_src[s] = preds[0]
+        syn_dst[s] = dsts
+        if isinstance(node, loihi.ConvSynapse):
+            continue
+        if node.delays is not None:
+            dl = np.asarray(node.delays)
+            if dl.shape != tuple(node.weights.shape):
+                raise ValidationError(
+                    f"delays have shape {dl.shape}, weights {tuple(node.weights.shape)}", node=s
+                )
+            if dl.size and (dl.min() < 0 or dl.max() > LAVA_MAX_DELAY):
+                raise ValidationError(
+                    f"delays must lie in 0..{LAVA_MAX_DELAY} (Lava DelayDense), "
+                    f"got {dl.min()}..{dl.max()}",
+                    node=s,
+                )
+        k = arith.truncation_bits(node.sign_mode, node.num_weight_bits)
+        if not 0 <= k <= 31:
+            raise ValidationError(
+                f"num_weight_bits={node.num_weight_bits} is outside 0..8", node=s
+            )
+    for c in comps:
+        for p in graph.predecessors(c):
+            if not isinstance(graph[p], SYNAPSE_KINDS):
+                raise ValidationError(
+                    f"a Compartment's inputs must be Synapses, got {graph[p].kind} {p!r}", node=c
+                )
+        node: loihi.Compartment = graph[c]
+        for f in ("bias_mant", "u_init", "v_init"):
+            a = getattr(node, f)
+            if a is not None and np.size(a) not in (1, node.size):
+                raise ValidationError(
+                    f"{f} has {np.size(a)} values for {node.size} neurons", node=c
+                )
+        if node.readout not in ("spikes", "v"):
+            raise ValidationError(f"readout must be 'spikes' or 'v', got {node.readout!r}", node=c)
+        if not -31 <= int(node.bias_exp) <= 31:
+            raise ValidationError(f"bias_exp={node.bias_exp} is outside -31..31", node=c)
+    return Wiring(
+        source=sources[0] if sources else None,
+        compartments=comps,
+        synapses=syns,
+        syn_src=syn_src,
+        syn_dst=syn_dst,
+        comp_in={c: tuple(v) for c, v in comp_in.items()},
+    )
+
+
+def _what_in(node) -> str:
+    if isinstance(node, loihi.ConvSynapse):
+        return f"the convolution's input shape {tuple(node.in_shape)} has {node.n_in} values"
+    return f"weights have {node.n_in} columns"
+
+
+def _what_out(node) -> str:
+    if isinstance(node, loihi.ConvSynapse):
+        return f"the convolution's output shape {tuple(node.out_shape)} has {node.n_out} values"
+    return f"weights have {node.n_out} rows"
+
+
+def _pair(value, name: str, lo: int, node_name: str) -> tuple[int, int]:
+    try:
+        vals = tuple(np.asarray(value).reshape(-1).tolist())
+    except Exception as e:  # noqa: BLE001 - reported as a validation error
+        raise ValidationError(f"{name} is not a pair of ints: {e}", node=node_name) from e
+    if len(vals) != 2 or not all(isinstance(v, (int, np.integer)) for v in vals):
+        raise ValidationError(f"{name} must be a pair of ints, got {value!r}", node=node_name)
+    if any(v < lo or v > LAVA_CONV_MAX_GEOMETRY for v in vals):
+        raise ValidationError(
+            f"{name}={vals} must lie in {lo}..{LAVA_CONV_MAX_GEOMETRY} "
+            "(Lava's Conv model holds it as int8)",
+            node=node_name,
+        )
+    return vals
+
+
+def check_conv(node: loihi.ConvSynapse, name: str) -> None:
+    """The geometry of a ``ConvSynapse`` that both backends can execute identically."""
+    w = np.asarray(node.weights)
+    if w.ndim != 4:
+        raise ValidationError(
+            f"conv weights must be 4-D (C_out, C_in/groups, kH, kW), got shape {w.shape}",
+            node=name,
+        )
+    if w.dtype.kind not in "biu":
+        raise ValidationError(f"conv weights must be integers, got dtype {w.dtype}", node=name)
+    in_shape = tuple(np.asarray(node.in_shape).reshape(-1).tolist())
+    if len(in_shape) != 3 or min(in_shape) < 1:
+        raise ValidationError(
+            f"in_shape must be (C, H, W) with positive sizes, got {node.in_shape!r}", node=name
+        )
+    _pair(node.stride, "stride", 1, name)
+    _pair(node.padding, "padding", 0, name)
+    _pair(node.dilation, "dilation", 1, name)
+    groups = node.groups
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+        raise ValidationError(f"groups must be an int, got {groups!r}", node=name)
+    c_out, cin_g, kh, kw = w.shape
+    if not 1 <= groups <= LAVA_CONV_MAX_GEOMETRY:
+        raise ValidationError(f"groups={groups} is outside 1..127", node=name)
+    if min(w.shape) < 1 or max(kh, kw) > LAVA_CONV_MAX_GEOMETRY:
+        raise ValidationError(
+            f"conv kernel shape {w.shape} must be non-empty with kH, kW ≤ 127", node=name
+        )
+    if cin_g * groups != in_shape[0]:
+        raise ValidationError(
+            f"weights take {cin_g} channels per group x {groups} groups but the input has "
+            f"{in_shape[0]} channels",
+            node=name,
+        )
+    if c_out % groups:
+        raise ValidationError(
+            f"groups={groups} does not divide the {c_out} output channels", node=name
+        )
+    out = node.out_shape
+    if min(out[1:]) < 1:
+        raise ValidationError(
+            f"the convolution of {in_shape} by a {kh}x{kw} kernel has an empty output {out}",
+            node=name,
+        )
+
+
+# ------------------------------------------------------------------------------ run-time input
+#: the payload of binary spikes: bool, or integers/floats equal to 0 or 1
+BINARY = "binary"
+#: what an input of each payload holds (for messages); later payloads (lava-dl's integer Input
+#: blocks, graded spikes) add an entry here, a value check in :data:`_VALUE_CHECKS` and a branch
+#: of :func:`payload_of`
+PAYLOADS = {BINARY: "binary spikes (bool or 0/1 numbers)"}
+SHAPE_HINT = "spike arrays are (batch, time, *input_shape); add a batch axis for one sample"
+ENCODE_HINT = "encode real values as spikes first (e.g. rate coding)"
+
+
+def payload_of(graph: Graph, w: Wiring | None = None) -> str:
+    """What ``graph``'s SpikeSource sends: today always :data:`BINARY`."""
+    return BINARY
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Spikes:
+    """Run-time input checked against a SpikeSource (:func:`check_input`).
+
+    ``data`` is the array as given (never copied): (batch, T_in, *in_shape), bool or numbers
+    holding the payload's values; for a graph without a SpikeSource (batch, T_in) or
+    (batch, T_in, 0) and ``in_shape`` is ``None``.  Build it with :func:`check_input` or
+    :func:`check_spikes` only: a ``Spikes`` is input that passed the check.
+    """
+
+    data: np.ndarray
+    in_shape: tuple[int, ...] | None
+    payload: str = BINARY
+
+    @property
+    def batch(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def steps(self) -> int:
+        """``T_in``, the input's own length."""
+        return int(self.data.shape[1])
+
+    @property
+    def n_in(self) -> int:
+        return 0 if self.in_shape is None else int(np.prod(self.in_shape, dtype=np.int64))
+
+    def __getitem__(self, samples: slice) -> Spikes:
+        """The samples ``samples`` (a slice of the batch), still checked."""
+        if not isinstance(samples, slice):
+            raise TypeError("Spikes are indexed by a slice of samples")
+        return dataclasses.replace(self, data=self.data[samples])
+
+    def view(self) -> np.ndarray:
+        """bool (batch, T_in, n_in), without a copy for bool and 0/1 byte inputs."""
+        x, n = self.data, self.n_in
+        if not n:
+            return np.zeros((x.shape[0], x.shape[1], 0), dtype=bool)
+        xr = x.reshape(x.shape[0], x.shape[1], n)
+        if x.dtype == np.bool_:
+            return xr
+        if x.dtype.itemsize == 1 and x.dtype.kind in "iu":  # 0/1 bytes are bools
+            return xr.view(np.bool_)
+        return xr != 0
+
+    def padded(self, steps: int) -> np.ndarray:
+        """bool (batch, steps, n_in): the input, then no spikes from T_in on (steps ≥ T_in)."""
+        out = np.zeros((self.batch, steps, self.n_in), dtype=bool)
+        if self.n_in:
+            out[:, : self.steps] = self.view()
+        return out
+
+    def uint8(self) -> np.ndarray:
+        """uint8 (batch, T_in, *in_shape) (``(batch, T_in)`` without a SpikeSource), without a copy
+        for bool and 0/1 byte inputs."""
+        x = self.data
+        if self.in_shape is None:
+            return np.zeros(x.shape[:2], np.uint8)
+        if x.dtype == np.uint8:
+            return x
+        if x.dtype == np.bool_ or (x.dtype.itemsize == 1 and x.dtype.kind == "i"):
+            return x.view(np.uint8)
+        return (x != 0).view(np.uint8)
+
+
+def check_steps(steps) -> int:
+    """``steps`` as an int ≥ 0 (an :class:`~snnc.errors.InputError` otherwise)."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise InputError(f"steps must be a non-negative int, got {steps!r}")
+    return int(steps)
+
+
+def check_input(graph: Graph, x, steps=None, w: Wiring | None = None) -> Spikes:
+    """Check ``x`` (batch, T_in, *in_shape) against ``graph``'s SpikeSource, once.
+
+    Returns the :class:`Spikes` every backend runs on; a ``Spikes`` already checked against
+    a source of this shape and payload is returned as it is.  With ``steps``, also checks that
+    the run (``steps`` raw steps) is at least as long as the input.  A graph without a
+    SpikeSource takes ``x`` of shape (batch, T_in) or (batch, T_in, 0); only its batch size is
+    used.  ``w``: the graph's :class:`Wiring`, when the caller has it.
+    """
+    w = wiring(graph) if w is None else w
+    in_shape = tuple(graph[w.source].shape) if w.source else None
+    return check_spikes(x, in_shape, payload_of(graph, w), steps)
+
+
+def check_spikes(x, in_shape: tuple[int, ...] | None, payload: str | None = BINARY, steps=None) -> Spikes:
+    """:func:`check_input` for a source of shape ``in_shape`` (``None``: no source) and
+    ``payload`` (``None``: real values, e.g. a float step model's input: shape and dtype only)."""
+    if steps is not None:
+        steps = check_steps(steps)
+    if isinstance(x, Spikes):
+        if x.in_shape != in_shape or x.payload != payload:
+            raise InputError(
+                f"the input was checked for a source of shape {x.in_shape} ({x.payload}), "
+                f"not for this one: {in_shape} ({payload})",
+                hint="pass the array itself",
+            )
+        _check_length(x.data, steps)
+        return x
+    try:
+        x = np.asarray(x)
+    except Exception as e:
+        raise InputError(f"input is not an array: {e}") from e
+    if x.dtype.kind not in "biuf":
+        want = PAYLOADS[payload] if payload is not None else "numbers"
+        raise InputError(f"input has dtype {x.dtype}; expected {want}")
+    shape = () if in_shape is None else tuple(in_shape)
+    want = "(batch, time" + "".join(f", {d}" for d in shape) + ")"
+    ok = x.ndim == 2 + len(shape) and tuple(x.shape[2:]) == shape
+    if in_shape is None:
+        ok = x.ndim == 2 or (x.ndim == 3 and x.shape[2] == 0)
+    if not ok:
+        raise InputError(f"input has shape {tuple(x.shape)}; expected {want}", hint=SHAPE_HINT)
+    _check_length(x, steps)
+    if payload is not None:
+        _VALUE_CHECKS[payload](x)
+    return Spikes(x, None if in_shape is None else shape, payload)
+
+
+def _check_length(x: np.ndarray, steps: int | None) -> None:
+    if steps is not None and x.shape[1] > steps:
+        raise InputError(
+            f"input has {x.shape[1]} time steps but the run has only {steps}",
+            hint="run at least as many steps as the input is long",
+        )
+
+
+def _check_binary(x: np.ndarray) -> None:
+    # integers: two reductions decide it; the full mask is built only to report a bad value
+    if x.size and x.dtype != np.bool_ and (
+        x.dtype.kind == "f" or x.max() > 1 or (x.dtype.kind == "i" and x.min() < 0)
+    ):
+        bad = ~((x == 0) | (x == 1))
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise InputError(
+                f"input must be binary spikes (0/1); got {x[idx]!r} at index {idx}",
+                hint=ENCODE_HINT,
+            )
+
+
+#: payload -> the check of an input's values (shape and dtype are checked before)
+_VALUE_CHECKS = {BINARY: _check_binary}
+
+
+def check_record(w: Wiring, record: Sequence[str] | None) -> list[str]:
+    """The compartments to record (all of them for ``None``), in graph order."""
+    if record is None:
+        return list(w.compartments)
+    if isinstance(record, str):
+        record = [record]
+    unknown = [r for r in record if r not in w.compartments]
+    if unknown:
+        raise InputError(
+            f"cannot record {', '.join(map(repr, unknown))}: not a Compartment",
+            hint=f"compartments: {', '.join(w.compartments) or '(none)'}",
+        )
+    wanted = set(record)
+    return [c for c in w.compartments if c in wanted]
