@@ -25,7 +25,7 @@ groups ``layer/0``, ``layer/1``, … each with a ``type`` string:
     bias   = bias_mant · 2^bias_exp / 2^6   (netx fixes bias_exp = 6)
 
 Weights are stored as the effective integer matrix ``M`` of the snnc block (``a = M·s``,
-:func:`snnc.backends.netx_weights.effective_weights`); the exporter checks that lava-dl's own
+:func:`snnc.backends.netx_weights.folded_weights`); the exporter checks that lava-dl's own
 ``optimize_weight_bits`` turns ``M`` back into a Lava Dense with the same effective matrix.
 What netx cannot express raises :class:`~snnc.errors.BackendError` naming the layer: a graph
 that is not one chain, per-neuron decays (netx has one iDecay/vDecay per layer), initial
@@ -43,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from snnc.backends.netx_weights import effective_weights, netx_effective_parts
-from snnc.compiler.ir import loihi
+from snnc.backends.netx_weights import folded_weights, netx_effective_parts
+from snnc.compiler.ir import arith, loihi
 from snnc.compiler.targets import get_target
 from snnc.errors import BackendError
 
@@ -117,7 +117,7 @@ def _neuron(name: str, c: loihi.Compartment) -> dict[str, Any]:
 
 
 def _bias(name: str, c: loihi.Compartment) -> np.ndarray | None:
-    b = np.asarray(c.bias_mant, dtype=np.int64).reshape(-1) << int(c.bias_exp)
+    b = arith.effective_bias(c)  # Lava's scale_bias: int16 mantissa, int32 shift
     if not np.any(b):
         return None
     unit = 1 << NETX_BIAS_EXP
@@ -130,7 +130,7 @@ def _bias(name: str, c: loihi.Compartment) -> np.ndarray | None:
 
 
 def _effective(name: str, s: loihi.Synapse) -> np.ndarray:
-    m = effective_weights(s.dense_weights(), s.weight_exp, s.num_weight_bits, s.sign_mode)
+    m = folded_weights(s.dense_weights(), s.weight_exp, s.num_weight_bits, s.sign_mode)
     if m is None:
         raise _fail(name, f"weight_exp={s.weight_exp} floors the sum of weights that are not "
                     f"multiples of 2^{-s.weight_exp}", "compile for netx: snnc compile --emit netx "

@@ -14,9 +14,10 @@ and Lava's bit-accurate ``Dense`` then computes (lava/proc/dense/models.py)::
     W' = truncate(clip(W_lava, 8 bits), num_weight_bits)   (per its own sign mode)
     a  = (Σ_j W'[i, j] s_j) << weight_exp   (>> −weight_exp, a floor, when negative)
 
-:func:`effective_weights` turns any (W', weight_exp, bits, sign mode) into the integer matrix
-``M`` with ``a = Σ M s`` exactly, or ``None`` when the floor shift of the *sum* cannot be
-written per synapse.  Two blocks behave the same iff their effective matrices are equal;
+:func:`folded_weights` turns any (W', weight_exp, bits, sign mode) into the integer matrix
+``M`` with ``a = Σ M s`` exactly: Lava's effective weights (clip, truncate:
+:mod:`snnc.compiler.ir.arith`) with the exponent folded in, or ``None`` when the floor shift of
+the *sum* cannot be written per synapse.  Two blocks behave the same iff their effective matrices are equal;
 export and import both rest on that test.
 """
 
@@ -24,14 +25,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnc.backends.emulator.synapse import clip_weights, truncate_weights
+from snnc.compiler.ir.arith import clip_weights, truncate_weights
 from snnc.compiler.ir.loihi import SignMode, sign_mode_of
 
 
-def effective_weights(
+def folded_weights(
     w: np.ndarray, weight_exp: int, num_weight_bits: int, mode: SignMode | None = None
 ) -> np.ndarray | None:
-    """The integer matrix ``M`` such that Lava's Dense gives ``a = M · s``, or ``None``."""
+    """The integer matrix ``M`` such that Lava's Dense gives ``a = M · s``, or ``None``: the
+    effective weights (Lava's clip then truncate, as :func:`snnc.compiler.ir.arith.effective_weights`
+    of a synapse) shifted by ``weight_exp`` per synapse instead of on the sum."""
     mode = sign_mode_of(w) if mode is None else SignMode(mode)
     wt = truncate_weights(clip_weights(w, mode), mode, num_weight_bits).astype(np.int64)
     if weight_exp >= 0:
@@ -93,7 +96,7 @@ def netx_effective_parts(parts: list[np.ndarray]) -> list[np.ndarray] | str:
     w_lava, bits, exp = opt
     out, col = [], 0
     for w in parts:
-        m = effective_weights(w_lava[:, col : col + w.shape[1]], exp, bits)
+        m = folded_weights(w_lava[:, col : col + w.shape[1]], exp, bits)
         if m is None:
             return "lava-dl's weight exponent floors the sum"
         out.append(m)

@@ -30,11 +30,13 @@ import numpy as np
 from snnc.compiler import discretize
 from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import ops
+from snnc.compiler.ir.arith import DECAY_UNITY
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import ValidationError
 
-#: τ_syn of an IF's rebuilt integrator, in steps (the float model's stand-in for Lava's du = 0)
-IF_TAU_STEPS = 4096.0
+#: τ_syn of an IF's rebuilt integrator, in steps (the float model's stand-in for Lava's du = 0:
+#: one 12-bit decay LSB per step)
+IF_TAU_STEPS = float(DECAY_UNITY)
 #: τ_mem of the copy compartment under exact integration, in steps (e^−40 ≈ 4e−18)
 COPY_TAU_STEPS_EXACT = 1.0 / 40.0
 

@@ -87,11 +87,6 @@ class _Integrating(nn.Module):
             y = nn.functional.conv2d(x, syn.weight, None, syn.stride, syn.padding, syn.dilation, syn.groups)
         return y.reshape(b, t, *y.shape[1:])
 
-    def _int_state(self, x: torch.Tensor, out_shape):
-        n = int(torch.tensor(out_shape).prod())
-        z = torch.zeros(x.shape[0], n, dtype=torch.int64, device=x.device)
-        return z, z.clone()
-
 
 class CubaLIF(_Integrating):
     """A spiking CUBA LIF population fed by ``synapse`` (nn.Linear or nn.Conv2d)."""
@@ -127,7 +122,7 @@ class CubaLIF(_Integrating):
         v = torch.zeros_like(cur[:, 0])
         qat = self.qat and self.integer is not None
         if qat:
-            u_l, v_l = self._int_state(x, shape)
+            u_l, v_l = self.integer.init(x.shape[0])  # the compiled u_init, v_init
         spikes, mems = [], []
         for t in range(cur.shape[1]):
             i = self.alpha * i + cur[:, t]
@@ -135,7 +130,7 @@ class CubaLIF(_Integrating):
             hard = None
             if qat:
                 a = self.integer.drive(x[:, t])
-                u_l, v_pre, v_l, hard = self.integer.step(u_l, v_l, a)
+                u_l, v_pre, v_l, hard = self.integer.step(u_l, v_l, a, t)
                 i = pin(i, (u_l.to(torch.float64) / self.integer.v_scale).reshape(i.shape))
                 v = pin(v, (v_pre.to(torch.float64) / self.integer.v_scale).reshape(v.shape))
                 hard = hard.reshape(v.shape)
@@ -168,13 +163,13 @@ class Readout(_Integrating):
         v = torch.zeros_like(cur[:, 0])
         qat = self.qat and self.integer is not None
         if qat:
-            u_l, v_l = self._int_state(x, cur.shape[2:])
+            u_l, v_l = self.integer.init(x.shape[0])  # the compiled u_init, v_init
         out, chip = [], []
         for t in range(cur.shape[1]):
             v = self.beta * v + cur[:, t]
             if qat:
                 a = self.integer.drive(x[:, t])
-                u_l, _, v_l, _ = self.integer.step(u_l, v_l, a)
+                u_l, _, v_l, _ = self.integer.step(u_l, v_l, a, t)
                 chip.append(v_l.to(torch.float64) / self.integer.v_scale)
                 v = pin(v, chip[-1])
             out.append(v)

@@ -37,6 +37,7 @@ from snnc.backends.netx_weights import netx_optimize
 from snnc.compiler.artifact import Artifact
 from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import loihi
+from snnc.compiler.ir.arith import DECAY_UNITY
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.verify import verify
 from snnc.compiler.targets import get_target
@@ -119,11 +120,12 @@ def _neuron(r: _Reader) -> dict[str, Any]:
     if (n.has("gradedSpike") and n.int("gradedSpike")) or (n.has("messageBits") and n.int("messageBits")):
         raise n.err("graded spikes are not supported", "export with binary spikes", UnsupportedOpError)
     i_decay, v_decay, vth = n.int("iDecay"), n.int("vDecay"), n.int("vThMant")
-    if not 1 <= i_decay <= 4096:
-        raise n.err(f"iDecay={i_decay} outside 1..4096 (Lava du = iDecay − 1 must be 0..4095)",
+    top = DECAY_UNITY - 1  # the 12-bit decay registers hold 0..4095
+    if not 1 <= i_decay <= DECAY_UNITY:
+        raise n.err(f"iDecay={i_decay} outside 1..{DECAY_UNITY} (Lava du = iDecay − 1 must be 0..{top})",
                     "train with a non-zero current decay", UnsupportedOpError)
-    if not 0 <= v_decay <= 4095:
-        raise n.err(f"vDecay={v_decay} outside 0..4095", "the 12-bit decay register holds 0..4095")
+    if not 0 <= v_decay <= top:
+        raise n.err(f"vDecay={v_decay} outside 0..{top}", f"the 12-bit decay register holds 0..{top}")
     if not 0 <= vth <= (1 << 17) - 1:
         raise n.err(f"vThMant={vth} outside 0..131071", "the threshold mantissa has 17 bits")
     return {"du": i_decay - 1, "dv": v_decay, "vth": vth}

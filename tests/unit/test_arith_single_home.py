@@ -59,18 +59,8 @@ ALLOWED = {
         "nengo-loihi's MAX_OUT_AXONS (block.py:10), a resource limit equal to 4096 by chance",
     ("snnc/compiler/blocks.py", "value", "4096"):
         "a size threshold for storing a block sparse (compiler heuristic), not arithmetic",
-    ("snnc/compiler/reset.py", "value", "IF_TAU_STEPS = 4096.0"):
-        "the float model's IF approximation (tau = 4096 steps, one 12-bit decay LSB); owned "
-        "by the compiler restructuring, which should derive it from arith.DECAY_UNITY",
-    ("snnc/frontends/netx.py", "value", "4096"):
-        "netx's iDecay range check 1..4096 (= du + 1); owned by the frontend restructuring, "
-        "which should use arith.DECAY_UNITY",
     ("snnc/compiler/discretize.py", "function", "decay"):
         "the float dialect's decay factor exp(-dt/tau), not Lava's integer decay",
-    ("snnc/backends/netx_weights.py", "function", "effective_weights"):
-        "netx's (W', weight_exp, bits, mode) -> integer matrix; it composes arith's "
-        "clip_weights/truncate_weights (imported) and adds the exponent; owned by the "
-        "interop move",
 }
 
 

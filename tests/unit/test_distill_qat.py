@@ -1,11 +1,17 @@
 """The QAT student's training-time forward equals its deployed program on the emulator, bit
 for bit: every hidden layer's spikes and the read-out's decoded values."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
+from snnc.backends import emulator
+from snnc.compiler.ir import loihi
+from snnc.compiler.ir.graph import Graph
 from snnc.distill import compile_student, conv_student, dense_student, write_nir
+from snnc.distill.integer import IntegerLayer
 from snnc.distill.student import OUTPUTS
 
 
@@ -98,3 +104,34 @@ def test_to_nir_probes_on_the_students_device(monkeypatch):
     monkeypatch.setattr(export, "_np", lambda t: np.zeros(tuple(t.shape)))
     graph = export.to_nir(st)
     assert "conv1" in graph.nodes and "out" in graph.nodes
+
+
+def test_qat_forward_starts_from_the_compiled_initial_state():
+    """Non-zero u_init/v_init in a layer's registers are the QAT forward's first state, as on the
+    chip (the forward once started every layer from zeros)."""
+    torch.manual_seed(5)
+    st = dense_student([24, 32, 16, 6])
+    _amplify(st)
+    prog = compile_student(st)
+    st.quantize()
+    rng = np.random.default_rng(5)
+    nodes = dict(prog.graph.nodes)
+    for name, m in st.spiking_layers():
+        pop = name.split(".", 1)[1]
+        comp = nodes[pop]
+        vth64 = int(comp.vth) << 6
+        nodes[pop] = comp = dataclasses.replace(
+            comp, u_init=rng.integers(-vth64 // 4, vth64 // 4, comp.size),
+            v_init=rng.integers(0, vth64, comp.size))
+        syn = next(p for p in prog.graph.predecessors(pop) if isinstance(nodes[p], loihi.Synapse))
+        m.integer = IntegerLayer.from_blocks(pop, comp, nodes[syn])
+    graph = Graph(nodes, prog.graph.edges)
+    x = (torch.rand(4, 8, 24) < 0.3).float()
+    _, rec = _hidden_spikes(st, x)
+    raw = emulator.run(graph, x.numpy().astype(np.uint8), 8 + max(prog.latency.values()))
+    t = x.shape[1]
+    for name, s in rec.items():
+        pop = name.split(".", 1)[1]
+        k = graph[pop].start_step
+        chip = raw.spikes[pop][:, k : k + t].reshape(s.shape[0], t, -1)
+        np.testing.assert_array_equal(chip, s.reshape(s.shape[0], t, -1).numpy().astype(chip.dtype))
