@@ -33,6 +33,10 @@ API = {
     "snnc.backends.onnx_step": ["export_graph", "export_program", "run_step_model"],
     "snnc.frontends.onnx_step": ["is_step_model", "load_step_model", "step_model_convention"],
     "snnc.backends.loihi2_hw": ["status", "run", "read_profile"],
+    "snnc.backends.registry": ["get_backend", "checked_options"],
+    "snnc.backends.base": ["Backend", "BackendSpec"],
+    "snnc.backends.wiring": ["check_input", "Spikes"],
+    "snnc.reporting": ["Report", "figure", "figure_path", "output_path", "write_json"],
     "snnc.testing.golden": ["assert_spikes_match", "write_golden", "read_golden"],
     "snnc.testing.baseline": ["Baselines", "baseline_key"],
 }

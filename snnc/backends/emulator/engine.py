@@ -93,7 +93,9 @@ def run(
     """Run a Loihi-dialect ``graph`` for ``steps`` raw steps on ``x`` (batch, T_in, *in_shape).
 
     Bit-exact with Lava 0.10.0 ``Loihi2SimCfg(select_tag="fixed_pt")``.  ``x`` holds binary
-    spikes (bool or 0/1); steps at and after ``T_in`` get no input.  ``record`` names the
+    spikes (bool or 0/1), or is the :class:`~snnc.backends.wiring.Spikes` of
+    :func:`~snnc.backends.wiring.check_input` (not checked again); steps at and after ``T_in``
+    get no input.  ``record`` names the
     compartments to return (``None``: all).  Returns spikes (bool, (batch, steps, *shape))
     of every recorded compartment and ``v`` (int64, after reset) of those with
     ``readout == "v"``.
