@@ -46,11 +46,11 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     model: Any,
     target: str = "loihi2",
     *,
-    dt: float = 1e-4,
-    integration: str = "euler",
-    spike_if: str = ">",
-    synapse_input: str = "ode",
-    reset: str = "value",
+    dt: float | None = None,
+    integration: str | None = None,
+    spike_if: str | None = None,
+    synapse_input: str | None = None,
+    reset: str | None = None,
     calibration: Any = None,
     calibration_method: str | None = None,
     split_weights: bool = False,
@@ -78,7 +78,9 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     IF/LIF from Lava's registers (:mod:`snnc.compiler.reset`); the program's float reference is
     the rebuilt graph, read with reset to value.
     ``convention`` (an exporter name: snntorch, norse, sinabs, rockpool, or a Convention)
-    replaces the five discretization options (:mod:`snnc.compiler.conventions`).
+    sets the five discretization options (:mod:`snnc.compiler.conventions`); a discretization
+    keyword given explicitly (not None) always overrides it, as a flag does ``--from`` on the
+    command line: ``compile(g, convention="snntorch", reset="subtract")`` subtracts.
     ``target`` is a name (``loihi2``, ``loihi2-kapoho-point``, ...) or a ``.toml``/``.json``
     target file (:mod:`snnc.compiler.targets`); ``mapping`` (``comm``, ``greedy``) and
     ``allow_split`` steer the ``partition`` pass, and ``check_resources`` raises a
@@ -86,10 +88,8 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     With ``stop_after`` the graph after that pass is returned instead of a Program.
     """
     spec = get_target(target)
-    conv = Convention(dt=dt, integration=integration, spike_if=spike_if, synapse_input=synapse_input,
-                      reset=reset)
-    if convention is not None:  # an exporter preset name or a Convention (snnc.compiler.conventions)
-        conv = convention if isinstance(convention, Convention) else preset(convention)
+    conv = _convention(convention, dt=dt, integration=integration, spike_if=spike_if,
+                       synapse_input=synapse_input, reset=reset)
     graph = load(model)
     if isinstance(graph, Program):  # already fixed point (a lava-dl netx file): nothing to quantize
         log.info("%s is already a compiled program; compile options do not apply", model)
@@ -118,6 +118,20 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     prog.reference = graph  # the float model, for prog.report() (snnc.calibration.report)
     prog.encoder = encoder  # static inputs -> spikes (converted ANNs), saved with the program
     return prog
+
+
+def _convention(convention: Any, **given: Any) -> Convention:
+    """The Convention to compile with: ``convention`` (an exporter preset name, a Convention, or
+    None for :class:`Convention`'s defaults), with every keyword in ``given`` that is not None
+    put over it -- an explicit keyword always wins over a preset (the CLI's ``apply_preset``)."""
+    if convention is None:
+        base = Convention()
+    elif isinstance(convention, Convention):
+        base = convention
+    else:  # an exporter preset name (snnc.compiler.conventions)
+        base = preset(convention)
+    explicit = {k: v for k, v in given.items() if v is not None}
+    return dataclasses.replace(base, **explicit) if explicit else base
 
 
 def compile_with(graph: Graph, convention: Convention, target: TargetSpec,
