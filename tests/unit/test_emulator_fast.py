@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 from snnc.backends import emulator
 from snnc.backends.emulator import fast
-from snnc.backends.emulator.wiring import wiring
+from snnc.backends.wiring import wiring
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import InputError
