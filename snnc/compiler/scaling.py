@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snnc.compiler.targets import TargetSpec
+from snnc.errors import QuantizationError
 
 #: below this many bits of threshold mantissa, precision is preferred over overflow safety
 MIN_VTH_BITS = 8
@@ -95,6 +96,63 @@ def as_layer_calibration(entry: PopulationStats | LayerCalibration) -> LayerCali
 
 
 # ------------------------------------------------------------------------- scale selection
+#: the largest mixed-sign weight mantissa (Lava's grid; every weight limit below is stated for it)
+WEIGHT_TOP = 254.0
+
+
+@dataclasses.dataclass
+class ScaleChoice:
+    """What :func:`choose_scale` decided for one population.
+
+    ``scale``: S (chip units per float unit, snapped to the weight grid); ``notes`` for the
+    layer table; ``cap``: the largest S the registers allow, set by ``binding`` (a key of
+    :data:`REGISTERS`; ``None`` when nothing caps S).  The quantizer rounds the threshold down
+    where rounding up would take S past ``cap``.
+    """
+
+    scale: float
+    notes: list[str]
+    cap: float = math.inf
+    binding: str | None = None
+
+    @property
+    def nudge_limit(self) -> float:
+        """The largest S the threshold's rounding may nudge to: the cap, and for a weight cap
+        the grid's rounding slack (a mixed-sign mantissa below 255 still rounds to 254)."""
+        return self.cap * (WEIGHT_TOP + 1.0) / WEIGHT_TOP if self.binding in ("weight", "conv") else self.cap
+
+
+#: register -> what it is, as the error and the notes name it
+REGISTERS = {
+    "vth": "the 17-bit threshold register (vth ≤ {vth_max})",
+    "bias": "the bias register (|bias_mant| ≤ {bias_mant_max}, bias_exp ≤ {bias_exp_max})",
+    "weight": "the 8-bit weight mantissa (|w| ≤ 254 units of 2^weight_exp, weight_exp ≤ {weight_exp_max})",
+    "conv": "Lava Conv's 8-bit kernel (|w| ≤ 254; Conv has no weight_exp)",
+}
+
+
+class InfeasibleScale(QuantizationError):
+    """No scale gives the threshold vth ≥ 1 within the registers; ``binding`` names the register
+    (a key of :data:`REGISTERS`) that caps the scale."""
+
+    def __init__(self, message: str, *, binding: str, node: str | None = None, hint: str | None = None):
+        self.binding = binding
+        super().__init__(message, node=node, hint=hint)
+
+
+def register_caps(theta: float | None, max_w: float, max_b: float, conv_max: float,
+                  target: TargetSpec) -> dict[str, float]:
+    """The largest S each register allows (only the registers that bound S here)."""
+    caps: dict[str, float] = {}
+    if theta is not None:
+        caps["vth"] = target.vth_max / theta
+    if max_b > 0:
+        caps["bias"] = target.bias_mant_max * 2.0**target.bias_exp_max / (64.0 * max_b)
+    if max_w > 0:
+        caps["weight"] = WEIGHT_TOP * 2.0**target.weight_exp_max / max_w
+    if conv_max > 0:  # Lava's Conv has no weight exponent: its kernel must fit the grid as is
+        caps["conv"] = WEIGHT_TOP / conv_max
+    return caps
 
 
 def choose_scale(
@@ -105,15 +163,28 @@ def choose_scale(
     target: TargetSpec,
     observed: tuple[float, float] | None = None,
     conv_max: float = 0.0,
-) -> tuple[float, list[str]]:
-    """The population scale S (chip units per float voltage unit); see step 5.
+    layer: str | None = None,
+) -> ScaleChoice:
+    """The population scale S (chip units per float unit); see step 5 of
+    :mod:`snnc.compiler.passes.quantize` and ``docs/decisions/0003-quantization-choices.md``.
 
-    The state bound is the worst-case current ``Σ|W|/(1 − α_I) + |B'|``; a read-out (no
-    threshold, so no reset) must also hold its voltage, ``bound/(1 − α_v)``, or, for a perfect
-    integrator, ``READOUT_HORIZON`` steps of it.  ``observed`` = (drive bound, |v| bound) from
-    a calibration method (:mod:`snnc.calibration.methods`; ``max``: ``CALIBRATION_MARGIN``
-    times what the data produced) replaces these worst cases.  ``conv_max`` is the largest
-    shared-kernel weight, which must fit the 8-bit grid with exponent 0.
+    1. The registers cap S (:func:`register_caps`: 17-bit threshold, bias exponent ≤ 7, weight
+       exponent ≤ 7, Lava Conv's exponent-free kernel, ``conv_max`` being its largest weight).
+    2. The state bound is the worst-case current ``Σ|W|/(1 − α_I) + |B'|``; a read-out (no
+       threshold, so no reset) must also hold its voltage, ``bound/(1 − α_v)``, or, for a perfect
+       integrator, ``READOUT_HORIZON`` steps of it.  ``observed`` = (drive bound, |v| bound) from
+       a calibration method (:mod:`snnc.calibration.methods`; ``max``: ``CALIBRATION_MARGIN``
+       times what the data produced) replaces these worst cases -- also the 4096 steps of a
+       reset-by-subtraction IF, whose integrator leaks only 1/4096 per step
+       (:mod:`snnc.compiler.reset`).  S is the largest value that keeps it within 24 bits.
+    3. Precision over safety: if that leaves the threshold fewer than ``MIN_VTH_BITS`` bits, S
+       is raised to 2^MIN_VTH_BITS/θ -- or to the register cap where that is lower -- and the
+       layer is flagged "overflow risk" with the input at which u wraps.
+    4. S is snapped to the weight grid (:func:`snap_to_grid`), unless that would round the
+       threshold to 0.
+
+    Raises :class:`InfeasibleScale` (a :class:`~snnc.errors.QuantizationError`) when even the
+    cap gives vth < 1, with the numbers in conflict and what to do.
     """
     alpha_i, alpha_v = alphas
     notes: list[str] = []
@@ -139,30 +210,85 @@ def choose_scale(
                 f"integrator read-out sized for {READOUT_HORIZON} steps of maximal input "
                 "(pass calibration data to size it from real activity)"
             )
-    limits = [math.inf]
-    if theta is not None:
-        limits.append(target.vth_max / theta)
-    if max_b > 0:
-        limits.append(target.bias_mant_max * 2.0**target.bias_exp_max / (64.0 * max_b))
-    if max_w > 0:
-        limits.append(254.0 * 2.0**target.weight_exp_max / max_w)
-    if conv_max > 0:  # Lava's Conv has no weight exponent: its kernel must fit the grid as is
-        limits.append(254.0 / conv_max)
-    hard = min(limits)
+    caps = register_caps(theta, max_w, max_b, conv_max, target)
+    binding = min(caps, key=caps.__getitem__) if caps else None
+    cap = caps[binding] if binding is not None else math.inf
+    if theta is not None and theta * cap < 1.0:
+        raise _infeasible(theta, binding, cap, max_w, max_b, conv_max, target, layer)
     safe = (target.state_max + 1) / 64.0 / bound if bound > 0 else math.inf
-    scale = min(hard, safe)
+    scale = min(cap, safe)
+    floored = False
     if theta is not None:
-        floor = 2.0**MIN_VTH_BITS / theta
-        if scale < floor <= hard:
-            notes.append(
-                f"overflow risk: the worst-case input of one step ({bound / theta:.3g}x the threshold) does not "
-                f"fit the 24-bit current at 8-bit threshold resolution; u wraps if that many inputs "
-                f"spike at once (pass calibration data to size the layer from real activity)"
-            )
-            scale = floor
+        floor = min(2.0**MIN_VTH_BITS / theta, cap)  # the best resolution the registers allow
+        if scale < floor:
+            scale, floored = floor, True
     if not math.isfinite(scale):
-        return 1.0, notes
-    return snap_to_grid(scale, max_w), notes
+        return ScaleChoice(1.0, notes, cap, binding)
+    snapped = snap_to_grid(scale, max_w)
+    if theta is not None and theta * snapped < 1.0:  # snapping must not lose the threshold
+        snapped = scale
+    if floored:
+        notes.append(_overflow_note(theta, bound, snapped, alpha_i, observed is not None, target))
+    if theta is not None and binding is not None and scale == cap and theta * cap < 2.0**MIN_VTH_BITS:
+        largest = max(max_w, conv_max) / theta
+        notes.append(
+            f"threshold resolution {math.log2(max(theta * snapped, 1.0)):.1f} bits (vth={int(round(theta * snapped))}): "
+            f"{REGISTERS[binding].format(**_register_values(target))} caps S at {cap:.4g}"
+            + (f" (largest weight {largest:.3g}x the threshold)" if binding in ("weight", "conv") else "")
+        )
+    return ScaleChoice(snapped, notes, cap, binding)
+
+
+def _overflow_note(theta: float, bound: float, scale: float, alpha_i: float, calibrated: bool,
+                   target: TargetSpec) -> str:
+    """The layer note when precision won over the 24-bit wrap guard: what the bound was and
+    where u wraps now, both in multiples of the threshold."""
+    if calibrated:
+        what = f"the calibrated drive ({bound / theta:.3g}x the threshold)"
+    elif alpha_i > 1.0 - 1.0 / 1024:
+        what = (f"the worst-case input ({bound / theta:.3g}x the threshold: {1.0 / (1.0 - alpha_i):.0f} steps of "
+                "maximal input into an integrator that barely leaks, e.g. a reset-by-subtraction IF)")
+    else:
+        what = f"the worst-case input of one step ({bound / theta:.3g}x the threshold)"
+    wrap = (target.state_max + 1) / (64.0 * scale) / theta
+    return (
+        f"overflow risk: {what} does not fit the 24-bit current at the threshold resolution kept "
+        f"(vth={int(round(theta * scale))}); u wraps where it passes {wrap:.3g}x the threshold "
+        "(pass calibration data to size the layer from real activity)"
+    )
+
+
+def _register_values(target: TargetSpec) -> dict[str, int]:
+    return {"vth_max": target.vth_max, "bias_mant_max": target.bias_mant_max,
+            "bias_exp_max": target.bias_exp_max, "weight_exp_max": target.weight_exp_max}
+
+
+def _infeasible(theta: float, binding: str, cap: float, max_w: float, max_b: float, conv_max: float,
+                target: TargetSpec, layer: str | None) -> InfeasibleScale:
+    """The error for a threshold no register setting can hold: the numbers and the options."""
+    register = REGISTERS[binding].format(**_register_values(target))
+    if binding == "conv":
+        what, value, limit = "largest kernel weight", conv_max, WEIGHT_TOP
+        hint = ("compile this convolution as a dense block (its weight_exp holds weights up to "
+                f"{WEIGHT_TOP * 2.0**target.weight_exp_max:.0f}x the threshold), split it into k parallel "
+                "convolutions each carrying 1/k of the kernel, or retrain with the kernel below "
+                f"{WEIGHT_TOP:.0f}x the threshold (weight decay or clipping)")
+    elif binding == "weight":
+        what, value, limit = "largest weight", max_w, WEIGHT_TOP * 2.0**target.weight_exp_max
+        hint = (f"retrain with the weights below {limit:.0f}x the threshold (weight decay or clipping; one "
+                f"such input alone drives v {value / theta:.3g}x past the threshold), or split the synapse "
+                "block into k parallel blocks each carrying 1/k of the weights; scaling the weights and the "
+                "threshold together changes nothing (S absorbs it)")
+    else:  # bias (the 17-bit threshold always allows vth ≥ 1)
+        what, value = "largest bias", max_b
+        limit = target.bias_mant_max * 2.0**target.bias_exp_max / 64.0
+        hint = f"retrain with the bias below {limit:.0f}x the threshold per step, or drop the bias"
+    message = (
+        f"threshold {theta:g} cannot be represented: vth >= 1 needs a scale S >= {1.0 / theta:.4g}, but "
+        f"{register} caps S at {cap:.4g}: the {what} is {value:.4g} = {value / theta:.4g}x the threshold, "
+        f"and the register holds at most {limit:.0f}x the threshold (at vth = 1)"
+    )
+    return InfeasibleScale(message, binding=binding, node=layer, hint=hint)
 
 
 def _abs_row_sums(w: np.ndarray | sp.csr_matrix) -> tuple[np.ndarray, float]:
@@ -194,11 +320,11 @@ def snap_to_grid(scale: float, max_w: float) -> float:
     Any S in (S/2, S] gives the same 24-bit and 17-bit safety; this one makes the block with
     the largest weight use the whole 8-bit mantissa range instead of 127..254 of it.
     """
-    ratio = scale * max_w / 254.0
+    ratio = scale * max_w / WEIGHT_TOP
     if not (0.0 < ratio < math.inf):
         return scale
     e = math.floor(math.log2(ratio) + 1e-12)
-    return 254.0 * 2.0**e / max_w
+    return WEIGHT_TOP * 2.0**e / max_w
 
 
 def saturation_notes(cal: LayerCalibration, k: np.ndarray, scale: float, target: TargetSpec) -> list[str]:

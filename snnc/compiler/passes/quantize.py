@@ -25,7 +25,8 @@ and composed inflow x_N = Σ_p M_p s_p + b (see :mod:`snnc.compiler.paths`):
    ``spike_if=">="`` cannot be represented for exact ties (v = θ on the chip's grid), which
    then do not spike.  Weights onto Lava's 8-bit grid with a per-synapse ``weight_exp``; bias
    split into a 13-bit mantissa and an exponent; ``du``, ``dv`` to 12 bits.
-7. Every population starts at its synaptic depth k (``start_step``); paths whose float
+7. Every population starts at its synaptic depth k (``start_step``; 0 for a target that runs
+   every neuron from step 0, ``TargetSpec.hold_until_input``, as lava-dl netx does); paths whose float
    delay differs from the chip's one step per layer get extra ``delays`` (Lava DelayDense).
 8. A path that is one Conv2d applied to a population, with one gain for all the neurons it
    feeds and no extra delay, stays a shared-kernel block (``ConvSynapse``, Lava ``Conv``);
@@ -52,7 +53,13 @@ from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph, Node
 from snnc.compiler.passes.context import CompileContext
 from snnc.compiler.paths import Inflow, Path, inflow, is_identity
-from snnc.compiler.scaling import as_layer_calibration, choose_scale, saturation_notes
+from snnc.compiler.scaling import (
+    InfeasibleScale,
+    ScaleChoice,
+    as_layer_calibration,
+    choose_scale,
+    saturation_notes,
+)
 from snnc.errors import QuantizationError, ValidationError
 
 
@@ -168,7 +175,7 @@ def _lower_population(
         # a bias into the *current* (CubaLIF) cannot be a Lava bias (that enters v): feed it
         # from an always-on neuron through a synapse column instead -- exact, one neuron
         source = f"{name}:bias_source"
-        nodes[source] = blocks.always_on(depth[name] - 1, layer)
+        nodes[source] = blocks.always_on(depth[name] - 1 if target.hold_until_input else 0, layer)
         depth[source] = depth[name] - 1
         paths.append(Path(source, sp.csr_matrix(flow.bias.reshape(-1, 1)), np.zeros(1, np.int64)))
         notes.append("synaptic bias enters the current through an always-on bias neuron")
@@ -227,25 +234,38 @@ def _lower_population(
         observed = cal.bounds(k)
         notes.append(cal.describe())
     alphas = (float(alpha_i.max(initial=0.0)), float(alpha_v.max(initial=0.0)))
-    conv_max = max((float(np.abs(kn).max(initial=0.0)) for kn in kernels if kn is not None), default=0.0)
-    scale, scale_notes = choose_scale(theta_ref, weights, bias, alphas, target, observed, conv_max)
-    notes += scale_notes
+    choice = _choose_scale(theta_ref, weights, bias, alphas, ctx, observed, kernels, layer, notes)
+    scale = choice.scale
+    notes += choice.notes
     if cal is not None:
         scale *= cal.scale_factor
         notes += saturation_notes(cal, k, scale, target)
     vth = target.vth_max if theta_ref is None else int(round(theta_ref * scale))
+    if theta_ref is not None and vth >= theta_ref * choice.nudge_limit:
+        # rounding up would nudge S (= vth/θ below) past a register's cap, e.g. a Conv kernel
+        # off the top of its grid: round down instead (choose_scale guarantees θ·cap ≥ 1)
+        vth = max(1, int(np.floor(theta_ref * choice.cap)))
     if vth < 1:
         raise QuantizationError(
-            f"threshold {theta_ref:g} rounds to vth=0 at scale {scale:.3g}",
+            f"threshold {theta_ref:g} rounds to vth=0 at scale {scale:.3g} after the calibration "
+            f"search's scale factor {cal.scale_factor if cal is not None else 1.0:g}",
             node=layer,
-            hint="the weights are too large relative to the threshold for 8-bit weights",
+            hint="use calibration_method='max' (or a smaller search range) for this network",
         )
     if theta_ref is not None:
         # make the threshold exact and move the rounding into the weights (Lava: v > vth·64)
         scale = vth / theta_ref
         if cal is not None and cal.vth_factor != 1.0:  # the search's deliberate correction
             vth = min(max(1, int(round(vth * cal.vth_factor))), target.vth_max)
-    bias_mant, bias_exp = fx.split_bias(64.0 * scale * bias, target)
+    bias_l = 64.0 * scale * bias
+    bias_mant, bias_exp = fx.split_bias(bias_l, target)
+    if target.bias_exp_min > 0 and np.any(bias_l):  # a coarser bias grid than the chip's (netx: 2^6)
+        notes.append(f"bias on the target's 2^{target.bias_exp_min} grid (bias_exp >= {target.bias_exp_min}): "
+                     f"relative bias error {100 * fx.bias_error(bias_l, bias_mant, bias_exp):.2g}%")
+    if not target.hold_until_input and depth[name] > 0 and np.any(bias_mant):
+        notes.append(f"the bias acts from step 0, {depth[name]} steps before the layer's first input "
+                     "(the target runs every neuron from step 0, as lava-dl netx does; the float model's "
+                     "layer starts at rest when its input starts)")
     if bias_exp > target.bias_exp_max:
         raise QuantizationError(
             f"bias needs bias_exp={bias_exp}, limit {target.bias_exp_max}",
@@ -288,7 +308,7 @@ def _lower_population(
         readout="spikes" if spiking else "v",
         v_scale=64.0 * scale,
         v_offset=None if not np.any(v_reset) or not spiking else v_reset,
-        start_step=depth[name],
+        start_step=depth[name] if target.hold_until_input else 0,
         meta={"source": layer, "float_kind": node.kind},
     )
     report = LayerReport(
@@ -297,6 +317,31 @@ def _lower_population(
         depth=depth[name], notes=notes,
     )
     return nodes, edges, report
+
+
+def _choose_scale(theta, weights, bias, alphas, ctx, observed, kernels, layer, notes) -> ScaleChoice:
+    """:func:`~snnc.compiler.scaling.choose_scale`, with the shared-kernel convolutions of
+    ``kernels`` capping S; when Lava Conv's exponent-free kernel is what makes the threshold
+    unrepresentable, those paths are lowered to matrix blocks (``kernels[i] = None``: Dense or
+    Sparse, whose ``weight_exp`` holds 2^7 times more) and the layer gets a note."""
+    conv_max = max((float(np.abs(kn).max(initial=0.0)) for kn in kernels if kn is not None), default=0.0)
+    try:
+        return choose_scale(theta, weights, bias, alphas, ctx.target, observed, conv_max, layer=layer)
+    except InfeasibleScale as e:
+        if e.binding != "conv":
+            raise
+    shared = sum(int(np.asarray(kn).size) for kn in kernels if kn is not None)
+    expanded = sum(int(w.nnz if sp.issparse(w) else np.count_nonzero(w))
+                   for w, kn in zip(weights, kernels) if kn is not None)
+    for i, kn in enumerate(kernels):
+        if kn is not None:
+            kernels[i] = None
+    notes.append(
+        f"convolution lowered to a matrix block with weight_exp: its largest kernel weight "
+        f"({conv_max / theta:.3g}x the threshold) does not fit Lava Conv's exponent-free 8-bit kernel "
+        f"at vth >= 1 (at most 254x); {expanded} synapses instead of a {shared}-weight shared kernel"
+    )
+    return choose_scale(theta, weights, bias, alphas, ctx.target, observed, 0.0, layer=layer)
 
 
 def quantize(graph: Graph, ctx: CompileContext) -> Graph:
