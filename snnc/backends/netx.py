@@ -31,7 +31,9 @@ What netx cannot express raises :class:`~snnc.errors.BackendError` naming the la
 that is not one chain, per-neuron decays (netx has one iDecay/vDecay per layer), initial
 state, biases switched on late (snnc's ``start_step``), biases off netx's 2^6 grid, weight blocks outside lava-dl's 8-bit
 range or whose floor shift cannot be written per synapse, a conv after a dense layer,
-recurrence other than one block from a population to itself.
+recurrence other than one block from a population to itself.  A program compiled for
+:func:`netx_target` (``--emit netx``) is on every grid netx imposes: ``weight_exp`` 0, biases
+on the 2^6 grid, every neuron from step 0.
 """
 
 from __future__ import annotations
@@ -85,6 +87,12 @@ def chain(prog) -> list[tuple[str, str, str | None]]:
         own = [p for p in g.predecessors(comp) if p != syn and g.predecessors(p) == [comp]
                and isinstance(g[p], loihi.Synapse)]
         preds = [p for p in g.predecessors(comp) if p not in own]
+        if any(g[q].meta.get("role") == "bias" for p in preds for q in g.predecessors(p)):
+            raise _fail(g[comp].source or comp,
+                        "a bias into the synaptic current (a CubaLIF's, or the integrator of a neuron rebuilt "
+                        "for reset by subtraction), which snnc feeds from an always-on neuron; netx biases "
+                        "enter the voltage", "train this layer without bias (or use reset to value for a "
+                        "subtracting LIF/IF), or keep the snnc program")
         if len(own) > 1 or len(preds) != 1:
             raise _fail(comp, f"{len(preds) + len(own)} incoming blocks (netx layers have one, "
                         "plus at most one recurrent block)", HINT_CHAIN)
@@ -125,7 +133,8 @@ def _bias(name: str, c: loihi.Compartment) -> np.ndarray | None:
         bad = int(b[np.flatnonzero(b % unit)[0]])
         raise _fail(name, f"bias {bad} (bias_mant << bias_exp) is not a multiple of 2^{NETX_BIAS_EXP}; "
                     "netx fixes bias_exp = 6",
-                    "biases must be whole multiples of one weight unit; drop or round the bias")
+                    "compile with target=snnc.backends.netx.netx_target() (what --emit netx does), "
+                    "which puts every bias on netx's grid")
     return b // unit
 
 
@@ -180,7 +189,12 @@ def netx_layers(prog) -> list[dict[str, Any]]:
         label = c.source or comp
         if isinstance(s, loihi.ConvSynapse):
             if own is not None:
-                raise _fail(label, "a recurrent convolution", "netx has recurrent dense layers only")
+                why = "a recurrent convolution"
+                ref = getattr(prog, "reference", None)
+                if ref is not None and comp in ref.nodes and ref[comp].meta.get("reset") == "subtract":
+                    why += " (the self-synapse of its reset by subtraction, rebuilt from Lava's registers)"
+                raise _fail(label, why, "netx has recurrent dense layers only: compile with reset='value' "
+                            "(--reset value) for netx, or keep the snnc program")
             if not prev_conv:
                 raise _fail(label, "a convolution after a dense layer (netx takes the conv input "
                             "shape from the previous conv)", "put convolutions first")
@@ -197,8 +211,8 @@ def netx_layers(prog) -> list[dict[str, Any]]:
             # snnc switches a bias on when the input first reaches the layer (start_step =
             # synaptic depth); netx's LIF has it from step 0.  Without bias the two agree.
             raise _fail(label, f"a bias that starts at step {c.start_step} (netx biases act from step 0)",
-                        "export bias-free layers, or keep the snnc program (its outputs are aligned "
-                        "with the float model)")
+                        "compile with target=snnc.backends.netx.netx_target() (what --emit netx does: every "
+                        "neuron runs from step 0, as in lava-dl), or keep the snnc program")
         if bias is not None:
             if layer["type"] == "conv":  # netx neurons are (W, H, C)
                 bias = bias.reshape(c.shape).transpose(2, 1, 0)
@@ -236,6 +250,12 @@ def export_netx(prog, path: str | os.PathLike) -> Path:
 
 
 def netx_target(base: str = "loihi2"):
-    """``base``'s target with ``weight_exp`` fixed to 0, so every dense block is netx-expressible."""
+    """``base``'s target on every grid lava-dl netx imposes, so that whatever the quantizer
+    produces exports: ``weight_exp`` fixed to 0 (netx stores integer weights and lets lava-dl
+    choose the exponent), every bias on netx's 2^6 grid (``bias_exp ≥ 6``: netx fixes
+    bias_exp = 6), and every neuron running from step 0 (``hold_until_input=False``: netx has
+    no start step).  The extra rounding is reported like any other (the layer table's ``w_err``
+    and notes)."""
     spec = get_target(base)
-    return dataclasses.replace(spec, name=spec.name, weight_exp_min=0, weight_exp_max=0)
+    return dataclasses.replace(spec, name=spec.name, weight_exp_min=0, weight_exp_max=0,
+                               bias_exp_min=max(spec.bias_exp_min, NETX_BIAS_EXP), hold_until_input=False)

@@ -154,7 +154,9 @@ def decay_v_array(alpha: np.ndarray) -> np.ndarray:
 
 
 def split_bias(bias_l: np.ndarray, target: TargetSpec) -> tuple[np.ndarray, int]:
-    """Split chip-unit biases into (bias_mant, bias_exp) with |bias_mant| ≤ 4095, bias_exp ≥ 0.
+    """Split chip-unit biases into (bias_mant, bias_exp) with |bias_mant| ≤ 4095 and
+    bias_exp ≥ the target's ``bias_exp_min`` (0 on the chip; 6 for lava-dl netx, which puts
+    every bias on the 2^6 grid of one weight unit: :func:`snnc.backends.netx.netx_target`).
 
     The exponent is the smallest that fits the largest bias; it may exceed the target's
     maximum, which the caller reports.
@@ -163,5 +165,14 @@ def split_bias(bias_l: np.ndarray, target: TargetSpec) -> tuple[np.ndarray, int]
     exp = 0
     if m > target.bias_mant_max:
         exp = math.ceil(math.log2(m / target.bias_mant_max) - 1e-12)
+    exp = max(exp, target.bias_exp_min)
     mant = np.rint(np.asarray(bias_l) / 2.0**exp).astype(np.int64)
     return np.clip(mant, -target.bias_mant_max, target.bias_mant_max), exp
+
+
+def bias_error(bias_l: np.ndarray, mant: np.ndarray, exp: int) -> float:
+    """Relative error ‖mant·2^exp − bias_l‖ / ‖bias_l‖ of a split bias (0 without bias)."""
+    norm = float(np.linalg.norm(bias_l))
+    if norm <= 0:
+        return 0.0
+    return float(np.linalg.norm(np.asarray(mant, dtype=np.float64) * 2.0**exp - bias_l)) / norm

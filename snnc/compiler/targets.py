@@ -70,6 +70,11 @@ class TargetSpec:
     synapses_per_block: int = 64  # n_synapses field (63) + 1
     block_header_bits: int = 10  # synapse_idx_bits (4) + n_synapses_bits (6)
     delay_field_bits: int = 6  # per synapse when the block has delays
+    # ---- semantics of the program format (not of the chip)
+    #: hold each population silent (no bias, state 0) until its first input can arrive (snnc's
+    #: start_step = synaptic depth, which keeps a bias from acting early); lava-dl netx runs every
+    #: neuron from step 0 (snnc.backends.netx.netx_target sets False)
+    hold_until_input: bool = True
     source: str = ""
     #: field -> (evidence grade, source) for every resource constant
     sources: Mapping[str, SourceNote] = dataclasses.field(default_factory=dict, compare=False)

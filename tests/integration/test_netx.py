@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import h5py
 import nir
 import numpy as np
@@ -202,10 +204,17 @@ def test_bad_netx_files_give_errors_with_hints(tmp_path):
 
 
 def test_programs_netx_cannot_express_name_the_layer(tmp_path):
-    with pytest.raises(BackendError, match="multiple of 2\\^6") as e:  # the example's biases
-        snnc.compile("examples/mlp.nir", target=netx_target()).export_netx(tmp_path / "b.net")
-    assert e.value.node == "lif1" or e.value.node == "lif2"
+    # the example's biases off netx's 2^6 grid, and switched on at the layer's depth: netx_target()
+    # puts them on the grid and runs every neuron from step 0 (tests/integration/test_netx_export.py)
+    off_grid = dataclasses.replace(netx_target(), bias_exp_min=0)
+    with pytest.raises(BackendError, match="multiple of 2\\^6") as e:
+        snnc.compile("examples/mlp.nir", target=off_grid).export_netx(tmp_path / "b.net")
+    assert e.value.node == "lif2" and "netx_target()" in e.value.hint
     assert not (tmp_path / "b.net").exists()
+    late = dataclasses.replace(netx_target(), hold_until_input=True)
+    with pytest.raises(BackendError, match="starts at step 2") as e:
+        snnc.compile("examples/mlp.nir", target=late).export_netx(tmp_path / "b.net")
+    assert e.value.node == "lif2" and "netx_target()" in e.value.hint
     # default target: weight exponents that lava-dl's optimizer cannot reproduce
     g = _nir_mlp(0)
     g.nodes["linear"].weight *= 40.0  # large weights -> weight_exp > 0 on the default target

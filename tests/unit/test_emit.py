@@ -36,10 +36,20 @@ def test_emit_netx_and_onnx_from_the_cli(tmp_path, capsys):
     assert (tmp_path / "s.onnx").stat().st_size > 0
     assert main(["compile", str(model), "-o", str(tmp_path / "p")]) == 0
     assert (tmp_path / "p" / "program.json").is_file()
-    # a program netx cannot express: exit 2 with the layer and a hint, nothing written
-    assert main(["compile", "examples/mlp.nir", "--emit", "netx", "-o", str(tmp_path / "b.net")]) == 2
+    # the quick-start example (biases off netx's 2^6 grid on the chip's target) goes through
+    assert main(["compile", "examples/mlp.nir", "--emit", "netx", "-o", str(tmp_path / "a.net")]) == 0
+    assert "bias on the target's 2^6 grid" in capsys.readouterr().out
+    # a program netx cannot express (per-neuron time constants): exit 2 with the layer and a
+    # hint, nothing written
+    rng = np.random.default_rng(0)
+    per_neuron = nir.NIRGraph.from_list(
+        nir.Linear(weight=rng.normal(0, 0.6, (5, 6))),
+        nir.LIF(tau=np.linspace(1e-3, 2e-3, 5), r=np.full(5, 10.0), v_leak=np.zeros(5), v_threshold=np.ones(5)),
+    )
+    nir.write(tmp_path / "pn.nir", per_neuron)
+    assert main(["compile", str(tmp_path / "pn.nir"), "--emit", "netx", "-o", str(tmp_path / "b.net")]) == 2
     err = capsys.readouterr().err
-    assert "hint:" in err and "lif" in err and not (tmp_path / "b.net").exists()
+    assert "hint:" in err and "lif" in err and "per-neuron" in err and not (tmp_path / "b.net").exists()
 
 
 def test_from_preset_sets_the_convention(tmp_path):
