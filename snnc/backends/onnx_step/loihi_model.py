@@ -92,6 +92,9 @@ class OnnxOps:
         out = self._op("Or", self._op("Greater", acc, INT32_MAX), self._op("Less", acc, INT32_MIN))
         return self._op("Where", out, INT32_MIN, acc)
 
+    def mod(self, x, k: int):
+        return self._op("Mod", x, k, fmod=0)  # the floor modulo (of the step counter)
+
     def gt(self, a, b):
         return self._op("Greater", a, b)
 

@@ -58,6 +58,20 @@ The LIF step (``PyLifModelBitAcc``, models.py:138-216, 268-278), :func:`lif_step
     v_pre   = clip(wrap(v_raw, 32), −(2^23 − 1), 2^23 − 1)
     s       = v_pre > vth << 6 ;   v = 0 where s, else v_pre        (u is not reset)
 
+``a`` is the sum of the compartment's input ports (:func:`input_sum`): its synapses' buffers
+and, for a compartment wired straight to the program's input (lava-dl's Input block, a
+``RingBuffer(int32)`` on ``a_in``), the input's int32 value of the *same* step
+(io/source.py:43-61: ``data[..., (time_step − 1) % T]`` as int32; the LIF's int16 ``a_in``
+port adds into ``zeros(int16) + int32`` = int32 and is never clipped, ports.py:333-350).
+``a << 6`` is Lava's int32 shift (models.py:155): an input of 2^26 or more wraps.
+
+Periodic reset (``LIFReset``, ``PyLifResetModelBitAcc``, models.py:386-449; lava-dl's
+``Network(reset_interval=...)``): with ``reset_interval = I > 0`` and
+``off = reset_offset mod I`` (models.py:412), at the start of raw step t (Lava
+``time_step = t + 1``) with ``(t + 1) mod I = off`` -- after the input is received and before
+the update (models.py:428-436) -- ``u ← 0`` and ``v ← 0``; the step's input and bias then
+enter the fresh state.  The bias and threshold are not touched.  (:func:`reset_due`.)
+
 Lava wraps each int32 term separately (``np.int32(decayed)`` then ``+=`` in int32,
 models.py:153-157, 184-185); one wrap of the int64 sum is the same value, since a two's
 complement wrap is a reduction mod 2^32.  The ±2^24 wrap is a single conditional step, as
@@ -68,6 +82,7 @@ backend realises it by running in segments): for raw steps t < k the population 
 u = v = 0 with zero bias; at the start of step k, before its update, ``u ← u_init``,
 ``v ← v_init`` and the bias is on from then on.  With k ≤ 0 the population starts from
 (u_init, v_init) and its bias is always on.  (:class:`LifRegisters`, :func:`lif_step`.)
+The start-step load comes first: a periodic reset due at step k zeroes the loaded values.
 
 One statement, several executions
 ---------------------------------
@@ -146,9 +161,20 @@ def dv_factor(dv):
 def effective_bias(c) -> np.ndarray:
     """Lava's ``scale_bias`` (models.py:110-121) of a Compartment ``c``: ``bias_mant`` (an int16
     Var) promoted to int32, ``<< bias_exp`` (int32: wraps) or the floor ``>> −bias_exp``."""
-    b = per_neuron(c.bias_mant, c.size, np.int16)
-    e = int(c.bias_exp)
+    return scale_bias(per_neuron(c.bias_mant, c.size, np.int16), c.bias_exp)
+
+
+def scale_bias(bias_mant, bias_exp) -> np.ndarray:
+    """``scale_bias`` of int64 ``bias_mant`` values (any shape, already cast to the int16 Var,
+    e.g. one row per sample when the input is set as the bias): int64 holding int32 values."""
+    b = np.asarray(bias_mant, dtype=np.int64)
+    e = int(bias_exp)
     return wrap32(np.left_shift(b, e)) if e >= 0 else np.right_shift(b, -e)
+
+
+def bias_mant_register(values) -> np.ndarray:
+    """``values`` as Lava's int16 ``bias_mant`` Var holds them (numpy's cast), as int64."""
+    return np.asarray(values).astype(np.int16).astype(np.int64)
 
 
 def effective_vth(vth) -> int:
@@ -168,11 +194,14 @@ class LifRegisters:
     start_step: int
     u_init: Any  # int64 (n,) (int32 Vars)
     v_init: Any
+    reset_interval: int = 0  # LIFReset's interval (0: no periodic reset)
+    reset_offset: int = 0  # LIFReset's offset, already taken mod reset_interval
 
     @classmethod
     def of(cls, c) -> LifRegisters:
         """The registers of a ``loihi.Compartment``."""
         n = c.size
+        interval = int(getattr(c, "reset_interval", 0) or 0)
         return cls(
             n=n,
             du_factor=du_factor(decay_register(c.du, n)),
@@ -182,7 +211,14 @@ class LifRegisters:
             start_step=int(c.start_step),
             u_init=per_neuron(c.u_init, n, np.int32),
             v_init=per_neuron(c.v_init, n, np.int32),
+            reset_interval=interval,
+            reset_offset=int(c.reset_offset) % interval if interval > 0 else 0,
         )
+
+    def with_bias_mant(self, bias_mant, bias_exp) -> LifRegisters:
+        """The same registers with ``bias_mant`` replaced (int16-cast values, shape (n,) or
+        (batch, n): one row per sample), as when a run sets the bias from its input."""
+        return dataclasses.replace(self, bias=scale_bias(bias_mant, bias_exp))
 
     def initial(self) -> tuple[np.ndarray, np.ndarray]:
         """(u, v) before raw step 0: (u_init, v_init) if ``start_step ≤ 0``, else zeros (the
@@ -312,6 +348,11 @@ class NumpyOps:
             return np.asarray(acc).astype(np.int32).astype(np.int64)
 
     @staticmethod
+    def mod(x, k: int):
+        """Floor modulo ``x mod k`` (k > 0): of the step counter."""
+        return x % k
+
+    @staticmethod
     def gt(a, b):
         return a > b
 
@@ -393,6 +434,9 @@ class TorchOps:
         out = (acc > INT32_MAX) | (acc < INT32_MIN)
         return self.torch.where(out, self.torch.full_like(acc, INT32_MIN), acc)
 
+    def mod(self, x, k: int):
+        return x % k if isinstance(x, int) else self.torch.remainder(x, k)
+
     @staticmethod
     def gt(a, b):
         return a > b
@@ -443,8 +487,9 @@ def wrap_uv(ops, u):
 
 
 def input_sum(ops, bufs: list):
-    """(raw sum, a) of a compartment's incoming synapse buffers (at least one): Lava adds the
-    ports in int32 (ports.py:333-350), so several are wrapped; one is already int32."""
+    """(raw sum, a) of a compartment's input ports (at least one): its synapse buffers and, when
+    it is wired straight to the program's input, the input's int32 value of this step.  Lava
+    adds the ports in int32 (ports.py:333-350), so several are wrapped; one is already int32."""
     a = bufs[0]
     for b in bufs[1:]:
         a = ops.add(a, b)
@@ -481,9 +526,16 @@ class LifStep(NamedTuple):
     v_raw: Any  # decay(v) + u + b: before the int32 wrap and the clip
 
 
+def reset_due(ops, t, interval: int, offset: int):
+    """``LIFReset``'s condition at raw step ``t``: ``time_step mod I == offset mod I`` with
+    ``time_step = t + 1`` (models.py:412, 432); ``offset`` already taken mod ``interval``."""
+    return ops.eq(ops.mod(ops.add(t, 1), int(interval)), int(offset) % int(interval))
+
+
 def lif_step(ops, reg: LifRegisters, u, v, a, t) -> LifStep:
     """Lava's LIF update at raw step ``t`` (a Python int, or the backend's step tensor) with
-    summed synaptic input ``a``; ``reg`` in ``ops``' form (:meth:`LifRegisters.on`)."""
+    summed input ``a``; ``reg`` in ``ops``' form (:meth:`LifRegisters.on`).  With
+    ``reg.reset_interval > 0`` it is ``LIFReset``'s update (u, v zeroed first when due)."""
     bias = reg.bias
     k = reg.start_step
     if k > 0:
@@ -491,6 +543,11 @@ def lif_step(ops, reg: LifRegisters, u, v, a, t) -> LifStep:
         u = ops.where(at_k, reg.u_init, u)
         v = ops.where(at_k, reg.v_init, v)
         bias = ops.where(ops.ge(t, k), bias, 0)
+    if reg.reset_interval > 0:
+        due = reset_due(ops, t, reg.reset_interval, reg.reset_offset)
+        if due is not False:  # a Python bool when t is a Python int: nothing to build
+            u = ops.where(due, ops.mul(u, 0), u)
+            v = ops.where(due, ops.mul(v, 0), v)
     a_shift = ops.shl(a, ACT_SHIFT)
     u_raw = ops.add(decay(ops, u, reg.du_factor), a_shift)
     u = wrap_uv(ops, ops.wrap(u_raw, INT32_BITS))

@@ -2,7 +2,13 @@
 
 A compiled program is a graph of three node kinds:
 
-``SpikeSource``  binary input spikes of a given shape (Lava: ``io.source.RingBuffer``).
+``SpikeSource``  the program's input of a given shape (Lava: ``io.source.RingBuffer``), with a
+                 ``payload``: ``"binary"`` spikes (0/1, read by synapses), or ``"int32"``
+                 signed integer values per element and step (lava-dl's Input block: a
+                 ``RingBuffer(int32)`` wired to a LIF's ``a_in``).  A source may feed
+                 ``Compartment``s directly (no synapse): its value ``x[t]`` is then the
+                 compartment's ``a_in`` in the *same* step ``t`` (added to its synapses' buffers,
+                 in int32), and enters ``u`` as ``x[t] << 6``.
 ``Synapse``      a connection block (Lava: ``Dense``, ``Sparse``, ``DelayDense``)::
 
                      a[t] = shift( Σ_j W'[i, j] · s_j[t − 1 − d_ij], weight_exp )
@@ -17,6 +23,13 @@ A compiled program is a graph of three node kinds:
                      s = v > (vth << 6) ;  v ← 0 where s
 
                  ``trunc`` rounds toward zero.  ``vth`` is shared by the population;
+                 ``du`` may be −1 (lava-dl's ``iDecay = 0``: factor 4096, u integrates
+                 perfectly) and ``dv`` 4096 (``vDecay = 4096``: v keeps nothing), ``vth`` up
+                 to 2^17 (lava-dl's neuron-less dense default: never spikes).
+                 ``reset_interval = I > 0`` (Lava ``LIFReset``, lava-dl's periodic state reset):
+                 at the start of Lava ``time_step`` τ (raw step τ − 1) with
+                 τ mod I = ``reset_offset`` mod I, u and v are set to 0 before the update (after
+                 the step's input is received, so that input enters the fresh state);
                  ``bias_mant`` is per neuron; ``du``/``dv`` are one value or one per neuron
                  (Lava's CPU model broadcasts them; on the chip each distinct pair needs a
                  compartment profile).  ``readout="v"`` marks a population
@@ -60,11 +73,20 @@ def sign_mode_of(weights: np.ndarray | sp.spmatrix) -> SignMode:
     return SignMode.MIXED
 
 
+#: payloads a SpikeSource can send: binary spikes, or signed int32 values (lava-dl's Input block)
+PAYLOAD_BINARY = "binary"
+PAYLOAD_INT32 = "int32"
+PAYLOADS = (PAYLOAD_BINARY, PAYLOAD_INT32)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class SpikeSource(Node):
-    """Binary input spikes of ``shape`` (flattened to one axon per element on the chip)."""
+    """The program's input of ``shape`` (flattened to one axon per element on the chip):
+    binary spikes, or with ``payload="int32"`` signed integer values fed straight into the
+    ``a_in`` of the compartments it is wired to (see the module docstring)."""
 
     shape: Shape
+    payload: str = PAYLOAD_BINARY
 
     @property
     def size(self) -> int:
@@ -191,6 +213,8 @@ class Compartment(Node):
     v_scale: float = 1.0
     v_offset: np.ndarray | None = None
     start_step: int = 0
+    reset_interval: int = 0  # Lava LIFReset: u = v = 0 every reset_interval steps (0: never)
+    reset_offset: int = 0  # ... at time_step τ with τ % reset_interval == reset_offset % reset_interval
     array_fields: ClassVar = ("du", "dv", "bias_mant", "u_init", "v_init", "v_offset")
 
     @property
