@@ -1,44 +1,202 @@
-"""verify: internal invariants of both dialects, checked after every pass.
+"""verify: invariants of both dialects, checked after every pass and on every program load.
 
-A failure here is a bug in snnc (or a hand-built graph), never a user error, so it raises
-:class:`~snnc.errors.IRError`.  Checked: one dialect per graph; sizes match along edges;
-Loihi nodes hold integers inside Lava's register ranges (``du``, ``dv`` 0..4095,
-``vth`` 0..2^17−1, |``bias_mant``| ≤ 4095, ``bias_exp`` 0..7, weights on the 8-bit grid,
-delays 0..62) and synapses sit between a source and a compartment.  A ``ConvSynapse`` holds
-an integer 4-D kernel (C', C/groups, kH, kW) in [-256, 255], a 3-D ``in_shape`` whose size
-is its source's, ``stride``/``padding``/``dilation`` pairs (≥ 1, ≥ 0, ≥ 1), ``groups``
-dividing both channel counts, and an output (C', H', W') whose size is its targets'.
+:func:`problems` lists what is wrong with a graph as :class:`Problem` records (node, field,
+value, limit); :func:`verify` raises the first as :class:`~snnc.errors.IRError` (after a pass
+that is a bug in snnc, or a hand-built graph); :meth:`snnc.compiler.artifact.Artifact.load`
+turns them into a user error naming the file (a damaged or edited program directory).
+
+Loihi dialect, per node (ranges: :class:`RegisterLimits`, ``shared/reference/loihi.md`` §2.1 and
+:mod:`snnc.compiler.ir.arith`):
+
+* every ``shape`` a tuple of ints ≥ 1 (no 0-neuron population);
+* ``Compartment``: ``du``, ``dv`` (one int, or one per neuron) 0..4095; ``vth`` one int
+  0..2^17−1 (not a float, not negative); ``bias_mant`` one int per neuron, |m| ≤ 4095;
+  ``bias_exp`` 0..7; ``u_init``/``v_init`` one int per neuron within the 24-bit state;
+  ``v_scale`` finite and > 0, ``v_offset`` finite, one per neuron; ``readout`` spikes or v;
+  ``start_step`` an int ≥ 0; integer arrays, never floats, NaN or booleans;
+* ``Synapse``: a 2-D integer (or CSR) weight matrix inside the 8-bit clip bounds of its sign
+  mode (Lava would clip it silently otherwise); ``weight_exp`` −8..7; ``num_weight_bits``
+  1..8; ``delays`` an integer array of the weights' shape, 0..62;
+* ``ConvSynapse``: an integer 4-D kernel (C', C/groups, kH, kW) in [-256, 255], a 3-D
+  ``in_shape`` whose size is its source's, ``stride``/``padding``/``dilation`` pairs (≥ 1, ≥ 0,
+  ≥ 1), ``groups`` dividing both channel counts, and an output (C', H', W') whose size is its
+  targets';
+* wiring: a source has no inputs; a synapse has exactly one source population and feeds
+  compartments of its ``n_out``; a compartment is fed only by synapses; a probe records exactly
+  one compartment of its own size and feeds nothing; no edge twice.
+
+Float dialect: sizes match along edges and every float array is finite.
+
+A graph may relax a range (lava-dl netx programs, whose registers lava-dl fills in its own
+ranges): :func:`limits_for` picks the :class:`RegisterLimits` a graph is checked against.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
+
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.compiler.ir import loihi
+from snnc.compiler.ir import arith, loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import IRError
 
+Range = tuple[int, int]
 
+
+@dataclasses.dataclass(frozen=True)
+class RegisterLimits:
+    """Inclusive ranges of Lava's registers (lava-nc 0.10.0 LIF/Dense/DelayDense models)."""
+
+    du: Range = (0, arith.DECAY_UNITY - 1)  # 12-bit decay
+    dv: Range = (0, arith.DECAY_UNITY - 1)
+    vth: Range = (0, (1 << 17) - 1)  # 17-bit mantissa, compared as vth << 6
+    bias_mant: Range = (-4095, 4095)  # 13-bit signed mantissa
+    bias_exp: Range = (0, 7)
+    weight: Range = (-(1 << arith.WEIGHT_BITS), (1 << arith.WEIGHT_BITS) - 1)  # the 8-bit grid
+    weight_exp: Range = (-8, 7)
+    num_weight_bits: Range = (1, arith.WEIGHT_BITS)
+    delay: Range = (0, 62)  # extra steps (DelayDense, as netx builds it)
+    u_init: Range = (-arith.MAX_UV, arith.MAX_UV - 1)  # the 24-bit state
+    v_init: Range = (-arith.V_LIMIT, arith.V_LIMIT)
+
+
+#: Lava's register ranges: what snnc's compiler emits and every program is checked against
+LOIHI_LIMITS = RegisterLimits()
+
+
+def limits_for(graph: Graph) -> RegisterLimits:
+    """The register ranges ``graph`` is checked against."""
+    return LOIHI_LIMITS
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One broken invariant: ``node`` (the IR name; ``"<graph>"`` for the whole graph),
+    ``field`` (a node field, ``edges`` or ``nodes``), the offending ``value`` and the ``limit``
+    it breaks, as text; ``array`` tells whether the value lives in an array (arrays.npz)."""
+
+    node: str
+    field: str
+    value: str
+    limit: str
+    array: bool = False
+
+    @property
+    def message(self) -> str:
+        return f"{self.field}={self.value} {self.limit}"
+
+
+def problems(graph: Graph, limits: RegisterLimits | None = None) -> list[Problem]:
+    """Everything wrong with ``graph`` (empty when it holds its invariants)."""
+    return list(_problems(graph, limits))
+
+
+def verify(graph: Graph) -> None:
+    """Raise :class:`~snnc.errors.IRError` at the first broken invariant."""
+    for p in _problems(graph, None):
+        raise IRError(f"IR invariant broken at {p.node!r}: {p.message}", node=p.node)
+
+
+# ------------------------------------------------------------------------------ helpers
 def _size(shape) -> int:
     return int(np.prod(shape, dtype=np.int64))
 
 
-def _fail(name: str, msg: str) -> None:
-    raise IRError(f"IR invariant broken at {name!r}: {msg}", node=name)
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
-def verify(graph: Graph) -> None:
+def _is_shape(shape, ndim: int | None = None) -> bool:
+    return (isinstance(shape, tuple) and len(shape) >= 1 and (ndim is None or len(shape) == ndim)
+            and all(_is_int(d) and d >= 1 for d in shape))
+
+
+def _is_pair(value, lo: int) -> bool:
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        return False
+    return all(_is_int(v) and v >= lo for v in value)
+
+
+def _at(field: str, a: np.ndarray, i: int) -> tuple[str, str]:
+    """(``field[i]``, the i-th flat value of ``a``); the field alone for a scalar."""
+    v = a.reshape(-1)[i].item()
+    return (field if a.ndim == 0 else f"{field}[{i}]"), repr(v)
+
+
+def _range_problem(node: str, field: str, value, rng: Range, array: bool) -> Problem | None:
+    """Out-of-range (or non-integer) values of an int register, scalar or array."""
+    lo, hi = rng
+    a = np.asarray(value)
+    if a.dtype.kind not in "iu":
+        limit = f"is not an integer ({a.dtype.name}; limit {lo}..{hi})"
+        if a.dtype.kind == "f" and a.size:
+            flat = a.reshape(-1)
+            odd = np.flatnonzero(~np.isfinite(flat) | (flat != np.round(flat)))
+            where, shown = _at(field, a, int(odd[0]) if odd.size else 0)
+            return Problem(node, where, shown, limit, array)
+        shown = repr(a.item()) if a.ndim == 0 and a.dtype.kind in "biuf" else f"<{a.dtype.name} array {a.shape}>"
+        return Problem(node, field, shown, limit, array)
+    if a.size == 0:
+        return None
+    bad = np.flatnonzero((a < lo) | (a > hi))
+    if bad.size:
+        where, shown = _at(field, a, int(bad[0]))
+        return Problem(node, where, shown, f"outside {lo}..{hi}", array)
+    return None
+
+
+def _per_neuron(node: str, field: str, value, n: int, scalar_ok: bool) -> Problem | None:
+    a = np.asarray(value)
+    if a.ndim == 0 and scalar_ok:
+        return None
+    if a.size != n:
+        return Problem(node, field, f"<{a.size} values>", f"must have one value per neuron ({n})"
+                       + (" or be one int" if scalar_ok else ""), True)
+    return None
+
+
+# ------------------------------------------------------------------------------ checks
+def _problems(graph: Graph, limits: RegisterLimits | None) -> Iterator[Problem]:
+    if not len(graph):
+        yield Problem("<graph>", "nodes", "[]", "must not be empty")
+        return
     kinds = {type(n) for n in graph.nodes.values()}
     is_loihi = bool(kinds & set(loihi.LOIHI_OPS))
     if is_loihi and kinds - set(loihi.LOIHI_OPS):
-        _fail("<graph>", "mixes Loihi and float dialect nodes")
+        yield Problem("<graph>", "nodes", ", ".join(sorted(k.__name__ for k in kinds)),
+                      "mixes Loihi and float dialect nodes")
+        return
+    seen: set[tuple[str, str]] = set()
+    for e in graph.edges:
+        if e in seen:
+            yield Problem(e[1], "edges", repr(e), "appears twice (each edge is one connection)")
+            return
+        seen.add(e)
     if is_loihi:
-        _verify_loihi(graph)
+        yield from _loihi(graph, limits or limits_for(graph))
     else:
-        for s, d in graph.edges:
-            if _size(graph[s].out_shape) != _size(graph[d].in_shape):
-                _fail(d, f"size mismatch on edge from {s!r}")
+        yield from _float(graph)
+
+
+def _float(graph: Graph) -> Iterator[Problem]:
+    for name, node in graph.nodes.items():
+        for f in dataclasses.fields(node):
+            v = getattr(node, f.name)
+            a = v.data if sp.issparse(v) else v
+            if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size and not np.all(np.isfinite(a)):
+                where, shown = _at(f.name, a, int(np.flatnonzero(~np.isfinite(a.reshape(-1)))[0]))
+                yield Problem(name, where, shown, "is not finite", True)
+    for s, d in graph.edges:
+        try:
+            out, inp = _size(graph[s].out_shape), _size(graph[d].in_shape)
+        except (AttributeError, TypeError, ValueError) as e:
+            yield Problem(d, "edges", repr((s, d)), f"joins nodes without sizes ({e})")
+            continue
+        if out != inp:
+            yield Problem(d, "edges", f"({s!r}, {d!r}): {out} -> {inp}", "size mismatch on edge")
 
 
 def _size_of(node) -> int:
@@ -47,74 +205,187 @@ def _size_of(node) -> int:
     return _size(node.shape)
 
 
-def _is_pair(value, lo: int) -> bool:
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        return False
-    return all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo for v in value)
-
-
-def _verify_conv(name: str, node: loihi.ConvSynapse) -> None:
-    w = np.asarray(node.weights)
-    if w.ndim != 4 or w.dtype.kind not in "iu":
-        _fail(name, f"conv weights must be a 4-D integer array, got {w.dtype} {w.shape}")
-    if w.size == 0:
-        _fail(name, f"conv kernel {w.shape} is empty")
-    if w.min() < -256 or w.max() > 255:
-        _fail(name, f"conv weights {int(w.min())}..{int(w.max())} outside -256..255")
-    if not (isinstance(node.in_shape, (tuple, list)) and len(node.in_shape) == 3
-            and all(isinstance(d, (int, np.integer)) and d >= 1 for d in node.in_shape)):
-        _fail(name, f"in_shape {node.in_shape!r} is not a positive (C, H, W)")
-    for field, lo in (("stride", 1), ("padding", 0), ("dilation", 1)):
-        if not _is_pair(getattr(node, field), lo):
-            _fail(name, f"{field} {getattr(node, field)!r} is not a pair of ints >= {lo}")
-    g = node.groups
-    if isinstance(g, bool) or not isinstance(g, (int, np.integer)) or g < 1:
-        _fail(name, f"groups {g!r} is not a positive int")
-    c_out, cin_g = w.shape[:2]
-    if cin_g * g != node.in_shape[0]:
-        _fail(name, f"{cin_g} channels per group x {g} groups != {node.in_shape[0]} input channels")
-    if c_out % g:
-        _fail(name, f"groups {g} does not divide {c_out} output channels")
-    if min(node.out_shape[1:]) < 1:
-        _fail(name, f"empty conv output {node.out_shape}")
-
-
-def _verify_loihi(graph: Graph) -> None:
+def _loihi(graph: Graph, lim: RegisterLimits) -> Iterator[Problem]:
+    populations = (loihi.SpikeSource, loihi.Compartment)
+    # shapes first: sizes are compared below
+    broken: set[str] = set()
     for name, node in graph.nodes.items():
-        preds = graph.predecessors(name)
-        if isinstance(node, loihi.ConvSynapse):
-            _verify_conv(name, node)
-            if len(preds) != 1 or not isinstance(graph[preds[0]], (loihi.SpikeSource, loihi.Compartment)):
-                _fail(name, "a conv synapse needs exactly one source population")
-            if _size_of(graph[preds[0]]) != node.n_in:
-                _fail(name, f"in_shape {node.in_shape} (n_in {node.n_in}) != source size "
-                            f"{_size_of(graph[preds[0]])}")
-            for d in graph.successors(name):
-                if not isinstance(graph[d], loihi.Compartment) or graph[d].size != node.n_out:
-                    _fail(name, f"a conv synapse must feed compartments of size n_out {node.n_out}")
+        if isinstance(node, (loihi.SpikeSource, loihi.Compartment, loihi.Probe)) and not _is_shape(node.shape):
+            broken.add(name)
+            yield Problem(name, "shape", repr(node.shape), "is not a tuple of ints >= 1")
         elif isinstance(node, loihi.Synapse):
-            if len(preds) != 1 or not isinstance(graph[preds[0]], (loihi.SpikeSource, loihi.Compartment)):
-                _fail(name, "a synapse needs exactly one source population")
-            if _size_of(graph[preds[0]]) != node.n_in:
-                _fail(name, f"n_in {node.n_in} != source size {_size_of(graph[preds[0]])}")
-            for d in graph.successors(name):
+            p = _synapse_matrix(name, node, lim)
+            if p is not None:
+                broken.add(name)
+                yield p
+        elif isinstance(node, loihi.ConvSynapse):
+            p = _conv(name, node)
+            if p is not None:
+                broken.add(name)
+                yield p
+    if broken:
+        return
+    for name, node in graph.nodes.items():
+        preds, succs = graph.predecessors(name), graph.successors(name)
+        if isinstance(node, loihi.SpikeSource):
+            if preds:
+                yield Problem(name, "edges", repr(preds[0]), "feeds the input (a spike source has no inputs)")
+            for d in succs:
+                if not isinstance(graph[d], (loihi.Synapse, loihi.ConvSynapse)):
+                    yield Problem(name, "edges", repr(d), "an input feeds synapses only")
+        elif isinstance(node, (loihi.Synapse, loihi.ConvSynapse)):
+            what = "a conv synapse" if isinstance(node, loihi.ConvSynapse) else "a synapse"
+            if len(preds) != 1 or not isinstance(graph[preds[0]], populations):
+                yield Problem(name, "edges", repr(preds), f"{what} needs exactly one source population")
+                continue
+            src = _size_of(graph[preds[0]])
+            if src != node.n_in:
+                shown = f"in_shape {node.in_shape} (n_in {node.n_in})" if what == "a conv synapse" \
+                    else f"n_in {node.n_in}"
+                yield Problem(name, "weights", shown, f"!= source size {src}", True)
+            if not succs:
+                yield Problem(name, "edges", "[]", f"{what} must feed a compartment")
+            for d in succs:
                 if not isinstance(graph[d], loihi.Compartment) or graph[d].size != node.n_out:
-                    _fail(name, "a synapse must feed compartments of size n_out")
-            w = node.weights.data if sp.issparse(node.weights) else np.asarray(node.weights)
-            if w.size and (w.min() < -256 or w.max() > 255):
-                _fail(name, "weights off the 8-bit grid")
-            if node.delays is not None and (node.delays.min() < 0 or node.delays.max() > 62):
-                _fail(name, "delays outside 0..62")
+                    yield Problem(name, "edges", repr(d), f"{what} must feed compartments of size n_out {node.n_out}")
+            if isinstance(node, loihi.Synapse):
+                yield from _synapse_registers(name, node, lim)
         elif isinstance(node, loihi.Compartment):
-            for reg, lo, hi in (("du", 0, 4095), ("dv", 0, 4095), ("vth", 0, (1 << 17) - 1), ("bias_exp", 0, 7)):
-                v = np.asarray(getattr(node, reg))
-                if v.size and not (lo <= v.min() and v.max() <= hi):
-                    shown = int(v) if v.ndim == 0 else f"{int(v.min())}..{int(v.max())}"
-                    _fail(name, f"{reg}={shown} outside {lo}..{hi}")
-            if node.bias_mant.size and np.abs(node.bias_mant).max() > 4095:
-                _fail(name, "bias_mant outside ±4095")
-            if node.readout not in ("spikes", "v"):
-                _fail(name, f"readout {node.readout!r}")
+            for s in preds:
+                if not isinstance(graph[s], (loihi.Synapse, loihi.ConvSynapse)):
+                    yield Problem(name, "edges", repr(s), "a compartment is fed by synapses only")
+            for d in succs:
+                if not isinstance(graph[d], (loihi.Synapse, loihi.ConvSynapse, loihi.Probe)):
+                    yield Problem(name, "edges", repr(d), "a compartment feeds synapses and probes only")
+            yield from _compartment(name, node, lim)
         elif isinstance(node, loihi.Probe):
             if len(preds) != 1 or not isinstance(graph[preds[0]], loihi.Compartment):
-                _fail(name, "a probe records exactly one compartment")
+                yield Problem(name, "edges", repr(preds), "a probe records exactly one compartment")
+            elif graph[preds[0]].size != _size(node.shape):
+                yield Problem(name, "shape", repr(node.shape), f"!= the size of {preds[0]!r} ({graph[preds[0]].size})")
+            if succs:
+                yield Problem(name, "edges", repr(succs[0]), "a probe feeds nothing")
+
+
+def _synapse_matrix(name: str, node: loihi.Synapse, lim: RegisterLimits) -> Problem | None:
+    w = node.weights
+    if sp.issparse(w):
+        if w.ndim != 2 or min(w.shape) < 1:
+            return Problem(name, "weights", f"<sparse {w.shape}>", "must be a non-empty 2-D matrix", True)
+        return None
+    a = np.asarray(w)
+    if a.ndim != 2 or min(a.shape) < 1:
+        return Problem(name, "weights", f"<{a.dtype} array {a.shape}>", "must be a non-empty 2-D (n_out, n_in) matrix", True)
+    return None
+
+
+def _synapse_registers(name: str, node: loihi.Synapse, lim: RegisterLimits) -> Iterator[Problem]:
+    try:
+        mode = arith.SignMode(node.sign_mode)
+    except (ValueError, TypeError):
+        yield Problem(name, "sign_mode", repr(node.sign_mode), "is not a Lava SignMode (0..3)")
+        return
+    w = node.weights.data if sp.issparse(node.weights) else np.asarray(node.weights)
+    lo, hi = lim.weight
+    if mode == arith.SignMode.INHIBITORY:
+        lo, hi = -hi, 0
+    elif mode != arith.SignMode.MIXED:
+        lo = 0
+    p = _range_problem(name, "weights", w, (lo, hi), True)
+    if p is not None:
+        yield dataclasses.replace(p, limit=f"{p.limit} (off the 8-bit grid of sign mode {mode.name})")
+    for reg in ("weight_exp", "num_weight_bits"):
+        v = getattr(node, reg)
+        if not _is_int(v):
+            yield Problem(name, reg, repr(v), f"is not an int (limit {getattr(lim, reg)[0]}..{getattr(lim, reg)[1]})")
+        else:
+            p = _range_problem(name, reg, v, getattr(lim, reg), False)
+            if p is not None:
+                yield p
+    if node.delays is not None:
+        d = np.asarray(node.delays)
+        if d.shape != tuple(node.weights.shape):
+            yield Problem(name, "delays", f"<array {d.shape}>", f"must have the weights' shape {tuple(node.weights.shape)}", True)
+        else:
+            p = _range_problem(name, "delays", d, lim.delay, True)
+            if p is not None:
+                yield p
+
+
+def _compartment(name: str, c: loihi.Compartment, lim: RegisterLimits) -> Iterator[Problem]:
+    n = _size(c.shape)
+    for reg in ("du", "dv"):
+        v = getattr(c, reg)
+        p = _per_neuron(name, reg, v, n, scalar_ok=True) or _range_problem(name, reg, v, getattr(lim, reg), np.ndim(v) > 0)
+        if p is not None:
+            yield p
+    vth = c.vth.item() if isinstance(c.vth, np.ndarray) and c.vth.ndim == 0 else c.vth
+    if not _is_int(vth):
+        shown = f"<array {np.shape(vth)}>" if isinstance(vth, np.ndarray) else repr(vth)
+        yield Problem(name, "vth", shown, f"is not one int (limit {lim.vth[0]}..{lim.vth[1]})")
+    else:
+        p = _range_problem(name, "vth", int(vth), lim.vth, False)
+        if p is not None:
+            yield p
+    if c.bias_mant is None:
+        yield Problem(name, "bias_mant", "None", "must hold one int per neuron")
+    else:
+        p = _per_neuron(name, "bias_mant", c.bias_mant, n, scalar_ok=False) \
+            or _range_problem(name, "bias_mant", c.bias_mant, lim.bias_mant, True)
+        if p is not None:
+            yield p
+    if not _is_int(c.bias_exp):
+        yield Problem(name, "bias_exp", repr(c.bias_exp), f"is not an int (limit {lim.bias_exp[0]}..{lim.bias_exp[1]})")
+    else:
+        p = _range_problem(name, "bias_exp", c.bias_exp, lim.bias_exp, False)
+        if p is not None:
+            yield p
+    for reg in ("u_init", "v_init"):
+        v = getattr(c, reg)
+        if v is not None:
+            p = _per_neuron(name, reg, v, n, scalar_ok=False) or _range_problem(name, reg, v, getattr(lim, reg), True)
+            if p is not None:
+                yield p
+    if c.readout not in ("spikes", "v"):
+        yield Problem(name, "readout", repr(c.readout), "is not 'spikes' or 'v'")
+    vs = c.v_scale
+    if not (isinstance(vs, (int, float, np.integer, np.floating)) and not isinstance(vs, bool)
+            and np.isfinite(vs) and vs > 0):
+        yield Problem(name, "v_scale", repr(vs), "must be a finite number > 0")
+    if c.v_offset is not None:
+        a = np.asarray(c.v_offset)
+        p = _per_neuron(name, "v_offset", a, n, scalar_ok=False)
+        if p is not None:
+            yield p
+        elif a.dtype.kind not in "iuf" or not np.all(np.isfinite(a)):
+            yield Problem(name, "v_offset", f"<{a.dtype} array>", "must be finite numbers", True)
+    if not _is_int(c.start_step) or c.start_step < 0:
+        yield Problem(name, "start_step", repr(c.start_step), "must be an int >= 0")
+
+
+def _conv(name: str, node: loihi.ConvSynapse) -> Problem | None:
+    w = np.asarray(node.weights)
+    if w.ndim != 4 or w.dtype.kind not in "iu":
+        return Problem(name, "weights", f"<{w.dtype} array {w.shape}>", "conv weights must be a 4-D integer array", True)
+    if w.size == 0:
+        return Problem(name, "weights", f"<array {w.shape}>", f"conv kernel {w.shape} is empty", True)
+    p = _range_problem(name, "weights", w, LOIHI_LIMITS.weight, True)
+    if p is not None:
+        return dataclasses.replace(p, limit=f"{p.limit} (conv weights off the 8-bit grid)")
+    if not _is_shape(tuple(node.in_shape) if isinstance(node.in_shape, (tuple, list)) else node.in_shape, 3):
+        return Problem(name, "in_shape", repr(node.in_shape), "is not a positive (C, H, W)")
+    for field, lo in (("stride", 1), ("padding", 0), ("dilation", 1)):
+        if not _is_pair(getattr(node, field), lo):
+            return Problem(name, field, repr(getattr(node, field)), f"is not a pair of ints >= {lo}")
+    g = node.groups
+    if not _is_int(g) or g < 1:
+        return Problem(name, "groups", repr(g), "is not a positive int")
+    c_out, cin_g = w.shape[:2]
+    if cin_g * g != node.in_shape[0]:
+        return Problem(name, "groups", repr(g),
+                       f"{cin_g} channels per group x {g} groups != {node.in_shape[0]} input channels")
+    if c_out % g:
+        return Problem(name, "groups", repr(g), f"does not divide {c_out} output channels")
+    if min(node.out_shape[1:]) < 1:
+        return Problem(name, "weights", f"output {node.out_shape}", "empty conv output", True)
+    return None
