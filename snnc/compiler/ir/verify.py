@@ -21,14 +21,21 @@ Loihi dialect, per node (ranges: :class:`RegisterLimits`, ``shared/reference/loi
   ``in_shape`` whose size is its source's, ``stride``/``padding``/``dilation`` pairs (≥ 1, ≥ 0,
   ≥ 1), ``groups`` dividing both channel counts, and an output (C', H', W') whose size is its
   targets';
-* wiring: a source has no inputs; a synapse has exactly one source population and feeds
-  compartments of its ``n_out``; a compartment is fed only by synapses; a probe records exactly
-  one compartment of its own size and feeds nothing; no edge twice.
+* ``Compartment.reset_interval`` an int ≥ 0 (0: no periodic reset), ``reset_offset`` an int;
+  ``SpikeSource.payload`` one of ``loihi.PAYLOADS``;
+* wiring: a source has no inputs and feeds synapses (binary payload only) or compartments of its
+  own size directly (their ``a_in``); a synapse has exactly one source population and feeds
+  compartments of its ``n_out``; a compartment is fed by synapses and at most the source; a
+  probe records exactly one compartment of its own size and feeds nothing; no edge twice.
 
 Float dialect: sizes match along edges and every float array is finite.
 
 A graph may relax a range (lava-dl netx programs, whose registers lava-dl fills in its own
-ranges): :func:`limits_for` picks the :class:`RegisterLimits` a graph is checked against.
+ranges): :func:`limits_for` picks the :class:`RegisterLimits` a graph is checked against --
+:data:`LAVA_DL_LIMITS` for a graph whose ``meta["register_ranges"]`` is ``"lava-dl"`` (what
+the netx reader writes): ``du`` −1 (lava-dl's ``iDecay = 0``, Lava's factor 4096; per-neuron
+values stay 0..4095, Lava holds them as uint16), ``dv`` up to 4096, ``vth`` up to 2^17 (its
+neuron-less dense default).
 """
 
 from __future__ import annotations
@@ -65,11 +72,17 @@ class RegisterLimits:
 
 #: Lava's register ranges: what snnc's compiler emits and every program is checked against
 LOIHI_LIMITS = RegisterLimits()
+#: the ranges lava-dl's netx fills Lava's LIF with (hdf5.py:151-159, 346-358): du = iDecay − 1
+#: from −1, dv = vDecay up to 4096, vth = vThMant up to 1 << 17 (its default integrator)
+LAVA_DL_LIMITS = dataclasses.replace(LOIHI_LIMITS, du=(-1, arith.DECAY_UNITY - 1), dv=(0, arith.DECAY_UNITY),
+                                     vth=(0, 1 << 17))
+#: ``graph.meta["register_ranges"]`` -> the limits it asks for
+RANGES = {"lava-dl": LAVA_DL_LIMITS}
 
 
 def limits_for(graph: Graph) -> RegisterLimits:
-    """The register ranges ``graph`` is checked against."""
-    return LOIHI_LIMITS
+    """The register ranges ``graph`` is checked against (``meta["register_ranges"]``)."""
+    return RANGES.get(graph.meta.get("register_ranges"), LOIHI_LIMITS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,9 +243,19 @@ def _loihi(graph: Graph, lim: RegisterLimits) -> Iterator[Problem]:
         if isinstance(node, loihi.SpikeSource):
             if preds:
                 yield Problem(name, "edges", repr(preds[0]), "feeds the input (a spike source has no inputs)")
+            if node.payload not in loihi.PAYLOADS:
+                yield Problem(name, "payload", repr(node.payload), f"is not one of {', '.join(loihi.PAYLOADS)}")
             for d in succs:
-                if not isinstance(graph[d], (loihi.Synapse, loihi.ConvSynapse)):
-                    yield Problem(name, "edges", repr(d), "an input feeds synapses only")
+                dn = graph[d]
+                if isinstance(dn, loihi.Compartment):  # straight into its a_in
+                    if dn.size != _size(node.shape):
+                        yield Problem(name, "edges", repr(d), f"feeds {dn.size} neurons directly with "
+                                      f"{_size(node.shape)} values")
+                elif not isinstance(dn, (loihi.Synapse, loihi.ConvSynapse)):
+                    yield Problem(name, "edges", repr(d), "an input feeds synapses and compartments only")
+                elif node.payload != loihi.PAYLOAD_BINARY:
+                    yield Problem(name, "edges", repr(d), f"an input of {node.payload} values feeds "
+                                  "compartments only (synapses read binary spikes)")
         elif isinstance(node, (loihi.Synapse, loihi.ConvSynapse)):
             what = "a conv synapse" if isinstance(node, loihi.ConvSynapse) else "a synapse"
             if len(preds) != 1 or not isinstance(graph[preds[0]], populations):
@@ -252,8 +275,8 @@ def _loihi(graph: Graph, lim: RegisterLimits) -> Iterator[Problem]:
                 yield from _synapse_registers(name, node, lim)
         elif isinstance(node, loihi.Compartment):
             for s in preds:
-                if not isinstance(graph[s], (loihi.Synapse, loihi.ConvSynapse)):
-                    yield Problem(name, "edges", repr(s), "a compartment is fed by synapses only")
+                if not isinstance(graph[s], (loihi.Synapse, loihi.ConvSynapse, loihi.SpikeSource)):
+                    yield Problem(name, "edges", repr(s), "a compartment is fed by synapses and the input only")
             for d in succs:
                 if not isinstance(graph[d], (loihi.Synapse, loihi.ConvSynapse, loihi.Probe)):
                     yield Problem(name, "edges", repr(d), "a compartment feeds synapses and probes only")
@@ -316,7 +339,10 @@ def _compartment(name: str, c: loihi.Compartment, lim: RegisterLimits) -> Iterat
     n = _size(c.shape)
     for reg in ("du", "dv"):
         v = getattr(c, reg)
-        p = _per_neuron(name, reg, v, n, scalar_ok=True) or _range_problem(name, reg, v, getattr(lim, reg), np.ndim(v) > 0)
+        rng = getattr(lim, reg)
+        if np.ndim(v) > 0:  # per neuron: Lava holds them as uint16 (no du = −1 there)
+            rng = (max(rng[0], 0), min(rng[1], arith.DECAY_UNITY - 1))
+        p = _per_neuron(name, reg, v, n, scalar_ok=True) or _range_problem(name, reg, v, rng, np.ndim(v) > 0)
         if p is not None:
             yield p
     vth = c.vth.item() if isinstance(c.vth, np.ndarray) and c.vth.ndim == 0 else c.vth
@@ -361,6 +387,10 @@ def _compartment(name: str, c: loihi.Compartment, lim: RegisterLimits) -> Iterat
             yield Problem(name, "v_offset", f"<{a.dtype} array>", "must be finite numbers", True)
     if not _is_int(c.start_step) or c.start_step < 0:
         yield Problem(name, "start_step", repr(c.start_step), "must be an int >= 0")
+    if not _is_int(c.reset_interval) or c.reset_interval < 0:
+        yield Problem(name, "reset_interval", repr(c.reset_interval), "must be an int >= 0 (0: no periodic reset)")
+    if not _is_int(c.reset_offset):
+        yield Problem(name, "reset_offset", repr(c.reset_offset), "must be an int")
 
 
 def _conv(name: str, node: loihi.ConvSynapse) -> Problem | None:
