@@ -87,6 +87,8 @@ class SpikeSource(Node):
 
     shape: Shape
     payload: str = PAYLOAD_BINARY
+    #: printed only when not the default (snnc.compiler.ir.printer): older program texts stay
+    quiet_fields: ClassVar = ("payload",)
 
     @property
     def size(self) -> int:
@@ -216,6 +218,7 @@ class Compartment(Node):
     reset_interval: int = 0  # Lava LIFReset: u = v = 0 every reset_interval steps (0: never)
     reset_offset: int = 0  # ... at time_step τ with τ % reset_interval == reset_offset % reset_interval
     array_fields: ClassVar = ("du", "dv", "bias_mant", "u_init", "v_init", "v_offset")
+    quiet_fields: ClassVar = ("reset_interval", "reset_offset")
 
     @property
     def size(self) -> int:

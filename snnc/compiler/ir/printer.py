@@ -46,11 +46,21 @@ def _fmt_value(v) -> str:
     return repr(v)
 
 
+def _shown(node: Node, f: dataclasses.Field) -> bool:
+    """Fields print unless None or ``meta``; a field a node class lists in ``quiet_fields`` (one
+    added later, e.g. ``reset_interval``) only when it differs from its default, so the text of
+    programs that do not use it stays what it was."""
+    v = getattr(node, f.name)
+    if f.name == "meta" or v is None:
+        return False
+    return not (f.name in getattr(node, "quiet_fields", ()) and v == f.default)
+
+
 def format_node(name: str, node: Node, preds: list[str]) -> str:
     fields = ", ".join(
         f"{f.name}={_fmt_value(getattr(node, f.name))}"
         for f in dataclasses.fields(node)
-        if f.name != "meta" and getattr(node, f.name) is not None
+        if _shown(node, f)
     )
     src = f"  # {node.source}" if node.source and node.source != name else ""
     arrow = f"  <- {', '.join('%' + p for p in preds)}" if preds else ""
