@@ -24,7 +24,11 @@ float64, vectorized over the batch.  The semantics are those of :mod:`snnc.compi
       I ← α_I·I + g_in·x ;   v ← α_v·v + g_v·I + b_v ;   z = v > θ (or v ≥ θ) ;   v ← v_reset where z
       (``reset="subtract"``: v ← v − θ where z)
 
-  from v = I = 0.  Spiking neurons (LIF, CubaLIF, IF) output z as 0./1.; read-outs (LI, I, CubaLI)
+  from v = I = 0.  Layers carrying snnTorch's export (:func:`snnc.compiler.conventions.mark_snntorch_resets`)
+  reset when snnTorch does: an RSynaptic CubaLIF one step late (v ← v_reset, or v − θ, on the step
+  *after* a spike, applied to the new membrane; snnTorch 1.0.0's bug), and under
+  ``reset="subtract"`` a Leaky/Synaptic judges its spike on v − θ while the stored membrane is still
+  above θ.  Spiking neurons (LIF, CubaLIF, IF) output z as 0./1.; read-outs (LI, I, CubaLI)
   output v;
 * **Input / Output** -- the Input node emits ``x[:, t]``; an Output node emits the sum of its inputs.
 
@@ -42,7 +46,13 @@ from typing import Any, Callable, Union
 import numpy as np
 
 from snnc.compiler import discretize, linear
-from snnc.compiler.conventions import repair_rockpool
+from snnc.compiler.conventions import (
+    DELAYED,
+    SNNTORCH_RESET,
+    SUBTRACT_JUDGED_AFTER_RESET,
+    mark_snntorch_resets,
+    repair_rockpool,
+)
 from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import ops
 from snnc.compiler.ir.graph import Graph, Node
@@ -75,14 +85,32 @@ class _Neuron:
         self.i = np.zeros((batch, n))
         self.v = np.zeros((batch, n))
         self.z: np.ndarray | None = None  # the last step's spikes (spiking populations)
+        # snnTorch's reset timing where the graph is marked with it (snnc.compiler.conventions)
+        timing = node.meta.get(SNNTORCH_RESET) if self.threshold is not None else None
+        self.delayed = timing == DELAYED
+        self.judged_after_reset = timing == SUBTRACT_JUDGED_AFTER_RESET and self.subtract
+
+    def _fires(self, v: np.ndarray) -> np.ndarray:
+        return v >= self.threshold if self.inclusive else v > self.threshold
 
     def __call__(self, x: np.ndarray, t: int) -> np.ndarray:
         self.i = self.alpha_i * self.i + self.g_in * x
-        self.v = self.alpha_v * self.v + self.g_v * self.i + self.b_v
+        v = self.alpha_v * self.v + self.g_v * self.i + self.b_v
         if self.threshold is None:
-            return self.v.copy()
-        z = self.v >= self.threshold if self.inclusive else self.v > self.threshold
-        self.v = self.v - z * self.threshold if self.subtract else np.where(z, self.v_reset, self.v)
+            self.v = v
+            return v.copy()
+        if self.delayed:  # snnTorch RSynaptic: the previous step's spike resets the new membrane
+            pending = self.z if self.z is not None else np.zeros(v.shape, dtype=bool)
+            v = v - pending * self.threshold if self.subtract else np.where(pending, self.v_reset, v)
+            z = self._fires(v)  # and v is not reset on the spike step itself
+        elif self.judged_after_reset:  # snnTorch Leaky/Synaptic, subtract, reset_delay=False
+            again = self.v > self.threshold  # judged on the stored, already subtracted membrane
+            z = self._fires(v - again * self.threshold)
+            v = v - z * self.threshold
+        else:
+            z = self._fires(v)
+            v = v - z * self.threshold if self.subtract else np.where(z, self.v_reset, v)
+        self.v = v
         self.z = z
         return z.astype(np.float64)
 
@@ -275,11 +303,13 @@ def observe_states(
 
 
 def _repair(graph: Graph, conv: Convention) -> Graph:
-    """Rockpool's exporter writes an r its own update does not use (snnc.compiler.conventions)."""
+    """Rockpool's exporter writes an r its own update does not use, and snnTorch resets some
+    layers at another time than NIR says (snnc.compiler.conventions; each logged)."""
     graph, fixed = repair_rockpool(graph, conv)
     if fixed:
         log.warning("layers %s carry Rockpool 3.1.0's r = tau_mem*exp(-dt/tau_mem)/dt; simulated with "
                     "Rockpool's own membrane gain (snnc.compiler.conventions.repair_rockpool)", fixed)
+    graph, _ = mark_snntorch_resets(graph, conv)
     return graph
 
 

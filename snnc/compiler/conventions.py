@@ -164,9 +164,109 @@ def repair_rockpool(graph, conv: Convention):
     return (graph.with_changes(nodes=nodes) if fixed else graph), fixed
 
 
+# ------------------------------------------------------------------ snnTorch's reset timing
+#: where snnTorch 1.0.0's RSynaptic drops its immediate reset (the reset is written into the local
+#: argument ``mem``, never into ``self.mem``; snnTorch fixed the same bug in Synaptic, PR #363)
+RSYNAPTIC_BUG = "snntorch/_neurons/rsynaptic.py:366-375"
+#: where snnTorch's Leaky/Synaptic judge the reset on the stored, already reset membrane
+SNNTORCH_RESET_LINES = "snntorch/_neurons/leaky.py:209-227, synaptic.py:235-256"
+#: measured agreement of compiled RSynaptic programs with snnTorch (docs/interop.md)
+RSYNAPTIC_AGREEMENT = ("measured on 8 RSynaptic networks with reset to zero, trained and untrained: 62-89 % of "
+                       "hidden and 71-94 % of output spikes equal")
+#: the node ``meta`` key the float reference reads (:mod:`snnc.backends.reference`)
+SNNTORCH_RESET = "snntorch_reset"
+#: RSynaptic: r[t] = z[t−1] (the previous step's spike, on the un-reset membrane) is applied to the
+#: new membrane -- zero: v[t] = v_reset where r[t]; subtract: v[t] −= r[t]·θ -- and v is not reset
+#: on the spike step itself
+DELAYED = "delayed"
+#: Leaky/Synaptic with reset_delay=False and reset by subtraction: r = H(v_stored − θ) on the stored
+#: (already subtracted) membrane, z judged on v − r·θ, then v ← base − z·θ
+SUBTRACT_JUDGED_AFTER_RESET = "subtract-judged-after-reset"
+
+
+def _close(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return bool(a.size) and bool(np.allclose(a, b, rtol=1e-6, atol=0.0))
+
+
+def snntorch_signature(node, conv: Convention) -> bool:
+    """Whether ``node`` carries snnTorch's export at ``conv.dt`` and ``conv`` reads it as snnTorch
+    runs (forward Euler, ``v > θ``, NIR's ODE input): LIF with R = τ/dt; CubaLIF (Synaptic) with
+    also w_in = τ_syn/dt; v_leak = 0.  A node rebuilt for reset by subtraction never matches."""
+    if conv.integration != "euler" or conv.spike_if != ">" or node.meta.get("reset") == "subtract":
+        return False
+    if isinstance(node, ops.LIF):
+        return _all(node.v_leak, 0.0) and _close(node.r, np.asarray(node.tau, dtype=np.float64) / conv.dt)
+    if isinstance(node, ops.CubaLIF):
+        return (conv.synapse_input == "ode" and _all(node.v_leak, 0.0)
+                and _close(node.r, np.asarray(node.tau_mem, dtype=np.float64) / conv.dt)
+                and _close(node.w_in, np.asarray(node.tau_syn, dtype=np.float64) / conv.dt))
+    return False
+
+
+def rsynaptic_layers(graph, conv: Convention) -> list[str]:
+    """CubaLIF nodes that carry snnTorch's RSynaptic export: the Synaptic signature
+    (:func:`snntorch_signature`) closed on itself through one linear node fed only by the CubaLIF
+    (nirtorch names them ``<m>.lif`` / ``<m>.w_rec``: an Affine, or a diagonal Linear for
+    ``all_to_all=False``)."""
+    found = []
+    for name in graph.of_kind(ops.CubaLIF):
+        if not snntorch_signature(graph[name], conv):
+            continue
+        for p in graph.predecessors(name):
+            if isinstance(graph[p], ops.LinearOp) and graph.predecessors(p) == [name]:
+                found.append(name)
+                break
+    return found
+
+
+def mark_snntorch_resets(graph, conv: Convention):
+    """``(graph, notes)``: ``graph`` with snnTorch's reset timing marked on the layers that have it
+    (``meta[SNNTORCH_RESET]``, read by the float reference), and one note per marked layer.
+
+    * RSynaptic (:func:`rsynaptic_layers`): snnTorch 1.0.0 always resets one step late
+      (:data:`DELAYED`), whatever ``reset_delay`` says -- a bug in :data:`RSYNAPTIC_BUG` that NIR
+      cannot express (a delayed reset to zero is a one-step refractory gate).  Logged as a warning.
+    * under ``reset="subtract"``, every other snnTorch LIF/CubaLIF
+      (:data:`SUBTRACT_JUDGED_AFTER_RESET`): snnTorch judges the spike after subtracting once more
+      while the stored membrane is still above θ (it only matters there).
+    """
+    nodes = dict(getattr(graph, "nodes", {}))
+    notes: dict[str, list[str]] = {}
+    delayed = set(rsynaptic_layers(graph, conv))
+    for name in delayed:
+        layer = graph[name].source or name
+        nodes[name] = graph[name].replace(meta={**graph[name].meta, SNNTORCH_RESET: DELAYED})
+        reset = "subtracts the threshold" if conv.reset == "subtract" else "zeroes the membrane"
+        msg = (f"snnTorch RSynaptic signature (a Synaptic CubaLIF closed on itself through one linear node): "
+               f"snnTorch 1.0.0 resets it one step late whatever reset_delay says (a bug in {RSYNAPTIC_BUG}: "
+               f"the immediate reset is written into a local and dropped), so it {reset} on the step after a "
+               "spike, which NIR cannot express; the float reference simulates snnTorch's delayed reset. "
+               "Lava's LIF resets on the spike step and has no refractory period, so a compiled program "
+               f"resets there instead: spikes differ from snnTorch ({RSYNAPTIC_AGREEMENT}; docs/interop.md)")
+        notes.setdefault(layer, []).append(msg)
+        log.warning("layer '%s': %s", layer, msg)
+    if conv.reset == "subtract":
+        for name, node in graph.nodes.items():
+            if name in delayed or not isinstance(node, (ops.LIF, ops.CubaLIF)) or not snntorch_signature(node, conv):
+                continue
+            nodes[name] = node.replace(meta={**node.meta, SNNTORCH_RESET: SUBTRACT_JUDGED_AFTER_RESET})
+            notes.setdefault(node.source or name, []).append(
+                "snnTorch's subtractive reset (reset_delay=False) judges the spike on the membrane after "
+                f"subtracting again while the stored membrane is above the threshold ({SNNTORCH_RESET_LINES}); "
+                "the float reference does so too, the chip's rebuilt reset does not (they differ only there)")
+    if not notes:
+        return graph, notes
+    return graph.with_changes(nodes=nodes), notes
+
+
 def repair_exporter_bugs(graph, conv: Convention):
     """``(graph, notes)``: :func:`exporter_quirks`' notes (logged), and ``graph`` with the bugs
-    that the file itself pins down repaired (:func:`repair_rockpool`)."""
+    that the file itself pins down repaired (:func:`repair_rockpool`) or marked for the float
+    reference (:func:`mark_snntorch_resets`)."""
     notes = exporter_quirks(graph, conv)
     graph, _ = repair_rockpool(graph, conv)
+    graph, marked = mark_snntorch_resets(graph, conv)
+    for layer, msgs in marked.items():
+        notes.setdefault(layer, []).extend(msgs)
     return graph, notes
