@@ -35,10 +35,14 @@ __all__ = ["compile", "compile_with", "load", "place_program"]
 log = logging.getLogger(__name__)
 
 
-def load(source: Any, example_input: Any = None) -> Graph | Program:
+def load(source: Any, example_input: Any = None, **options: Any) -> Graph | Program:
     """``snnc.load``: a model as a float-dialect Graph (:func:`snnc.frontends.load`), or, for a
-    fixed-point file (lava-dl netx, an snnc ONNX step model of a program), a :class:`Program`."""
-    model = frontends.load(source, example_input)
+    fixed-point file (lava-dl netx, an snnc ONNX step model of a program), a :class:`Program`.
+    ``options`` go to the format's reader: ``reset_interval``/``reset_offset`` for lava-dl netx
+    files (lava-dl's ``hdf5.Network`` keywords).  A Program (or Artifact) is returned as it is."""
+    if isinstance(source, Artifact) and not options:
+        return Program.wrap(source)
+    model = frontends.load(source, example_input, **options)
     return Program.wrap(model) if isinstance(model, Artifact) else model
 
 

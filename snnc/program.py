@@ -18,13 +18,13 @@ import numpy as np
 from snnc.backends import registry
 from snnc.backends.netx import export_netx
 from snnc.backends.onnx_step import export_program
-from snnc.backends.wiring import Spikes, check_input
+from snnc.backends.wiring import BIAS, Constant, Spikes, check_input, check_steps
 from snnc.calibration.report import error_report
 from snnc.compiler.artifact import PROGRAM_FORMAT, Artifact
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.printer import format_graph
 from snnc.compiler.mapping.report import resource_report
-from snnc.errors import ValidationError
+from snnc.errors import InputError, ValidationError
 from snnc.profiler import profile
 
 __all__ = ["BACKENDS", "PROGRAM_FORMAT", "Program"]
@@ -42,11 +42,14 @@ class Program(Artifact):
     """
 
     # ------------------------------------------------------------------------ run
-    def check_input(self, x: Any) -> Spikes:
+    def check_input(self, x: Any, input: str | None = None) -> Spikes | Constant:  # noqa: A002
         """``x`` encoded (static inputs, :meth:`encode`) and checked against the program's
         input (:func:`snnc.backends.wiring.check_input`, the backends' one check).  Pass the
-        result to :meth:`run` (or a backend) and it is not checked again."""
-        return check_input(self.graph, self.encode(x))
+        result to :meth:`run` (or a backend) and it is not checked again.  ``input="bias"``:
+        ``x`` (batch, *input_shape) is checked as the bias route's constant input."""
+        if input == BIAS or isinstance(x, Constant):
+            return check_input(self.graph, x, route=BIAS if input is None else input)
+        return check_input(self.graph, self.encode(x), route=input)
 
     def run(
         self,
@@ -57,6 +60,7 @@ class Program(Artifact):
         return_raw: bool = False,
         progress: bool | None = None,
         device: Any = None,
+        steps: int | None = None,
         **options: Any,
     ) -> np.ndarray | dict[str, np.ndarray]:
         """Run on ``x`` (batch, T, *input_shape); return (batch, T, *output_shape) per output.
@@ -72,21 +76,36 @@ class Program(Artifact):
         ``"cuda"``): the emulator's torch engine on that device, same spikes.  Further
         ``options`` go to the backend (:data:`snnc.backends.base.RUN_OPTIONS`); one it does
         not take is an :class:`~snnc.errors.InputError` (``timeout`` and ``progress`` are
-        ignored by a backend without them).
+        ignored by a backend without them).  ``input="bias"`` (emulator, Lava): ``x`` is
+        (batch, *input_shape), one constant value per input element and sample, set as the
+        ``bias_mant`` of the compartments the input feeds directly (lava-dl's Input block, as
+        lava-dl's tests set ``in_layer.neuron.bias_mant``); ``steps`` (T, required then) is the
+        number of output steps.  With spikes ``steps`` (≥ T) runs longer than the input.
+        ``states=True`` records u and v of every layer (with ``return_raw``).
         """
         b = registry.get_backend(backend)
         given = {"timeout": timeout, "progress": progress, "device": device, **options}
         opts = registry.checked_options(b, given)
         if "placement" in b.options and given.get("placement") is None:
             opts["placement"] = self.placement  # what the program itself holds
-        x = self.check_input(x)
-        steps = x.steps + max(self.latency.values(), default=0)
+        x = self.check_input(x, options.get("input"))
+        if isinstance(x, Constant):
+            if steps is None:
+                raise InputError("input='bias' needs steps= (the number of steps to run: the input "
+                                 "has no time axis)", hint="e.g. prog.run(image, input='bias', steps=16)")
+            t = check_steps(steps)
+        else:
+            t = x.steps if steps is None else check_steps(steps)
+            if t < x.steps:
+                raise InputError(f"steps={t} is shorter than the input ({x.steps} steps)",
+                                 hint="leave steps out to run as long as the input")
+        raw_steps = t + max(self.latency.values(), default=0)
         # only the probed compartments are recorded unless every layer is asked for
         record = None if return_raw else [self.probed(o) for o in self.outputs]
-        raw = b.run(self.graph, x, steps, record, **opts)
+        raw = b.run(self.graph, x, raw_steps, record, **opts)
         if return_raw:
             return raw
-        out = {o: self._decode(o, raw, x.steps) for o in self.outputs}
+        out = {o: self._decode(o, raw, t) for o in self.outputs}
         return out[self.outputs[0]] if len(out) == 1 else out
 
     def _decode(self, output: str, raw, t: int) -> np.ndarray:

@@ -29,13 +29,16 @@ class RunResult:
 
     ``spikes[name]``: bool array (batch, steps, *shape) for every recorded ``Compartment``.
     ``v[name]``: int64 array (batch, steps, *shape), the membrane voltage after the step
-    (after reset), for compartments with ``readout == "v"``.
+    (after reset), for compartments with ``readout == "v"`` -- and for every recorded
+    compartment when the run recorded states (``states=True``), which also fills
+    ``u[name]``: the current after the step, int64 (batch, steps, *shape).
     """
 
     spikes: dict[str, np.ndarray]
     v: dict[str, np.ndarray]
     steps: int
     backend: str
+    u: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 #: every keyword option a backend's ``run`` may take, and what it means.  A backend takes a
@@ -48,6 +51,10 @@ RUN_OPTIONS = {
     "observer": "an Observer called from the time loop at every step",
     "placement": "the program's core placement (Program.run passes the program's own)",
     "profile": "read the board's energy profiler",
+    "input": "where x enters: 'a_in' (default: (batch, T, *input_shape) sent step by step) or "
+    "'bias' ((batch, *input_shape): each sample's values as the bias_mant of the compartments "
+    "the input feeds directly, lava-dl's Input block; snnc.backends.wiring.ROUTES)",
+    "states": "also record u and v of every recorded compartment (RunResult.u, RunResult.v)",
 }
 #: options about how to run, not what to compute: a backend that does not take them ignores
 #: them (the emulator needs no watchdog; a board run shows no bar), so code that passes them

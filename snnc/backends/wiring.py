@@ -3,12 +3,18 @@
 Every backend (the emulator, Lava, the Loihi 2 board), the profiler, the ONNX step models and
 the calibration traces check a run's input here, once: :func:`check_input` returns a
 :class:`Spikes`, which every later consumer takes as it is (no second check, no copy).
-What the input must hold is the ``SpikeSource``'s payload (:func:`payload_of`; today every
-source sends binary spikes, :data:`BINARY`).
+What the input must hold is the ``SpikeSource``'s payload (:func:`payload_of`): binary spikes
+(:data:`BINARY`) or signed int32 values (:data:`INT32`, lava-dl's Input block).  Where it enters
+is the run's route (:data:`ROUTES`): step by step on the source's outputs (:data:`A_IN`, the
+default), or once per sample as the ``bias_mant`` of the compartments the source feeds
+directly (:data:`BIAS`: lava-dl's tests set ``in_layer.neuron.bias_mant`` from an image), which
+:func:`check_input` returns as a :class:`Constant`.
 
 The structure (:func:`wiring`) that the emulator and the Lava backend both execute:
 
-* one (or no) ``SpikeSource``; it has no predecessors;
+* one (or no) ``SpikeSource``; it has no predecessors; it feeds synapses (binary payload only)
+  and/or compartments of its own size directly (their ``a_in``, in the same step: Lava's
+  ``RingBuffer.s_out`` connected to ``LIF.a_in``);
 * every ``Synapse`` or ``ConvSynapse`` has exactly one predecessor, a ``SpikeSource`` or a
   ``Compartment`` whose size equals the synapse's ``n_in``, and one or more ``Compartment``
   successors whose size equals its ``n_out`` (several synapses into one compartment are
@@ -16,8 +22,8 @@ The structure (:func:`wiring`) that the emulator and the Lava backend both execu
 * a ``ConvSynapse`` has a 4-D integer kernel (C', C/groups, kH, kW), a 3-D ``in_shape``
   (C, H, W), pairs ``stride``/``dilation`` ≥ 1 and ``padding`` ≥ 0, ``groups`` dividing C and
   C', a non-empty output, and every geometry value within Lava's int8 Vars (≤ 127);
-* a ``Compartment``'s predecessors are synapses only; a ``Probe`` has one
-  ``Compartment`` predecessor and is ignored by the backends (they record compartments).
+* a ``Compartment``'s predecessors are synapses and at most the ``SpikeSource``; a ``Probe``
+  has one ``Compartment`` predecessor and is ignored by the backends (they record compartments).
 
 Nothing here imports Lava.
 """
@@ -26,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -51,6 +58,8 @@ class Wiring:
     syn_src: dict[str, str]  # synapse -> its SpikeSource or Compartment
     syn_dst: dict[str, tuple[str, ...]]  # synapse -> compartments it feeds
     comp_in: dict[str, tuple[str, ...]]  # compartment -> synapses feeding it
+    #: compartments the SpikeSource feeds directly (its value is their a_in in the same step)
+    direct: tuple[str, ...] = ()
 
 
 def wiring(graph: Graph) -> Wiring:
@@ -75,6 +84,11 @@ def wiring(graph: Graph) -> Wiring:
     for s in sources:
         if graph.predecessors(s):
             raise ValidationError("a SpikeSource cannot have inputs", node=s)
+        payload = getattr(graph[s], "payload", BINARY)
+        if payload not in PAYLOADS:
+            raise ValidationError(f"unknown payload {payload!r}", node=s,
+                                  hint=f"a SpikeSource sends one of: {', '.join(PAYLOADS)}")
+    direct: list[str] = []
     syn_src: dict[str, str] = {}
     syn_dst: dict[str, tuple[str, ...]] = {}
     comp_in: dict[str, list[str]] = {c: [] for c in comps}
@@ -89,6 +103,13 @@ def wiring(graph: Graph) -> Wiring:
         if not isinstance(src, (loihi.SpikeSource, loihi.Compartment)):
             raise ValidationError(
                 f"a Synapse's input must be a SpikeSource or Compartment, got {src.kind}", node=s
+            )
+        if isinstance(src, loihi.SpikeSource) and getattr(src, "payload", BINARY) != BINARY:
+            raise ValidationError(
+                f"a synapse reads binary spikes, but input {preds[0]!r} sends {src.payload} values",
+                node=s,
+                hint="wire an integer input straight to a Compartment (its a_in, lava-dl's Input "
+                "block); graded spikes into synapses are not supported",
             )
         if src.size != node.n_in:
             raise ValidationError(
@@ -130,12 +151,21 @@ def wiring(graph: Graph) -> Wiring:
                 f"num_weight_bits={node.num_weight_bits} is outside 0..8", node=s
             )
     for c in comps:
-        for p in graph.predecessors(c):
-            if not isinstance(graph[p], SYNAPSE_KINDS):
-                raise ValidationError(
-                    f"a Compartment's inputs must be Synapses, got {graph[p].kind} {p!r}", node=c
-                )
         node: loihi.Compartment = graph[c]
+        for p in graph.predecessors(c):
+            pn = graph[p]
+            if isinstance(pn, loihi.SpikeSource):
+                if pn.size != node.size:
+                    raise ValidationError(
+                        f"input {p!r} has {pn.size} values but feeds {node.size} neurons directly",
+                        node=c, hint="an input wired straight to a compartment needs its size",
+                    )
+                direct.append(c)
+            elif not isinstance(pn, SYNAPSE_KINDS):
+                raise ValidationError(
+                    f"a Compartment's inputs must be Synapses or the SpikeSource, got {pn.kind} {p!r}",
+                    node=c,
+                )
         for f in ("bias_mant", "u_init", "v_init"):
             a = getattr(node, f)
             if a is not None and np.size(a) not in (1, node.size):
@@ -146,6 +176,11 @@ def wiring(graph: Graph) -> Wiring:
             raise ValidationError(f"readout must be 'spikes' or 'v', got {node.readout!r}", node=c)
         if not -31 <= int(node.bias_exp) <= 31:
             raise ValidationError(f"bias_exp={node.bias_exp} is outside -31..31", node=c)
+        interval = node.reset_interval
+        if isinstance(interval, bool) or not isinstance(interval, (int, np.integer)) or interval < 0:
+            raise ValidationError(f"reset_interval={interval!r} must be an int >= 0 (0: no reset)", node=c)
+        if isinstance(node.reset_offset, bool) or not isinstance(node.reset_offset, (int, np.integer)):
+            raise ValidationError(f"reset_offset={node.reset_offset!r} must be an int", node=c)
     return Wiring(
         source=sources[0] if sources else None,
         compartments=comps,
@@ -153,6 +188,7 @@ def wiring(graph: Graph) -> Wiring:
         syn_src=syn_src,
         syn_dst=syn_dst,
         comp_in={c: tuple(v) for c, v in comp_in.items()},
+        direct=tuple(direct),
     )
 
 
@@ -232,18 +268,33 @@ def check_conv(node: loihi.ConvSynapse, name: str) -> None:
 
 # ------------------------------------------------------------------------------ run-time input
 #: the payload of binary spikes: bool, or integers/floats equal to 0 or 1
-BINARY = "binary"
-#: what an input of each payload holds (for messages); later payloads (lava-dl's integer Input
-#: blocks, graded spikes) add an entry here, a value check in :data:`_VALUE_CHECKS` and a branch
-#: of :func:`payload_of`
-PAYLOADS = {BINARY: "binary spikes (bool or 0/1 numbers)"}
+BINARY = loihi.PAYLOAD_BINARY
+#: signed integer values within int32 (lava-dl's Input block: a RingBuffer(int32) on a_in)
+INT32 = loihi.PAYLOAD_INT32
+#: what an input of each payload holds (for messages); a later payload (graded spikes) adds an
+#: entry here, in ``loihi.PAYLOADS`` and a value check in :data:`_VALUE_CHECKS`
+PAYLOADS = {
+    BINARY: "binary spikes (bool or 0/1 numbers)",
+    INT32: "signed integers within int32 (bool, integer, or integral float arrays)",
+}
+#: where a run's input enters (``run(..., input=ROUTE)``)
+A_IN = "a_in"
+BIAS = "bias"
+ROUTES = {
+    A_IN: "x (batch, T, *input_shape) sent step by step (spikes, or the values of an integer input)",
+    BIAS: "x (batch, *input_shape): each sample's values set once as the bias_mant of the "
+    "compartments the input feeds directly (lava-dl's Input block tests)",
+}
+#: ``bias_mant`` is a 13-bit signed register (Lava's int16 Var holds more; the chip does not)
+BIAS_MANT_LIMIT = 4095
 SHAPE_HINT = "spike arrays are (batch, time, *input_shape); add a batch axis for one sample"
 ENCODE_HINT = "encode real values as spikes first (e.g. rate coding)"
 
 
 def payload_of(graph: Graph, w: Wiring | None = None) -> str:
-    """What ``graph``'s SpikeSource sends: today always :data:`BINARY`."""
-    return BINARY
+    """What ``graph``'s SpikeSource sends (:data:`BINARY` without a source)."""
+    w = wiring(graph) if w is None else w
+    return getattr(graph[w.source], "payload", BINARY) if w.source else BINARY
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -259,6 +310,8 @@ class Spikes:
     data: np.ndarray
     in_shape: tuple[int, ...] | None
     payload: str = BINARY
+    #: where it enters (:data:`A_IN`; a :class:`Constant` is the :data:`BIAS` route)
+    route: ClassVar[str] = A_IN
 
     @property
     def batch(self) -> int:
@@ -280,23 +333,40 @@ class Spikes:
         return dataclasses.replace(self, data=self.data[samples])
 
     def view(self) -> np.ndarray:
-        """bool (batch, T_in, n_in), without a copy for bool and 0/1 byte inputs."""
+        """bool (batch, T_in, n_in) events (non-zero values), without a copy for bool and 0/1
+        byte spikes."""
         x, n = self.data, self.n_in
         if not n:
             return np.zeros((x.shape[0], x.shape[1], 0), dtype=bool)
         xr = x.reshape(x.shape[0], x.shape[1], n)
         if x.dtype == np.bool_:
             return xr
-        if x.dtype.itemsize == 1 and x.dtype.kind in "iu":  # 0/1 bytes are bools
+        if self.payload == BINARY and x.dtype.itemsize == 1 and x.dtype.kind in "iu":  # 0/1 bytes
             return xr.view(np.bool_)
         return xr != 0
 
     def padded(self, steps: int) -> np.ndarray:
-        """bool (batch, steps, n_in): the input, then no spikes from T_in on (steps ≥ T_in)."""
+        """bool (batch, steps, n_in): the input's events (spikes; the non-zero values of an
+        integer input), then none from T_in on (steps ≥ T_in)."""
         out = np.zeros((self.batch, steps, self.n_in), dtype=bool)
         if self.n_in:
             out[:, : self.steps] = self.view()
         return out
+
+    def values(self, steps: int | None = None) -> np.ndarray:
+        """int64 (batch, steps, n_in): the values sent (0/1 for spikes), zeros from T_in on."""
+        steps = self.steps if steps is None else steps
+        out = np.zeros((self.batch, steps, self.n_in), dtype=np.int64)
+        if self.n_in:
+            out[:, : self.steps] = self.data.reshape(self.batch, self.steps, self.n_in)
+        return out
+
+    def transport(self) -> np.ndarray:
+        """The input as a file carries it to another process: :meth:`uint8` for spikes, int32
+        (batch, T_in, *in_shape) values for an integer input (checked to fit)."""
+        if self.payload == BINARY or self.in_shape is None:
+            return self.uint8()
+        return self.data.astype(np.int32)
 
     def uint8(self) -> np.ndarray:
         """uint8 (batch, T_in, *in_shape) (``(batch, T_in)`` without a SpikeSource), without a copy
@@ -318,18 +388,106 @@ def check_steps(steps) -> int:
     return int(steps)
 
 
-def check_input(graph: Graph, x, steps=None, w: Wiring | None = None) -> Spikes:
-    """Check ``x`` (batch, T_in, *in_shape) against ``graph``'s SpikeSource, once.
+@dataclasses.dataclass(frozen=True, eq=False)
+class Constant:
+    """A run's input on the :data:`BIAS` route, checked (:func:`check_input`): one constant
+    value per input element and sample, set as the ``bias_mant`` of the compartments the
+    SpikeSource feeds directly (``targets``) for the whole run; the source itself sends nothing.
 
-    Returns the :class:`Spikes` every backend runs on; a ``Spikes`` already checked against
-    a source of this shape and payload is returned as it is.  With ``steps``, also checks that
-    the run (``steps`` raw steps) is at least as long as the input.  A graph without a
-    SpikeSource takes ``x`` of shape (batch, T_in) or (batch, T_in, 0); only its batch size is
-    used.  ``w``: the graph's :class:`Wiring`, when the caller has it.
+    ``data`` is the array as given (batch, *in_shape): integers (or integral floats) within
+    ±:data:`BIAS_MANT_LIMIT`, the 13-bit mantissa register.
+    """
+
+    data: np.ndarray
+    in_shape: tuple[int, ...]
+    targets: tuple[str, ...]
+    route: ClassVar[str] = BIAS
+
+    @property
+    def batch(self) -> int:
+        return int(self.data.shape[0])
+
+    @property
+    def n_in(self) -> int:
+        return int(np.prod(self.in_shape, dtype=np.int64))
+
+    def __getitem__(self, samples: slice) -> Constant:
+        if not isinstance(samples, slice):
+            raise TypeError("a Constant is indexed by a slice of samples")
+        return dataclasses.replace(self, data=self.data[samples])
+
+    def bias_mant(self) -> np.ndarray:
+        """int64 (batch, n_in): the values as Lava's int16 ``bias_mant`` Var holds them."""
+        return arith.bias_mant_register(self.data.reshape(self.batch, self.n_in))
+
+
+def check_input(graph: Graph, x, steps=None, w: Wiring | None = None,
+                route: str | None = None) -> Spikes | Constant:
+    """Check ``x`` against ``graph``'s SpikeSource, once.
+
+    On the default route (:data:`A_IN`) ``x`` is (batch, T_in, *in_shape) and the result the
+    :class:`Spikes` every backend runs on; a ``Spikes`` already checked against a source of
+    this shape and payload is returned as it is.  With ``steps``, also checks that the run
+    (``steps`` raw steps) is at least as long as the input.  A graph without a SpikeSource
+    takes ``x`` of shape (batch, T_in) or (batch, T_in, 0); only its batch size is used.
+    On the :data:`BIAS` route ``x`` is (batch, *in_shape) and the result a :class:`Constant`
+    (:func:`check_constant`).  ``w``: the graph's :class:`Wiring`, when the caller has it.
     """
     w = wiring(graph) if w is None else w
+    if route is None:
+        route = x.route if isinstance(x, (Spikes, Constant)) else A_IN
+    if route == BIAS:
+        return check_constant(graph, x, w)
+    if route != A_IN:
+        raise InputError(f"unknown input route {route!r}",
+                         hint="; ".join(f"input={k!r}: {v}" for k, v in ROUTES.items()))
+    if isinstance(x, Constant):
+        raise InputError("the input was checked for the bias route, not for spikes",
+                         hint="pass the array itself, or input='bias'")
     in_shape = tuple(graph[w.source].shape) if w.source else None
     return check_spikes(x, in_shape, payload_of(graph, w), steps)
+
+
+def check_constant(graph: Graph, x, w: Wiring | None = None) -> Constant:
+    """``x`` (batch, *in_shape) checked as the :data:`BIAS` route's constant input."""
+    w = wiring(graph) if w is None else w
+    if w.source is None or not w.direct:
+        raise InputError(
+            "input='bias' sets the bias of the compartments the program's input feeds directly "
+            "(lava-dl's Input block), and this program has none",
+            hint="run spikes step by step (input='a_in', the default)",
+        )
+    feeds_synapses = [s for s, src in w.syn_src.items() if src == w.source]
+    if feeds_synapses:
+        raise InputError(
+            f"input='bias' needs an input that only feeds compartments directly; it also feeds "
+            f"synapse {feeds_synapses[0]!r}", hint="run spikes step by step (input='a_in')",
+        )
+    in_shape = tuple(graph[w.source].shape)
+    if isinstance(x, Constant):
+        if x.in_shape != in_shape or x.targets != w.direct:
+            raise InputError(f"the input was checked for another program's bias ({x.in_shape})",
+                             hint="pass the array itself")
+        return x
+    if isinstance(x, Spikes):
+        raise InputError("the input was checked as spikes, not for input='bias'",
+                         hint="pass the array itself")
+    try:
+        x = np.asarray(x)
+    except Exception as e:
+        raise InputError(f"input is not an array: {e}") from e
+    want = "(batch" + "".join(f", {d}" for d in in_shape) + ")"
+    if x.dtype.kind not in "biuf":
+        raise InputError(f"input has dtype {x.dtype}; expected integers {want}")
+    if x.ndim != 1 + len(in_shape) or tuple(x.shape[1:]) != in_shape:
+        raise InputError(
+            f"input has shape {tuple(x.shape)}; input='bias' takes {want}: one constant value "
+            "per input element and sample",
+            hint="no time axis: the values stay on for the whole run (pass steps=)",
+        )
+    _check_integers(x, -BIAS_MANT_LIMIT, BIAS_MANT_LIMIT, "bias_mant (13 bits)",
+                    "a bias mantissa is an integer register: round or rescale the values")
+    return Constant(x, in_shape, w.direct)
 
 
 def check_spikes(x, in_shape: tuple[int, ...] | None, payload: str | None = BINARY, steps=None) -> Spikes:
@@ -388,8 +546,29 @@ def _check_binary(x: np.ndarray) -> None:
             )
 
 
+def _check_integers(x: np.ndarray, lo: int, hi: int, what: str, hint: str) -> None:
+    """Every value of ``x`` an integer within ``lo..hi`` (an InputError naming the first not)."""
+    if not x.size or x.dtype == np.bool_:
+        return
+    if x.dtype.kind == "f":
+        bad = ~np.isfinite(x) | (x != np.round(x)) | (x < lo) | (x > hi)
+    elif x.min() < lo or x.max() > hi:
+        bad = (x < lo) | (x > hi)
+    else:
+        return
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(f"input values must be integers within {what} ({lo}..{hi}); got "
+                         f"{x[idx]!r} at index {idx}", hint=hint)
+
+
+def _check_int32(x: np.ndarray) -> None:
+    _check_integers(x, arith.INT32_MIN, arith.INT32_MAX, "int32",
+                    "an integer input is sent as int32 (Lava's RingBuffer): round or rescale it")
+
+
 #: payload -> the check of an input's values (shape and dtype are checked before)
-_VALUE_CHECKS = {BINARY: _check_binary}
+_VALUE_CHECKS = {BINARY: _check_binary, INT32: _check_int32}
 
 
 def check_record(w: Wiring, record: Sequence[str] | None) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from snnc.compiler.artifact import Artifact
 from snnc.compiler.ir.graph import Graph
-from snnc.errors import FrontendError
+from snnc.errors import FrontendError, InputError
 from snnc.frontends.netx import load_netx
 from snnc.frontends.nir import load_nir
 from snnc.frontends.onnx import load_onnx
@@ -24,15 +24,19 @@ from snnc.frontends.torch import load_torch
 SUFFIXES = {".nir": "nir", ".onnx": "onnx", ".net": "netx", ".h5": "netx"}
 
 
-def load(source: Any, example_input: Any = None) -> Graph | Artifact:
+#: keyword options each reader takes (``snnc.load(path, **options)``)
+OPTIONS = {"netx": ("reset_interval", "reset_offset")}
+
+
+def load(source: Any, example_input: Any = None, **options: Any) -> Graph | Artifact:
     """Load a model: a ``.nir`` path, a ``nir.NIRGraph``, or an already loaded Graph.
 
     Also: an ONNX model (an ANN, or an snnc step model: :mod:`snnc.frontends.onnx_step`), a
     lava-dl netx file (``.net``/``.h5``; returns the compiled program's Artifact, see
-    :mod:`snnc.frontends.netx`) and a ``torch.nn.Module`` with ``example_input``
-    (:mod:`snnc.frontends.torch`).
+    :mod:`snnc.frontends.netx`; ``options``: lava-dl's ``reset_interval``, ``reset_offset``)
+    and a ``torch.nn.Module`` with ``example_input`` (:mod:`snnc.frontends.torch`).
     """
-    if isinstance(source, Graph):
+    if isinstance(source, Graph) and not options:
         return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -53,15 +57,25 @@ def load(source: Any, example_input: Any = None) -> Graph | Artifact:
         kind = "nir"
     elif type(source).__name__ == "ModelProto" and type(source).__module__.startswith("onnx"):
         kind = "onnx"
-    elif _is_torch_module(source):
+    elif _is_torch_module(source) and not options:
         return load_torch(source, example_input)
+    elif isinstance(source, Graph) or _is_torch_module(source):
+        kind = "graph" if isinstance(source, Graph) else "torch"
     else:
         raise FrontendError(
             f"cannot load a model from a {type(source).__name__}",
             hint="pass a .nir path, a nir.NIRGraph or an snnc Graph",
         )
+    unknown = sorted(set(options) - set(OPTIONS.get(kind, ())))
+    if unknown:
+        takers = [k for k, names in OPTIONS.items() if unknown[0] in names]
+        raise InputError(
+            f"{unknown[0]}= does not apply to a {kind} model",
+            hint=(f"{unknown[0]} is an option of {', '.join(takers)} files (lava-dl's netx: .net, .h5)"
+                  if takers else f"load options: {', '.join(f'{k}: {v}' for k, v in OPTIONS.items())}"),
+        )
     if kind == "netx":  # lava-dl netx: already integer, read as a compiled program
-        return load_netx(source)
+        return load_netx(source, **options)
     if kind == "onnx":  # an ANN (converted at compile time) or an snnc step model
         return load_onnx(source)
     return load_nir(source)

@@ -2,31 +2,60 @@
 :class:`~snnc.compiler.artifact.Artifact`; ``snnc.load`` wraps it in a :class:`snnc.Program`).
 
 A netx file is already integer (Loihi registers), so it is not re-quantized: every layer
-becomes exactly the Lava processes ``lava.lib.dl.netx.hdf5.Network`` builds from it, in
-snnc's Loihi dialect, and the program runs on the emulator or Lava with the spikes
+becomes exactly the Lava processes ``lava.lib.dl.netx.hdf5.Network`` builds from it
+(lava-dl 0.6.0, ``lava/lib/dl/netx/hdf5.py``, ``blocks/process.py``, ``utils.py``), in snnc's
+Loihi dialect, and the program runs on the emulator or Lava with the spikes, ``u`` and ``v``
 lava-dl's Network gives.  Mapping (inverse of :mod:`snnc.backends.netx`)::
 
+    input + neuron  lava-dl's Input block: a Compartment with the neuron's registers and
+                    bias_mant = 0, fed straight by the program's input (SpikeSource payload
+                    "int32": the values enter a_in in the same step, as a RingBuffer(int32)
+                    connected to net.in_layer.neuron.a_in does); run(x, input="bias", steps=T)
+                    sets them as its bias_mant instead, as lava-dl's tests do.  The file's
+                    input ``weight``/``bias`` (defaults 64, 0) are a host-side transform that
+                    lava-dl stores as ``in_layer.transform`` and never applies in Lava: kept as
+                    ``graph.meta["input_transform"]``, not applied either
+    input, no neuron  its ``shape`` is the input shape of a following layer (binary spikes)
     dense   weight W (stored)  ->  Synapse(W << s, weight_exp = −s, num_weight_bits)  with
                                     (s, bits) from lava-dl's optimize_weight_bits
                                     (:func:`snnc.backends.netx_weights.netx_optimize`)
     dense_rec  weight, weight_rec -> the input Synapse and a Synapse from the layer to itself,
                                     sharing (s, bits) optimized over [weight | weight_rec]
-            delay              ->  Synapse.delays (clamped to 62 as netx does)
+            delay              ->  Synapse.delays (clamped to 0..62 as netx does)
+            no neuron          ->  lava-dl's default integrator: du = −1 (iDecay 0), dv = 4096,
+                                    vth = 2^17 (never spikes), bias_exp 6: a read-out of v
     conv    weight (C', C/g, kH, kW), stride/padding/dilation (H, W), groups -> ConvSynapse
     neuron  CUBA/LOIHI: du = iDecay − 1, dv = vDecay, vth = vThMant, bias_mant = bias,
             bias_exp = 6, start_step = 0 (netx biases act from step 0)
     flatten (C, H, W) -> C-order vector (no node: snnc populations are already flat)
 
-Every layer's population is probed, in order; the program's outputs are named
-``layer<i>`` after the HDF5 group.  Not readable (:class:`~snnc.errors.FrontendError` or
-:class:`~snnc.errors.UnsupportedOpError`, naming the group): files that are not HDF5 or have
-no ``layer`` group (e.g. NIR), sigma-delta (SDNN), resonate-and-fire (RF) and graded-spike
-neurons, input layers with a neuron, recurrent layers with delays, complex, pooling, average
-and concat layers, ``iDecay = 0`` (Lava's du = −1, outside the 0..4095 register).
+``reset_interval``/``reset_offset`` (:func:`load_netx`, ``snnc.load(path, reset_interval=16)``)
+are lava-dl's ``Network`` keywords: every layer becomes a ``LIFReset`` (u and v zeroed at
+the start of time_step τ with τ mod R = offset mod R, see :mod:`snnc.compiler.ir.arith`),
+layer L (the Input block is L = 0; flatten layers and a neuron-less input do not count)
+with offset ``reset_offset + 1 + L``, exactly as ``hdf5.Network._create`` numbers them.
+
+Fields.  Every field lava-dl reads is read here, or refused by name; fields lava-dl ignores
+(``inFeatures``, ``outFeatures``, ``inChannels``, ``outChannels``, ``kernelSize``, a conv
+``delay``, the neuron's ``refDelay``, ``scaleRho``, ``tauRho``, ``theta``, ``wgtExp``, the
+top-level ``simulation`` group) are ignored as lava-dl does (those that would change the
+dynamics are noted in the layer table); any other field is refused (a
+:class:`~snnc.errors.FrontendError` naming the file, layer, field and value).  ``weight``,
+``weight_rec`` and ``bias`` are truncated toward zero as lava-dl's ``astype(int)`` does
+(non-integers are logged and noted); integer fields (``shape``, ``stride``, ``iDecay`` ...)
+must hold integers.  ``shape`` fields are checked against the weights.  A damaged file
+(missing keys, wrong dtypes, non-ASCII strings, a dataset where a group belongs) raises a
+:class:`~snnc.errors.FrontendError` naming the file, layer and field, never h5py's own errors.
+
+Not readable (:class:`~snnc.errors.UnsupportedOpError`, naming the group): files that are
+not HDF5 or have no ``layer`` group (e.g. NIR), sigma-delta (SDNN), resonate-and-fire (RF)
+and graded-spike neurons, recurrent layers with delays, complex, pooling, average and concat
+layers, and layer types lava-dl does not know (which lava-dl skips silently).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -41,55 +70,154 @@ from snnc.compiler.ir.arith import DECAY_UNITY
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.verify import verify
 from snnc.compiler.targets import get_target
-from snnc.errors import FrontendError, UnsupportedOpError
+from snnc.errors import FrontendError, InputError, UnsupportedOpError
+
+log = logging.getLogger(__name__)
 
 NEURON_TYPES = ("CUBA", "LOIHI")
 LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "flatten")
+#: layer types lava-dl's Network knows but cannot build (NotImplementedError) or snnc does not map
+REFUSED_TYPES = ("pool", "convT", "unpool", "average", "concat", "dense_comp")
 NETX_BIAS_EXP = 6
+#: lava-dl's Input transform when the file has none (hdf5.py:279-289)
+DEFAULT_TRANSFORM = {"weight": 64, "bias": 0}
+#: lava-dl's neuron for a dense layer without one (hdf5.py:346-358): a non-leaky integrator;
+#: ``vThMant = 1 << 18 - 1`` is 1 << 17 (Python's precedence)
+DEFAULT_NEURON = {"du": -1, "dv": DECAY_UNITY, "vth": 1 << 17}
+#: the largest vThMant lava-dl writes (its default integrator's 2^17; the register has 17 bits)
+VTH_MAX = 1 << 17
+#: lava-dl clamps delays to this (hdf5.py:402-406)
+NETX_MAX_DELAY = 62
+#: Lava holds bias_mant as int16: a larger value would wrap there
+INT16_MAX = (1 << 15) - 1
+REGISTER_BIAS_LIMIT = 4095
+
+#: fields of each layer type: read by lava-dl (and here), or ignored by lava-dl (and here)
+_READ = {
+    "input": {"type", "shape", "neuron", "weight", "bias"},
+    "dense": {"type", "shape", "neuron", "weight", "bias", "delay"},
+    "dense_rec": {"type", "shape", "neuron", "weight", "weight_rec", "bias", "delay"},
+    "conv": {"type", "shape", "neuron", "weight", "bias", "stride", "padding", "dilation", "groups"},
+    "flatten": {"type", "shape"},
+}
+_IGNORED = {
+    "input": set(),
+    "dense": {"inFeatures", "outFeatures"},
+    "dense_rec": {"inFeatures", "outFeatures"},
+    "conv": {"inChannels", "outChannels", "kernelSize", "delay"},
+    "flatten": set(),
+}
+_NEURON_READ = {"type", "iDecay", "vDecay", "vThMant", "messageBits", "gradedSpike"}
+_NEURON_IGNORED = {"refDelay", "scaleRho", "tauRho", "theta", "wgtExp"}
+FIELD_HINT = "re-export the network with lava-dl (slayer's export_hdf5) or snnc (--emit netx)"
+
+
+def _is_group(obj) -> bool:
+    return hasattr(obj, "keys") and not hasattr(obj, "dtype")
 
 
 class _Reader:
-    """Typed access to one netx layer group with errors naming the file and group."""
+    """Typed access to one netx group, every error naming the file, the group and the field."""
 
     def __init__(self, path: Path, group, where: str):
         self.path, self.g, self.where = path, group, where
+        self.notes: list[str] = []
 
-    def err(self, msg: str, hint: str, cls=FrontendError) -> FrontendError:
-        return cls(f"{self.path.name}: {self.where}: {msg}", node=self.where, hint=hint)
+    def err(self, msg: str, hint: str = FIELD_HINT, cls=FrontendError, where: str | None = None) -> FrontendError:
+        return cls(f"{self.path.name}: {msg}", node=where or self.where, hint=hint)
 
     def has(self, key: str) -> bool:
         return key in self.g
 
-    def str(self, key: str) -> str:
-        v = self.array(key)
-        v = v.reshape(-1)[0] if v.ndim else v[()]
-        return v.decode("ascii") if isinstance(v, bytes) else str(v)
+    def keys(self) -> list[str]:
+        return list(self.g.keys())
+
+    def sub(self, key: str) -> _Reader:
+        if key not in self.g:
+            raise self.err(f"group '{key}' is missing")
+        obj = self.g[key]
+        if not _is_group(obj):
+            raise self.err(f"'{key}' is a dataset, not a group of fields", where=f"{self.where}/{key}")
+        return _Reader(self.path, obj, f"{self.where}/{key}")
 
     def array(self, key: str) -> np.ndarray:
         if key not in self.g:
-            raise self.err(f"field '{key}' is missing", "re-export the network with lava-dl (slayer export_hdf5)")
+            raise self.err(f"field '{key}' is missing")
+        obj = self.g[key]
+        if _is_group(obj):
+            raise self.err(f"field '{key}' is a group, not a dataset")
         try:
-            return np.asarray(self.g[key][()])
-        except (TypeError, OSError, AttributeError) as e:
-            raise self.err(f"field '{key}' is unreadable ({e})", "the file is damaged; re-export it") from None
+            return np.asarray(obj[()])
+        except Exception as e:  # noqa: BLE001 - h5py raises many kinds on damaged data
+            raise self.err(f"field '{key}' is unreadable ({type(e).__name__}: {e})",
+                           "the file is damaged; re-export it") from None
 
-    def int(self, key: str) -> int:
+    def str(self, key: str) -> str:
         v = self.array(key)
-        if v.size != 1 or not np.isfinite(v.astype(np.float64)).all():
-            raise self.err(f"field '{key}' must be one number, got shape {v.shape}",
-                           "snnc reads one value per layer, as lava-dl does")
-        return int(v.reshape(-1)[0])
+        if v.dtype.kind not in "SUO" or v.size < 1:
+            raise self.err(f"field '{key}' must be a string, got {v.dtype} {v.shape}")
+        v = v.reshape(-1)[0] if v.ndim else v[()]  # lava-dl reads value[0] or value[()]
+        if isinstance(v, bytes):
+            try:
+                return v.decode("ascii")
+            except UnicodeDecodeError:
+                raise self.err(f"field '{key}' = {v!r} is not ASCII (lava-dl decodes it as ASCII)") from None
+        if not isinstance(v, str):
+            raise self.err(f"field '{key}' must be a string, got {type(v).__name__}")
+        return v
+
+    def _numbers(self, key: str) -> np.ndarray:
+        v = self.array(key)
+        if v.dtype.kind not in "biuf":
+            shown = repr(v.reshape(-1)[0]) if v.size and v.dtype.kind in "SUO" else f"<{v.dtype} {v.shape}>"
+            raise self.err(f"field '{key}' = {shown} is not numeric")
+        if v.dtype.kind == "f" and not np.all(np.isfinite(v)):
+            bad = v.reshape(-1)[np.flatnonzero(~np.isfinite(v.reshape(-1)))[0]]
+            raise self.err(f"field '{key}' holds {bad}", "the file is damaged; re-export it")
+        return v
 
     def ints(self, key: str) -> np.ndarray:
-        v = self.array(key)
-        if v.dtype.kind not in "biuf" or (v.dtype.kind == "f" and np.any(v != np.rint(v))):
-            raise self.err(f"field '{key}' must hold integers (netx is fixed point)",
-                           "export with lava-dl's quantization (slayer export_hdf5)")
+        """An integer field lava-dl reads raw (``shape``, ``stride``, ``iDecay`` ...)."""
+        v = self._numbers(key)
+        if v.dtype.kind == "f" and np.any(v != np.rint(v)):
+            bad = v.reshape(-1)[np.flatnonzero(v.reshape(-1) != np.rint(v.reshape(-1)))[0]]
+            raise self.err(f"field '{key}' = {bad} is not an integer", FIELD_HINT)
         return v.astype(np.int64)
+
+    def int(self, key: str) -> int:
+        v = self.ints(key)
+        if v.size != 1:
+            raise self.err(f"field '{key}' must be one number, got shape {v.shape}",
+                           "lava-dl reads one value per layer")
+        return int(v.reshape(-1)[0])
+
+    def truncated(self, key: str) -> np.ndarray:
+        """A field lava-dl reads with ``astype(int)`` (``weight``, ``weight_rec``, ``bias``):
+        floats truncated toward zero, as lava-dl does (noted when that changes a value)."""
+        v = self._numbers(key)
+        if v.dtype.kind == "f":
+            t = np.trunc(v)
+            changed = int(np.count_nonzero(t != v))
+            if changed:
+                worst = float(np.abs(t - v).max())
+                note = (f"field '{key}': {changed} non-integer values truncated toward zero as lava-dl "
+                        f"does (astype(int); largest change {worst:.3g})")
+                log.warning("%s: %s: %s", self.path.name, self.where, note)
+                self.notes.append(note)
+            v = t
+        return v.astype(np.int64)
+
+    def check_fields(self, read: set[str], ignored: set[str], what: str) -> None:
+        for key in self.keys():
+            if key not in read and key not in ignored:
+                raise self.err(
+                    f"unknown field '{key}' in a {what} (lava-dl reads {', '.join(sorted(read))}; "
+                    f"ignores {', '.join(sorted(ignored)) or 'nothing else'})",
+                    "remove the field, or check the file was written for lava-dl's netx")
 
 
 def _open(path: Path):
-    import h5py
+    import h5py  # optional heavy dependency: only netx files need it
 
     try:
         f = h5py.File(path, "r")
@@ -97,7 +225,7 @@ def _open(path: Path):
         raise FrontendError(f"{path.name} is not a readable HDF5 file ({e})",
                             hint="netx files are HDF5 written by lava-dl (slayer export_hdf5) "
                                  "or snnc (--emit netx)") from None
-    if "layer" not in f:
+    if "layer" not in f or not _is_group(f["layer"]):
         keys = sorted(f.keys())
         f.close()
         hint = ("this looks like a NIR file: rename it to .nir" if "node" in keys
@@ -107,194 +235,388 @@ def _open(path: Path):
 
 
 def _neuron(r: _Reader) -> dict[str, Any]:
-    if not r.has("neuron"):
-        raise r.err("a layer without 'neuron' (lava-dl's default non-leaky integrator "
-                    "with vThMant 2^17 is outside the 17-bit threshold register)",
-                    "export the layer with its neuron", UnsupportedOpError)
-    n = _Reader(r.path, r.g["neuron"], r.where + "/neuron")
+    """The LIF registers of a layer's ``neuron`` group, as lava-dl's get_neuron_params."""
+    n = r.sub("neuron")
     kind = n.str("type")
     if kind not in NEURON_TYPES:
         raise n.err(f"neuron type {kind!r} is not supported (snnc runs {', '.join(NEURON_TYPES)} "
                     "neurons: Lava's LIF)", "sigma-delta and resonate-and-fire networks need "
                     "lava-dl's own netx runtime", UnsupportedOpError)
-    if (n.has("gradedSpike") and n.int("gradedSpike")) or (n.has("messageBits") and n.int("messageBits")):
-        raise n.err("graded spikes are not supported", "export with binary spikes", UnsupportedOpError)
+    n.check_fields(_NEURON_READ, _NEURON_IGNORED, f"{kind} neuron")
+    if n.has("gradedSpike") and n.int("gradedSpike"):
+        raise n.err("field 'gradedSpike' = 1: graded spikes are not supported",
+                    "export with binary spikes", UnsupportedOpError)
+    if n.has("messageBits") and n.int("messageBits"):
+        raise n.err(f"field 'messageBits' = {n.int('messageBits')}: graded spikes are not supported "
+                    "(lava-dl 0.6 also mishandles the field)", "export with binary spikes", UnsupportedOpError)
     i_decay, v_decay, vth = n.int("iDecay"), n.int("vDecay"), n.int("vThMant")
-    top = DECAY_UNITY - 1  # the 12-bit decay registers hold 0..4095
-    if not 1 <= i_decay <= DECAY_UNITY:
-        raise n.err(f"iDecay={i_decay} outside 1..{DECAY_UNITY} (Lava du = iDecay − 1 must be 0..{top})",
-                    "train with a non-zero current decay", UnsupportedOpError)
-    if not 0 <= v_decay <= top:
-        raise n.err(f"vDecay={v_decay} outside 0..{top}", f"the 12-bit decay register holds 0..{top}")
-    if not 0 <= vth <= (1 << 17) - 1:
-        raise n.err(f"vThMant={vth} outside 0..131071", "the threshold mantissa has 17 bits")
+    if not 0 <= i_decay <= DECAY_UNITY:
+        raise n.err(f"field 'iDecay' = {i_decay} is outside 0..{DECAY_UNITY} (Lava du = iDecay − 1)",
+                    "the current decay register holds 0..4096")
+    if not 0 <= v_decay <= DECAY_UNITY:
+        raise n.err(f"field 'vDecay' = {v_decay} is outside 0..{DECAY_UNITY}",
+                    "the voltage decay register holds 0..4096")
+    if not 0 <= vth <= VTH_MAX:
+        raise n.err(f"field 'vThMant' = {vth} is outside 0..{VTH_MAX}", "the threshold mantissa has 17 bits")
+    if n.has("refDelay") and n.int("refDelay") > 1:
+        r.notes.append(f"neuron refDelay = {n.int('refDelay')} ignored, as lava-dl does (Lava's LIF "
+                       "has no refractory period)")
+    r.notes += n.notes
     return {"du": i_decay - 1, "dv": v_decay, "vth": vth}
 
 
 def _bias(r: _Reader, n: int, chw: tuple[int, ...] | None) -> tuple[np.ndarray, int]:
+    """``bias`` as lava-dl's block gives it to the neuron: per neuron ((W, H, C) for a conv)
+    or per channel; (bias_mant, bias_exp) with lava-dl's bias_exp 6 (7 when an even value
+    exceeds the 13-bit mantissa: the same effective bias)."""
     if not r.has("bias"):
-        return np.zeros(n, np.int64), 0
-    b = r.ints("bias")
-    if b.size == n and chw is not None and b.ndim == 3:  # netx neuron-wise (W, H, C)
-        b = b.transpose(2, 1, 0)
-    elif chw is not None and b.size == chw[0]:  # channel-wise
-        b = np.broadcast_to(b.reshape(-1, 1, 1), chw)
+        return np.zeros(n, np.int64), NETX_BIAS_EXP
+    b = r.truncated("bias")
+    if chw is not None:
+        lava_shape = tuple(chw[::-1])
+        if b.shape == lava_shape:  # neuron-wise, (W, H, C)
+            b = b.transpose(2, 1, 0)
+        elif b.ndim >= 1 and b.shape[0] == chw[0]:  # channel-wise (lava-dl: shape[-1] == bias.shape[0])
+            b = np.broadcast_to(b.reshape(chw[0], -1)[:, :1].reshape(-1, 1, 1), chw)
+            if r.array("bias").size != chw[0]:
+                raise r.err(f"field 'bias' has shape {r.array('bias').shape}; lava-dl takes one per "
+                            f"channel ({chw[0]}) or one per neuron {lava_shape}")
+        else:
+            raise r.err(f"field 'bias' has shape {b.shape}; lava-dl takes one per channel ({chw[0]}) "
+                        f"or one per neuron {lava_shape} (W, H, C)")
     b = b.reshape(-1)
     if b.size == 1:
         b = np.full(n, int(b[0]))
     if b.size != n:
-        raise r.err(f"bias has {b.size} values for {n} neurons", "re-export the network")
+        raise r.err(f"field 'bias' has {b.size} values for {n} neurons")
+    if np.abs(b).max(initial=0) > INT16_MAX:
+        raise r.err(f"field 'bias' holds {int(b[np.argmax(np.abs(b))])}, beyond Lava's int16 bias_mant "
+                    "(lava-dl's value would wrap)", "reduce the bias", UnsupportedOpError)
     exp = NETX_BIAS_EXP
-    while np.abs(b).max(initial=0) > 4095 and exp < 7 and not np.any(b % 2):
+    while np.abs(b).max(initial=0) > REGISTER_BIAS_LIMIT and exp < 7 and not np.any(b % 2):
         b, exp = b // 2, exp + 1
-    if np.abs(b).max(initial=0) > 4095:
-        raise r.err(f"bias {int(np.abs(b).max())} exceeds the 13-bit mantissa at bias_exp {exp}",
+    if np.abs(b).max(initial=0) > REGISTER_BIAS_LIMIT:
+        raise r.err(f"field 'bias' holds {int(np.abs(b).max())}, beyond the 13-bit mantissa at bias_exp {exp}",
                     "reduce the bias", UnsupportedOpError)
     return b.astype(np.int64), exp
 
 
 def _pair(r: _Reader, key: str, default: int) -> tuple[int, int]:
+    """A conv geometry field in the file's (H, W) order; a scalar fills both (lava-dl's expand)."""
     if not r.has(key):
         return (default, default)
     v = r.ints(key).reshape(-1)
+    if v.size not in (1, 2):
+        raise r.err(f"field '{key}' = {v.tolist()} must be one number or an (H, W) pair")
     return (int(v[0]), int(v[0])) if v.size == 1 else (int(v[0]), int(v[1]))
 
 
-def _weights(r: _Reader, key: str, n_in: int) -> np.ndarray:
-    w = r.ints(key)
-    if w.ndim == 1 or w.ndim > 2:
-        w = w.reshape(-1, n_in) if w.size % max(n_in, 1) == 0 else w
+def _shape_field(r: _Reader) -> tuple[int, ...] | None:
+    if not r.has("shape"):
+        return None
+    s = r.ints("shape").reshape(-1)
+    if s.size < 1 or np.any(s < 1):
+        raise r.err(f"field 'shape' = {s.tolist()} must hold positive sizes")
+    return tuple(int(d) for d in s)
+
+
+def _weights(r: _Reader, key: str, n_in: int, n_out: int | None) -> np.ndarray:
+    """A dense weight matrix (n_out, n_in); 1-D weights reshaped as lava-dl does (shape[0], -1)."""
+    w = r.truncated(key)
+    if w.ndim == 1:
+        rows = n_out if n_out is not None else (w.size // n_in if n_in and w.size % n_in == 0 else w.size)
+        if rows and w.size % rows == 0:
+            w = w.reshape(rows, -1)
+    elif w.ndim > 2:
+        w = w.reshape(w.shape[0], -1)
     if w.ndim != 2 or w.shape[1] != n_in:
-        raise r.err(f"{key} of shape {w.shape} does not take the {n_in} inputs it connects",
-                    "the layers must form a chain")
+        raise r.err(f"field '{key}' of shape {tuple(r.array(key).shape)} does not take the {n_in} "
+                    "inputs of the layer before it", "the layers must form a chain")
+    if n_out is not None and w.shape[0] != n_out:
+        raise r.err(f"field 'shape' gives {n_out} neurons but field '{key}' has {w.shape[0]} rows "
+                    f"(shape {tuple(r.array(key).shape)})", FIELD_HINT)
     return w
 
 
 def _optimized(r: _Reader, w: np.ndarray) -> tuple[np.ndarray, int, int]:
     opt = netx_optimize(w)
     if isinstance(opt, str):
-        raise r.err(f"lava-dl cannot build this layer: {opt}", "re-export the network", UnsupportedOpError)
+        raise r.err(f"lava-dl cannot build this layer: {opt}", FIELD_HINT, UnsupportedOpError)
     w_lava, bits, exp = opt
     return np.clip(w_lava, -256, 255), bits, exp  # Lava's 8-bit clip; idempotent in its Dense
 
 
-def _recurrent_synapses(r: _Reader, n_in: int) -> tuple[loihi.Synapse, loihi.Synapse, int]:
+def _recurrent_synapses(r: _Reader, n_in: int, n_out: int | None) -> tuple[loihi.Synapse, loihi.Synapse, int]:
     """netx ``dense_rec``: input and recurrent blocks share one (weight_exp, bits), from
     lava-dl's optimizer run on ``[weight | weight_rec]``; each Lava Dense keeps its own sign mode."""
     if r.has("delay"):
-        raise r.err("a recurrent layer with delays (lava-dl then drops the weight exponent)",
+        raise r.err("field 'delay' in a recurrent layer (lava-dl then drops the weight exponent)",
                     "export the recurrent layer without delays", UnsupportedOpError)
-    w = _weights(r, "weight", n_in)
-    w_rec = _weights(r, "weight_rec", w.shape[0])
+    w = _weights(r, "weight", n_in, n_out)
+    w_rec = _weights(r, "weight_rec", w.shape[0], w.shape[0])
     both, bits, exp = _optimized(r, np.hstack([w, w_rec]))
     make = lambda m, tag: loihi.Synapse(weights=m, weight_exp=exp, num_weight_bits=bits,  # noqa: E731
                                         meta={"source": f"{r.where}/{tag}"})
     return make(both[:, : w.shape[1]], "weight"), make(both[:, w.shape[1] :], "weight_rec"), w.shape[0]
 
 
-def _dense_synapse(r: _Reader, n_in: int) -> tuple[loihi.Synapse, int]:
-    w = _weights(r, "weight", n_in)
+def _delays(r: _Reader, shape: tuple[int, int]) -> np.ndarray:
+    d = r.ints("delay")
+    if d.size and d.max() > NETX_MAX_DELAY:
+        r.notes.append(f"delays up to {int(d.max())} clamped to {NETX_MAX_DELAY}, as lava-dl does")
+    d = np.clip(d, 0, NETX_MAX_DELAY)
+    if d.size == 1:
+        d = np.full(shape, int(d.reshape(-1)[0]))
+    elif d.ndim == 1 and d.size == shape[0]:  # per output (axonal)
+        d = np.repeat(d.reshape(-1, 1), shape[1], axis=1)
+    elif d.ndim == 1 and d.size == shape[1]:  # per input
+        d = np.repeat(d.reshape(1, -1), shape[0], axis=0)
+    if d.shape != shape:
+        raise r.err(f"field 'delay' of shape {tuple(r.array('delay').shape)} does not match weight {shape}")
+    return d
+
+
+def _dense_synapse(r: _Reader, n_in: int, n_out: int | None) -> tuple[loihi.Synapse, int]:
+    w = _weights(r, "weight", n_in, n_out)
     w_lava, bits, exp = _optimized(r, w)
-    delays = None
-    if r.has("delay"):
-        d = r.ints("delay")
-        d = np.clip(d, 0, 62)  # as netx does (with a warning)
-        if d.size == 1:
-            d = np.full(w.shape, int(d.reshape(-1)[0]))
-        elif d.ndim == 1 and d.size == w.shape[0]:
-            d = np.repeat(d.reshape(-1, 1), w.shape[1], axis=1)
-        elif d.ndim == 1 and d.size == w.shape[1]:
-            d = np.repeat(d.reshape(1, -1), w.shape[0], axis=0)
-        if d.shape != w.shape:
-            raise r.err(f"delay of shape {d.shape} does not match weight {w.shape}", "re-export the network")
-        delays = d
+    delays = _delays(r, w.shape) if r.has("delay") else None
     syn = loihi.Synapse(weights=w_lava, weight_exp=exp, num_weight_bits=bits, delays=delays,
                         meta={"source": r.where})
     return syn, w.shape[0]
 
 
-def load_netx(source: str | os.PathLike) -> Artifact:
-    """Read a netx file into a compiled program's :class:`Artifact` (see the module docstring)."""
+def _transform(r: _Reader) -> dict[str, int]:
+    """The Input block's host-side transform: ``int(weight)``, ``int(bias)`` (lava-dl reads them
+    with ``astype(int)`` and ``int()``: one number each)."""
+    out = {}
+    for key, default in DEFAULT_TRANSFORM.items():
+        if not r.has(key):
+            out[key] = default
+            continue
+        v = r.truncated(key)
+        if v.size != 1:
+            raise r.err(f"field '{key}' of the input layer has shape {v.shape}: lava-dl's Input "
+                        "transform takes one number (int(weight), int(bias))",
+                        "store the input transform as one weight and one bias", UnsupportedOpError)
+        out[key] = int(v.reshape(-1)[0])
+    return out
+
+
+def _reset(reset_interval, reset_offset) -> tuple[int, int]:
+    """lava-dl's ``reset_interval`` (None: no reset) and ``reset_offset``, checked."""
+    if reset_interval is None:
+        if not (isinstance(reset_offset, (int, np.integer)) and not isinstance(reset_offset, bool)):
+            raise InputError(f"reset_offset={reset_offset!r} must be an int")
+        return 0, int(reset_offset)
+    if isinstance(reset_interval, bool) or not isinstance(reset_interval, (int, np.integer)) or reset_interval < 1:
+        raise InputError(f"reset_interval={reset_interval!r} must be an int >= 1 (None: no reset)",
+                         hint="lava-dl's Network(reset_interval=R) resets every layer's u and v every R steps")
+    if isinstance(reset_offset, bool) or not isinstance(reset_offset, (int, np.integer)):
+        raise InputError(f"reset_offset={reset_offset!r} must be an int",
+                         hint="lava-dl's reset_offset shifts every layer's reset phase")
+    return int(reset_interval), int(reset_offset)
+
+
+def load_netx(source: str | os.PathLike, *, reset_interval: int | None = None,
+              reset_offset: int = 0) -> Artifact:
+    """Read a netx file into a compiled program's :class:`Artifact` (see the module docstring).
+
+    ``reset_interval``, ``reset_offset``: lava-dl's ``hdf5.Network`` keywords of the same
+    names (every layer's u and v reset every ``reset_interval`` steps, layer L at phase
+    ``reset_offset + 1 + L``); ``None`` (the default) builds plain LIF neurons.
+    """
     path = Path(source)
+    interval, offset = _reset(reset_interval, reset_offset)
+    try:
+        with _open(path) as f:
+            return _read(path, f, interval, offset)
+    except (FrontendError, InputError):
+        raise
+    except (KeyError, RuntimeError, UnicodeDecodeError, TypeError, ValueError, OSError, AttributeError,
+            IndexError) as e:  # a safety net: h5py's own errors on a damaged file
+        where = getattr(e, "_snnc_where", None)
+        raise FrontendError(f"{path.name}: cannot read the file ({type(e).__name__}: {e})", node=where,
+                            hint="the file is damaged; " + FIELD_HINT) from None
+
+
+def _read(path: Path, f, interval: int, offset: int) -> Artifact:
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     latency: dict[str, int] = {}
     layers: list[dict[str, Any]] = []  # rows of the compile summary (LayerReport fields)
-    with _open(path) as f:
-        groups = f["layer"]
-        keys = sorted((k for k in groups.keys()), key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0))
-        if not keys or not all(k.isdigit() for k in keys):
-            raise FrontendError(f"{path.name}: 'layer' must hold groups 0, 1, 2, …; found {keys[:5]}",
-                                hint="re-export the network with lava-dl")
-        in_shape: tuple[int, ...] | None = None
-        prev: str | None = None
-        cur_shape: tuple[int, ...] | None = None
-        depth = 0
-        for k in keys:
-            r = _Reader(path, groups[k], f"layer/{k}")
-            kind = r.str("type")
-            if kind not in LAYER_TYPES:
-                raise r.err(f"layer type {kind!r} is not supported (snnc reads {', '.join(LAYER_TYPES)})",
-                            "pooling, average, concat and complex layers are not mapped by snnc yet",
-                            UnsupportedOpError)
-            if kind == "flatten":
-                continue
-            if kind == "input":
-                if r.has("neuron"):
-                    raise r.err("an input layer with a neuron (lava-dl's Input block) is not supported",
-                                "export the network without its input block", UnsupportedOpError)
-                if prev is None and r.has("shape"):
-                    in_shape = tuple(int(n) for n in r.ints("shape").reshape(-1))
-                continue
-            neuron = _neuron(r)
-            rec = None
-            if kind in ("dense", "dense_rec"):
-                n_in = int(np.prod(cur_shape)) if cur_shape else int(r.array("weight").shape[-1])
-                if kind == "dense":
-                    syn, n_out = _dense_synapse(r, n_in)
-                else:
-                    syn, rec, n_out = _recurrent_synapses(r, n_in)
-                shape: tuple[int, ...] = (n_out,)
-                chw = None
-            else:  # conv
-                src_shape = cur_shape or in_shape
-                if src_shape is None or len(src_shape) != 3:
-                    raise r.err("a conv layer needs a (C, H, W) input shape", "add an input layer with its shape")
-                w = r.ints("weight")
-                w = w.reshape(w.shape[:4])
-                syn = loihi.ConvSynapse(weights=w, in_shape=src_shape, stride=_pair(r, "stride", 1),
-                                        padding=_pair(r, "padding", 0), dilation=_pair(r, "dilation", 1),
-                                        groups=r.int("groups") if r.has("groups") else 1,
-                                        meta={"source": r.where})
-                shape = chw = tuple(int(n) for n in syn.out_shape)
+    # lava-dl fills Lava's LIF in its own ranges (du −1, dv 4096, vth 2^17: snnc.compiler.ir.verify)
+    meta: dict[str, Any] = {"source": str(path), "frontend": "netx", "register_ranges": "lava-dl"}
+    groups = f["layer"]
+    keys = list(groups.keys())
+    if not keys or not all(k.isdigit() for k in keys) or sorted(int(k) for k in keys) != list(range(len(keys))):
+        raise FrontendError(f"{path.name}: 'layer' must hold groups 0, 1, …, {max(len(keys) - 1, 0)}; "
+                            f"found {sorted(keys)[:8]}", hint="re-export the network with lava-dl")
+    src_shape: tuple[int, ...] | None = None  # the input shape a first layer reads
+    prev: str | None = None  # the node the next layer reads (SpikeSource or Compartment)
+    cur_shape: tuple[int, ...] | None = None  # its shape
+    flatten = False
+    depth = 0
+    built = 0  # layers lava-dl builds (its reset phase counter)
+    for k in sorted(keys, key=int):
+        where = f"layer/{k}"
+        if not _is_group(groups[k]):
+            raise FrontendError(f"{path.name}: '{where}' is a dataset, not a layer group",
+                                node=where, hint=FIELD_HINT)
+        r = _Reader(path, groups[k], where)
+        kind = r.str("type")
+        if kind not in LAYER_TYPES:
+            known = kind in REFUSED_TYPES
+            raise r.err(f"layer type {kind!r} is not supported (snnc reads {', '.join(LAYER_TYPES)})"
+                        + ("" if known else "; lava-dl skips unknown layer types silently"),
+                        "pooling, average, concat and complex layers are not mapped by snnc yet"
+                        if known else "check the layer's 'type' field", UnsupportedOpError)
+        r.check_fields(_READ[kind], _IGNORED[kind], f"{kind} layer")
+        shape_field = _shape_field(r)
+        if kind == "flatten":
             if prev is None:
-                in_shape = in_shape if in_shape and int(np.prod(in_shape)) == syn.n_in else (syn.n_in,)
-                if kind == "conv":
-                    in_shape = src_shape
-                nodes["input"] = loihi.SpikeSource(shape=in_shape, meta={"source": "input"})
-                prev = "input"
-            n = int(np.prod(shape))
-            bias, bias_exp = _bias(r, n, chw)
+                raise r.err("a flatten layer before any layer with neurons", FIELD_HINT)
+            flatten = True
+            continue
+        if kind == "input":
+            if prev is not None or src_shape is not None:
+                raise r.err("an input layer after other layers (lava-dl builds one input, first)", FIELD_HINT)
+            if not r.has("neuron"):
+                src_shape = shape_field  # the shape of the input a following layer reads
+                if src_shape is not None and len(src_shape) not in (1, 3):
+                    raise r.err(f"field 'shape' = {list(src_shape)} must be (n,) or (C, H, W)")
+                continue
+            if shape_field is None:
+                raise r.err("field 'shape' is missing (lava-dl's Input block needs it)")
+            if len(shape_field) not in (1, 3):
+                raise r.err(f"field 'shape' = {list(shape_field)} must be (n,) or (C, H, W): lava-dl "
+                            "connects only those to the next layer")
+            neuron = _neuron(r)
+            transform = _transform(r)
+            meta["input_transform"] = dict(transform)
             name = f"layer{k}"
-            nodes[f"{name}:syn"] = syn
-            nodes[name] = loihi.Compartment(shape=shape, bias_mant=bias, bias_exp=bias_exp,
-                                            meta={"source": name, "float_kind": "netx CUBA"}, **neuron)
-            nodes[f"{name}:out"] = loihi.Probe(shape=shape, meta={"source": name})
-            edges += [(prev, f"{name}:syn"), (f"{name}:syn", name), (name, f"{name}:out")]
-            if rec is not None:  # the layer's own spikes, one step later (Lava's Dense buffer)
-                nodes[f"{name}:rec"] = rec
-                edges += [(name, f"{name}:rec"), (f"{name}:rec", name)]
-            depth += 1
-            latency[f"{name}:out"] = depth
-            layers.append({
-                "name": name, "kind": kind, "neurons": n, "synapses": syn.num_synapses + (rec.num_synapses if rec else 0),
-                "scale": 1.0, "vth": neuron["vth"], "du": neuron["du"], "dv": neuron["dv"],
-                "weight_exps": [getattr(syn, "weight_exp", 0)], "bias_exp": bias_exp,
-                "weight_error": 0.0, "depth": depth, "notes": [f"netx CUBA {kind}, read from {r.where} (exact: no re-quantization)"],
-            })
-            prev, cur_shape = name, shape
-    if prev is None:
-        raise FrontendError(f"{path.name}: no dense or conv layer", hint="the netx file describes no network")
-    graph = Graph(nodes, edges, meta={"source": str(path), "frontend": "netx"})
+            nodes["input"] = loihi.SpikeSource(shape=shape_field, payload=loihi.PAYLOAD_INT32,
+                                               meta={"source": where, "input_transform": dict(transform)})
+            n = int(np.prod(shape_field))
+            nodes[name] = loihi.Compartment(
+                shape=shape_field, bias_mant=np.zeros(n, np.int64), bias_exp=NETX_BIAS_EXP,
+                reset_interval=interval, reset_offset=offset + 1 + built if interval else 0,
+                meta={"source": name, "float_kind": "netx Input block"}, **neuron)
+            nodes[f"{name}:out"] = loihi.Probe(shape=shape_field, meta={"source": name})
+            edges += [("input", name), (name, f"{name}:out")]
+            latency[f"{name}:out"] = 0
+            notes = [f"lava-dl Input block, read from {where}: the program's input enters its a_in "
+                     "(int32 values, same step); run(x, input='bias', steps=T) sets it as bias_mant",
+                     f"input transform weight={transform['weight']} bias={transform['bias']} kept as "
+                     "graph.meta['input_transform'] (host side: lava-dl never applies it in Lava)"]
+            layers.append(_row(name, "input", n, 0, neuron, [], NETX_BIAS_EXP, 0, notes + r.notes,
+                               interval, offset + 1 + built))
+            built += 1
+            prev, cur_shape = name, shape_field
+            continue
+        # dense, dense_rec, conv
+        if kind == "conv":
+            in_shape = cur_shape if prev is not None else src_shape
+            if in_shape is None or len(in_shape) != 3 or flatten:
+                why = ("after a flatten layer" if flatten else
+                       "after a dense layer" if in_shape is not None else "without an input shape")
+                raise r.err(f"a conv layer {why}: it needs a (C, H, W) input",
+                            "lava-dl infers a conv input from an input layer's shape or the conv before it")
+            w = r.truncated("weight")
+            if w.ndim == 5 and w.shape[4] == 1:  # slayer's (C', C/g, kH, kW, 1)
+                w = w.reshape(w.shape[:4])
+            if w.ndim != 4:
+                raise r.err(f"field 'weight' of shape {w.shape} is not a conv kernel (C', C/groups, kH, kW)")
+            groups_ = r.int("groups") if r.has("groups") else 1
+            if groups_ < 1 or w.shape[1] * groups_ != in_shape[0]:
+                raise r.err(f"field 'weight' of shape {w.shape} with groups={groups_} takes "
+                            f"{w.shape[1] * groups_} channels but its input {in_shape} has {in_shape[0]}",
+                            "the layers must form a chain")
+            syn = loihi.ConvSynapse(weights=w, in_shape=in_shape, stride=_pair(r, "stride", 1),
+                                    padding=_pair(r, "padding", 0), dilation=_pair(r, "dilation", 1),
+                                    groups=groups_, meta={"source": where})
+            shape = tuple(int(d) for d in syn.out_shape)
+            if min(shape) < 1:
+                raise r.err(f"the convolution of {in_shape} by {w.shape} has an empty output {shape}")
+            if shape_field is not None and shape_field != shape:
+                raise r.err(f"field 'shape' = {list(shape_field)} but the convolution of {in_shape} gives "
+                            f"{list(shape)} (C, H, W)", FIELD_HINT)
+            if r.has("delay"):
+                r.notes.append("field 'delay' of a conv layer ignored, as lava-dl does")
+            chw: tuple[int, ...] | None = shape
+            n_out = int(np.prod(shape))
+            rec = None
+        else:
+            if prev is not None and len(cur_shape) > 1 and not flatten:
+                raise r.err(f"a dense layer reads the {list(cur_shape)} output of the layer before it "
+                            "without a flatten layer (lava-dl cannot connect them)",
+                            "add a flatten layer before the dense layer")
+            n_in = int(np.prod(cur_shape)) if prev is not None else None
+            if n_in is None:
+                wshape = r.array("weight").shape
+                n_in = int(np.prod(src_shape)) if src_shape is not None else (
+                    int(wshape[-1]) if len(wshape) >= 2 else None)
+                if n_in is None:
+                    raise r.err("a 1-D first dense weight without an input shape",
+                                "add an input layer with the input's shape")
+            n_want = int(np.prod(shape_field)) if shape_field is not None else None
+            if kind == "dense":
+                syn, n_out = _dense_synapse(r, n_in, n_want)
+                rec = None
+            else:
+                syn, rec, n_out = _recurrent_synapses(r, n_in, n_want)
+            shape = (n_out,)
+            chw = None
+            in_shape = src_shape if src_shape is not None and int(np.prod(src_shape)) == n_in else (n_in,)
+        if prev is None:  # the first layer reads the program's (binary) input through its synapse
+            nodes["input"] = loihi.SpikeSource(shape=tuple(in_shape), meta={"source": "input"})
+            prev = "input"
+        integrator = not r.has("neuron")
+        if integrator:
+            neuron = dict(DEFAULT_NEURON)
+            r.notes.append("no neuron: lava-dl's default integrator (iDecay 0, vDecay 4096, vThMant 2^17: "
+                           "u integrates, v = u + bias, never spikes); read out as v")
+        else:
+            neuron = _neuron(r)
+        n = n_out
+        bias, bias_exp = _bias(r, n, chw)
+        name = f"layer{k}"
+        nodes[f"{name}:syn"] = syn
+        nodes[name] = loihi.Compartment(
+            shape=shape, bias_mant=bias, bias_exp=bias_exp, readout="v" if integrator else "spikes",
+            reset_interval=interval, reset_offset=offset + 1 + built if interval else 0,
+            meta={"source": name, "float_kind": "netx default integrator" if integrator else "netx CUBA"},
+            **neuron)
+        nodes[f"{name}:out"] = loihi.Probe(shape=shape, meta={"source": name})
+        edges += [(prev, f"{name}:syn"), (f"{name}:syn", name), (name, f"{name}:out")]
+        if rec is not None:  # the layer's own spikes, one step later (Lava's Dense buffer)
+            nodes[f"{name}:rec"] = rec
+            edges += [(name, f"{name}:rec"), (f"{name}:rec", name)]
+        depth += 1
+        latency[f"{name}:out"] = depth
+        synapses = syn.num_synapses + (rec.num_synapses if rec else 0)
+        notes = [f"netx {'default integrator' if integrator else 'CUBA'} {kind}, read from {where} "
+                 "(exact: no re-quantization)"]
+        layers.append(_row(name, kind, n, synapses, neuron, [getattr(syn, "weight_exp", 0)], bias_exp, depth,
+                           notes + r.notes, interval, offset + 1 + built))
+        built += 1
+        prev, cur_shape, flatten = name, shape, False
+    if not any(isinstance(v, loihi.Compartment) for v in nodes.values()):
+        raise FrontendError(f"{path.name}: no layer with neurons", hint="the netx file describes no network")
+    if flatten:
+        raise FrontendError(f"{path.name}: the last layer is a flatten layer", hint=FIELD_HINT)
+    if interval:
+        meta["reset"] = {"reset_interval": interval, "reset_offset": offset}
+    graph = Graph(nodes, edges, meta=meta)
     verify(graph)
     return Artifact(graph, Convention(), get_target("loihi2"), latency, layers)
+
+
+def _row(name: str, kind: str, n: int, synapses: int, neuron: dict, exps: list[int], bias_exp: int,
+         depth: int, notes: list[str], interval: int, phase: int) -> dict[str, Any]:
+    """One row of the compile summary (LayerReport fields)."""
+    if interval:
+        notes = notes + [f"periodic reset (lava-dl reset_interval={interval}): u = v = 0 at the start of "
+                         f"time_step t with t % {interval} == {phase % interval}"]
+    return {"name": name, "kind": kind, "neurons": n, "synapses": synapses, "scale": 1.0,
+            "vth": neuron["vth"], "du": neuron["du"], "dv": neuron["dv"], "weight_exps": exps,
+            "bias_exp": bias_exp, "weight_error": 0.0, "depth": depth, "notes": notes}

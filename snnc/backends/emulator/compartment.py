@@ -21,9 +21,17 @@ class CompartmentState:
         reg = arith.LifRegisters.of(c)
         self.n = reg.n
         self.start_step = reg.start_step
+        self.bias_exp = int(c.bias_exp)
+        self.own = reg  # the node's registers (numpy)
         self.reg = reg.on(xp)  # the registers in the backend's form
         self.initial = reg.initial()
         self.reset(batch)
+
+    def set_bias_mant(self, bias_mant) -> None:
+        """Run with ``bias_mant`` (int16-cast int64, (n,) or (batch, n): one row per sample)
+        instead of the node's own; ``None`` restores the node's."""
+        reg = self.own if bias_mant is None else self.own.with_bias_mant(bias_mant, self.bias_exp)
+        self.reg = reg.on(self.xp)
 
     def reset(self, batch: int) -> None:
         """(u, v) before raw step 0 for a batch of ``batch`` samples."""

@@ -3,6 +3,7 @@
 One raw step ``t`` (Lava ``time_step = t + 1``; loihi.md §1.10)::
 
     for every Compartment c:  a_in = Σ over its Synapses of their buffer (from step t−1)
+                                     (+ x[:, t] itself if the input feeds c directly)
                               update u, v; spikes s_c[t]; v reset     (arith.lif_step)
     for every Synapse k:      buffer_k ← f(W_k, spikes of its source at step t)  (synapse.py;
                               ConvSynapse: Lava Conv, 24-bit wrapped, same one-step delay)
@@ -18,7 +19,10 @@ graph, and the loop here (:func:`_loop`) otherwise.  That one loop runs on numpy
 (:mod:`.arrays`) or, with ``device=``, on torch tensors (:mod:`.torch_engine`): the state
 classes and the arithmetic (:mod:`snnc.compiler.ir.arith`) are the same.  An
 :class:`Observer` (``run(..., observer=...)``) sees each step's intermediates and can replace
-a synapse's input spikes; it forces this loop (the fast path computes no intermediates).
+a synapse's input spikes; it forces this loop (the fast path computes no intermediates), as do
+``states=True`` (u and v of every recorded compartment), the bias route (``input="bias"``: each
+sample's values as the ``bias_mant`` of the compartments the input feeds directly), an input
+wired straight to a compartment and periodic resets (the fast path's proofs do not cover them).
 Either way the batch goes through in spans of samples (the input's bool copy stays bounded,
 a progress bar advances per span); samples are independent, so spans change no result.
 """
@@ -34,7 +38,7 @@ from snnc.backends.emulator import fast, torch_engine
 from snnc.backends.emulator.arrays import NUMPY_ARRAYS
 from snnc.backends.emulator.compartment import CompartmentState
 from snnc.backends.emulator.synapse import synapse_state
-from snnc.backends.wiring import check_input, check_record, check_steps, wiring
+from snnc.backends.wiring import BINARY, Constant, check_input, check_record, check_steps, wiring
 from snnc.compiler.ir import arith
 from snnc.compiler.ir.graph import Graph
 from snnc.progress import bar as progress_bar
@@ -89,6 +93,8 @@ def run(
     progress: bool | None = False,
     device=None,
     observer: Observer | None = None,
+    input: str | None = None,  # noqa: A002 - the run option's public name
+    states: bool = False,
 ) -> RunResult:
     """Run a Loihi-dialect ``graph`` for ``steps`` raw steps on ``x`` (batch, T_in, *in_shape).
 
@@ -106,6 +112,10 @@ def run(
     ``torch.device``) runs the same integer arithmetic in torch instead
     (:mod:`.torch_engine`); ``None`` is the numpy engine.  ``observer`` (an
     :class:`Observer`) is called from the loop at every step (never the fast path).
+    ``input="bias"``: ``x`` is (batch, *in_shape), each sample's values set as the
+    ``bias_mant`` of the compartments the input feeds directly for the whole run
+    (:class:`~snnc.backends.wiring.Constant`).  ``states=True`` also returns ``u`` and ``v`` of
+    every recorded compartment (``RunResult.u``, ``RunResult.v``).
 
     Raises :class:`~snnc.errors.InputError` for bad ``x``/``steps``/``record``,
     :class:`~snnc.errors.ValidationError` for a graph the backends cannot run and
@@ -113,16 +123,18 @@ def run(
     """
     steps = check_steps(steps)
     w = wiring(graph)
-    xv = check_input(graph, x, steps, w)
+    xv = check_input(graph, x, steps, w, route=input)
     rec = check_record(w, record)
     batch = xv.batch
+    constant = isinstance(xv, Constant)
     p = None
     if device is not None:
         xp, span = torch_engine.TorchArrays(device), torch_engine.SPAN
     else:
         xp = NUMPY_ARRAYS
         # the fast path's setup (planning, int8 weights) pays off from a few samples on
-        if fast.ENABLED and observer is None and batch >= fast.MIN_BATCH and steps:
+        if (fast.ENABLED and observer is None and not states and not constant
+                and batch >= fast.MIN_BATCH and steps):
             p = fast.plan(graph, w)
         span = SPAN_FAST if p is not None else SPAN_GENERIC
 
@@ -130,8 +142,9 @@ def run(
     v_rec = {
         c: np.zeros((batch, steps, graph[c].size), dtype=np.int64)
         for c in rec
-        if graph[c].readout == "v"
+        if graph[c].readout == "v" or states
     }
+    u_rec = {c: np.zeros((batch, steps, graph[c].size), dtype=np.int64) for c in rec} if states else {}
     state = None
     desc = f"emulator ({device})" if device is not None else "emulator"
     with progress_bar(total=batch, desc=desc, unit="sample", progress=progress) as bar:
@@ -143,7 +156,13 @@ def run(
                 fast.run_fast(p, w.source, xv[lo:hi].view(), sp_, vr_, steps=steps)
                 bar.update(hi - lo)
                 continue
-            xs = xv[lo:hi].padded(steps)
+            bias = None
+            if constant:  # the source sends nothing; its values are the direct targets' bias
+                xs, bias = None, xv[lo:hi].bias_mant()
+            elif xv.payload == BINARY:
+                xs = xv[lo:hi].padded(steps)
+            else:
+                xs = xv[lo:hi].values(steps)
             if state is None:  # weights in the backend's form, once per run
                 state = _states(graph, w, hi - lo, xp)
             if observer is not None:
@@ -151,7 +170,8 @@ def run(
             # BLAS on one thread: its small products gain little from two, and lose 40x when
             # another process holds a core (measured: 12 -> 525 ms)
             with fast.one_thread_per_kernel(False, device is None):
-                _loop(xp, w, state, xs, sp_, vr_, observer)
+                _loop(xp, w, state, xs, sp_, vr_, observer,
+                      {c: a[lo:hi] for c, a in u_rec.items()}, bias, (hi - lo, steps))
             bar.update(hi - lo)
 
     def shaped(c: str, a: np.ndarray) -> np.ndarray:
@@ -162,6 +182,7 @@ def run(
         v={c: shaped(c, a) for c, a in v_rec.items()},
         steps=steps,
         backend=NAME,
+        u={c: shaped(c, a) for c, a in u_rec.items()},
     )
 
 
@@ -177,28 +198,38 @@ BACKEND = BackendSpec(
     name=NAME,
     title="the emulator",
     summary="bit-exact numpy emulator of Lava 0.10's fixed point (default)",
-    options=frozenset({"progress", "device", "observer"}),
+    options=frozenset({"progress", "device", "observer", "input", "states"}),
     runner=run,
 )
 
-def _loop(xp, w, state: tuple[dict, dict], xs: np.ndarray, spikes: dict, v_rec: dict,
-          observer: Observer | None = None) -> None:
-    """The time loop over one span ``xs`` (b, steps, n_in) bool; fills ``spikes``/``v_rec``
-    (numpy slices (b, steps, n)) and calls ``observer``.  Every Lava wrap is kept."""
+def _loop(xp, w, state: tuple[dict, dict], xs: np.ndarray | None, spikes: dict, v_rec: dict,
+          observer: Observer | None = None, u_rec: dict | None = None,
+          bias: np.ndarray | None = None, size: tuple[int, int] | None = None) -> None:
+    """The time loop over one span ``xs`` (b, steps, n_in): bool spikes, or int64 values of an
+    integer input; ``None`` on the bias route, where ``bias`` (b, n_in) int64 is the
+    ``bias_mant`` of the compartments the input feeds directly.  Fills ``spikes``/``v_rec``/
+    ``u_rec`` (numpy slices (b, steps, n)) and calls ``observer``.  ``size``: (b, steps), needed
+    without ``xs``.  Every Lava wrap is kept."""
     comps, syns = state
-    batch, steps = xs.shape[0], xs.shape[1]
+    batch, steps = size if size is not None else xs.shape[:2]
     for st in (*comps.values(), *syns.values()):
         st.reset(batch)
-    x = xp.inputs(xs)
+    for c in w.direct:  # the bias route's values, or the node's own bias_mant again
+        comps[c].set_bias_mant(bias)
+    x = xp.inputs(xs) if xs is not None else None
+    direct = set(w.direct) if x is not None else set()
     rec_s = {c: xp.record(a) for c, a in spikes.items()}
     rec_v = {c: xp.record(a) for c, a in v_rec.items()}
-    silent = {c: xp.zeros((batch, comps[c].n)) for c in comps if not w.comp_in[c]}
+    rec_u = {c: xp.record(a) for c, a in (u_rec or {}).items()}
+    silent = {c: xp.zeros((batch, comps[c].n)) for c in comps if not w.comp_in[c] and c not in direct}
     current: dict = {}
     for t in range(steps):
         for c, st in comps.items():
-            ins = w.comp_in[c]
-            if ins:
-                a_sum, a = arith.input_sum(xp, [syns[s].output() for s in ins])
+            bufs = [syns[s].output() for s in w.comp_in[c]]
+            if c in direct:  # the input's value of this step is a_in itself (RingBuffer -> a_in)
+                bufs.append(xp.to_int64(x[:, t]))
+            if bufs:
+                a_sum, a = arith.input_sum(xp, bufs)
             else:
                 a_sum = a = silent[c]
             out = st.advance(a, t)
@@ -207,6 +238,8 @@ def _loop(xp, w, state: tuple[dict, dict], xs: np.ndarray, spikes: dict, v_rec: 
                 rec_s[c][:, t] = out.s
             if c in rec_v:
                 rec_v[c][:, t] = out.v
+            if c in rec_u:
+                rec_u[c][:, t] = out.u
             if observer is not None:
                 observer.compartment(c, t, a_sum, a, out)
         for k, st in syns.items():
@@ -223,3 +256,5 @@ def _loop(xp, w, state: tuple[dict, dict], xs: np.ndarray, spikes: dict, v_rec: 
         xp.copy_back(spikes[c], r)
     for c, r in rec_v.items():
         xp.copy_back(v_rec[c], r)
+    for c, r in rec_u.items():
+        xp.copy_back(u_rec[c], r)

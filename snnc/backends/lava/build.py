@@ -11,10 +11,18 @@
                     ``weight_exp``, ``num_weight_bits`` and ``sign_mode`` (Lava's enum)
 ``ConvSynapse``     ``conv.Conv(weight, input_shape=(W, H, C), padding, stride, dilation,
                     groups)`` wired through virtual ports (see :func:`conv_kwargs`)
-``Compartment``     ``lif.LIF(shape=(n,), du, dv, vth, bias_mant, bias_exp, u, v)``
+``Compartment``     ``lif.LIF(shape=(n,), du, dv, vth, bias_mant, bias_exp, u, v)``;
+                    ``lif.LIFReset(..., reset_interval, reset_offset)`` with a periodic reset
+input -> compartment  ``RingBuffer.s_out.connect(lif.a_in)``: the input's int32 values (or
+                    spikes) enter ``a_in`` in the same step (lava-dl's Input block)
 recorded spikes     ``lava.proc.io.sink.RingBuffer(shape=(n,), buffer=steps)`` on ``s_out``
 ``readout="v"``     ``Monitor().probe(lif.v, steps)`` (v after reset, read every step)
+``states=True``     ``Monitor``s on ``u`` and ``v`` of every recorded compartment
 =================  =============================================================
+
+On the bias route (a :class:`~snnc.backends.wiring.Constant` sample) the compartments the
+input feeds directly get the sample's values as ``bias_mant`` (as lava-dl's tests set
+``net.in_layer.neuron.bias_mant``) and the RingBuffer is not connected.
 
 Lava silently ignores constructor keywords it does not know (``LIF(bias=...)`` gives no
 bias), so every keyword is checked against the process's signature, or, for the
@@ -57,7 +65,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.backends.wiring import Spikes, Wiring, check_input, check_record, wiring
+from snnc.backends.wiring import Constant, Spikes, Wiring, check_input, check_record, wiring
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import BackendError, InputError
@@ -119,6 +127,8 @@ class LavaNetwork:
     starts: dict[str, tuple[int, dict[str, np.ndarray]]]
     #: lists of node names that form separately connected parts of the graph
     parts: list[list[str]]
+    #: compartment -> Monitor on u (``states=True``; v then has a monitor in ``monitors``)
+    u_monitors: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def processes(self) -> dict[str, Any]:
         procs = {**self.synapses, **self.compartments}
@@ -135,12 +145,19 @@ class LavaNetwork:
         Returns ``spikes[name]`` (steps, n) bool for the compartments with a sink and
         ``v[name]`` (steps, n) int64 for those with a monitor.
         """
+        spikes, v, _ = self.run_states(run_cfg)
+        return spikes, v
+
+    def run_states(self, run_cfg: Any = None) -> tuple[dict, dict, dict]:
+        """:meth:`run`, also returning ``u[name]`` (steps, n) int64 of the compartments with a
+        monitor on u (``states=True``)."""
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
 
         cfg = run_cfg if run_cfg is not None else Loihi2SimCfg(select_tag="fixed_pt")
         spikes: dict[str, np.ndarray] = {}
         v: dict[str, np.ndarray] = {}
+        u: dict[str, np.ndarray] = {}
         for part in self.parts:
             comps = [c for c in part if c in self.compartments]
             if not comps:
@@ -166,17 +183,20 @@ class LavaNetwork:
                     if c in self.sinks:
                         data = np.asarray(self.sinks[c].data.get())
                         spikes[c] = data.T != 0
-                    if c in self.monitors:
-                        lif = self.compartments[c]
-                        data = self.monitors[c].get_data()[lif.name]["v"]
-                        v[c] = np.rint(np.asarray(data, dtype=np.float64)).astype(np.int64)
+                    lif = self.compartments[c]
+                    for var, mons, out in (("v", self.monitors, v), ("u", self.u_monitors, u)):
+                        if c in mons:
+                            data = mons[c].get_data()[lif.name][var]
+                            out[c] = np.rint(np.asarray(data, dtype=np.float64)).astype(np.int64)
             finally:
                 anchor.stop()
-        return spikes, v
+        return spikes, v, u
 
 
-def _parts(graph: Graph, w: Wiring) -> list[list[str]]:
-    """Weakly connected parts of the executable nodes (SpikeSource, Synapse, Compartment)."""
+def _parts(graph: Graph, w: Wiring, direct: bool = True) -> list[list[str]]:
+    """Weakly connected parts of the executable nodes (SpikeSource, Synapse, Compartment);
+    ``direct``: the input's straight edges to compartments are connected (not on the bias
+    route)."""
     nodes = ([w.source] if w.source else []) + list(w.synapses) + list(w.compartments)
     parent = {n: n for n in nodes}
 
@@ -189,6 +209,8 @@ def _parts(graph: Graph, w: Wiring) -> list[list[str]]:
     for s in w.synapses:
         for other in (w.syn_src[s], *w.syn_dst[s]):
             parent[find(other)] = find(s)
+    for c in w.direct if direct else ():
+        parent[find(c)] = find(w.source)
     groups: dict[str, list[str]] = {}
     for n in nodes:
         groups.setdefault(find(n), []).append(n)
@@ -206,47 +228,59 @@ def to_lava(
     x_sample,
     steps: int,
     record: Sequence[str] | None = None,
+    *,
+    input: str | None = None,  # noqa: A002 - the run option's public name
+    states: bool = False,
 ) -> LavaNetwork:
     """Build the Lava processes for one sample ``x_sample`` (T_in, *in_shape), or a checked
-    :class:`~snnc.backends.wiring.Spikes` of one sample, and ``steps``.
+    :class:`~snnc.backends.wiring.Spikes` of one sample, and ``steps``.  ``input="bias"``:
+    ``x_sample`` is (*in_shape), set as the ``bias_mant`` of the compartments the input feeds
+    directly (or a checked :class:`~snnc.backends.wiring.Constant` of one sample).
 
     ``record`` names the compartments that get a spike sink (``None``: all); recorded
-    compartments with ``readout == "v"`` also get a ``Monitor`` on ``v``.
+    compartments with ``readout == "v"`` also get a ``Monitor`` on ``v``, and every recorded
+    compartment Monitors on ``u`` and ``v`` with ``states=True``.
     """
     from lava.proc.conv.process import Conv
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
-    from lava.proc.lif.process import LIF
+    from lava.proc.lif.process import LIF, LIFReset
     from lava.proc.monitor.process import Monitor
     from lava.proc.sparse.process import Sparse
     from lava.utils.weightutils import SignMode as LavaSignMode
 
     w = wiring(graph)
-    one = x_sample if isinstance(x_sample, Spikes) else np.asarray(x_sample)[None]
-    xs = check_input(graph, one, steps, w)
+    one = x_sample if isinstance(x_sample, (Spikes, Constant)) else np.asarray(x_sample)[None]
+    xs = check_input(graph, one, steps, w, route=input)
     if xs.batch != 1:
         raise InputError(f"to_lava builds one sample; got {xs.batch}", hint="pass x[i] (T, *input_shape)")
     if steps < 1:
         raise InputError("a Lava run needs at least one step", hint="pass steps >= 1")
     rec = check_record(w, record)
+    constant = isinstance(xs, Constant)
+    sample_bias = xs.bias_mant()[0] if constant else None
 
     source = None
-    if w.source is not None:  # the RingBuffer's data: (n_in, steps) int32, no spikes after T_in
+    if w.source is not None:  # the RingBuffer's data: (n_in, steps) int32, nothing after T_in
         data = np.zeros((xs.n_in, steps), dtype=np.int32)
-        data[:, : xs.steps] = xs.view()[0].T
+        if not constant:
+            data[:, : xs.steps] = xs.values()[0].T
         source = make_process(Source, data=data)
     comps: dict[str, Any] = {}
     starts: dict[str, tuple[int, dict[str, np.ndarray]]] = {}
     for c in w.compartments:
         node: loihi.Compartment = graph[c]
         n = node.size
-        bias = _values(node.bias_mant, n)
+        bias = sample_bias.copy() if constant and c in w.direct else _values(node.bias_mant, n)
         u0, v0 = _values(node.u_init, n), _values(node.v_init, n)
         k = int(node.start_step)
         later = k > 0
+        reset = {}
+        if node.reset_interval:  # Lava's LIFReset (lava-dl's periodic state reset)
+            reset = {"reset_interval": int(node.reset_interval), "reset_offset": int(node.reset_offset)}
         comps[c] = make_process(
-            LIF,
+            LIFReset if reset else LIF,
             shape=(n,),
             du=int(node.du) if np.ndim(node.du) == 0 else _values(node.du, n),
             dv=int(node.dv) if np.ndim(node.dv) == 0 else _values(node.dv, n),
@@ -256,8 +290,12 @@ def to_lava(
             u=np.zeros(n, dtype=np.int64) if later else u0,
             v=np.zeros(n, dtype=np.int64) if later else v0,
             name=f"snnc:{c}",
+            **reset,
         )
         starts[c] = (k, {"u": u0, "v": v0, "bias_mant": bias} if later else {})
+    if source is not None and not constant:
+        for c in w.direct:  # the input's value is the compartment's a_in in the same step
+            source.s_out.connect(comps[c].a_in)
     syns: dict[str, Any] = {}
     for s in w.synapses:
         node: loihi.Synapse | loihi.ConvSynapse = graph[s]
@@ -307,14 +345,19 @@ def to_lava(
             proc.a_out.connect(comps[d].a_in)
     sinks: dict[str, Any] = {}
     monitors: dict[str, Any] = {}
+    u_monitors: dict[str, Any] = {}
     for c in rec:
         n = graph[c].size
         sinks[c] = make_process(Sink, shape=(n,), buffer=steps)
         comps[c].s_out.connect(sinks[c].a_in)
-        if graph[c].readout == "v":
+        if graph[c].readout == "v" or states:
             mon = Monitor()
             mon.probe(comps[c].v, steps)
             monitors[c] = mon
+        if states:
+            mon = Monitor()
+            mon.probe(comps[c].u, steps)
+            u_monitors[c] = mon
     return LavaNetwork(
         source=source,
         synapses=syns,
@@ -323,5 +366,6 @@ def to_lava(
         monitors=monitors,
         steps=int(steps),
         starts=starts,
-        parts=_parts(graph, w),
+        parts=_parts(graph, w, direct=not constant),
+        u_monitors=u_monitors,
     )

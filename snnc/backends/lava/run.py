@@ -31,7 +31,7 @@ import numpy as np
 
 from snnc import progress as progress_bar
 from snnc.backends.base import BackendSpec, RunResult
-from snnc.backends.wiring import check_input, check_record, check_steps, wiring
+from snnc.backends.wiring import Constant, check_input, check_record, check_steps, wiring
 from snnc.backends.lava.build import to_lava
 from snnc.backends.lava.worker import PROGRESS_FILE
 from snnc.compiler.ir.graph import Graph
@@ -249,40 +249,50 @@ def run(
     *,
     timeout: float | None = None,
     progress: bool | None = None,
+    input: str | None = None,  # noqa: A002 - the run option's public name
+    states: bool = False,
 ) -> RunResult:
     """Run ``graph`` on Lava for ``steps`` raw steps; same contract as the emulator's ``run``.
 
-    ``x`` (batch, T_in, *in_shape) holds binary spikes; each sample is a fresh Lava network
-    (``Loihi2SimCfg(select_tag="fixed_pt")``).  ``timeout`` (seconds, whole batch) defaults
+    ``x`` (batch, T_in, *in_shape) holds the input's payload (binary spikes, or int32 values);
+    with ``input="bias"`` it is (batch, *in_shape), set as the ``bias_mant`` of the
+    compartments the input feeds directly.  Each sample is a fresh Lava network
+    (``Loihi2SimCfg(select_tag="fixed_pt")``).  ``states=True`` also records u and v of every
+    recorded compartment (Lava ``Monitor``s).  ``timeout`` (seconds, whole batch) defaults
     to :func:`default_timeout`.  ``progress``: a bar over the samples (:mod:`snnc.progress`;
     ``None`` shows it when stderr is a terminal and the run lasts over a second).
     """
     steps = check_steps(steps)
     w = wiring(graph)
-    xs = check_input(graph, x, steps, w)
+    xs = check_input(graph, x, steps, w, route=input)
     rec = check_record(w, record)
     batch = xs.batch
     shapes = {c: (batch, steps) + tuple(graph[c].shape) for c in rec}
-    v_names = [c for c in rec if graph[c].readout == "v"]
+    v_names = [c for c in rec if graph[c].readout == "v" or states]
+    u_names = list(rec) if states else []
     if batch == 0 or steps == 0:
         return RunResult(
             spikes={c: np.zeros(shapes[c], bool) for c in rec},
             v={c: np.zeros(shapes[c], np.int64) for c in v_names},
             steps=steps,
             backend=NAME,
+            u={c: np.zeros(shapes[c], np.int64) for c in u_names},
         )
     if not lava_available():
         raise BackendUnavailableError("Lava (lava-nc 0.10.0) is not installed", hint=INSTALL_HINT)
     if timeout is None:
         timeout = default_timeout(batch, steps)
-    x_u8 = xs.uint8()  # the worker's input file: uint8 as the user's layout (no copy for 0/1 bytes)
+    # the worker's input file: uint8 spikes as the user's layout (no copy for 0/1 bytes), int32
+    # values of an integer input, or the bias route's values
+    x_file = xs.data.astype(np.int64) if isinstance(xs, Constant) else xs.transport()
 
     with tempfile.TemporaryDirectory(prefix="snnc-lava-") as tmp:
         d = Path(tmp)
         save_graph(graph, d / "graph")
         with open(d / "input.npz", "wb") as fh:
-            np.savez(fh, x=x_u8)
-        (d / "job.json").write_text(json.dumps({"steps": steps, "record": rec}))
+            np.savez(fh, x=x_file)
+        (d / "job.json").write_text(json.dumps({"steps": steps, "record": rec, "input": xs.route,
+                                                "states": bool(states)}))
         with progress_bar.bar(total=batch, desc="lava", unit="sample", progress=progress) as bar:
             shown = [0]
 
@@ -293,16 +303,18 @@ def run(
             on_progress = advance if progress_bar.enabled(progress) else None
             info, wall, pgid = run_worker(d, timeout, f"{batch} sample(s), {steps} steps",
                                           on_progress=on_progress)
-        spikes, vs = {}, {}
+        spikes, vs, us = {}, {}, {}
         with np.load(d / "result.npz", allow_pickle=False) as z:
             for i, c in enumerate(info["record"]):
                 spikes[c] = z[f"s{i}"].astype(bool).reshape(shapes[c])
                 if c in v_names:
                     vs[c] = z[f"v{i}"].astype(np.int64).reshape(shapes[c])
+                if c in u_names:
+                    us[c] = z[f"u{i}"].astype(np.int64).reshape(shapes[c])
     last_run_info.clear()
     last_run_info.update({"wall_s": wall, "samples": info["timings"], "pgid": pgid})
     log.debug("lava run: %.2f s wall, %s", wall, info["timings"])
-    return RunResult(spikes=spikes, v=vs, steps=steps, backend=NAME)
+    return RunResult(spikes=spikes, v=vs, steps=steps, backend=NAME, u=us)
 
 
 #: the Lava backend as the registry lists it (:mod:`snnc.backends.registry`)
@@ -310,7 +322,7 @@ BACKEND = BackendSpec(
     name=NAME,
     title="Lava",
     summary="real lava-nc 0.10 processes on the CPU (fixed_pt), under a watchdog",
-    options=frozenset({"progress", "timeout"}),
+    options=frozenset({"progress", "timeout", "input", "states"}),
     runner=run,
     build=to_lava,
 )

@@ -3,10 +3,11 @@
 ``DIR`` (written by :func:`snnc.backends.lava.run`) holds::
 
     graph/        the program (snnc.compiler.ir.serialize; JSON + npz, no pickle)
-    input.npz     x: uint8 (batch, T_in, *in_shape)
-    job.json      {"steps": int, "record": [names]}
+    input.npz     x: uint8 spikes or int32 values (batch, T_in, *in_shape); on the bias route
+                  int64 (batch, *in_shape)
+    job.json      {"steps": int, "record": [names], "input": "a_in" | "bias", "states": bool}
 
-and receives ``result.npz`` (``s<i>``: uint8 (batch, steps, n), ``v<i>``: int64) plus
+and receives ``result.npz`` (``s<i>``: uint8 (batch, steps, n), ``v<i>``, ``u<i>``: int64) plus
 ``result.json`` (the names for each ``i`` and per-sample timings), or ``error.json``
 (``{"type", "message"}``) when something raises.  Exit status: 0 ok, 1 error, 3 Lava is
 not importable.  Each sample gets freshly built processes and its own Lava runtime.
@@ -115,29 +116,35 @@ def _graph_job(d: Path) -> tuple[dict, dict]:
         x = z["x"]
     steps = int(job["steps"])
     record = list(job["record"])
-    xs = check_input(graph, x, steps)  # read from a file: checked once here, for the batch
+    states = bool(job.get("states", False))
+    # read from a file: checked once here, for the batch
+    xs = check_input(graph, x, steps, route=job.get("input"))
     batch = xs.batch
     spikes = {c: np.zeros((batch, steps, graph[c].size), np.uint8) for c in record}
     vs = {
         c: np.zeros((batch, steps, graph[c].size), np.int64)
         for c in record
-        if graph[c].readout == "v"
+        if graph[c].readout == "v" or states
     }
+    us = {c: np.zeros((batch, steps, graph[c].size), np.int64) for c in record} if states else {}
     timings = []
     for b in range(batch):
         t0 = time.perf_counter()
-        net = to_lava(graph, xs[b : b + 1], steps, record)
+        net = to_lava(graph, xs[b : b + 1], steps, record, states=states)
         t1 = time.perf_counter()
-        s, v = net.run()
+        s, v, u = net.run_states()
         t2 = time.perf_counter()
         timings.append({"build_s": t1 - t0, "run_s": t2 - t1})
         for c in record:
             spikes[c][b] = s[c]
             if c in vs:
                 vs[c][b] = v[c]
+            if c in us:
+                us[c][b] = u[c]
         report_progress(d, b + 1)
     arrays = {f"s{i}": spikes[c] for i, c in enumerate(record)}
     arrays.update({f"v{i}": vs[c] for i, c in enumerate(record) if c in vs})
+    arrays.update({f"u{i}": us[c] for i, c in enumerate(record) if c in us})
     return arrays, {"record": record, "timings": timings}
 
 
