@@ -39,13 +39,14 @@ class BackendComparison:
         return "\n".join(lines)
 
 
-def compare_backends(prog, x, timeout: float | None = None) -> BackendComparison:
-    """Run ``x`` through ``prog`` on both backends and compare every compartment's raster."""
+def compare_backends(prog, x, timeout: float | None = None, progress: bool | None = None) -> BackendComparison:
+    """Run ``x`` through ``prog`` on both backends and compare every compartment's raster.
+    ``progress``: progress bars over the batch (``None``: when stderr is a terminal)."""
     seconds = {}
     raws = {}
     for backend in ("emulator", "lava"):
         t0 = time.perf_counter()
-        raws[backend] = prog.run(x, backend=backend, timeout=timeout, return_raw=True)
+        raws[backend] = prog.run(x, backend=backend, timeout=timeout, return_raw=True, progress=progress)
         seconds[backend] = time.perf_counter() - t0
     a, b = raws["emulator"], raws["lava"]
     layers = {}

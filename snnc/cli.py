@@ -1,16 +1,20 @@
 """The ``snnc`` command line: compile, run, inspect.
 
 User errors print ``error: ...`` and ``hint: ...`` on stderr and exit with status 2; internal
-errors (bugs) exit with 3.  Nothing is written when a command fails.
+errors (bugs) exit with 3.  Inputs, numeric options and output paths are checked before any
+work; every output is written atomically (:mod:`snnc.reporting`), and nothing is written when a
+command fails (``compile --check`` writes the program after the check: also when the backends
+disagree, exit 1, so that it can be inspected).  A closed pipe (``snnc inspect OUT | head``)
+ends the command quietly with status 141, as for a Unix tool killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import shutil
+import math
+import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +24,17 @@ from snnc import emit, reporting
 from snnc.backends import registry
 from snnc.check import compare_backends, compare_float
 from snnc.compiler.conventions import apply_preset
+from snnc.compiler.artifact import is_program_dir
 from snnc.compiler.ir.printer import format_graph
+from snnc.encoding import MAX_TIMESTEPS
 from snnc.errors import InputError, SnncError
 from snnc.program import Program
 from snnc.version import __version__
+
+#: model files the CLI reads, for help texts
+MODEL_FILES = ".nir, .onnx, or lava-dl netx .net/.h5"
+#: exit status of a command whose output pipe was closed (128 + SIGPIPE, as Unix tools)
+EXIT_PIPE = 141
 
 
 def _add_convention(p: argparse.ArgumentParser) -> None:
@@ -38,13 +49,13 @@ def _add_convention(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="snnc", description="Compile spiking networks (NIR) for Loihi 2.")
+    p = argparse.ArgumentParser(prog="snnc", description=f"Compile spiking networks ({MODEL_FILES}) for Loihi 2.")
     p.add_argument("--version", action="version", version=f"snnc {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log what each pass does")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    c = sub.add_parser("compile", help="compile a model (.nir) for a target")
-    c.add_argument("model", help="model file (.nir, .onnx)")
+    c = sub.add_parser("compile", help=f"compile a model ({MODEL_FILES}) for a target")
+    c.add_argument("model", help=f"model file ({MODEL_FILES})")
     c.add_argument("--target", default="loihi2", help="target chip (loihi2, loihi1) or CHIP-SYSTEM "
                    "(loihi2-oheo-gulch, loihi2-kapoho-point, loihi2-hala-point, ...; docs/mapping.md)")
     c.add_argument("--target-file", metavar="F", default=None,
@@ -58,13 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--calibration", metavar="X.npz", help="input spikes (key 'x') to size each layer's scale from data; "
                    "for an ONNX ANN: static inputs (batch, *input_shape) to balance its thresholds")
     c.add_argument("--timesteps", type=int, default=None, metavar="T",
-                   help="ONNX ANNs: time steps per static input sample (default 32; docs/conversion.md)")
+                   help=f"ONNX ANNs: time steps per static input sample, 1..{MAX_TIMESTEPS} (default 32; docs/conversion.md)")
     c.add_argument("--calibration-method", choices=("max", "percentile", "search"), default=None,
                    help="how calibration data size each layer (default: max; see docs/calibration.md)")
     c.add_argument("--split-weights", action="store_true",
                    help="each weight block as two 8-bit blocks (hi + residual): ~14-bit weights, 2x synapses")
-    c.add_argument("--check", metavar="X.npz", help="after compiling, run X on the emulator and on Lava and compare every layer")
-    c.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
+    c.add_argument("--check", metavar="X.npz", help="after compiling, run X on the emulator and on Lava and compare "
+                   "every layer (OUT is written after the check)")
+    c.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds (> 0)")
+    c.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="--check: progress bars over the batch (default: when stderr is a terminal)")
     c.add_argument("--emit", choices=("snnc", "netx", "onnx"), default="snnc",
                    help="write a program directory (default), lava-dl netx HDF5 or an ONNX step model")
     c.add_argument("--from", dest="exporter", choices=("snntorch", "norse", "sinabs", "rockpool"), default=None,
@@ -74,10 +88,11 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run a compiled program on input spikes")
     r.add_argument("program", help="program directory written by `snnc compile`")
-    r.add_argument("--input", required=True, metavar="X.npz", help="spikes (batch, time, *shape) under key 'x'")
+    r.add_argument("--input", required=True, metavar="X.npz", help="spikes (batch, time, *shape) under key 'x' (or an .npy)")
     r.add_argument("--backend", choices=registry.NAMES, default=registry.DEFAULT, help=registry.describe())
-    r.add_argument("-o", "--output", metavar="Y.npz", help="write the output here: key 'x' (the input layout), or one key per output")
-    r.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds")
+    r.add_argument("-o", "--output", metavar="Y.npz", help="write the output to this file (.npz format, the name as "
+                   "given): key 'x' (the input layout), or one key per output")
+    r.add_argument("--timeout", type=float, default=None, help="watchdog for Lava runs, seconds (> 0)")
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar over the batch (default: when stderr is a terminal)")
     r.add_argument("--device", default=None, help="run the emulator in torch on this device (cpu, cuda)")
@@ -103,47 +118,72 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument("--plot", metavar="F.png", help="also write per-layer stacked energy bars as PNG")
 
     i = sub.add_parser("inspect", help="describe a model file or a compiled program")
-    i.add_argument("path")
+    i.add_argument("path", help=f"a model file ({MODEL_FILES}) or a program directory")
     return p
 
 
-def _load_input(path: str) -> np.ndarray:
+def _load_input(path: str, option: str = "--input") -> np.ndarray:
+    """The array under key 'x' of an .npz (or the array of an .npy), with at least one sample
+    and one time step: an :class:`~snnc.errors.InputError` names the file otherwise."""
     f = Path(path)
-    if not f.is_file():
-        raise InputError(f"no such input file: {path!r}", hint="pass an .npz with the spikes under key 'x'")
+    hint = "save the spikes with np.savez(path, x=spikes)"
     try:
-        with np.load(f, allow_pickle=False) as data:
+        is_file = f.is_file()
+    except OSError as e:
+        raise InputError(f"cannot read {option} {path[:200]!r}: {e.strerror}", hint=hint) from None
+    if not is_file:
+        what = "a directory" if f.is_dir() else "no such file"
+        raise InputError(f"{option} {path!r}: {what}", hint="pass an .npz with the spikes under key 'x'")
+    try:
+        with np.load(f, allow_pickle=False) as data:  # an .npy gives an array (no context manager)
             if "x" not in data.files:
                 raise InputError(
-                    f"{path!r} has no array 'x' (keys: {', '.join(data.files) or 'none'})",
-                    hint="save the spikes with np.savez(path, x=spikes)",
-                )
-            return np.asarray(data["x"])
+                    f"{path!r} has no array 'x' (keys: {', '.join(data.files) or 'none'})", hint=hint)
+            x = np.asarray(data["x"])
     except InputError:
         raise
-    except Exception as e:  # zipfile/pickle/format errors from numpy
+    except (AttributeError, TypeError):  # np.load returned an ndarray: an .npy file
+        try:
+            x = np.asarray(np.load(f, allow_pickle=False))
+        except Exception as e:
+            raise InputError(f"cannot read {path!r} as .npy: {type(e).__name__}: {e}", hint=hint) from None
+    except Exception as e:  # zipfile/zlib/pickle/format errors from numpy
         raise InputError(
             f"cannot read {path!r} as .npz: {type(e).__name__}: {e}",
-            hint="save the spikes with np.savez(path, x=spikes)",
+            hint=hint,
         ) from None
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise InputError(f"{path!r}: 'x' {tuple(x.shape)} holds no sample (the batch axis is empty)",
+                         hint="pass at least one sample: (batch >= 1, ...)")
+    if x.ndim >= 2 and x.shape[1] == 0:
+        raise InputError(f"{path!r}: 'x' {tuple(x.shape)} has no time step",
+                         hint="pass spikes (batch, T >= 1, *shape)")
+    return x
 
 
-def _write_atomic_dir(prog, out: Path) -> None:
-    """Write the program to a temp dir beside ``out`` and move it in place (nothing half-written)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".snnc-", dir=out.parent))
-    try:
-        prog.save(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+def _positive(value: float | None, option: str) -> float | None:
+    """A numeric option that must be a finite number > 0 (None: not given)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise InputError(f"{option} {value} must be a finite number > 0", hint=f"e.g. {option} 60")
+    return value
+
+
+def _check_timesteps(t: int | None) -> None:
+    if t is not None and not 1 <= t <= MAX_TIMESTEPS:
+        raise InputError(f"--timesteps {t} outside 1..{MAX_TIMESTEPS}",
+                         hint="a converted ANN needs tens to hundreds of steps per sample (default 32)")
 
 
 def _cmd_compile(a: argparse.Namespace) -> int:
-    calibration = _load_input(a.calibration) if a.calibration else None
+    _positive(a.timeout, "--timeout")
+    _check_timesteps(a.timesteps)
+    out = Path(a.output) if a.output else emit.default_path(a.model, a.emit)
+    if a.emit == "snnc":  # checked before any work: a file, a foreign directory, a bad path
+        reporting.directory_path(out, is_program_dir, "a compiled program")
+    else:
+        reporting.output_path(out)
+    calibration = _load_input(a.calibration, "--calibration") if a.calibration else None
+    check_x = _load_input(a.check, "--check") if a.check else None
     apply_preset(a, a.exporter)
     result = snnc.compile(
         a.model, target=emit.compile_target(a.target_file or a.target, a.emit), dt=a.dt, integration=a.integration, spike_if=a.spike_if,
@@ -154,12 +194,10 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     if not isinstance(result, snnc.Program):
         print(format_graph(result))
         return 0
-    x = result.encode(_load_input(a.check)) if a.check else None  # static inputs of an ANN: encoded
-    out = Path(a.output) if a.output else emit.default_path(a.model, a.emit)
-    if a.emit == "snnc":
-        _write_atomic_dir(result, out)
-    else:
-        emit.write(result, a.emit, out)
+    x = None
+    if check_x is not None:
+        x = result.encode(check_x)  # static inputs of an ANN: encoded
+        result.check_input(x)  # a wrong shape fails here: before any run, nothing written
     print(f"compiled {a.model} for {result.target.name} -> {out}")
     print(result.summary())
     if result.placement is not None:
@@ -169,18 +207,29 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     if (x is not None or calibration is not None) and result.reference is not None:
         # the report's loop is the emulator's slow instrumented one: a compact look at 64 samples
         print(result.report(result.encode((x if x is not None else calibration)[:64])).compact())
+    agree = True
     if x is not None:
         reference = result.reference if result.reference is not None else snnc.load(a.model)
         if not isinstance(reference, snnc.Program):  # a netx file has no float model
             print(compare_float(reference, result, x).text())
-        comparison = compare_backends(result, x, timeout=a.timeout)
+        if a.progress is not False and sys.stderr.isatty():
+            print(f"checking {x.shape[0]} samples x {x.shape[1]} steps on the emulator and on Lava "
+                  "(Lava takes about a second per sample) ...", file=sys.stderr)
+        comparison = compare_backends(result, x, timeout=a.timeout, progress=a.progress)
         print(comparison.text())
-        if not comparison.agree:
-            return 1
-    return 0
+        agree = comparison.agree
+    # written last: a failed check leaves OUT as it was (a disagreement still writes it)
+    if a.emit == "snnc":
+        result.save(out)
+    else:
+        emit.write(result, a.emit, out)
+    return 0 if agree else 1
 
 
 def _cmd_run(a: argparse.Namespace) -> int:
+    _positive(a.timeout, "--timeout")
+    if a.output:
+        reporting.output_path(a.output)  # before any work
     prog = Program.load(a.program)
     x = _load_input(a.input)
     y = prog.run(x, backend=a.backend, timeout=a.timeout, progress=a.progress, device=a.device)
@@ -191,8 +240,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
         extra = f", {int(arr.sum())} spikes" if kind == "spikes" else ""
         print(f"{name}: {kind} {tuple(arr.shape)}{extra} ({a.backend})")
     if a.output:
-        Path(a.output).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(a.output, **outs)
+        with reporting.atomic_file(a.output) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **outs)  # a file object: numpy appends no .npz, the name is the one given
         print(f"wrote {a.output}")
     return 0
 
@@ -245,6 +294,8 @@ def _cmd_resources(a: argparse.Namespace) -> int:
 
 def _cmd_profile(a: argparse.Namespace) -> int:
     _check_report_outputs(a)
+    if a.teacher and not Path(a.teacher).is_file():
+        raise InputError(f"--teacher {a.teacher!r}: no such file", hint="pass the ANN teacher as an .onnx file")
     prog = Program.load(a.program)
     return _show_report(prog.profile(_load_input(a.input), a.coefficients, a.teacher, name=a.program), a)
 
@@ -252,11 +303,26 @@ def _cmd_profile(a: argparse.Namespace) -> int:
 COMMANDS = {"profile": _cmd_profile, "resources": _cmd_resources, "compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect, "report": _cmd_report}
 
 
+def _pipe_closed() -> int:
+    """stdout's reader went away (``| head``): stop quietly, as a Unix tool does; point stdout
+    at /dev/null so that the interpreter's final flush does not complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or already closed
+        pass
+    return EXIT_PIPE
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     try:
-        return COMMANDS[args.command](args)
+        rc = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return rc
+    except BrokenPipeError:
+        return _pipe_closed()
     except SnncError as e:
         print(f"error: {e}", file=sys.stderr)
         if e.hint:
@@ -265,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except MemoryError as e:  # an estimate missed: still the user's size, not a bug
+        print(f"error: out of memory ({e or 'allocation failed'})", file=sys.stderr)
+        print("hint: run fewer samples or time steps at a time", file=sys.stderr)
+        return 2
     except Exception as e:  # a bug in snnc: say so, keep the traceback in the log
         logging.getLogger("snnc").debug("internal error", exc_info=True)
         print(f"error: internal error in snnc: {type(e).__name__}: {e}", file=sys.stderr)

@@ -22,13 +22,21 @@ spike channels per value, ``max(a, 0)`` and ``max(−a, 0)``, concatenated along
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 import numpy as np
 
-from snnc.errors import InputError
+from snnc.errors import FrontendError, InputError
 
 Shape = tuple[int, ...]
+
+#: the most time steps per static sample an encoder takes (a bound against absurd values)
+MAX_TIMESTEPS = 1 << 20
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,9 +93,26 @@ class RateEncoder:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> "RateEncoder":
+        """The encoder ``to_json`` wrote, checked: a :class:`~snnc.errors.FrontendError` names
+        the field that is missing or out of range."""
+        if not isinstance(d, dict):
+            raise FrontendError(f"the encoder is a {type(d).__name__}, not an object")
         if d.get("kind") != cls.kind:
-            raise ValueError(f"unknown encoder kind {d.get('kind')!r}")
-        return cls(tuple(int(v) for v in d["in_shape"]), float(d["scale"]), int(d["timesteps"]), bool(d["signed"]))
+            raise FrontendError(f"unknown encoder kind {d.get('kind')!r} (known: {cls.kind})")
+        missing = [k for k in ("in_shape", "scale", "timesteps", "signed") if k not in d]
+        if missing:
+            raise FrontendError(f"the encoder lacks {', '.join(missing)}")
+        shape, scale, t, signed = d["in_shape"], d["scale"], d["timesteps"], d["signed"]
+        if not (isinstance(shape, list) and shape and all(_is_int(v) and v >= 1 for v in shape)):
+            raise FrontendError(f"encoder in_shape={shape!r} is not a list of ints >= 1")
+        if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and math.isfinite(scale)
+                and scale > 0):
+            raise FrontendError(f"encoder scale={scale!r} is not a finite number > 0")
+        if not (_is_int(t) and 1 <= t <= MAX_TIMESTEPS):
+            raise FrontendError(f"encoder timesteps={t!r} outside 1..{MAX_TIMESTEPS}")
+        if not isinstance(signed, bool):
+            raise FrontendError(f"encoder signed={signed!r} is not true or false")
+        return cls(tuple(int(v) for v in shape), float(scale), int(t), signed)
 
     def describe(self) -> str:
         sign = ", signed (two channels per value)" if self.signed else ""

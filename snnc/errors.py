@@ -69,6 +69,11 @@ class InputError(SnncError, ValueError):
     """Run-time input data has the wrong shape, type or values."""
 
 
+class ArgumentError(InputError, TypeError):
+    """A function of the public API got an argument of the wrong type (``Program.load(None)``,
+    ``run(x, timeout="abc")``); also a ``TypeError``."""
+
+
 class IRError(SnncError, RuntimeError):
     """An internal invariant of the IR is broken: a bug in snnc, not in the user's model."""
 

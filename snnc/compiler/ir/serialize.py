@@ -131,33 +131,57 @@ class _Encoder:
         raise IRError(f"cannot save a value of type {type(value).__name__} ({hint})")
 
 
+class _Damaged(Exception):
+    """A saved graph that does not decode (raised inside :func:`load_graph`, which names the file)."""
+
+
 def _decode(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
     if isinstance(value, list):
         return [_decode(v, arrays) for v in value]
     if not isinstance(value, dict):
         return value
     if "$array" in value:
-        return np.array(arrays[value["$array"]])
+        key = value["$array"]
+        if not isinstance(key, str) or key not in arrays:
+            raise _Damaged(f"array {key!r} is missing from {ARRAYS_FILE}")
+        return np.array(arrays[key])
     if "$sparse" in value:
         key = value["$sparse"]
         if value.get("format", "csr") != "csr":
-            raise FrontendError(f"unknown sparse format {value.get('format')!r}")
-        shape = tuple(int(s) for s in arrays[key + ".shape"])
-        return sp.csr_matrix(
-            (arrays[key + ".data"], arrays[key + ".indices"], arrays[key + ".indptr"]), shape=shape
-        )
+            raise _Damaged(f"unknown sparse format {value.get('format')!r}")
+        parts = [f"{key}.{p}" for p in ("data", "indices", "indptr", "shape")]
+        missing = [p for p in parts if p not in arrays]
+        if not isinstance(key, str) or missing:
+            raise _Damaged(f"sparse matrix {key!r} lacks {', '.join(missing) or 'its arrays'} in {ARRAYS_FILE}")
+        shape = arrays[parts[3]]
+        if shape.shape != (2,) or shape.dtype.kind not in "iu" or np.any(shape < 0):
+            raise _Damaged(f"sparse matrix {key!r} has shape {shape.tolist()!r}")
+        try:
+            return sp.csr_matrix((arrays[parts[0]], arrays[parts[1]], arrays[parts[2]]),
+                                 shape=tuple(int(v) for v in shape))
+        except (ValueError, TypeError, IndexError) as e:
+            raise _Damaged(f"sparse matrix {key!r}: {e}") from None
     if "$tuple" in value:
+        if not isinstance(value["$tuple"], list):
+            raise _Damaged(f"a $tuple holds {type(value['$tuple']).__name__}, not a list")
         return tuple(_decode(v, arrays) for v in value["$tuple"])
     if "$dict" in value:
+        if not isinstance(value["$dict"], dict):
+            raise _Damaged(f"a $dict holds {type(value['$dict']).__name__}, not an object")
         return {k: _decode(v, arrays) for k, v in value["$dict"].items()}
     if "$float" in value:
+        if value["$float"] not in ("nan", "inf", "-inf"):
+            raise _Damaged(f"$float {value['$float']!r} is not nan, inf or -inf")
         return float(value["$float"])
     if "$enum" in value:
-        cls = _ENUMS.get(value["$enum"])
+        cls = _ENUMS.get(value["$enum"]) if isinstance(value["$enum"], str) else None
         if cls is None:
-            raise FrontendError(f"unknown enum {value['$enum']!r} in saved graph")
-        return cls(_decode(value["value"], arrays))
-    raise FrontendError(f"unknown value tag in saved graph: {sorted(value)}")
+            raise _Damaged(f"unknown enum {value['$enum']!r}")
+        try:
+            return cls(_decode(value.get("value"), arrays))
+        except (ValueError, TypeError):
+            raise _Damaged(f"{value.get('value')!r} is not a {cls.__name__}") from None
+    raise _Damaged(f"unknown value tag {sorted(value)}")
 
 
 # ------------------------------------------------------------------------------ public
@@ -194,8 +218,29 @@ def save_graph(graph: Graph, path: str | os.PathLike) -> Path:
     return d
 
 
+def _read_arrays(afile: Path) -> dict[str, np.ndarray]:
+    """Every array of ``afile`` (an npz without pickles), read now: a truncated or garbled file
+    (bad zip, CRC, short read, a pickled array) is a :class:`~snnc.errors.FrontendError`."""
+    if not afile.is_file():
+        raise FrontendError(f"{str(afile)!r} is missing", hint="the saved graph is incomplete; save it again")
+    try:
+        with np.load(afile, allow_pickle=False) as z:
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("not an .npz archive")
+            return {k: z[k] for k in z.files}
+    except Exception as e:  # zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, ...
+        raise FrontendError(f"{str(afile)!r} is damaged: {type(e).__name__}: {e}",
+                            hint="the file was truncated or altered; save or compile it again") from None
+
+
 def load_graph(path: str | os.PathLike) -> Graph:
-    """Read a graph written by :func:`save_graph` from the directory ``path``."""
+    """Read a graph written by :func:`save_graph` from the directory ``path``.
+
+    A damaged graph (truncated or garbled files, edited JSON: unknown node kinds or fields,
+    missing arrays, duplicate node names, dangling edges) raises
+    :class:`~snnc.errors.FrontendError` naming the file; the invariants of the dialect are
+    :mod:`snnc.compiler.ir.verify`'s (callers verify).
+    """
     d = Path(path)
     gfile = d / GRAPH_FILE
     if not gfile.is_file():
@@ -204,37 +249,61 @@ def load_graph(path: str | os.PathLike) -> Graph:
             hint="write one with snnc.compiler.ir.serialize.save_graph",
         )
     try:
-        doc = json.loads(gfile.read_text())
-    except ValueError as e:
-        raise FrontendError(f"{str(gfile)!r} is not valid JSON: {e}") from e
+        doc = json.loads(gfile.read_bytes())
+    except (ValueError, RecursionError, OSError) as e:
+        raise FrontendError(f"{str(gfile)!r} is not valid JSON: {e}",
+                            hint="the file was truncated or altered; save or compile it again") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         raise FrontendError(f"{str(gfile)!r} is not an snnc graph file")
     version = doc.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version > FORMAT_VERSION:
         raise FrontendError(
             f"{str(gfile)!r} has graph format version {version!r}; this snnc reads up to "
             f"{FORMAT_VERSION}",
             hint="upgrade snnc to load this file",
         )
-    afile = d / ARRAYS_FILE
-    with np.load(afile, allow_pickle=False) as z:
-        arrays = {k: z[k] for k in z.files}
+    arrays = _read_arrays(d / ARRAYS_FILE)
+    try:
+        return _build(doc, arrays)
+    except _Damaged as e:
+        raise FrontendError(f"{str(gfile)!r} is damaged: {e}",
+                            hint="the file was altered or comes from another program; save or compile it again") from None
+    except RecursionError:
+        raise FrontendError(f"{str(gfile)!r} is damaged: nested too deeply") from None
+
+
+def _build(doc: dict, arrays: Mapping[str, np.ndarray]) -> Graph:
+    entries, edges = doc.get("nodes"), doc.get("edges")
+    if not isinstance(entries, list) or not isinstance(edges, list):
+        raise _Damaged("'nodes' and 'edges' must be lists")
     nodes: dict[str, Node] = {}
-    for entry in doc["nodes"]:
+    for i, entry in enumerate(entries):
+        if not (isinstance(entry, dict) and isinstance(entry.get("name"), str)
+                and isinstance(entry.get("kind"), str) and isinstance(entry.get("fields"), dict)):
+            raise _Damaged(f"node #{i} is not an object with a name, a kind and fields")
+        name = entry["name"]
+        if name in nodes:
+            raise _Damaged(f"node {name!r} appears twice")
         cls = _NODE_CLASSES.get(entry["kind"])
         if cls is None:
-            raise FrontendError(
-                f"unknown node kind {entry['kind']!r} in saved graph", node=entry.get("name")
-            )
+            raise _Damaged(f"unknown node kind {entry['kind']!r} (node {name!r})")
         kwargs = {k: _decode(v, arrays) for k, v in entry["fields"].items()}
         try:
-            nodes[entry["name"]] = cls(**kwargs)
-        except TypeError as e:
-            raise FrontendError(
-                f"saved node does not match {cls.__name__}: {e}", node=entry.get("name")
-            ) from e
+            nodes[name] = cls(**kwargs)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
+            raise _Damaged(f"node {name!r} does not match {cls.__name__}: {type(e).__name__}: {e}") from None
+    pairs = []
+    for e in edges:
+        if not (isinstance(e, list) and len(e) == 2 and all(isinstance(v, str) for v in e)):
+            raise _Damaged(f"edge {e!r} is not a pair of node names")
+        for v in e:
+            if v not in nodes:
+                raise _Damaged(f"edge {e!r} names the missing node {v!r} (a dangling edge)")
+        pairs.append((e[0], e[1]))
     meta = _decode(doc.get("meta"), arrays) or {}
-    return Graph(nodes, [tuple(e) for e in doc["edges"]], meta)
+    if not isinstance(meta, Mapping):
+        raise _Damaged(f"graph meta is a {type(meta).__name__}, not a mapping")
+    return Graph(nodes, pairs, meta)
 
 
 __all__ = [
