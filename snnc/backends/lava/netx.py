@@ -1,15 +1,26 @@
 """Run a netx HDF5 file in real Lava, exactly as lava-dl builds it, under snnc's watchdog.
 
-Parent side: :func:`run_netx` (or :func:`run_netx_many`, several files in one child) writes the job to a temporary directory and runs
-``python -m snnc.backends.lava.netx DIR`` through :func:`snnc.backends.lava.run.run_worker`
-(new session, killed on timeout, Lava failures as :class:`~snnc.errors.BackendError`).
+Parent side: :func:`run_netx` (or :func:`run_netx_many`, several files in one child;
+:func:`run_netx_states`, with every block's u and v) writes the job to a temporary directory
+and runs ``python -m snnc.backends.lava.netx DIR`` through
+:func:`snnc.backends.lava.run.run_worker` (new session, killed on timeout, Lava failures as
+:class:`~snnc.errors.BackendError`).
 
-Child side (:func:`main`): per sample, ``lava.lib.dl.netx.hdf5.Network(path)`` fed by a
-``RingBuffer`` source on ``net.inp``, a sink ``RingBuffer`` on every block's ``out``, run for
-``steps`` steps with ``Loihi2SimCfg(select_tag="fixed_pt")``.  Blocks with a 3-D shape are
-(W, H, C) in Lava; inputs and recorded spikes are transposed to and from the model's
-C-order (C, H, W).  The result holds one (batch, steps, n) spike array per block, in block
-order (netx layer groups that hold neurons).
+Child side (:func:`main`): per sample, ``lava.lib.dl.netx.hdf5.Network(path, reset_interval,
+reset_offset)``, a sink ``RingBuffer`` on every block's ``out`` (and with ``states`` a
+``Monitor`` on every block neuron's ``u`` and ``v``), run for ``steps`` steps with
+``Loihi2SimCfg(select_tag="fixed_pt")``.  The input enters as lava-dl's own code feeds it
+(``input=``):
+
+* ``"spikes"`` (default): a ``RingBuffer`` on ``net.inp`` (a network without an Input block);
+* ``"a_in"``: a ``RingBuffer`` of int32 values on ``net.in_layer.neuron.a_in`` (lava-dl's
+  PilotNet SDNN test and tutorials: the Input block's ``inp`` is not wired);
+* ``"bias"``: ``net.in_layer.neuron.bias_mant.init`` set to each sample's values (lava-dl's
+  ``test_tinynet`` and PilotNet LIF hardware test); ``x`` is (batch, *shape).
+
+Blocks with a 3-D shape are (W, H, C) in Lava; inputs and recorded arrays are transposed to
+and from the model's C-order (C, H, W).  Results hold one (batch, steps, n) array per block
+(spikes; u, v), in block order (netx layer groups that hold neurons).
 """
 
 from __future__ import annotations
@@ -24,34 +35,60 @@ import numpy as np
 
 from snnc.backends.lava.run import INSTALL_HINT, default_timeout, lava_available, run_worker
 from snnc.backends.lava.worker import run_job
-from snnc.errors import BackendUnavailableError
+from snnc.errors import BackendUnavailableError, InputError
 
 MODULE = "snnc.backends.lava.netx"
+#: how the input enters lava-dl's network (see the module docstring)
+INPUTS = ("spikes", "a_in", "bias")
 
 
-def run_netx(path, x, steps: int, *, timeout: float | None = None) -> list[np.ndarray]:
-    """Spikes of every netx block, each (batch, steps, n) bool, for input ``x`` (batch, T, *shape)."""
-    return run_netx_many([(path, x, steps)], timeout=timeout)[0]
+def run_netx(path, x, steps: int, *, timeout: float | None = None, **options) -> list[np.ndarray]:
+    """Spikes of every netx block, each (batch, steps, n) bool, for input ``x`` (batch, T, *shape);
+    ``options``: ``reset_interval``, ``reset_offset``, ``input`` (:data:`INPUTS`)."""
+    return run_netx_many([(path, x, steps, options)], timeout=timeout)[0]
 
 
-def run_netx_many(runs, *, timeout: float | None = None) -> list[list[np.ndarray]]:
-    """:func:`run_netx` for several (path, x, steps) in one child (one Python start + Lava import)."""
+def run_netx_states(path, x, steps: int, *, timeout: float | None = None, **options) -> list[dict[str, np.ndarray]]:
+    """:func:`run_netx` with every block's state: per block ``{"s": bool, "u": int64, "v": int64}``,
+    each (batch, steps, n) (u and v read by Lava Monitors after each step)."""
+    return run_netx_many([(path, x, steps, {**options, "states": True})], timeout=timeout, states=True)[0]
+
+
+def run_netx_many(runs, *, timeout: float | None = None, states: bool = False) -> list[list]:
+    """:func:`run_netx` for several ``(path, x, steps[, options])`` in one child (one Python start
+    and Lava import).  With ``states`` each block is a dict of s, u, v (:func:`run_netx_states`)."""
     if not lava_available():
         raise BackendUnavailableError("Lava (lava-nc 0.10.0) is not installed", hint=INSTALL_HINT)
     with tempfile.TemporaryDirectory(prefix="snnc-netx-") as tmp:
         d = Path(tmp)
         jobs, limit, what = [], 0.0, []
-        for j, (path, x, steps) in enumerate(runs):
-            x = np.asarray(x).astype(np.uint8)
+        for j, run in enumerate(runs):
+            path, x, steps = run[:3]
+            opts = dict(run[3]) if len(run) > 3 else {}
+            route = opts.get("input", "spikes")
+            if route not in INPUTS:
+                raise InputError(f"input={route!r}: lava-dl's network takes one of {', '.join(INPUTS)}")
+            x = np.asarray(x)
+            x = x.astype(np.uint8) if route == "spikes" else x.astype(np.int64)
             with open(d / f"input{j}.npz", "wb") as fh:
                 np.savez(fh, x=x)
-            jobs.append({"netx": str(Path(path).resolve()), "steps": int(steps)})
+            jobs.append({"netx": str(Path(path).resolve()), "steps": int(steps), "input": route,
+                         "reset_interval": opts.get("reset_interval"),
+                         "reset_offset": int(opts.get("reset_offset", 0)),
+                         "states": bool(opts.get("states", states))})
             limit += default_timeout(x.shape[0], int(steps))
             what.append(f"{Path(path).name}: {x.shape[0]} sample(s), {steps} steps")
         (d / "job.json").write_text(json.dumps({"runs": jobs}))
         info, _, _ = run_worker(d, limit if timeout is None else timeout, "netx " + "; ".join(what), MODULE)
+        out = []
         with np.load(d / "result.npz", allow_pickle=False) as z:
-            return [[z[f"r{j}s{i}"].astype(bool) for i in range(n)] for j, n in enumerate(info["blocks"])]
+            for j, n in enumerate(info["blocks"]):
+                if jobs[j]["states"]:
+                    out.append([{"s": z[f"r{j}s{i}"].astype(bool), "u": z[f"r{j}u{i}"], "v": z[f"r{j}v{i}"]}
+                                for i in range(n)])
+                else:
+                    out.append([z[f"r{j}s{i}"].astype(bool) for i in range(n)])
+        return out
 
 
 def _to_lava_layout(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -69,29 +106,60 @@ def _from_lava_layout(a: np.ndarray) -> np.ndarray:
     return a.reshape(-1, a.shape[-1]).T
 
 
-def _run_sample(path: str, x: np.ndarray, steps: int) -> list[np.ndarray]:
+def _monitored(mon, proc, var: str, steps: int) -> np.ndarray:
+    """A Monitor's record of ``var`` (steps, *lava_shape) as (T, n) in the model's C-order."""
+    data = np.asarray(mon.get_data()[proc.name][var], dtype=np.float64)
+    data = np.rint(data).astype(np.int64).reshape((steps,) + tuple(int(n) for n in getattr(proc, var).shape))
+    return _from_lava_layout(np.moveaxis(data, 0, -1))
+
+
+def _run_sample(job: dict, x: np.ndarray) -> list[dict[str, np.ndarray]]:
     from lava.lib.dl.netx.hdf5 import Network
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.monitor.process import Monitor
 
-    net = Network(net_config=path)
-    shape = tuple(int(n) for n in net.inp.shape)
-    data = np.zeros(shape + (steps,), np.int32)
-    data[..., : x.shape[0]] = _to_lava_layout(x, shape)
-    src = Source(data=data)
-    src.s_out.connect(net.inp)
-    sinks = []
+    steps, route = int(job["steps"]), job["input"]
+    net = Network(net_config=job["netx"], reset_interval=job["reset_interval"],
+                  reset_offset=int(job["reset_offset"]))
+    if route == "bias":  # as lava-dl's tests: the Input block's bias_mant from the sample
+        shape = tuple(int(n) for n in net.in_layer.neuron.bias_mant.shape)
+        net.in_layer.neuron.bias_mant.init = _to_lava_layout(x[None], shape)[..., 0]
+        src = None
+    else:
+        port = net.inp if route == "spikes" else net.in_layer.neuron.a_in
+        shape = tuple(int(n) for n in port.shape)
+        data = np.zeros(shape + (steps,), np.int32)
+        data[..., : x.shape[0]] = _to_lava_layout(x, shape)
+        src = Source(data=data)
+        src.s_out.connect(port)
+    sinks, monitors = [], []
     for layer in net.layers:
         sink = Sink(shape=layer.out.shape, buffer=steps)
         layer.out.connect(sink.a_in)
         sinks.append(sink)
+        if job["states"]:
+            pair = {}
+            for var in ("u", "v"):
+                mon = Monitor()
+                mon.probe(getattr(layer.neuron, var), steps)
+                pair[var] = mon
+            monitors.append(pair)
+    anchor = src if src is not None else net
     try:
-        src.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-        return [_from_lava_layout(np.asarray(s.data.get())) for s in sinks]
+        anchor.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        out = []
+        for i, (layer, sink) in enumerate(zip(net.layers, sinks)):
+            block = {"s": _from_lava_layout(np.asarray(sink.data.get()))}
+            if job["states"]:
+                for var, mon in monitors[i].items():
+                    block[var] = _monitored(mon, layer.neuron, var, steps)
+            out.append(block)
+        return out
     finally:
-        src.stop()
+        anchor.stop()
 
 
 def _import_netx() -> None:
@@ -103,13 +171,17 @@ def _netx_job(d: Path) -> tuple[dict, dict]:
     for j, job in enumerate(json.loads((d / "job.json").read_text())["runs"]):
         with np.load(d / f"input{j}.npz", allow_pickle=False) as z:
             x = z["x"]
-        out: list[list[np.ndarray]] = []
+        out: list[list[dict]] = []
         for b in range(x.shape[0]):
             t0 = time.perf_counter()
-            out.append(_run_sample(job["netx"], x[b], int(job["steps"])))
+            out.append(_run_sample(job, x[b]))
             timings.append({"run": j, "run_s": time.perf_counter() - t0})
         blocks.append(len(out[0]) if out else 0)
-        arrays.update({f"r{j}s{i}": np.stack([o[i] for o in out]).astype(np.uint8) for i in range(blocks[-1])})
+        for i in range(blocks[-1]):
+            arrays[f"r{j}s{i}"] = np.stack([o[i]["s"] for o in out]).astype(np.uint8)
+            if job["states"]:
+                arrays[f"r{j}u{i}"] = np.stack([o[i]["u"] for o in out])
+                arrays[f"r{j}v{i}"] = np.stack([o[i]["v"] for o in out])
     return arrays, {"blocks": blocks, "timings": timings}
 
 
