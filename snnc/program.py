@@ -10,11 +10,13 @@ The latency per output is :attr:`Program.latency`.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from snnc import reporting
 from snnc.backends import registry
 from snnc.backends.netx import export_netx
 from snnc.backends.onnx_step import export_program
@@ -24,7 +26,7 @@ from snnc.compiler.artifact import PROGRAM_FORMAT, Artifact
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.printer import format_graph
 from snnc.compiler.mapping.report import resource_report
-from snnc.errors import InputError, ValidationError
+from snnc.errors import ArgumentError, InputError, ValidationError
 from snnc.profiler import profile
 
 __all__ = ["BACKENDS", "PROGRAM_FORMAT", "Program"]
@@ -49,7 +51,7 @@ class Program(Artifact):
         ``x`` (batch, *input_shape) is checked as the bias route's constant input."""
         if input == BIAS or isinstance(x, Constant):
             return check_input(self.graph, x, route=BIAS if input is None else input)
-        return check_input(self.graph, self.encode(x), route=input)
+        return _nonempty(check_input(self.graph, self.encode(x), route=input))
 
     def run(
         self,
@@ -83,6 +85,7 @@ class Program(Artifact):
         number of output steps.  With spikes ``steps`` (≥ T) runs longer than the input.
         ``states=True`` records u and v of every layer (with ``return_raw``).
         """
+        _check_run_arguments(backend, timeout, return_raw, progress)
         b = registry.get_backend(backend)
         given = {"timeout": timeout, "progress": progress, "device": device, **options}
         opts = registry.checked_options(b, given)
@@ -152,12 +155,15 @@ class Program(Artifact):
 
     def report(self, x: Any):
         """Per-layer float-vs-fixed error report on ``x`` (:mod:`snnc.calibration.report`):
-        ``.text()``, ``.to_dict()``, ``.to_json()``, ``.plot(path)``."""
-        return error_report(self, x)
+        ``.text()``, ``.to_dict()``, ``.to_json()``, ``.plot(path)``.  Takes what :meth:`run`
+        takes (static inputs of a converted ANN are encoded)."""
+        return error_report(self, self.check_input(x))
 
     def profile(self, x: Any, coefficients: Any = "loihi2", teacher: Any = None, **kwargs):
         """Energy per inference on ``x`` (:mod:`snnc.profiler`, docs/energy.md): an
-        :class:`~snnc.profiler.EnergyReport` with ``.text()``, ``.to_dict()``, ``.to_json()``, ``.plot(path)``."""
+        :class:`~snnc.profiler.EnergyReport` with ``.text()``, ``.to_dict()``, ``.to_json()``, ``.plot(path)``.
+        ``teacher``: an ONNX path or ``onnx.ModelProto``, or a torch module."""
+        _check_teacher(teacher)
         return profile(self, x, coefficients, teacher, **kwargs)
 
     def resources(self):
@@ -169,12 +175,17 @@ class Program(Artifact):
         return resource_report(self.graph, self.placement, self.target)
 
     def export_onnx(self, path: str | os.PathLike):
-        """Write this program as an ONNX step model (:mod:`snnc.backends.onnx_step`)."""
-        return export_program(self, path)
+        """Write this program as an ONNX step model (:mod:`snnc.backends.onnx_step`) to the
+        file ``path`` (atomically; checked before any work); returns the ``onnx.ModelProto``."""
+        with reporting.atomic_file(path) as tmp:
+            return export_program(self, tmp)
 
     def export_netx(self, path: str | os.PathLike) -> Path:
-        """Write this program as lava-dl netx HDF5 (:mod:`snnc.backends.netx`)."""
-        return export_netx(self, path)
+        """Write this program as lava-dl netx HDF5 (:mod:`snnc.backends.netx`) to the file
+        ``path`` (atomically; checked before any work)."""
+        with reporting.atomic_file(path) as tmp:
+            export_netx(self, tmp)
+        return Path(path)
 
     # ------------------------------------------------------------------- display
     def summary(self) -> str:
@@ -195,7 +206,7 @@ class Program(Artifact):
         if self.encoder is not None:  # a converted ANN: static inputs are encoded (snnc.encoding)
             lines.insert(2, f"input: {self.encoder.describe()}; run(X) takes (batch, "
                             f"{', '.join(map(str, self.encoder.in_shape))}) values")
-        for r in self.layers:
+        for r in self.layer_table():  # the registers of the graph that runs
             exps = ",".join(str(e) for e in r["weight_exps"]) or "-"
             lines.append(
                 f"{r['name'][:16]:<16} {r['kind'][:8]:<8} {r['neurons']:>7} {r['synapses']:>9} "
@@ -212,3 +223,51 @@ class Program(Artifact):
         st = self.stats()
         return f"<snnc.Program target={self.target.name} layers={st['layers']} neurons={st['neurons']}>"
 
+
+# ------------------------------------------------------------------------------ API boundary
+def _nonempty(x: Spikes | Constant) -> Spikes | Constant:
+    """Refuse an input without samples or time steps (run, report, profile and the check all
+    take it alike)."""
+    shape = tuple(x.data.shape)
+    if shape[0] == 0:
+        raise InputError(f"the input {shape} holds no sample (its batch axis is empty)",
+                         hint="pass at least one sample")
+    if isinstance(x, Spikes) and x.steps == 0:
+        raise InputError(f"the input {shape} has no time step", hint="pass spikes (batch, T >= 1, *input_shape)")
+    return x
+
+
+def _check_run_arguments(backend: Any, timeout: Any, return_raw: Any, progress: Any) -> None:
+    """The types and ranges of :meth:`Program.run`'s own arguments, before any work."""
+    if not isinstance(backend, str):
+        raise ArgumentError(f"backend must be a name (str), not {type(backend).__name__}",
+                            hint=f"one of: {', '.join(registry.NAMES)}")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float, np.integer, np.floating)):
+            raise ArgumentError(f"timeout must be a number of seconds, not {type(timeout).__name__} {timeout!r}",
+                                hint="e.g. timeout=60")
+        if not (np.isfinite(timeout) and timeout > 0):
+            raise InputError(f"timeout={timeout!r} must be a finite number of seconds > 0", hint="e.g. timeout=60")
+    if not isinstance(return_raw, (bool, np.bool_)):
+        raise ArgumentError(f"return_raw must be True or False, not {type(return_raw).__name__}")
+    if progress is not None and not isinstance(progress, (bool, np.bool_)):
+        raise ArgumentError(f"progress must be True, False or None, not {type(progress).__name__}")
+
+
+def _check_teacher(teacher: Any) -> None:
+    """A teacher for :meth:`Program.profile`: None, an existing ONNX path, an ``onnx.ModelProto``
+    or a torch module."""
+    if teacher is None:
+        return
+    if isinstance(teacher, (str, os.PathLike)) and not isinstance(teacher, bytes):
+        if not Path(teacher).is_file():
+            raise InputError(f"teacher {str(teacher)!r}: no such file", hint="pass the ANN teacher as an .onnx file")
+        return
+    kind = type(teacher)
+    if kind.__name__ == "ModelProto" and kind.__module__.startswith("onnx"):
+        return
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(teacher, torch.nn.Module):
+        return
+    raise ArgumentError(f"teacher must be an ONNX path, an onnx.ModelProto or a torch module, not "
+                        f"{kind.__name__}", hint="pass the ANN the student was distilled from, or leave it out")
