@@ -13,7 +13,10 @@ per-block routing of :mod:`snnc.profiler.routing`::
                     (a spike of j at t reaches i at t + 1 + d_ij, Lava's one-step synaptic delay)
 
 ``SynOps`` counts binary messages (NeuroBench's ``Eff_ACs``); snnc programs carry no graded
-messages, so ``graded_synops`` is 0 and listed separately.  Counts are totals over the batch;
+messages, so ``graded_synops`` is 0 and listed separately.  An input wired straight to a
+compartment (lava-dl's Input block: int32 values into ``a_in``) is counted as one host message
+per non-zero value and target compartment (``route_host`` of the input; the neuron is active at
+that step) and performs no SynOps; what a graded payload costs is not modelled here.  Counts are totals over the batch;
 :class:`EventCounts` divides by the batch for per-inference figures.
 """
 
@@ -149,6 +152,10 @@ def count_events(graph: Graph, x: np.ndarray | Spikes, raw: RunResult, placement
                 by_core = (r.fanout_by_core.T.astype(np.float64) @ s2d.T.astype(np.float64)).T  # exact < 2**53
                 core_synops += np.rint(by_core).astype(np.int64).reshape(batch, steps, n_cores)
                 active[post] |= _arrivals(r, s2d, batch, steps)
+    for post in w.direct:  # the input's non-zero values enter a_in in the same step
+        ev = spikes[w.source]
+        layers[w.source].route_host += int(ev.sum())
+        active[post] |= ev
     for p, lc in layers.items():
         lc.spikes = int(spikes[p].sum())
         if lc.kind == "input":

@@ -9,7 +9,13 @@ DelayDense and shared-kernel ``ConvSynapse`` layers -- with random weights (on a
 8-bit grid, out of range), sign modes, ``num_weight_bits``, ``weight_exp`` in -8..7,
 ``du``/``dv`` in 0..4095 (one per population or one per neuron), ``vth`` up to 2**17-1,
 ``bias_mant`` ±4095 with ``bias_exp``, states that make ``u`` wrap and ``v`` saturate,
-``start_step`` with ``u``/``v`` initial values, and ``readout="v"`` populations.
+``start_step`` with ``u``/``v`` initial values, ``readout="v"`` populations, lava-dl's
+periodic resets (``reset_interval``/``reset_offset``, Lava ``LIFReset``) and its relaxed
+registers (``du = -1``, ``dv = 4096``, ``vth = 2**17``), and -- kind ``input`` -- lava-dl's Input
+block: an input of signed int32 values (small, pixel-like, large, and extremes that make
+``a << 6`` wrap in int32) or spikes wired straight to compartments' ``a_in``, summed with
+synapse buffers.  :func:`bias_programs` draws the bias route (a constant per-sample input set
+as those compartments' ``bias_mant``).
 """
 
 from __future__ import annotations
@@ -21,16 +27,18 @@ from hypothesis import strategies as st
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 
-KINDS = ("dense", "sparse", "convmat", "pool", "recurrent", "loop", "delay", "conv")
+KINDS = ("dense", "sparse", "convmat", "pool", "recurrent", "loop", "delay", "conv", "input")
+#: int32 values that make Lava's a << 6 wrap, or u wrap at 24 bits, when they enter a_in
+EXTREME_INPUTS = (0, 1, -1, 40_000, 200_000, -131_072, 1 << 25, 1 << 26, -(1 << 26), 2**31 - 1, -(2**31))
 
 
 class Builder:
     """Accumulates nodes and edges; every random array comes from one seeded numpy rng."""
 
-    def __init__(self, draw, n_in_shape):
+    def __init__(self, draw, n_in_shape, payload: str = loihi.PAYLOAD_BINARY):
         self.draw = draw
         self.rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-        self.nodes = {"in": loihi.SpikeSource(tuple(n_in_shape))}
+        self.nodes = {"in": loihi.SpikeSource(tuple(n_in_shape), payload=payload)}
         self.edges: list[tuple[str, str]] = []
         self.steps = draw(st.integers(4, 24))
 
@@ -120,17 +128,27 @@ class Builder:
         def register():
             return r.integers(0, 4096, n) if per_neuron else d(decay)
 
+        du, dv = register(), register()
+        vth = d(st.one_of(st.integers(0, 300), st.integers(0, 2**17 - 1)))
+        if not per_neuron and d(st.integers(0, 4)) == 0:  # lava-dl's ranges (netx)
+            du = d(st.sampled_from([-1, du]))  # iDecay 0: u integrates (factor 4096)
+            dv = d(st.sampled_from([4096, dv]))  # vDecay 4096: v keeps nothing
+            vth = d(st.sampled_from([2**17, vth]))  # its default integrator: never spikes
+        # lava-dl's periodic reset (LIFReset): 0 = none
+        interval = d(st.sampled_from([0, 0, 0, 1, 2, 3, 5, 17]) | st.integers(1, self.steps + 2))
         return loihi.Compartment(
             shape or (n,),
-            du=register(),
-            dv=register(),
-            vth=d(st.one_of(st.integers(0, 300), st.integers(0, 2**17 - 1))),
+            du=du,
+            dv=dv,
+            vth=vth,
             bias_mant=r.integers(-bias_range, bias_range + 1, n),
             bias_exp=d(st.one_of(st.integers(0, 7), st.integers(-3, 7))),
             u_init=state(2**23 - 1),
             v_init=state(2**23 - 1),
             readout=d(st.sampled_from(["spikes", "spikes", "v"])),
             start_step=d(st.one_of(st.just(0), st.integers(0, self.steps + 1))),
+            reset_interval=interval,
+            reset_offset=d(st.integers(-3, 40)) if interval else 0,
         )
 
     # -- graph -------------------------------------------------------------------------
@@ -177,11 +195,28 @@ def pool1d_matrix(channels, length, k, weight) -> tuple[np.ndarray, int]:
     return m, l_out
 
 
+def input_values(draw, rng, shape) -> np.ndarray:
+    """int32 input values (int64 array) of one of several styles."""
+    style = draw(st.sampled_from(["small", "pixel", "large", "extreme"]))
+    if style == "small":
+        return rng.integers(-8, 9, shape)
+    if style == "pixel":  # lava-dl's PilotNet frames: 0..255, and their differences
+        return rng.integers(-255, 256, shape) if draw(st.booleans()) else rng.integers(0, 256, shape)
+    if style == "large":
+        return rng.integers(-(2**21), 2**21, shape)
+    return rng.choice(np.array(EXTREME_INPUTS, dtype=np.int64), shape)
+
+
 @st.composite
-def programs(draw, kind: str):
-    """(graph, x, steps) for one layer kind."""
+def programs(draw, kind: str, payload: str | None = None):
+    """(graph, x, steps) for one layer kind (``payload``: the ``input`` kind's, else drawn)."""
     sizes = st.integers(1, 10)
-    if kind in ("convmat", "pool"):
+    if kind == "input":
+        n_in = draw(sizes)
+        if payload is None:
+            payload = draw(st.sampled_from([loihi.PAYLOAD_INT32, loihi.PAYLOAD_INT32, loihi.PAYLOAD_BINARY]))
+        b = Builder(draw, (n_in,), payload)
+    elif kind in ("convmat", "pool"):
         c_in, length = draw(st.integers(1, 3)), draw(st.integers(2, 8))
         b = Builder(draw, (c_in, length))
         n_in = c_in * length
@@ -265,12 +300,38 @@ def programs(draw, kind: str):
         b.connect("A_B", b.synapse(b.dense_w(n_b, n_a), delays=True), "A", "B")
         if draw(st.booleans()):
             b.connect("B_B", b.synapse(b.dense_w(n_b, n_b), delays=True), "B", "B")
+    elif kind == "input":  # lava-dl's Input block: the input's values straight into a_in
+        b.add("A", b.compartment(n_in), "in")
+        if draw(st.booleans()):  # a_in sums a synapse buffer and the input (in int32)
+            b.connect("A_A", b.synapse(b.dense_w(n_in, n_in)), "A", "A")
+        b.add("B", b.compartment(n_b))
+        b.connect("A_B", b.synapse(b.dense_w(n_b, n_in)), "A", "B")
+        if draw(st.booleans()):  # a second compartment fed straight by the input
+            b.add("C", b.compartment(n_in), "in")
+        if payload == loihi.PAYLOAD_BINARY and draw(st.booleans()):  # spikes also feed a synapse
+            b.connect("in_B", b.synapse(b.dense_w(n_b, n_in)), "in", "B")
     else:  # pragma: no cover
         raise AssertionError(kind)
 
     graph = b.graph()
     batch = draw(st.integers(1, 2))
     t_in = draw(st.integers(0, b.steps))
-    density = draw(st.sampled_from([0.1, 0.5, 0.9]))
-    x = b.rng.random((batch, t_in) + b.nodes["in"].shape) < density
+    shape = (batch, t_in) + b.nodes["in"].shape
+    if b.nodes["in"].payload == loihi.PAYLOAD_INT32:
+        x = input_values(draw, b.rng, shape)
+    else:
+        density = draw(st.sampled_from([0.1, 0.5, 0.9]))
+        x = b.rng.random(shape) < density
     return graph, x, b.steps
+
+
+@st.composite
+def bias_programs(draw):
+    """(graph, x, steps) for the bias route: an ``input``-kind program and x (batch, *in_shape)
+    within the 13-bit bias mantissa, set as the ``bias_mant`` of the compartments the input
+    feeds directly."""
+    graph, _, steps = draw(programs("input", payload=loihi.PAYLOAD_INT32))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    lim = draw(st.sampled_from([8, 255, 4095]))
+    x = rng.integers(-lim, lim + 1, (draw(st.integers(1, 2)),) + graph["in"].shape)
+    return graph, x, steps

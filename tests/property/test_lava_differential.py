@@ -9,9 +9,14 @@ compartments) -- with random weights (on and off the 8-bit grid, out of
 range), sign modes, ``num_weight_bits``, ``weight_exp`` in -8..7, ``du``/``dv`` in 0..4095
 (one per population or one per neuron),
 ``vth`` up to 2**17-1, ``bias_mant`` ±4095 with ``bias_exp``, states that make ``u`` wrap and
-``v`` saturate, ``start_step`` with ``u``/``v`` initial values, and ``readout="v"``
-populations.  Each program runs on the emulator and on Lava (in a child process under the
-watchdog); every compartment's raw spike raster, and ``v`` of read-outs, must be equal.
+``v`` saturate, ``start_step`` with ``u``/``v`` initial values, ``readout="v"``
+populations, lava-dl's periodic resets (Lava ``LIFReset``) and relaxed registers (``du = -1``,
+``dv = 4096``, ``vth = 2**17``), and lava-dl's Input block (kind ``input``: signed int32 values,
+or spikes, straight into compartments' ``a_in``; and the bias route, where each sample's values
+are those compartments' ``bias_mant``).  Each program runs on the emulator and on Lava (in a
+child process under the watchdog); every compartment's raw spike raster, and ``v`` of
+read-outs, must be equal -- for the ``input`` kind and the bias route also ``u`` and ``v`` of
+every compartment at every step (Lava ``Monitor``s).
 
 Examples per layer kind: ``SNNC_LAVA_EXAMPLES`` (default 2) in the default run;
 ``SNNC_LAVA_EXAMPLES_SLOW`` (default 100) for the ``-m slow`` variant.
@@ -24,7 +29,7 @@ import os
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from lava_programs import KINDS, programs  # tests/helpers
+from lava_programs import KINDS, bias_programs, programs  # tests/helpers
 
 from snnc.backends import emulator
 from snnc.backends import lava as lava_backend
@@ -47,17 +52,19 @@ def _first_difference(a: np.ndarray, b: np.ndarray) -> str:
     return f"first at (sample, step, neuron...) {idx}: emulator {a[idx]!r}, lava {b[idx]!r}"
 
 
-def assert_same(graph: Graph, x: np.ndarray, steps: int) -> None:
-    emu = emulator.run(graph, x, steps)
-    lav = lava_backend.run(graph, x, steps, timeout=LAVA_TIMEOUT_S)
-    assert set(emu.spikes) == set(lav.spikes) and set(emu.v) == set(lav.v)
+def assert_same(graph: Graph, x: np.ndarray, steps: int, **options) -> None:
+    """Emulator and Lava equal; ``options``: run options of both (``input``, ``states``)."""
+    emu = emulator.run(graph, x, steps, **options)
+    lav = lava_backend.run(graph, x, steps, timeout=LAVA_TIMEOUT_S, **options)
+    assert set(emu.spikes) == set(lav.spikes) and set(emu.v) == set(lav.v) and set(emu.u) == set(lav.u)
     for c in emu.spikes:
         a, b = emu.spikes[c], lav.spikes[c]
         assert a.shape == b.shape
         assert np.array_equal(a, b), f"spikes of {c!r} differ: {_first_difference(a, b)}"
-    for c in emu.v:
-        a, b = emu.v[c], lav.v[c]
-        assert np.array_equal(a, b), f"v of {c!r} differs: {_first_difference(a, b)}"
+    for name, states_e, states_l in (("v", emu.v, lav.v), ("u", emu.u, lav.u)):
+        for c in states_e:
+            a, b = states_e[c], states_l[c]
+            assert np.array_equal(a, b), f"{name} of {c!r} differs: {_first_difference(a, b)}"
 
 
 def _check(kind: str, n: int) -> None:
@@ -68,23 +75,50 @@ def _check(kind: str, n: int) -> None:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
         print_blob=True,
     )
-    @given(case=programs(kind))
+    @given(case=bias_programs() if kind == "bias" else programs(kind))
     def prop(case):
-        assert_same(*case)
+        if kind == "bias":
+            assert_same(*case, input="bias", states=True)
+        else:
+            assert_same(*case, states=kind == "input")
 
     prop()
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [*KINDS, "bias"])
 def test_emulator_equals_lava(kind):
     _check(kind, FAST_EXAMPLES)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", [*KINDS, "bias"])
 def test_emulator_equals_lava_many(kind):
     _check(kind, SLOW_EXAMPLES)
+
+
+def test_integer_input_and_periodic_reset_extremes():
+    """Deterministic: int32 values into a_in that wrap ``a << 6`` (2**26 -> 0, 2**31 - 1 -> -64)
+    and u at 24 bits (200000 << 6), summed in int32 with a recurrent synapse's buffer; lava-dl's
+    integrator registers (du = -1, dv = 4096, vth = 2**17) under a periodic reset of phase 5 mod 3."""
+    n = 8
+    vals = np.array([1, -1, 40_000, 200_000, 1 << 26, 2**31 - 1, -(2**31), 30])
+    nodes = {
+        "in": loihi.SpikeSource((n,), payload="int32"),
+        "A": loihi.Compartment((n,), du=4095, dv=1024, vth=25, bias_mant=np.zeros(n, np.int64),
+                               bias_exp=6, reset_interval=4, reset_offset=1),
+        "AA": loihi.Synapse(np.full((n, n), 200), weight_exp=7),
+        "s": loihi.Synapse(np.arange(3 * n).reshape(3, n) - 10),
+        "B": loihi.Compartment((3,), du=-1, dv=4096, vth=2**17, bias_mant=np.array([1, 0, -2]),
+                               bias_exp=6, readout="v", reset_interval=3, reset_offset=5),
+    }
+    g = Graph(nodes, [("in", "A"), ("A", "AA"), ("AA", "A"), ("A", "s"), ("s", "B")])
+    x = np.zeros((1, 10, n), np.int64)
+    x[0, 1] = vals
+    x[0, 5:] = vals[::-1]
+    emu = emulator.run(g, x, 14, states=True)
+    assert emu.u["A"][0, 1].tolist()[:6] == [64, -64, 2_560_000, -3_977_216, 0, -64]
+    assert_same(g, x, 14, states=True)
 
 
 def test_wrap_and_saturation_cases():

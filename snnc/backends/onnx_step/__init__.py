@@ -137,6 +137,7 @@ def _finish(builder, name: str, dialect: str, info: dict, ir_dir: Path, extra: d
         "snnc.outputs": json.dumps(info["outputs"]),
         "snnc.input_shape": json.dumps(info["input_shape"]),
         "snnc.input_dtype": info["input_dtype"],
+        **({"snnc.payload": info["payload"]} if "payload" in info else {}),
         "snnc.ir": _zip_dir(ir_dir),
         **extra,
     }
@@ -248,7 +249,7 @@ def run_step_model(model, x, steps: int | None = None, *, progress: bool | None 
     in_shape = tuple(json.loads(meta["snnc.input_shape"]))
     dtype = np.dtype(meta["snnc.input_dtype"])
     # the backends' one input check: an integer step model takes binary spikes, a float one values
-    payload = BINARY if meta.get("snnc.dialect") == "loihi" else None
+    payload = meta.get("snnc.payload", BINARY) if meta.get("snnc.dialect") == "loihi" else None
     x = check_spikes(x, in_shape, payload).data
     if steps is None:
         lat = json.loads(meta.get("snnc.latency", "{}"))

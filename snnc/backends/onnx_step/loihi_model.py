@@ -21,6 +21,10 @@ initially 0)::
         Conv:                     buf = conv_buffer(acc)  (INT32_MIN where acc leaves int32:
                                   numpy's float→int32 cast on x86, which the emulator reproduces)
 
+An integer input (``SpikeSource.payload == "int32"``, lava-dl's Input block) makes ``x`` an
+int32 tensor; a compartment the input feeds directly adds ``x`` itself to its ``a`` in the same
+step.  A periodic reset (``reset_interval``) is ``Where(Mod(t + 1, I) == off, 0, ·)`` on u and v.
+
 States: ``t`` (int64 scalar), ``u.<c>``, ``v.<c>`` (batch, n) int64, ``buf.<k>`` (batch, n_out,
 depth) int64.  Outputs ``spikes.<c>`` (batch, *shape) uint8 for every compartment and
 ``v.<c>`` (batch, *shape) int64 for read-outs (``readout == "v"``), on the raw time line of
@@ -33,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from snnc.backends.emulator.synapse import synapse_state
-from snnc.backends.wiring import wiring
+from snnc.backends.wiring import BINARY, payload_of, wiring
 from snnc.backends.onnx_step.builder import Builder, State
 from snnc.compiler.ir import arith, loihi
 from snnc.compiler.ir.arith import INT32_MAX, INT32_MIN, LifRegisters
@@ -192,7 +196,12 @@ def build(graph: Graph) -> tuple[Builder, dict]:
     b = Builder()
     ops = OnnxOps(b)
     in_shape = tuple(graph[w.source].shape)
-    x = b.add_input("x", np.uint8, ("batch", *in_shape), "input spikes (0/1) of this step")
+    payload = payload_of(graph, w)
+    if payload == BINARY:
+        in_dtype, doc = np.uint8, "input spikes (0/1) of this step"
+    else:  # lava-dl's Input block: signed int32 values, straight into a_in
+        in_dtype, doc = np.int32, "input values (int32) of this step"
+    x = b.add_input("x", in_dtype, ("batch", *in_shape), doc)
     reset = b.add_input("reset", np.bool_, (), "True on the first step: start from rest")
     st_t = State("t", I64, (), batched=False, doc="raw step counter (Lava time_step − 1)")
     t = b.state(st_t, reset, 0)
@@ -205,6 +214,8 @@ def build(graph: Graph) -> tuple[Builder, dict]:
     for c in w.compartments:
         node: loihi.Compartment = graph[c]
         ins = [syn[s].out for s in w.comp_in[c]]
+        if c in w.direct:  # the input's value of this step is a_in itself (RingBuffer -> a_in)
+            ins.append(x64)
         if ins:
             _, a = arith.input_sum(ops, ins)
         else:
@@ -222,5 +233,6 @@ def build(graph: Graph) -> tuple[Builder, dict]:
     for s in w.synapses:
         src = x64 if w.syn_src[s] == w.source else spikes[w.syn_src[s]]
         b.state_next(syn[s].state, syn[s].update(src))
-    return b, {"input_shape": list(in_shape), "outputs": outputs, "input_dtype": "uint8"}
+    return b, {"input_shape": list(in_shape), "outputs": outputs, "input_dtype": np.dtype(in_dtype).name,
+               "payload": payload}
 
