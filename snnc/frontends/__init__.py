@@ -69,10 +69,10 @@ def load(source: Any, example_input: Any = None, **options: Any) -> Graph | Arti
     unknown = sorted(set(options) - set(OPTIONS.get(kind, ())))
     if unknown:
         takers = [k for k, names in OPTIONS.items() if unknown[0] in names]
+        where = f"applies to {', '.join(takers)} files (lava-dl's: .net, .h5)" if takers else "is not a load option"
         raise InputError(
-            f"{unknown[0]}= does not apply to a {kind} model",
-            hint=(f"{unknown[0]} is an option of {', '.join(takers)} files (lava-dl's netx: .net, .h5)"
-                  if takers else f"load options: {', '.join(f'{k}: {v}' for k, v in OPTIONS.items())}"),
+            f"{unknown[0]}= {where}, not to a {kind} model",
+            hint="load options: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in OPTIONS.items()),
         )
     if kind == "netx":  # lava-dl netx: already integer, read as a compiled program
         return load_netx(source, **options)
