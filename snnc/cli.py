@@ -303,26 +303,54 @@ def _cmd_profile(a: argparse.Namespace) -> int:
 COMMANDS = {"profile": _cmd_profile, "resources": _cmd_resources, "compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect, "report": _cmd_report}
 
 
-def _pipe_closed() -> int:
-    """stdout's reader went away (``| head``): stop quietly, as a Unix tool does; point stdout
-    at /dev/null so that the interpreter's final flush does not complain."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or already closed
-        pass
-    return EXIT_PIPE
+class _PipeGuard:
+    """stdout that survives its reader going away (``snnc compile ... | head``): the first
+    write into a closed pipe points file descriptor 1 at /dev/null (so that the interpreter's
+    final flush does not complain), later writes are dropped, and the command still finishes
+    its work (a compile still writes its program); :func:`main` then exits with
+    :data:`EXIT_PIPE`, as a Unix tool killed by SIGPIPE."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.closed_pipe = False
+
+    def _closed(self) -> None:
+        self.closed_pipe = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):  # not a real file (tests): nothing to redirect
+            pass
+
+    def write(self, text: str) -> int:
+        if not self.closed_pipe:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._closed()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.closed_pipe:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._closed()
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    stdout = sys.stdout
+    guard = sys.stdout = _PipeGuard(stdout)
     try:
         rc = COMMANDS[args.command](args)
-        sys.stdout.flush()  # a closed pipe shows here, not at exit
-        return rc
-    except BrokenPipeError:
-        return _pipe_closed()
+        guard.flush()  # a closed pipe shows here at the latest
+        return EXIT_PIPE if guard.closed_pipe and rc == 0 else rc
     except SnncError as e:
         print(f"error: {e}", file=sys.stderr)
         if e.hint:
@@ -340,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: internal error in snnc: {type(e).__name__}: {e}", file=sys.stderr)
         print("hint: this is a bug; rerun with -v for the traceback and report it", file=sys.stderr)
         return 3
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":  # pragma: no cover

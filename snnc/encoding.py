@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -35,8 +36,43 @@ Shape = tuple[int, ...]
 MAX_TIMESTEPS = 1 << 20
 
 
+#: bytes :meth:`RateEncoder.encode` holds per output spike at its peak (float64 counts, their
+#: shifted copy and difference, the uint8 result)
+ENCODE_BYTES_PER_SPIKE = 25
+#: the share of the available memory one allocation may claim before snnc refuses it
+MEMORY_SHARE = 0.5
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux ``MemAvailable``; else free pages), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(nbytes: int, what: str, hint: str) -> None:
+    """Refuse (:class:`~snnc.errors.InputError`) an allocation of about ``nbytes`` that would
+    take more than :data:`MEMORY_SHARE` of the memory available, before it is tried."""
+    avail = available_memory()
+    if avail is not None and nbytes > MEMORY_SHARE * avail:
+        raise InputError(f"{what} needs about {_gib(nbytes)} of memory; {_gib(avail)} are available",
+                         hint=hint)
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,9 +99,15 @@ class RateEncoder:
         return np.concatenate([np.maximum(a, 0.0), np.maximum(-a, 0.0)], axis=1)
 
     def encode(self, x: Any, timesteps: int | None = None) -> np.ndarray:
-        """``(batch, *in_shape)`` values -> ``(batch, T, *spike_shape)`` uint8 spikes."""
+        """``(batch, *in_shape)`` values -> ``(batch, T, *spike_shape)`` uint8 spikes.  An
+        :class:`~snnc.errors.InputError` before allocating when the spikes (and the float64
+        counts they are computed from) would not fit in memory."""
         x = self.check(x)
         t = int(timesteps or self.timesteps)
+        cells = x.shape[0] * t * int(np.prod(self.spike_shape, dtype=np.int64))
+        check_memory(cells * ENCODE_BYTES_PER_SPIKE,
+                     f"encoding {x.shape[0]} samples x {t} steps x {int(np.prod(self.spike_shape))} channels",
+                     "encode fewer samples at a time, or use fewer time steps (--timesteps)")
         r = self.rates(x)
         steps = np.arange(1, t + 1, dtype=np.float64).reshape((1, t) + (1,) * (r.ndim - 1))
         counts = np.floor(steps * r[:, None] + 0.5)

@@ -26,6 +26,7 @@ from snnc.compiler.artifact import PROGRAM_FORMAT, Artifact
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.printer import format_graph
 from snnc.compiler.mapping.report import resource_report
+from snnc.encoding import check_memory
 from snnc.errors import ArgumentError, InputError, ValidationError
 from snnc.profiler import profile
 
@@ -51,7 +52,18 @@ class Program(Artifact):
         ``x`` (batch, *input_shape) is checked as the bias route's constant input."""
         if input == BIAS or isinstance(x, Constant):
             return check_input(self.graph, x, route=BIAS if input is None else input)
-        return _nonempty(check_input(self.graph, self.encode(x), route=input))
+        try:
+            return _nonempty(check_input(self.graph, self.encode(x), route=input))
+        except InputError as e:
+            if self.encoder is None or isinstance(x, Spikes):
+                raise
+            enc = self.encoder  # say what the model takes, not only what its encoder emits
+            shape = ", ".join(map(str, enc.in_shape))
+            raise InputError(
+                f"{e.message}; this converted ANN takes static inputs (batch, {shape}) (the model's "
+                f"input, rate-encoded to {enc.timesteps} steps of {int(np.prod(enc.spike_shape))} spike "
+                f"channels) or spikes (batch, time, {', '.join(map(str, enc.spike_shape))})",
+                hint=f"pass (batch, {shape}) values as the ANN took them") from None
 
     def run(
         self,
@@ -105,11 +117,19 @@ class Program(Artifact):
         raw_steps = t + max(self.latency.values(), default=0)
         # only the probed compartments are recorded unless every layer is asked for
         record = None if return_raw else [self.probed(o) for o in self.outputs]
+        self._check_memory(x.batch, raw_steps, record)
         raw = b.run(self.graph, x, raw_steps, record, **opts)
         if return_raw:
             return raw
         out = {o: self._decode(o, raw, t) for o in self.outputs}
         return out[self.outputs[0]] if len(out) == 1 else out
+
+    def _check_memory(self, batch: int, steps: int, record: list[str] | None) -> None:
+        """Refuse a run whose recordings would not fit in memory, before it starts."""
+        comps = record if record is not None else self.graph.of_kind(loihi.Compartment)
+        per_step = sum(self.graph[c].size * (1 + (16 if self.graph[c].readout == "v" else 0)) for c in comps)
+        check_memory(2 * batch * steps * per_step, f"recording {batch} samples x {steps} steps of "
+                     f"{len(comps)} populations", "run fewer samples (or shorter inputs) at a time")
 
     def _decode(self, output: str, raw, t: int) -> np.ndarray:
         src = self.probed(output)
