@@ -250,7 +250,9 @@ class Artifact:
         try:
             conv = Convention(**conv_d)
             if "target_spec" in meta:
-                spec = target_from_dict(_field(d, f, meta, "target_spec", dict), f"{d / f}:target_spec")
+                spec_d = _field(d, f, meta, "target_spec", dict)
+                _check_sources(d, spec_d.get("sources", {}))
+                spec = target_from_dict(spec_d, f"{d / f}:target_spec")
             else:
                 spec = get_target(_field(d, f, meta, "target", str))
         except SnncError as e:
@@ -556,6 +558,14 @@ def _check_row(d: Path, i: int, row: Any) -> None:
         raise _damaged(d, PROGRAM_FILE, f"layers[{i}].weight_error={row['weight_error']!r} is not a finite number >= 0")
     if "notes" in row and not all(isinstance(n, str) for n in row["notes"]):
         raise _damaged(d, PROGRAM_FILE, f"layers[{i}].notes holds a value that is not text")
+
+
+def _check_sources(d: Path, sources: Any) -> None:
+    """A target's ``sources``: field -> [evidence grade, source], both text."""
+    if not isinstance(sources, dict) or not all(
+            isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(t, str) for t in v)
+            for v in sources.values()):
+        raise _damaged(d, PROGRAM_FILE, "target_spec.sources is not a table of [grade, source] texts")
 
 
 def _encoder(d: Path, enc: Any) -> RateEncoder:

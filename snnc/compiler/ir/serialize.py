@@ -156,10 +156,15 @@ def _decode(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
         shape = arrays[parts[3]]
         if shape.shape != (2,) or shape.dtype.kind not in "iu" or np.any(shape < 0):
             raise _Damaged(f"sparse matrix {key!r} has shape {shape.tolist()!r}")
+        data, indices, indptr = arrays[parts[0]], arrays[parts[1]], arrays[parts[2]]
+        if not (data.ndim == indices.ndim == indptr.ndim == 1) or indices.dtype.kind not in "iu" \
+                or indptr.dtype.kind not in "iu":
+            raise _Damaged(f"sparse matrix {key!r} has index arrays of the wrong kind")
         try:
-            return sp.csr_matrix((arrays[parts[0]], arrays[parts[1]], arrays[parts[2]]),
-                                 shape=tuple(int(v) for v in shape))
-        except (ValueError, TypeError, IndexError) as e:
+            m = sp.csr_matrix((data, indices, indptr), shape=tuple(int(v) for v in shape))
+            m.check_format(full_check=True)  # indices in range, indptr monotone: sparsetools trusts them
+            return m
+        except (ValueError, TypeError, IndexError, OverflowError) as e:
             raise _Damaged(f"sparse matrix {key!r}: {e}") from None
     if "$tuple" in value:
         if not isinstance(value["$tuple"], list):

@@ -85,6 +85,10 @@ def limits_for(graph: Graph) -> RegisterLimits:
     return RANGES.get(graph.meta.get("register_ranges"), LOIHI_LIMITS)
 
 
+#: node meta entries that name things (layers, kinds, roles): text when present
+TEXT_META = ("source", "from", "float_kind", "role", "nir_type")
+
+
 @dataclasses.dataclass(frozen=True)
 class Problem:
     """One broken invariant: ``node`` (the IR name; ``"<graph>"`` for the whole graph),
@@ -182,6 +186,11 @@ def _problems(graph: Graph, limits: RegisterLimits | None) -> Iterator[Problem]:
         yield Problem("<graph>", "nodes", ", ".join(sorted(k.__name__ for k in kinds)),
                       "mixes Loihi and float dialect nodes")
         return
+    for name, node in graph.nodes.items():
+        for key in TEXT_META:
+            if key in node.meta and not isinstance(node.meta[key], str):
+                yield Problem(name, f"meta[{key!r}]", repr(node.meta[key])[:40], "is not text")
+                return
     seen: set[tuple[str, str]] = set()
     for e in graph.edges:
         if e in seen:
