@@ -177,13 +177,14 @@ def _check_timesteps(t: int | None) -> None:
 def _cmd_compile(a: argparse.Namespace) -> int:
     _positive(a.timeout, "--timeout")
     _check_timesteps(a.timesteps)
-    out = Path(a.output) if a.output else emit.default_path(a.model, a.emit)
+    given = a.output if a.output is not None else str(emit.default_path(a.model, a.emit))
     if a.emit == "snnc":  # checked before any work: a file, a foreign directory, a bad path
-        reporting.directory_path(out, is_program_dir, "a compiled program")
+        reporting.directory_path(given, is_program_dir, "a compiled program")
     else:
-        reporting.output_path(out)
-    calibration = _load_input(a.calibration, "--calibration") if a.calibration else None
-    check_x = _load_input(a.check, "--check") if a.check else None
+        reporting.output_path(given)
+    out = Path(given)
+    calibration = _load_input(a.calibration, "--calibration") if a.calibration is not None else None
+    check_x = _load_input(a.check, "--check") if a.check is not None else None
     apply_preset(a, a.exporter)
     result = snnc.compile(
         a.model, target=emit.compile_target(a.target_file or a.target, a.emit), dt=a.dt, integration=a.integration, spike_if=a.spike_if,
@@ -228,7 +229,7 @@ def _cmd_compile(a: argparse.Namespace) -> int:
 
 def _cmd_run(a: argparse.Namespace) -> int:
     _positive(a.timeout, "--timeout")
-    if a.output:
+    if a.output is not None:
         reporting.output_path(a.output)  # before any work
     prog = Program.load(a.program)
     x = _load_input(a.input)
@@ -239,7 +240,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
         kind = "spikes" if arr.dtype == np.uint8 else "values"
         extra = f", {int(arr.sum())} spikes" if kind == "spikes" else ""
         print(f"{name}: {kind} {tuple(arr.shape)}{extra} ({a.backend})")
-    if a.output:
+    if a.output is not None:
         with reporting.atomic_file(a.output) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **outs)  # a file object: numpy appends no .npz, the name is the one given
         print(f"wrote {a.output}")
@@ -265,19 +266,19 @@ def _cmd_inspect(a: argparse.Namespace) -> int:
 
 def _check_report_outputs(a: argparse.Namespace) -> None:
     """Check ``--json``/``--plot`` before the report is computed (a bad suffix fails first)."""
-    if a.json:
+    if a.json is not None:
         reporting.output_path(a.json)
-    if a.plot:
+    if a.plot is not None:
         reporting.figure_path(a.plot)
 
 
 def _show_report(report, a: argparse.Namespace) -> int:
     """Print a report object's ``text()``; write ``--json``/``--plot`` when asked (report commands)."""
     print(report.text())
-    if a.json:
+    if a.json is not None:
         report.to_json(a.json)
         print(f"wrote {a.json}")
-    if a.plot:
+    if a.plot is not None:
         print(f"wrote {report.plot(a.plot)}")
     return 0
 
@@ -294,7 +295,7 @@ def _cmd_resources(a: argparse.Namespace) -> int:
 
 def _cmd_profile(a: argparse.Namespace) -> int:
     _check_report_outputs(a)
-    if a.teacher and not Path(a.teacher).is_file():
+    if a.teacher is not None and not Path(a.teacher).is_file():
         raise InputError(f"--teacher {a.teacher!r}: no such file", hint="pass the ANN teacher as an .onnx file")
     prog = Program.load(a.program)
     return _show_report(prog.profile(_load_input(a.input), a.coefficients, a.teacher, name=a.program), a)

@@ -14,7 +14,8 @@
    Flatten types, populations whose parameters are all scalars) are inferred from the converted
    predecessors, exactly as ``nir.NIRGraph.infer_types`` would, but without mutating the source;
 4. **check** -- every array must be finite (:class:`~snnc.errors.ValidationError` naming node and
-   field) and every edge must join equal shapes (:class:`~snnc.errors.FrontendError`).
+   field), the graph has nodes and an Input, no node has a zero in its shape (a 0-neuron layer),
+   and every edge must join equal shapes (:class:`~snnc.errors.FrontendError`).
 
 Conventions: scalar neuron parameters are broadcast to the population shape, ``v_reset=None`` reads
 as zeros, conv padding becomes explicit symmetric per-side integers (``'same'`` only with stride 1
@@ -394,11 +395,30 @@ def _check_edges(nodes: Mapping[str, Node], edges: list[tuple[str, str]]) -> Non
             )
 
 
+def _check_sizes(nodes: Mapping[str, Node]) -> None:
+    """No empty graph, and no node whose shape has a zero (a 0-neuron layer, an empty input)."""
+    if not nodes:
+        raise FrontendError("the NIR graph has no nodes", hint=_REEXPORT)
+    if not any(isinstance(n, ops.Input) for n in nodes.values()):
+        raise FrontendError("the NIR graph has no Input node", hint="export the model with its input")
+    for name, node in nodes.items():
+        for what in ("in_shape", "out_shape"):
+            shape = tuple(getattr(node, what))
+            if 0 in shape:
+                raise FrontendError(
+                    f"{type(node).__name__} has an empty {what.replace('_', ' ')} {shape} (a layer "
+                    "without neurons or inputs)", node=name,
+                    hint="remove the layer or give it at least one neuron; " + _REEXPORT)
+
+
 def load_nir(source: str | Path | Any) -> Graph:
     """Load a NIR graph (a ``.nir`` path or a ``nir.NIRGraph``) into the float dialect."""
     graph, meta = open_nir(source, SUPPORTED_NIR_TYPES)
     nodes, edges = flatten_nir(graph)
+    if not nodes:
+        raise FrontendError("the NIR graph has no nodes", hint=_REEXPORT)
     converted = _convert(nodes, edges)
     _trim_ports(converted, edges)
+    _check_sizes(converted)
     _check_edges(converted, edges)
     return Graph(converted, edges, meta)

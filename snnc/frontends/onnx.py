@@ -159,6 +159,8 @@ def load_onnx(source: Any) -> Graph | Artifact:
     for t in model.graph.initializer:
         b.consts[t.name] = numpy_helper.to_array(t)
     input_name = _input(model, b)
+    if not model.graph.output:
+        raise FrontendError("the ONNX graph declares no output", hint="export the model with its output tensor")
     outputs = {o.name for o in model.graph.output}
     for n in model.graph.node:
         if _fold(model, n, b):
@@ -177,6 +179,12 @@ def load_onnx(source: Any) -> Graph | Artifact:
         b.edges.append((v.node, name))
         out_names.append(name)
     for name, node in b.nodes.items():
+        for what in ("in_shape", "out_shape"):
+            shape = tuple(getattr(node, what, ()) or ())
+            if 0 in shape:
+                raise FrontendError(f"{type(node).__name__} has an empty {what.replace('_', ' ')} {shape} "
+                                    "(a layer without neurons or inputs)", node=node.source or name,
+                                    hint="remove the layer or give it at least one unit, and re-export")
         for f in node.array_fields:
             arr = getattr(node, f)
             if arr is not None and not np.all(np.isfinite(arr)):
