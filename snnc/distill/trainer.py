@@ -22,6 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from snnc import reporting
+from snnc.errors import InputError
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -69,6 +72,35 @@ def _batches(n: int, batch: int, gen: torch.Generator, rank: int = 0, world: int
     return [idx[i : i + batch] for i in range(0, len(idx), batch)]
 
 
+#: what a checkpoint written by :func:`fit` holds (``teacher``, ``losses``, ``teacher_opt``
+#: may be absent: checkpoints of older snnc versions)
+CHECKPOINT_KEYS = ("student", "opt", "epoch", "history")
+
+
+def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu") -> dict:
+    """Read a :func:`fit` checkpoint with ``torch.load(weights_only=True)``: tensors and plain
+    data (numbers, strings, lists, dicts) only, so a checkpoint from someone else cannot run
+    code.  Checkpoints of every snnc version hold only such data and load unchanged; a file
+    that needs more (a pickled object), a damaged file or one without the keys of
+    :data:`CHECKPOINT_KEYS` raises :class:`~snnc.errors.InputError` naming the file."""
+    p = Path(path)
+    hint = "delete the checkpoint to start over, or pass one written by snnc.distill.fit"
+    try:
+        state = torch.load(p, map_location=device, weights_only=True)
+    except Exception as e:  # pickle.UnpicklingError (code or objects refused), damage, I/O
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise InputError(f"checkpoint {str(p)!r} cannot be loaded as tensors and plain data: "
+                         f"{type(e).__name__}: {first[:300]}", hint=hint) from None
+    missing = [k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise InputError(f"checkpoint {str(p)!r} is not a snnc.distill checkpoint (missing "
+                         f"{', '.join(missing)})", hint=hint)
+    if not isinstance(state["epoch"], int) or state["epoch"] < 0 or not isinstance(state["history"], list):
+        raise InputError(f"checkpoint {str(p)!r} has epoch={state['epoch']!r}, history of type "
+                         f"{type(state['history']).__name__}", hint=hint)
+    return state
+
+
 def train_teacher(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 60, batch: int = 64,
                   lr: float = 1e-3, seed: int = 0, progress: bool | None = None) -> nn.Module:
     """Plain CE training of a float ANN (Adam, weight decay 1e-4)."""
@@ -93,8 +125,9 @@ def fit(distiller, x_teacher: torch.Tensor, x_student: torch.Tensor, y: torch.Te
     mode (registers re-taken from ``snnc.compile`` every batch).  Returns per-epoch mean logs.
 
     ``checkpoint``: a file written after every epoch (student, teacher, the losses' parameters
-    such as feature projectors, both optimizers, epoch, history) and resumed from when it exists;
-    checkpoints written before the losses and the teacher optimizer were saved still load."""
+    such as feature projectors, both optimizers, epoch, history) and resumed from when it exists
+    (:func:`load_checkpoint`: ``weights_only=True``, no code runs on loading); checkpoints
+    written before the losses and the teacher optimizer were saved still load."""
     seed_everything(seed)
     dev = pick_device(device)
     student = distiller.student.to(dev)
@@ -108,7 +141,7 @@ def fit(distiller, x_teacher: torch.Tensor, x_student: torch.Tensor, y: torch.Te
     start, history = 0, []
     path = Path(checkpoint) if checkpoint else None
     if path is not None and path.exists():
-        state = torch.load(path, map_location=dev, weights_only=False)
+        state = load_checkpoint(path, dev)
         student.load_state_dict(state["student"])
         distiller.opt.load_state_dict(state["opt"])
         if distiller.teacher is not None and state.get("teacher") is not None:
@@ -137,11 +170,12 @@ def fit(distiller, x_teacher: torch.Tensor, x_student: torch.Tensor, y: torch.Te
             if path is not None and rank == 0:
                 # = distiller.state_dict() split by part: the student unwrapped (no DDP "module.")
                 t, t_opt = distiller.teacher, distiller.teacher_opt
-                torch.save({"student": student.state_dict(), "opt": distiller.opt.state_dict(), "epoch": epoch + 1,
-                            "teacher": None if t is None else t.state_dict(),
-                            "losses": distiller.losses.state_dict(),
-                            "teacher_opt": None if t_opt is None else t_opt.state_dict(),
-                            "history": history}, path)
+                with reporting.atomic_file(path) as tmp:  # a kill mid-save keeps the last whole one
+                    torch.save({"student": student.state_dict(), "opt": distiller.opt.state_dict(),
+                                "epoch": epoch + 1, "teacher": None if t is None else t.state_dict(),
+                                "losses": distiller.losses.state_dict(),
+                                "teacher_opt": None if t_opt is None else t_opt.state_dict(),
+                                "history": history}, tmp)
     if qat_epochs:
         student.quantize()  # registers of the final weights
     distiller.student = student
