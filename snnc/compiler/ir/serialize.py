@@ -160,9 +160,15 @@ def _decode(value: Any, arrays: Mapping[str, np.ndarray]) -> Any:
         if not (data.ndim == indices.ndim == indptr.ndim == 1) or indices.dtype.kind not in "iu" \
                 or indptr.dtype.kind not in "iu":
             raise _Damaged(f"sparse matrix {key!r} has index arrays of the wrong kind")
+        rows, cols = (int(v) for v in shape)
+        if not (indptr.size == rows + 1 and indices.size == data.size and indptr[0] == 0
+                and indptr[-1] == indices.size and np.all(np.diff(indptr.astype(np.int64)) >= 0)
+                and (indices.size == 0 or (indices.min() >= 0 and indices.max() < cols))):
+            # scipy's sparsetools trusts these and reads out of bounds otherwise
+            raise _Damaged(f"sparse matrix {key!r} has inconsistent index arrays (CSR of shape {(rows, cols)})")
         try:
-            m = sp.csr_matrix((data, indices, indptr), shape=tuple(int(v) for v in shape))
-            m.check_format(full_check=True)  # indices in range, indptr monotone: sparsetools trusts them
+            m = sp.csr_matrix((data, indices.astype(np.int64), indptr.astype(np.int64)), shape=(rows, cols))
+            m.check_format(full_check=True)
             return m
         except (ValueError, TypeError, IndexError, OverflowError) as e:
             raise _Damaged(f"sparse matrix {key!r}: {e}") from None

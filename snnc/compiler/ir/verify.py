@@ -170,8 +170,9 @@ def _per_neuron(node: str, field: str, value, n: int, scalar_ok: bool) -> Proble
     if a.ndim == 0 and scalar_ok:
         return None
     if a.size != n:
-        return Problem(node, field, f"<{a.size} values>", f"must have one value per neuron ({n})"
-                       + (" or be one int" if scalar_ok else ""), True)
+        shown = f"<{a.size} values>" if isinstance(value, np.ndarray) else repr(value)[:40]
+        return Problem(node, field, shown, f"must have one value per neuron ({n})"
+                       + (" or be one int" if scalar_ok else ""), isinstance(value, np.ndarray))
     return None
 
 
@@ -366,7 +367,7 @@ def _compartment(name: str, c: loihi.Compartment, lim: RegisterLimits) -> Iterat
         yield Problem(name, "bias_mant", "None", "must hold one int per neuron")
     else:
         p = _per_neuron(name, "bias_mant", c.bias_mant, n, scalar_ok=False) \
-            or _range_problem(name, "bias_mant", c.bias_mant, lim.bias_mant, True)
+            or _range_problem(name, "bias_mant", c.bias_mant, lim.bias_mant, isinstance(c.bias_mant, np.ndarray))
         if p is not None:
             yield p
     if not _is_int(c.bias_exp):
@@ -378,7 +379,7 @@ def _compartment(name: str, c: loihi.Compartment, lim: RegisterLimits) -> Iterat
     for reg in ("u_init", "v_init"):
         v = getattr(c, reg)
         if v is not None:
-            p = _per_neuron(name, reg, v, n, scalar_ok=False) or _range_problem(name, reg, v, getattr(lim, reg), True)
+            p = _per_neuron(name, reg, v, n, scalar_ok=False) or _range_problem(name, reg, v, getattr(lim, reg), isinstance(v, np.ndarray))
             if p is not None:
                 yield p
     if c.readout not in ("spikes", "v"):
