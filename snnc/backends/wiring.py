@@ -179,8 +179,9 @@ def wiring(graph: Graph) -> Wiring:
         interval = node.reset_interval
         if isinstance(interval, bool) or not isinstance(interval, (int, np.integer)) or interval < 0:
             raise ValidationError(f"reset_interval={interval!r} must be an int >= 0 (0: no reset)", node=c)
-        if isinstance(node.reset_offset, bool) or not isinstance(node.reset_offset, (int, np.integer)):
-            raise ValidationError(f"reset_offset={node.reset_offset!r} must be an int", node=c)
+        off = node.reset_offset
+        if isinstance(off, bool) or not isinstance(off, (int, np.integer)) or off < 0:
+            raise ValidationError(f"reset_offset={off!r} must be an int >= 0 (Lava's LIFReset)", node=c)
     return Wiring(
         source=sources[0] if sources else None,
         compartments=comps,

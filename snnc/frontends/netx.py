@@ -414,6 +414,9 @@ def _reset(reset_interval, reset_offset) -> tuple[int, int]:
     if isinstance(reset_offset, bool) or not isinstance(reset_offset, (int, np.integer)):
         raise InputError(f"reset_offset={reset_offset!r} must be an int",
                          hint="lava-dl's reset_offset shifts every layer's reset phase")
+    if reset_offset < -1:  # layer 0 gets reset_offset + 1, which Lava's LIFReset needs >= 0
+        raise InputError(f"reset_offset={reset_offset} gives the first layer the phase {reset_offset + 1} < 0, "
+                         "which Lava's LIFReset refuses", hint="use a reset_offset >= -1 (phases are mod reset_interval)")
     return int(reset_interval), int(reset_offset)
 
 

@@ -148,7 +148,7 @@ class Builder:
             readout=d(st.sampled_from(["spikes", "spikes", "v"])),
             start_step=d(st.one_of(st.just(0), st.integers(0, self.steps + 1))),
             reset_interval=interval,
-            reset_offset=d(st.integers(-3, 40)) if interval else 0,
+            reset_offset=d(st.integers(0, 40)) if interval else 0,
         )
 
     # -- graph -------------------------------------------------------------------------

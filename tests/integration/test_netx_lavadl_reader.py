@@ -114,8 +114,10 @@ def test_reset_interval_and_offset_follow_lava_dls_layer_phases(tmp_path):
     for bad in (0, -3, 1.5, "16", True):
         with pytest.raises(InputError, match="reset_interval"):
             snnc.load(path, reset_interval=bad)
-    with pytest.raises(InputError, match="reset_offset"):
-        snnc.load(path, reset_interval=4, reset_offset=0.5)
+    for bad in (0.5, -2):  # Lava's LIFReset refuses a negative phase (layer 0 gets offset + 1)
+        with pytest.raises(InputError, match="reset_offset"):
+            snnc.load(path, reset_interval=4, reset_offset=bad)
+    assert snnc.load(path, reset_interval=4, reset_offset=-1).graph["layer0"].reset_offset == 0
     with pytest.raises(InputError, match="netx") as e:
         snnc.load("examples/mlp.nir", reset_interval=16)
     assert "reset_interval" in str(e.value)

@@ -216,7 +216,7 @@ class Compartment(Node):
     v_offset: np.ndarray | None = None
     start_step: int = 0
     reset_interval: int = 0  # Lava LIFReset: u = v = 0 every reset_interval steps (0: never)
-    reset_offset: int = 0  # ... at time_step τ with τ % reset_interval == reset_offset % reset_interval
+    reset_offset: int = 0  # ≥ 0: at time_step τ with τ % reset_interval == reset_offset % reset_interval
     array_fields: ClassVar = ("du", "dv", "bias_mant", "u_init", "v_init", "v_offset")
     quiet_fields: ClassVar = ("reset_interval", "reset_offset")
 

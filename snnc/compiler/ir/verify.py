@@ -21,7 +21,8 @@ Loihi dialect, per node (ranges: :class:`RegisterLimits`, ``shared/reference/loi
   ``in_shape`` whose size is its source's, ``stride``/``padding``/``dilation`` pairs (≥ 1, ≥ 0,
   ≥ 1), ``groups`` dividing both channel counts, and an output (C', H', W') whose size is its
   targets';
-* ``Compartment.reset_interval`` an int ≥ 0 (0: no periodic reset), ``reset_offset`` an int;
+* ``Compartment.reset_interval`` an int ≥ 0 (0: no periodic reset), ``reset_offset`` an int ≥ 0
+  (Lava's ``LIFReset`` refuses a negative one);
   ``SpikeSource.payload`` one of ``loihi.PAYLOADS``;
 * wiring: a source has no inputs and feeds synapses (binary payload only) or compartments of its
   own size directly (their ``a_in``); a synapse has exactly one source population and feeds
@@ -399,8 +400,8 @@ def _compartment(name: str, c: loihi.Compartment, lim: RegisterLimits) -> Iterat
         yield Problem(name, "start_step", repr(c.start_step), "must be an int >= 0")
     if not _is_int(c.reset_interval) or c.reset_interval < 0:
         yield Problem(name, "reset_interval", repr(c.reset_interval), "must be an int >= 0 (0: no periodic reset)")
-    if not _is_int(c.reset_offset):
-        yield Problem(name, "reset_offset", repr(c.reset_offset), "must be an int")
+    if not _is_int(c.reset_offset) or c.reset_offset < 0:  # Lava's LIFReset refuses < 0
+        yield Problem(name, "reset_offset", repr(c.reset_offset), "must be an int >= 0")
 
 
 def _conv(name: str, node: loihi.ConvSynapse) -> Problem | None:
