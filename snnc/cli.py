@@ -48,6 +48,20 @@ def _add_convention(p: argparse.ArgumentParser) -> None:
                    help="after a spike: v <- NIR's v_reset (default) or v <- v - threshold")
 
 
+def _add_netx(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("lava-dl netx files (.net, .h5): hdf5.Network's keywords")
+    g.add_argument("--reset-interval", type=int, default=None, metavar="R",
+                   help="reset every layer's u and v every R steps (lava-dl's reset_interval; default: never)")
+    g.add_argument("--reset-offset", type=int, default=None, metavar="K",
+                   help="phase of that reset (lava-dl's reset_offset; layer L resets at K + 1 + L mod R)")
+
+
+def _netx_options(a: argparse.Namespace) -> dict:
+    """``--reset-interval``/``--reset-offset`` as ``snnc.load`` keywords (the ones given)."""
+    return {k: v for k, v in (("reset_interval", a.reset_interval), ("reset_offset", a.reset_offset))
+            if v is not None}
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snnc", description=f"Compile spiking networks ({MODEL_FILES}) for Loihi 2.")
     p.add_argument("--version", action="version", version=f"snnc {__version__}")
@@ -85,9 +99,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="read the NIR file with this exporter's convention (docs/interop.md); "
                         "discretization flags given explicitly win")
     _add_convention(c)
+    _add_netx(c)
 
-    r = sub.add_parser("run", help="run a compiled program on input spikes")
-    r.add_argument("program", help="program directory written by `snnc compile`")
+    r = sub.add_parser("run", help="run a compiled program (or a lava-dl netx file) on input spikes")
+    r.add_argument("program", help="program directory written by `snnc compile`, or a lava-dl netx file "
+                   "(.net/.h5: runs as snnc.load reads it)")
     r.add_argument("--input", required=True, metavar="X.npz", help="spikes (batch, time, *shape) under key 'x' (or an .npy)")
     r.add_argument("--backend", choices=registry.NAMES, default=registry.DEFAULT, help=registry.describe())
     r.add_argument("-o", "--output", metavar="Y.npz", help="write the output to this file (.npz format, the name as "
@@ -96,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar over the batch (default: when stderr is a terminal)")
     r.add_argument("--device", default=None, help="run the emulator in torch on this device (cpu, cuda)")
+    r.add_argument("--input-route", choices=("a_in", "bias"), default=None,
+                   help="bias: X is (batch, *input_shape), each sample's values set as the bias of the layer "
+                   "the input feeds directly (lava-dl's Input block); needs --steps")
+    r.add_argument("--steps", type=int, default=None, metavar="T", help="output steps to run (default: X's length)")
+    _add_netx(r)
 
     rep = sub.add_parser("report", help="per-layer quantization error of a compiled program (float vs emulator)")
     rep.add_argument("program", help="program directory written by `snnc compile`")
@@ -186,8 +207,9 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     calibration = _load_input(a.calibration, "--calibration") if a.calibration is not None else None
     check_x = _load_input(a.check, "--check") if a.check is not None else None
     apply_preset(a, a.exporter)
+    netx = _netx_options(a)
     result = snnc.compile(
-        a.model, target=emit.compile_target(a.target_file or a.target, a.emit), dt=a.dt, integration=a.integration, spike_if=a.spike_if,
+        snnc.load(a.model, **netx) if netx else a.model, target=emit.compile_target(a.target_file or a.target, a.emit), dt=a.dt, integration=a.integration, spike_if=a.spike_if,
         synapse_input=a.synapse_input, reset=a.reset, calibration=calibration, stop_after=a.stop_after,
         calibration_method=a.calibration_method, split_weights=a.split_weights, timesteps=a.timesteps,
         mapping=a.mapping, allow_split=not a.no_split,
@@ -231,9 +253,21 @@ def _cmd_run(a: argparse.Namespace) -> int:
     _positive(a.timeout, "--timeout")
     if a.output is not None:
         reporting.output_path(a.output)  # before any work
-    prog = Program.load(a.program)
+    netx = _netx_options(a)
+    if Path(a.program).is_file():  # a model file: a lava-dl netx file runs as snnc.load reads it
+        prog = snnc.load(a.program, **netx)
+        if not isinstance(prog, Program):
+            raise InputError(f"{a.program!r} is a model to compile, not a program",
+                             hint="compile it first (snnc compile MODEL -o DIR); lava-dl netx files run as they are")
+    elif netx:
+        raise InputError("--reset-interval/--reset-offset apply to lava-dl netx files",
+                         hint="pass the .net file, or recompile the program from it with these flags")
+    else:
+        prog = Program.load(a.program)
     x = _load_input(a.input)
-    y = prog.run(x, backend=a.backend, timeout=a.timeout, progress=a.progress, device=a.device)
+    route = {"input": a.input_route} if a.input_route else {}
+    y = prog.run(x, backend=a.backend, timeout=a.timeout, progress=a.progress, device=a.device,
+                 steps=a.steps, **route)
     # spike arrays live under key 'x' (the input layout), so an output can feed another run
     outs = y if isinstance(y, dict) else {"x": y}
     for name, arr in outs.items():
