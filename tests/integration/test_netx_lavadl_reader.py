@@ -277,12 +277,24 @@ def test_lava_dl_network_runs_these_files_with_the_emulators_states(tmp_path):
         dense(_rng_w(7, (4, 27)), delay=rng.integers(0, 4, (4, 27)))])
     floats = write_netx(tmp_path / "floats.net", [{"type": "input", "shape": np.array([6])},
                                                   dense(rng.normal(0, 40, (5, 6)).astype(np.float32))])
+    # a 3-D Input block into a conv with a per-neuron (W, H, C) bias, then flatten -> dense
+    blk3 = write_netx(tmp_path / "blk3.net", [
+        input_block([2, 4, 3]),
+        {"type": "conv", "shape": np.array([3, 2, 1]), "weight": _rng_w(8, (3, 2, 3, 3), -50, 90),
+         "stride": np.array([1, 1]), "padding": np.array([0, 0]), "dilation": np.array([1, 1]), "groups": 1,
+         "neuron": dict(CUBA, vThMant=20), "bias": rng.integers(-3, 6, (1, 2, 3)).astype(np.float32)},
+        {"type": "flatten", "shape": np.array([6])}, dense(_rng_w(9, (4, 6)))])
+    # a 3-D Input block straight into flatten -> dense (lava-dl's (W, H, C).transpose([2, 1, 0]).flatten())
+    blkf = write_netx(tmp_path / "blkf.net", [input_block([2, 3, 4]), {"type": "flatten", "shape": np.array([24])},
+                                              dense(_rng_w(10, (5, 24), -30, 60))])
     runs = []
     x_ib = rng.integers(-30, 90, (1, 14, 6))
     b_ib = rng.integers(-20, 60, (1, 6))
     x_conv = (rng.random((1, 14, 2, 5, 5)) < 0.5).astype(np.uint8)
     x_f = (rng.random((1, 14, 6)) < 0.5).astype(np.uint8)
     cases = [
+        (blk3, rng.integers(-20, 80, (1, 14, 2, 4, 3)), {"input": "a_in"}),
+        (blkf, rng.integers(0, 90, (1, 12, 2, 3, 4)), {"reset_interval": 4, "input": "a_in"}),
         (ib, x_ib, {"reset_interval": 5, "reset_offset": 2, "input": "a_in"}),
         (ib, b_ib, {"reset_interval": 6, "input": "bias"}),
         (conv, x_conv, {"reset_interval": 7}),
@@ -306,4 +318,5 @@ def test_lava_dl_network_runs_these_files_with_the_emulators_states(tmp_path):
         for c, block in zip(comps, blocks):
             for key, arr in (("s", raw.spikes[c]), ("u", raw.u[c]), ("v", raw.v[c])):
                 np.testing.assert_array_equal(arr.reshape(block[key].shape), block[key], err_msg=f"{c} {key}")
-    assert ours[0][0].spikes["layer1"].any() and np.any(ours[0][0].v["layer2"])
+    assert ours[2][0].spikes["layer1"].any() and np.any(ours[2][0].v["layer2"])
+    assert all(raw.spikes[comps[-1]].any() for raw, comps in ours[:2])
