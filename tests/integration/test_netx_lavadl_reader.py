@@ -320,3 +320,30 @@ def test_lava_dl_network_runs_these_files_with_the_emulators_states(tmp_path):
                 np.testing.assert_array_equal(arr.reshape(block[key].shape), block[key], err_msg=f"{c} {key}")
     assert ours[2][0].spikes["layer1"].any() and np.any(ours[2][0].v["layer2"])
     assert all(raw.spikes[comps[-1]].any() for raw, comps in ours[:2])
+
+
+def test_torch_engine_and_onnx_step_model_take_integer_inputs_and_resets(tmp_path):
+    """The torch engine (device='cpu') equals the numpy engine on both input routes with a
+    periodic reset; the ONNX step model takes the int32 input (the bias route is a run option of
+    the emulator and Lava only)."""
+    from snnc.backends.onnx_step import run_step_model
+
+    path = write_netx(tmp_path / "t.net", [input_block([6]), dense(_rng_w(11, (5, 6))),
+                                           dense(_rng_w(12, (2, 5)), neuron=False)])
+    prog = snnc.load(path, reset_interval=4, reset_offset=1)
+    rng = np.random.default_rng(5)
+    x, xb = rng.integers(-40, 120, (3, 10, 6)), rng.integers(-20, 60, (3, 6))
+    for args, kw in (((x,), {}), ((xb,), {"input": "bias", "steps": 9})):
+        a = prog.run(*args, return_raw=True, states=True, **kw)
+        b = prog.run(*args, return_raw=True, states=True, device="cpu", **kw)
+        for c in a.spikes:
+            for key in ("spikes", "u", "v"):
+                np.testing.assert_array_equal(getattr(a, key)[c], getattr(b, key)[c], err_msg=f"{c} {key}")
+        assert a.spikes["layer1"].any()
+    onnx_path = tmp_path / "t.onnx"
+    prog.export_onnx(onnx_path)
+    got = run_step_model(onnx_path, x)
+    raw = prog.run(x, return_raw=True)
+    for c in raw.spikes:
+        np.testing.assert_array_equal(got[f"spikes.{c}"].astype(bool), raw.spikes[c], err_msg=c)
+    np.testing.assert_array_equal(got["v.layer2"], raw.v["layer2"])
