@@ -31,7 +31,7 @@ import pytest
 
 import snnc
 from snnc.backends.lava import lava_available
-from snnc.backends.lava.netx import run_netx_states
+from snnc.backends.lava.netx import run_netx_many, run_netx_states
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT.parent / "shared" / "lava-dl-fixtures"
@@ -182,7 +182,7 @@ def test_pilotnet_lif_hardware_test_check_with_reset_interval_16(fixtures):
 
 
 # ------------------------------------------------------------------------------ lava-dl in Lava
-def _assert_blocks_equal(prog, raw, blocks, steps: int, layers) -> None:
+def _assert_blocks_equal(raw, blocks, steps: int, layers) -> None:
     assert len(blocks) == len(layers)
     for layer, block in zip(layers, blocks):
         for key, ours in (("s", raw.spikes[layer]), ("u", raw.u[layer]), ("v", raw.v[layer])):
@@ -203,14 +203,12 @@ def test_tinynet_equals_lava_dls_network_in_lava(fixtures):
     raw_b = prog.run(bias, input="bias", steps=18, return_raw=True, states=True)
     raw_a = prog.run(x, return_raw=True, states=True)
     layers = ["layer0", "layer1", "layer2"]
-    from snnc.backends.lava.netx import run_netx_many
-
     blocks_b, blocks_a = run_netx_many([
         (TINY / "tiny.net", bias, 20, {"reset_interval": 17, "input": "bias"}),
         (TINY / "tiny.net", x, 20, {"reset_interval": 17, "input": "a_in"}),
     ], states=True, timeout=900)
-    _assert_blocks_equal(prog, raw_b, blocks_b, 20, layers)
-    _assert_blocks_equal(prog, raw_a, blocks_a, 20, layers)
+    _assert_blocks_equal(raw_b, blocks_b, 20, layers)
+    _assert_blocks_equal(raw_a, blocks_a, 20, layers)
     assert raw_a.spikes["layer2"].sum() > 0 and np.any(raw_a.u["layer0"] < 0)
 
 
@@ -224,4 +222,4 @@ def test_pilotnet_lif_equals_lava_dls_network_in_lava(pilot_run):
     prog, raw, _ = pilot_run
     blocks = run_netx_states(PILOT / "network.net", _pilot_image(), PILOT_STEPS, reset_interval=17,
                              input="bias", timeout=3000)
-    _assert_blocks_equal(prog, raw, blocks, PILOT_STEPS, list(PILOT_LAYERS))
+    _assert_blocks_equal(raw, blocks, PILOT_STEPS, list(PILOT_LAYERS))
