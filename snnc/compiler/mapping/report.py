@@ -189,6 +189,9 @@ class ResourceReport(Report):
         util = self.utilisation()
         labels = {"neurons": "neurons", "synapse_bits": "synapse memory", "axons_in": "input axons",
                   "axons_out": "output axons"}
+        from matplotlib.patches import Patch
+        from matplotlib.ticker import MaxNLocator
+
         with figure(path, 4, 1, figsize=(10, 7), sharex=True) as (fig, axes):
             x = np.arange(self.placement.n_cores)
             edges = np.flatnonzero(np.diff(self.chip_of_core)) + 0.5
@@ -198,7 +201,12 @@ class ResourceReport(Report):
                 for e in edges:
                     ax.axvline(e, color="grey", ls="--", lw=0.6)
                 ax.set_ylabel(f"{labels[q]} %")
-            axes[-1].set_xlabel("core (colour: layer; dashed: chip boundary)")
+            axes[-1].xaxis.set_major_locator(MaxNLocator(integer=True))  # cores are whole numbers
+            axes[-1].set_xlabel("core" + (" (dashed: chip boundary)" if len(edges) else ""))
+            layers = [self.names.get(p, p) for p in self.usage.layers]
+            handles = [Patch(color=f"C{i % 10}", label=name) for i, name in enumerate(layers)]
+            axes[0].legend(handles=handles, title="layer", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                           fontsize="small", title_fontsize="small")
             axes[0].set_title(f"{self.target.name} / {self.target.system}: {self.placement.n_cores} cores, "
                               f"{self.placement.n_chips} chips ({self.placement.strategy})")
         return figure_path(path)
