@@ -151,7 +151,7 @@ def figure(path: str | os.PathLike, nrows: int = 1, ncols: int = 1, *, figsize=N
     the block the figure is laid out and saved to ``path`` (checked first, :func:`figure_path`).
 
     ``axes`` is what ``Figure.subplots`` returns (one Axes for 1 x 1).  Nothing is written
-    when the block raises.
+    when the block raises; the file is written atomically (:func:`atomic_file`).
     """
     out = figure_path(path)
     import matplotlib.style
@@ -162,8 +162,8 @@ def figure(path: str | os.PathLike, nrows: int = 1, ncols: int = 1, *, figsize=N
         axes = fig.subplots(nrows, ncols, **subplots)
         yield fig, axes
         fig.tight_layout()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=DPI)
+        with atomic_file(out) as tmp:
+            fig.savefig(tmp, dpi=DPI, format=out.suffix[1:].lower() or "png")
 
 
 def write_json(data: Any, path: str | os.PathLike | None = None, indent: int = JSON_INDENT) -> str:
