@@ -17,6 +17,7 @@ import snnc
 from snnc.backends.lava import lava_available
 from snnc.backends.lava.netx import run_netx_many
 from snnc.errors import FrontendError, InputError, UnsupportedOpError
+from snnc.profiler.counts import count_events
 
 CUBA = {"type": "CUBA", "iDecay": 1024, "vDecay": 410, "vThMant": 40, "refDelay": 1, "gradedSpike": 0}
 
@@ -347,3 +348,19 @@ def test_torch_engine_and_onnx_step_model_take_integer_inputs_and_resets(tmp_pat
     for c in raw.spikes:
         np.testing.assert_array_equal(got[f"spikes.{c}"].astype(bool), raw.spikes[c], err_msg=c)
     np.testing.assert_array_equal(got["v.layer2"], raw.v["layer2"])
+
+
+def test_mapping_and_profile_take_an_input_wired_straight_to_a_layer(tmp_path):
+    """snnc.compile places a netx program with an Input block; the energy profile counts the
+    int32 input as one host message per non-zero value (no SynOps) and the block's neurons active."""
+    path = write_netx(tmp_path / "p.net", [input_block([6]), dense(_rng_w(13, (5, 6)))])
+    prog = snnc.compile(snnc.load(path, reset_interval=8))
+    assert prog.placement is not None and prog.graph["layer0"].reset_interval == 8
+    x = np.random.default_rng(6).integers(-10, 60, (2, 9, 6))
+    raw = prog.run(x, return_raw=True)
+    counts = count_events(prog.graph, x, raw, prog.placement)
+    src, blk = counts.layers["input"], counts.layers["layer0"]
+    assert src.route_host == np.count_nonzero(x) and src.spikes == np.count_nonzero(x)
+    assert blk.synops_in == 0 and blk.updates_active >= np.count_nonzero(x)
+    assert counts.layers["layer1"].synops_in > 0
+    assert prog.profile(x).to_dict()  # the report builds on it
