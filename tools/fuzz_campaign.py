@@ -470,6 +470,11 @@ def _program_ops() -> list[tuple[str, Callable[[Path, random.Random], None], boo
         ("v-init-huge", array_edit("Compartment", "v_init", lambda a, n, *_: np.full(_size(n), 1 << 30, np.int64)), True),
         ("u-init-wrong-size", array_edit("Compartment", "u_init", lambda a, n, *_: np.zeros(1, np.int64)), True),
         ("v-offset-nan", array_edit("Compartment", "v_offset", lambda a, n, *_: np.full(_size(n), np.nan)), True),
+        ("sparse-weights-float", _sparse_data(lambda a: a.astype(float) + 0.5), True),
+        ("sparse-weights-complex", _sparse_data(lambda a: a.astype(np.complex64)), True),
+        ("sparse-weights-999", _sparse_data(lambda a: a + 999), True),
+        ("sparse-indices-out-of-range", _sparse_part("indices", lambda a: a + 10**6), True),
+        ("sparse-indptr-decreasing", _sparse_part("indptr", lambda a: a[::-1].copy()), True),
         ("delays-99", array_edit("Synapse", "delays", lambda a, n, arrays: np.full(_weights_shape(n, arrays), 99, np.int64)), True),
         ("delays-wrong-shape", array_edit("Synapse", "delays", lambda a, n, *_: np.zeros(3, np.int64)), True),
         ("delays-negative", array_edit("Synapse", "delays", lambda a, n, arrays: np.full(_weights_shape(n, arrays), -1, np.int64)), True),
@@ -515,6 +520,24 @@ def _weights_shape(node: dict, arrays: dict[str, np.ndarray]) -> tuple[int, ...]
     if isinstance(w, dict) and "$sparse" in w:
         return tuple(int(v) for v in arrays[w["$sparse"] + ".shape"])
     return (1,)
+
+
+def _sparse_part(part: str, fn):
+    def edit(d, rng):
+        g = _read_json(d / "graph" / "graph.json")
+        keys = [n["fields"]["weights"]["$sparse"] for n in _nodes(g, "Synapse")
+                if isinstance(n["fields"].get("weights"), dict) and "$sparse" in n["fields"]["weights"]]
+        if not keys:
+            raise _Skip
+        a = _read_npz(d / "graph" / "arrays.npz")
+        k = f"{rng.choice(keys)}.{part}"
+        a[k] = fn(a[k])
+        _write_npz(d / "graph" / "arrays.npz", a)
+    return edit
+
+
+def _sparse_data(fn):
+    return _sparse_part("data", fn)
 
 
 def _placement_edit(fn):

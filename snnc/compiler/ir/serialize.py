@@ -299,6 +299,10 @@ def _build(doc: dict, arrays: Mapping[str, np.ndarray]) -> Graph:
         if cls is None:
             raise _Damaged(f"unknown node kind {entry['kind']!r} (node {name!r})")
         kwargs = {k: _decode(v, arrays) for k, v in entry["fields"].items()}
+        w = kwargs.get("weights")
+        if cls is loihi.Synapse and sp.issparse(w) and w.dtype.kind not in "iu":
+            # Synapse casts sparse weights to int64, which would hide floats (and truncate them)
+            raise _Damaged(f"node {name!r}: sparse weights of dtype {w.dtype} (a Loihi synapse holds integers)")
         try:
             nodes[name] = cls(**kwargs)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
