@@ -157,7 +157,11 @@ def load_onnx(source: Any) -> Graph | Artifact:
     uses.update(o.name for o in model.graph.output)
     b = Builder(_opset(model), uses)
     for t in model.graph.initializer:
-        b.consts[t.name] = numpy_helper.to_array(t)
+        try:
+            b.consts[t.name] = numpy_helper.to_array(t)
+        except Exception as e:  # a data type onnx does not know, a short raw buffer: damage
+            raise FrontendError(f"initializer {t.name!r} cannot be read: {type(e).__name__}: {e}",
+                                node=t.name, hint="re-export the model with torch.onnx.export") from None
     input_name = _input(model, b)
     if not model.graph.output:
         raise FrontendError("the ONNX graph declares no output", hint="export the model with its output tensor")

@@ -38,7 +38,7 @@ import numpy as np
 from snnc.compiler import linear
 from snnc.compiler.ir import ops
 from snnc.compiler.ir.graph import Node
-from snnc.errors import UnsupportedOpError
+from snnc.errors import FrontendError, UnsupportedOpError
 
 Shape = tuple[int, ...]
 
@@ -130,7 +130,12 @@ def unsupported(onnx_node, why: str, hint: str) -> UnsupportedOpError:
 def attrs(onnx_node) -> dict[str, Any]:
     from onnx import helper
 
-    return {a.name: helper.get_attribute_value(a) for a in onnx_node.attribute}
+    try:
+        return {a.name: helper.get_attribute_value(a) for a in onnx_node.attribute}
+    except Exception as e:  # a damaged attribute (unknown type, unreadable tensor)
+        raise FrontendError(f"attributes of {onnx_node.op_type} node {onnx_node.name!r} cannot be read: "
+                            f"{type(e).__name__}: {e}", node=onnx_node.name or onnx_node.op_type,
+                            hint="re-export the model with torch.onnx.export") from None
 
 
 def _f64(a: np.ndarray) -> np.ndarray:
