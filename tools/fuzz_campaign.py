@@ -102,10 +102,11 @@ class Fixtures:
 
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self.mlp_model = EXAMPLE
-        self.mlp_x = EXAMPLE_X
-        self.mlp = root / "mlp.snnc"
-        prog = snnc.compile(EXAMPLE)
+        # copies: a case that writes beside its model (no -o) writes here, not in examples/
+        self.mlp_model = Path(shutil.copy(EXAMPLE, root / "mlp.nir"))
+        self.mlp_x = Path(shutil.copy(EXAMPLE_X, root / "mlp_input.npz"))
+        self.mlp = root / "mlp_program"
+        prog = snnc.compile(self.mlp_model)
         prog.save(self.mlp)
         # the same network with a sparse block and one with synaptic delays (valid programs)
         import scipy.sparse as sp
@@ -147,7 +148,7 @@ class Fixtures:
 
         self.netx = root / "mlp.net"
         try:
-            snnc.compile(EXAMPLE, target=netx_target()).export_netx(self.netx)
+            snnc.compile(self.mlp_model, target=netx_target()).export_netx(self.netx)
         except Exception:  # pragma: no cover - netx export unavailable: the family is skipped
             self.netx = None
         self.programs = {"mlp": (self.mlp, self.mlp_x), "sparse": (self.sparse, self.mlp_x),
@@ -863,7 +864,7 @@ def model_input_cases(fx: Fixtures, rng: random.Random, n_random: int) -> list[C
         elif name == "no-key-x":
             np.savez(p, spikes=arr)
         elif name == "garbled":
-            p.write_bytes(EXAMPLE_X.read_bytes()[:300] + b"\x00" * 50)
+            p.write_bytes(fx.mlp_x.read_bytes()[:300] + b"\x00" * 50)
         elif name == "directory":
             p = d / "in_dir.npz"
             p.mkdir(exist_ok=True)
