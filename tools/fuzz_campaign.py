@@ -913,6 +913,15 @@ def cli_cases(fx: Fixtures, rng: random.Random) -> list[Case]:
             cases.append(Case("cli", f"compile {opt} {v}", ["compile", model, "-o", str(fx.fresh("t")), opt, v]))
     for v in ["nan", "inf", "0", "-1", "1e300", "-inf"]:
         cases.append(Case("cli", f"compile --dt {v}", ["compile", model, "-o", str(fx.fresh("dt")), "--dt", v]))
+    for v in ["-1", "0", "100000000000", "abc"]:
+        cases.append(Case("cli", f"run --steps {v}", ["run", mlp, "--input", x, "--steps", v]))
+    if fx.netx is not None:
+        for opt, v in (("--reset-interval", "0"), ("--reset-interval", "-1"), ("--reset-offset", "-5"),
+                       ("--reset-interval", "nan")):
+            # an offset without an interval is ignored, as lava-dl's hdf5.Network ignores it
+            expect = "any" if opt == "--reset-offset" else "reject"
+            cases.append(Case("cli", f"run model.net {opt} {v}", ["run", str(fx.netx), "--input", x, opt, v], expect))
+            cases.append(Case("cli", f"run program {opt} {v}", ["run", mlp, "--input", x, opt, v]))
     for v in ["0", "-1", "100000000", str(2**40), "abc"]:
         cases.append(Case("cli", f"compile --timesteps {v}", ["compile", str(fx.ann_model), "-o", str(fx.fresh("ts")),
                                                              "--calibration", str(fx.ann_cal), "--timesteps", v]))
