@@ -118,7 +118,7 @@ class Artifact:
         return self.graph.predecessors(output)[0]
 
     def stats(self) -> dict[str, int]:
-        comps = [self.graph[n] for n in self.graph.of_kind(loihi.Compartment)]
+        comps = [self.graph[n] for n in self.graph.of_kind(*loihi.NEURON_OPS)]
         syns = [self.graph[n] for n in self.graph.of_kind(loihi.Synapse, loihi.ConvSynapse)]
         return {
             "layers": sum(1 for c in comps if c.meta.get("role") != "bias"),
@@ -135,7 +135,7 @@ class Artifact:
         compiler's report), matched by layer name."""
         saved = {r.get("name"): r for r in self.layers if isinstance(r, dict)}
         rows = []
-        for c in self.graph.of_kind(loihi.Compartment):
+        for c in self.graph.of_kind(*loihi.NEURON_OPS):
             node = self.graph[c]
             if node.meta.get("role") == "bias":
                 continue
@@ -144,6 +144,14 @@ class Artifact:
             syns = [s for s in self.graph.predecessors(c)
                     if isinstance(self.graph[s], (loihi.Synapse, loihi.ConvSynapse))]
             exps = [int(getattr(self.graph[s], "weight_exp", 0)) for s in syns if not s.endswith(":lo")]
+            if isinstance(node, loihi.SigmaDeltaCompartment):  # no decays, no bias exponent
+                rows.append({
+                    "name": name, "kind": info.get("kind", node.neuron), "neurons": node.size,
+                    "synapses": sum(self.graph[s].num_synapses for s in syns), "vth": int(node.vth),
+                    "du": "-", "dv": "-", "weight_exps": exps, "bias_exp": "-",
+                    "weight_error": float(info.get("weight_error", 0.0)), "notes": list(info.get("notes", [])),
+                })
+                continue
             rows.append({
                 "name": name, "kind": info.get("kind", node.meta.get("float_kind", "")),
                 "neurons": node.size, "synapses": sum(self.graph[s].num_synapses for s in syns),

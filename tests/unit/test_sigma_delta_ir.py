@@ -223,3 +223,23 @@ def test_tinynet_sdnn_fixture():
                    [("l1", "syn"), ("syn", "l2")])
     r = emulator.run(graded, np.zeros((1, 0)), 16)
     assert not np.array_equal(r.payload["l2"][0].T, gt2)  # the fixture pins the binary path down
+
+
+# ------------------------------------------------------------------------------ ONNX step model
+@settings(max_examples=20, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=programs(KINDS[0]) | programs(KINDS[1]) | programs(KINDS[2]) | programs(KINDS[3]))
+def test_onnx_step_model_equals_the_emulator(case):
+    """The ONNX step model (arith on OnnxOps: sigma-delta states, graded MatMul, per-product
+    DelayDense wraps) equals the emulator, payload for payload."""
+    from snnc.backends.onnx_step import export_graph, run_step_model
+
+    g, x, steps = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", verify.HardwareRangeWarning)
+        out = run_step_model(export_graph(g), x, steps)
+        emu = emulator.run(g, x, steps)
+    for c in emu.payload:
+        assert np.array_equal(out[f"payload.{c}"], emu.payload[c]), c
+    for c in set(emu.spikes) - set(emu.payload):
+        assert np.array_equal(out[f"spikes.{c}"].astype(bool), emu.spikes[c]), c
