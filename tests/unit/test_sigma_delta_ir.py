@@ -243,3 +243,26 @@ def test_onnx_step_model_equals_the_emulator(case):
         assert np.array_equal(out[f"payload.{c}"], emu.payload[c]), c
     for c in set(emu.spikes) - set(emu.payload):
         assert np.array_equal(out[f"spikes.{c}"].astype(bool), emu.spikes[c]), c
+
+
+def test_input_check_warns_on_a_first_payload_of_2_to_23():
+    g = chain()  # the delta has spike_exp = state_exp = 6: payload = x << 6 at step 0
+    with pytest.warns(verify.HardwareRangeWarning, match=r"'d': input value 131072 .* payload of 8388608"):
+        check_input(g, np.array([[[0, 1 << 17, 0, 0]]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", verify.HardwareRangeWarning)
+        check_input(g, np.array([[[0, (1 << 17) - 1, 0, 0]]]))
+
+
+def test_backends_without_sigma_delta_support_refuse_it_naming_the_layer():
+    from snnc.backends import loihi2_hw
+    from snnc.calibration.trace import chip_traces
+
+    g = chain()
+    x = np.zeros((1, 3, 4), np.int64)
+    with pytest.raises(ValidationError, match="Loihi 2 hardware backend does not support sigma-delta") as e:
+        loihi2_hw.run(g, x, 3)
+    assert e.value.node == "d" and "backend='lava'" in e.value.hint
+    with pytest.raises(ValidationError, match="chip traces") as e:
+        chip_traces(g, x, 3)
+    assert e.value.node == "d"
