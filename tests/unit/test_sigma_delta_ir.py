@@ -266,3 +266,14 @@ def test_backends_without_sigma_delta_support_refuse_it_naming_the_layer():
     with pytest.raises(ValidationError, match="chip traces") as e:
         chip_traces(g, x, 3)
     assert e.value.node == "d"
+
+
+def test_record_subsets_and_states_with_sigma_delta_populations():
+    g = chain()
+    x = np.random.default_rng(3).integers(-50, 50, (2, 4, 4))
+    full = emulator.run(g, x, 6)
+    part = emulator.run(g, x, 6, record=["sd"], states=True)
+    assert set(part.payload) == {"sd"} and part.u == {} and part.v == {}
+    assert np.array_equal(part.payload["sd"], full.payload["sd"])
+    with pytest.raises(InputError, match="cannot record 's1'"):
+        emulator.run(g, x, 6, record=["s1"])
