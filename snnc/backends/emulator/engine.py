@@ -5,6 +5,8 @@ One raw step ``t`` (Lava ``time_step = t + 1``; loihi.md §1.10)::
     for every Compartment c:  a_in = Σ over its Synapses of their buffer (from step t−1)
                                      (+ x[:, t] itself if the input feeds c directly)
                               update u, v; spikes s_c[t]; v reset     (arith.lif_step)
+                              (a sigma-delta population: its int32 output s_c[t],
+                              arith.sigma_delta_step)
     for every Synapse k:      buffer_k ← f(W_k, output of its source at step t)  (synapse.py;
                               ConvSynapse: Lava Conv, 24-bit wrapped, same one-step delay;
                               graded payloads when num_message_bits > 0)
