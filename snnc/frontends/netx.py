@@ -40,7 +40,9 @@ decision 0007) become :class:`~snnc.compiler.ir.loihi.SigmaDeltaCompartment` lay
                         another activation is refused, UnsupportedOpError)
     ``sigma_output``    Sigma (no parameters; the field's presence decides, as in lava-dl); a
                         ``bias`` there is refused (lava-dl's Sigma takes none and crashes)
-    ``messageBits``     (default 16) the NEXT layer's synapse ``num_message_bits`` (graded > 0)
+    ``messageBits``     (default 16) the NEXT layer's synapse ``num_message_bits`` (graded > 0;
+                        lava-dl 0.6's NetDict cannot read the field, its Network crashes: no
+                        shipped file has it, and snnc applies it as lava-dl's code means it)
     bias                float32 -> astype(int32) (truncated), per channel broadcast, then
                         Lava's ``bias << (spike_exp + state_exp)``; a register beyond int32 is
                         refused (Lava would wrap it silently)
@@ -327,6 +329,10 @@ def _sdnn_neuron(r: _Reader, role: str, spike_exp: int) -> dict[str, Any]:
     if not 0 <= bits <= MESSAGE_BITS_MAX:
         raise n.err(f"field 'messageBits' = {bits} is outside 0..{MESSAGE_BITS_MAX} (Lava's num_message_bits)",
                     "0 sends binary spikes, 16 is lava-dl's graded default")
+    if n.has("messageBits"):
+        r.notes.append(f"messageBits = {bits}: the next synapse's num_message_bits, as lava-dl's code means "
+                       "it (lava-dl 0.6 cannot read the field: its NetDict returns a group and the Network "
+                       "crashes building the next block)")
     act = n.str("activation") if n.has("activation") else SDNN_ACTIVATION
     k = spike_exp + SDNN_STATE_EXP
     if role == "input":

@@ -36,8 +36,8 @@ import numpy as np
 import pytest
 
 import snnc
-from snnc.backends.lava import lava_available
 from snnc.backends.emulator import Observer
+from snnc.backends.lava import lava_available
 from snnc.backends.lava.netx import run_netx_many
 from snnc.compiler.ir import arith, loihi
 from snnc.compiler.ir.graph import Graph
