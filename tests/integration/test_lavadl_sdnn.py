@@ -316,3 +316,27 @@ def test_pilotnet_sdnn_equals_lava_dls_network_in_lava(fixtures):
         assert np.array_equal(ours, block["sigma"]), f"{layer} sigma: {_first_difference(ours, block['sigma'])}"
         ours_s = raw_sq.payload[layer][:, :5].reshape(block["s"].shape)
         assert np.array_equal(ours_s, block["s"]), f"{layer}: {_first_difference(ours_s, block['s'])}"
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed")
+def test_snnc_lava_backend_runs_the_read_program_to_lava_dls_output(pilot):
+    """The program read from network.net, built by snnc's own Lava backend (Delta/SigmaDelta/
+    Sigma processes, graded Dense/Conv): every layer's payloads equal the emulator's and the
+    output equals output.npy."""
+    x = _pilot_input(1)
+    raw = pilot.run(x, backend="lava", return_raw=True)
+    emu = pilot.run(x, return_raw=True)
+    assert raw.steps == emu.steps == 9
+    for layer in PILOT_BLOCKS:
+        assert np.array_equal(raw.payload[layer], emu.payload[layer]), layer
+    assert np.array_equal(raw.payload["layer9"][0, :, 0], np.load(PILOT / "output.npy")[0])
+
+
+@pytest.mark.lava
+@pytest.mark.slow
+@pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed")
+def test_snnc_lava_backend_runs_the_hardware_setup(fixtures):
+    prog = snnc.load(PILOT / "network.net", skip_layers=1)
+    raw = prog.run(_act0(1), backend="lava", return_raw=True)
+    assert np.array_equal(raw.payload["layer9"][0, :, 0], np.load(PILOT / "output.npy")[0])
