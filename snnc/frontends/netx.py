@@ -97,7 +97,7 @@ from snnc.backends.netx_weights import netx_optimize
 from snnc.compiler.artifact import Artifact
 from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import loihi
-from snnc.compiler.ir.arith import DECAY_UNITY
+from snnc.compiler.ir.arith import DECAY_UNITY, INT32_MAX
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.verify import verify
 from snnc.compiler.targets import get_target
@@ -117,7 +117,6 @@ SDNN_MESSAGE_BITS = 16
 SDNN_ACTIVATION = "relu"
 #: Lava's num_message_bits Var (precision 5)
 MESSAGE_BITS_MAX = 31
-INT32_MAX = (1 << 31) - 1
 LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "flatten")
 #: layer types lava-dl's Network knows but cannot build (NotImplementedError) or snnc does not map
 REFUSED_TYPES = ("pool", "convT", "unpool", "average", "concat", "dense_comp")
