@@ -10,6 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import sdnn_files as R  # tests/helpers
 
 import snnc
 from snnc.backends.lava import lava_available
@@ -90,3 +91,25 @@ def test_what_netx_cannot_say_is_refused(exported, tmp_path):
             bad.export_netx(tmp_path / f"{case}.net")
         assert e.value.hint, case
         assert not (tmp_path / f"{case}.net").exists()
+
+
+def test_neuron_wise_conv_bias_and_dense_after_the_input_block_round_trip(tmp_path):
+    """An SDNN file with a per-neuron conv bias ((W, H, C) in the file) and a dense layer reading
+    the Input block through a flatten: exported by snnc, read back to the same registers."""
+    path, _, x, steps = R.files(tmp_path)["e"]
+    prog = snnc.load(path)
+    out = tmp_path / "e_back.net"
+    prog.export_netx(out)
+    back = snnc.load(out)
+    with h5py.File(out, "r") as f:
+        assert f["layer/1/bias"].shape == (4, 3, 3)  # not per channel: neuron-wise, lava-dl's (W, H, C)
+    assert np.array_equal(back.graph["layer1"].bias, prog.graph["layer1"].bias)
+    a, b = prog.run(x, return_raw=True), back.run(x, return_raw=True)
+    assert all(np.array_equal(a.payload[k], b.payload[k]) for k in a.payload) and np.any(a.payload["layer3"])
+    flat = [{"type": "input", "shape": np.array([2, 3, 3]), "neuron": dict(R.SD, vThMant=0)}, {"type": "flatten"},
+            R.sigma_out(1, 2, 18)]
+    p2 = R.write_netx(tmp_path / "flat.net", flat)
+    back2 = tmp_path / "flat_back.net"
+    snnc.load(p2).export_netx(back2)
+    with h5py.File(back2, "r") as f:
+        assert [f[f"layer/{i}/type"][0] for i in range(3)] == [b"input", b"flatten", b"dense"]
