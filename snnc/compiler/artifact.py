@@ -145,6 +145,14 @@ class Artifact:
             syns = [s for s in self.graph.predecessors(c)
                     if isinstance(self.graph[s], (loihi.Synapse, loihi.ConvSynapse))]
             exps = [int(getattr(self.graph[s], "weight_exp", 0)) for s in syns if not s.endswith(":lo")]
+            if isinstance(node, loihi.SigmaDeltaCompartment):  # no decays, no bias exponent
+                rows.append({
+                    "name": name, "kind": info.get("kind", node.neuron), "neurons": node.size,
+                    "synapses": sum(self.graph[s].num_synapses for s in syns), "vth": int(node.vth),
+                    "du": "-", "dv": "-", "weight_exps": exps, "bias_exp": "-",
+                    "weight_error": float(info.get("weight_error", 0.0)), "notes": list(info.get("notes", [])),
+                })
+                continue
             rows.append({
                 "name": name, "kind": info.get("kind", node.meta.get("float_kind", "")),
                 "neurons": node.size, "synapses": sum(self.graph[s].num_synapses for s in syns),
