@@ -139,7 +139,6 @@ class Artifact:
             node = self.graph[c]
             if node.meta.get("role") == "bias":
                 continue
-            sd = isinstance(node, loihi.SigmaDeltaCompartment)
             name = node.source or c
             info = saved.get(name, {})
             syns = [s for s in self.graph.predecessors(c)
@@ -156,9 +155,8 @@ class Artifact:
             rows.append({
                 "name": name, "kind": info.get("kind", node.meta.get("float_kind", "")),
                 "neurons": node.size, "synapses": sum(self.graph[s].num_synapses for s in syns),
-                "vth": int(node.vth), "du": "-" if sd else _register_text(node.du),
-                "dv": "-" if sd else _register_text(node.dv), "weight_exps": exps,
-                "bias_exp": node.exp if sd else int(node.bias_exp),  # a sigma-delta's pre-scale k
+                "vth": int(node.vth), "du": _register_text(node.du), "dv": _register_text(node.dv),
+                "weight_exps": exps, "bias_exp": int(node.bias_exp),
                 "weight_error": float(info.get("weight_error", 0.0)), "notes": list(info.get("notes", [])),
             })
         return rows
