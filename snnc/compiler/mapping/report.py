@@ -174,20 +174,30 @@ class ResourceReport(Report):
                 f"({self.target.chips_per_system}; smallest system: {d['smallest_system'] or '-'}), "
                 f"strategy {d['strategy']}; peak per core: neurons {100 * peak['neurons']:.0f}%, "
                 f"synapse memory {100 * peak['synapse_bits']:.0f}%, axons in {100 * peak['axons_in']:.0f}% / "
-                f"out {100 * peak['axons_out']:.0f}%; {d['cross_chip_synapses']} synapses across chips")
+                f"out {100 * peak['axons_out']:.0f}%{self._graded_summary()}; {d['cross_chip_synapses']} synapses "
+                f"across chips")
+
+    def _graded_summary(self) -> str:
+        """", neuron state N%, graded payloads M bits" for a program with graded synapses."""
+        msg = self._messages()
+        if not msg.size or not msg.max():
+            return ""
+        state = float((self._states() / state_bits_limit(self.target)).max(initial=0.0))
+        return f", neuron state {100 * state:.0f}%, graded payloads up to {int(msg.max())} bits"
 
     def text(self) -> str:
         d = self.to_dict()
         lines = [self.summary_line()]
         lines += [f"  note: {n}" for n in d["notes"]]
         lines.append(f"{'layer':<16} {'neurons':>9} {'cores':>6} {'chips':>9} {'neur%':>6} {'mem%':>6} "
-                     f"{'in%':>6} {'out%':>6}")
+                     f"{'in%':>6} {'out%':>6} {'state%':>6} {'msg':>4}")
         for r in d["layers"]:
             chips = r["chips"]
             span = "-" if not chips else (str(chips[0]) if len(chips) == 1 else f"{chips[0]}..{chips[-1]}")
             lines.append(f"{r['layer'][:16]:<16} {r['neurons']:>9} {r['cores']:>6} {span:>9} "
                          f"{100 * r['max_neurons_util']:>5.0f}% {100 * r['max_synapse_bits_util']:>5.0f}% "
-                         f"{100 * r['max_axons_in_util']:>5.0f}% {100 * r['max_axons_out_util']:>5.0f}%")
+                         f"{100 * r['max_axons_in_util']:>5.0f}% {100 * r['max_axons_out_util']:>5.0f}% "
+                         f"{100 * r['max_state_bits_util']:>5.0f}% {r['message_bits']:>4}")
         lines.append(f"{'block':<16} {'kind':<7} {'synapses':>12} {'x-chip syn':>12} {'x-chip routes':>14}")
         for r in self.traffic:
             tag = " (host input)" if r.get("from_host") else (" (estimate)" if r["estimate"] else "")
@@ -195,6 +205,8 @@ class ResourceReport(Report):
                          f"{r['cross_chip_synapses']:>12} {r['cross_chip_routes']:>14}{tag}")
         graded = sorted({g for g, _ in self.target.sources.values()})
         lines.append(f"limits: {', '.join(f'{f}={getattr(self.target, f)}' for _, f in LIMITS)}, "
+                     f"neuron_state_bits={state_bits_limit(self.target)} (state%: per-neuron state, 48 bits a "
+                     f"LIF, 72 a sigma_delta; msg: graded payload bits in), "
                      f"cores_per_chip={self.target.cores_per_chip} (evidence: {', '.join(graded) or '-'}; "
                      f"see docs/mapping.md)")
         return "\n".join(lines)
