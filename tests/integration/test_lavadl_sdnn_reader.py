@@ -139,3 +139,24 @@ def test_the_file_s_sigma_output_flag_decides_as_in_lava_dl(tmp_path):
     prog = snnc.load(path)
     assert prog.graph["layer2"].neuron == loihi.SIGMA
     assert any("sigma_output' = False" in n for n in prog.layers[-1]["notes"])
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not lava_available(), reason="lava-nc is not installed")
+def test_skip_and_num_layers_on_a_lif_network_equal_lava_dl(tmp_path):
+    """The same keywords on lava-dl's LIF tinynet (as test_hdf5_nx.py's spike-input test uses
+    them): skip_layers=1 (binary spikes into the first conv's synapse), num_layers=2, with a
+    periodic reset whose phases count only the built layers."""
+    from pathlib import Path
+
+    tiny = Path(__file__).resolve().parents[2].parent / "shared" / "lava-dl-fixtures" / "tinynet" / "tiny.net"
+    kw = {"skip_layers": 1, "num_layers": 2, "reset_interval": 6, "reset_offset": 1}
+    prog = snnc.load(tiny, **kw)
+    assert [c for c in prog.graph.nodes if isinstance(prog.graph[c], loihi.Compartment)] == ["layer1"]
+    assert prog.graph["layer1"].reset_offset == 2 and prog.graph["input"].payload == "binary"
+    x = (np.random.default_rng(4).random((1, 14) + prog.input_shape) < 0.3).astype(np.uint8)
+    raw = prog.run(x, return_raw=True, states=True)
+    block = run_netx_many([(tiny, x, raw.steps, {**kw, "states": True})], timeout=600)[0][0]
+    got = raw.spikes["layer1"].reshape(block["s"].shape)
+    assert np.array_equal(got, block["s"]) and block["s"].any()
+    assert np.array_equal(raw.u["layer1"].reshape(block["u"].shape), block["u"])
