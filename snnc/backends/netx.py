@@ -24,6 +24,18 @@ groups ``layer/0``, ``layer/1``, … each with a ``type`` string:
     vDecay = dv,  vThMant = vth,  refDelay = 1,  gradedSpike = False
     bias   = bias_mant · 2^bias_exp / 2^6   (netx fixes bias_exp = 6)
 
+A sigma-delta program (decision 0007, e.g. one read from lava-dl's PilotNet SDNN) is written as
+lava-dl's ``SDNN`` layers, the inverse of :mod:`snnc.frontends.netx`: a ``delta`` fed straight by
+the input is the ``input`` layer with its neuron (``vThMant``; the program's input transform,
+``graph.meta["input_transform"]``, as its ``weight``/``bias``), a ``sigma_delta`` a conv/dense
+layer with ``neuron`` ``{type SDNN, activation relu, vThMant}`` and its ``bias`` (per channel
+when it is, else per neuron), a ``sigma`` a layer with ``sigma_output``.  lava-dl fixes
+``state_exp = 6``, takes ``spike_exp`` from its Network call (default 6, not stored in the file)
+and gives every synapse ``messageBits`` 16 (it cannot read the field: lava-dl 0.6's NetDict
+returns a group for it and the Network crashes): other exponents or message widths,
+``cum_error``, a UNIT activation, a delta behind a synapse or a graded first synapse without an
+Input block are refused (:class:`~snnc.errors.BackendError`).
+
 Weights are stored as the effective integer matrix ``M`` of the snnc block (``a = M·s``,
 :func:`snnc.backends.netx_weights.folded_weights`); the exporter checks that lava-dl's own
 ``optimize_weight_bits`` turns ``M`` back into a Lava Dense with the same effective matrix.
@@ -179,9 +191,145 @@ def _conv(s: loihi.ConvSynapse) -> dict[str, Any]:
     }
 
 
+#: lava-dl's SDNN conventions (hdf5.Network: spike_exp default 6, state_exp fixed 6, messageBits 16)
+SDNN_EXP = 6
+SDNN_MESSAGE_BITS = 16
+HINT_SDNN = "lava-dl builds SDNN layers with spike_exp = state_exp = 6, ReLU, no cum_error; keep the snnc program"
+
+
+def _sd_chain(prog) -> tuple[str | None, list[tuple[str, str]]]:
+    """A sigma-delta program as (input delta or None, [(synapse, population), ...]) from its input."""
+    g = prog.graph
+    sources = g.of_kind(loihi.SpikeSource)
+    if len(sources) != 1:
+        raise _fail("<graph>", f"{len(sources)} inputs (netx has exactly one)", HINT_CHAIN)
+    cur, delta, pairs, seen = sources[0], None, [], set()
+    while True:
+        nxt = [s for s in g.successors(cur) if not isinstance(g[s], loihi.Probe)]
+        if not nxt:
+            break
+        if len(nxt) > 1:
+            raise _fail(cur, f"it fans out to {len(nxt)} blocks ({', '.join(nxt)})", HINT_CHAIN)
+        node = g[nxt[0]]
+        if isinstance(node, loihi.SigmaDeltaCompartment) and cur == sources[0] and node.neuron == loihi.DELTA:
+            delta = cur = nxt[0]  # lava-dl's Input block: the input enters its a_in
+            continue
+        if not isinstance(node, (loihi.Synapse, loihi.ConvSynapse)):
+            raise _fail(nxt[0], f"a {node.kind} where netx needs a synapse block", HINT_CHAIN)
+        targets = g.successors(nxt[0])
+        if len(targets) != 1 or not isinstance(g[targets[0]], loihi.SigmaDeltaCompartment):
+            raise _fail(nxt[0], "a synapse block that does not feed exactly one sigma-delta population "
+                        "(netx SDNN layers are all sigma-delta)", HINT_CHAIN)
+        comp = targets[0]
+        if len(g.predecessors(comp)) != 1 or comp in seen:
+            raise _fail(comp, f"{len(g.predecessors(comp))} incoming blocks (netx SDNN layers have one)", HINT_CHAIN)
+        if g[comp].neuron == loihi.DELTA:
+            raise _fail(comp, "a delta population behind a synapse (lava-dl builds a Delta only as the Input "
+                        "block)", HINT_SDNN)
+        seen.add(comp)
+        pairs.append((nxt[0], comp))
+        cur = comp
+    if not pairs and delta is None:
+        raise _fail(sources[0], "no layer after the input", HINT_CHAIN)
+    return delta, pairs
+
+
+def _sd_neuron(name: str, c: loihi.SigmaDeltaCompartment, message_bits: int | None) -> dict[str, Any]:
+    if c.neuron != loihi.SIGMA:
+        bad = [f"{k} = {getattr(c, k)}" for k in ("spike_exp", "state_exp") if int(getattr(c, k)) != SDNN_EXP]
+        if bad:
+            raise _fail(name, f"{', '.join(bad)} (a netx file does not store them: lava-dl builds spike_exp = "
+                        f"state_exp = {SDNN_EXP})", HINT_SDNN)
+        if c.cum_error:
+            raise _fail(name, "cum_error = True (lava-dl's SDNN neurons have none)", HINT_SDNN)
+        if c.neuron == loihi.SIGMA_DELTA and c.activation != "relu":
+            raise _fail(name, f"activation {c.activation!r} (lava-dl builds every SDNN layer as a ReLU)", HINT_SDNN)
+    if message_bits is not None and int(message_bits) != SDNN_MESSAGE_BITS:
+        raise _fail(name, f"the synapse after it takes num_message_bits {message_bits}: lava-dl 0.6 builds "
+                    f"{SDNN_MESSAGE_BITS} and cannot read a messageBits field (its Network crashes on it)",
+                    "keep the snnc program (it runs other message widths on the emulator and in Lava)")
+    out: dict[str, Any] = {"type": "SDNN", "activation": "relu", "vThMant": int(getattr(c, "vth", 0) or 0)}
+    if c.neuron == loihi.SIGMA:
+        out["sigma_output"] = True
+    return out
+
+
+def _sd_bias(c: loihi.SigmaDeltaCompartment) -> np.ndarray | None:
+    """The bias as lava-dl reads it back: per channel (C,) when uniform per channel, else per neuron
+    ((W, H, C) for a 3-D population)."""
+    if c.bias is None or not np.any(c.bias):
+        return None
+    b = np.asarray(c.bias, dtype=np.int64).reshape(c.shape)
+    if b.ndim == 3:
+        per_channel = b.reshape(b.shape[0], -1)
+        if np.all(per_channel == per_channel[:, :1]):
+            return per_channel[:, 0].astype(np.float32)
+        return b.transpose(2, 1, 0).astype(np.float32)
+    return b.reshape(-1).astype(np.float32)
+
+
+def sdnn_layers(prog) -> list[dict[str, Any]]:
+    """The netx layers of a sigma-delta program (see the module docstring)."""
+    g = prog.graph
+    delta, pairs = _sd_chain(prog)
+    syns = [s for s, _ in pairs]
+    bits_after = {}  # population -> the num_message_bits of the synapse it feeds
+    prev = delta
+    for s, c in pairs:
+        if prev is not None:
+            bits_after[prev] = int(g[s].num_message_bits)
+        prev = c
+    if delta is not None:
+        d = g[delta]
+        layer: dict[str, Any] = {"type": "input", "shape": np.array(d.shape)}
+        layer["neuron"] = _sd_neuron(d.source or delta, d, bits_after.get(delta))
+        transform = g.meta.get("input_transform") or g[g.predecessors(delta)[0]].meta.get("input_transform")
+        if transform:
+            layer["weight"], layer["bias"] = np.int64(transform["weight"]), np.int64(transform["bias"])
+        layers = [layer]
+        prev_conv = len(d.shape) == 3
+    else:
+        first = g[syns[0]] if syns else None
+        if first is not None and int(first.num_message_bits):
+            raise _fail(syns[0], f"the input enters a graded synapse (num_message_bits {first.num_message_bits}) "
+                        "without an Input block: a netx file cannot say so (lava-dl's Network(input_message_bits) "
+                        "defaults to binary)", "keep the snnc program, or add lava-dl's Input block (a delta "
+                        "fed by the input)")
+        layers = [{"type": "input", "shape": np.array(prog.input_shape)}]
+        prev_conv = len(prog.input_shape) == 3
+    for s_name, c_name in pairs:
+        s, c = g[s_name], g[c_name]
+        label = c.source or c_name
+        if isinstance(s, loihi.ConvSynapse):
+            if not prev_conv:
+                raise _fail(label, "a convolution after a dense layer", "put convolutions first")
+            layer = _conv(s)
+            prev_conv = True
+        else:
+            if prev_conv and len(layers) > 1:
+                layers.append({"type": "flatten"})
+            elif prev_conv and len(layers) == 1 and delta is not None:
+                layers.append({"type": "flatten"})
+            layer = _dense(label, s)
+            prev_conv = False
+        layer["neuron"] = _sd_neuron(label, c, bits_after.get(c_name))
+        bias = _sd_bias(c) if c.neuron == loihi.SIGMA_DELTA else None
+        if bias is not None:
+            layer["bias"] = bias
+        layers.append(layer)
+    return layers
+
+
 def netx_layers(prog) -> list[dict[str, Any]]:
     """The netx layer dictionaries of ``prog`` (``neuron`` nested); raises if not expressible."""
     g = prog.graph
+    sd = g.of_kind(loihi.SigmaDeltaCompartment)
+    if sd:
+        lif = g.of_kind(loihi.Compartment)
+        if lif:
+            raise _fail(lif[0], "a LIF population in a sigma-delta program (netx networks are all SDNN or "
+                        "all LIF)", HINT_CHAIN)
+        return sdnn_layers(prog)
     layers: list[dict[str, Any]] = [{"type": "input", "shape": np.array(prog.input_shape)}]
     prev_conv = len(prog.input_shape) == 3
     for i, (syn, comp, own) in enumerate(chain(prog)):

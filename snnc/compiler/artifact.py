@@ -410,7 +410,7 @@ def _placement_problems(prog: Artifact) -> Iterator[tuple[str, str]]:
         yield (f, f"chip_of_core holds chip {int(chips.max())}, outside 0..{prog.target.chips_per_system - 1} "
                   f"(target {prog.target.name})")
         return
-    comps = prog.graph.of_kind(loihi.Compartment)
+    comps = prog.graph.of_kind(*loihi.NEURON_OPS)
     if set(pl.core_of) != set(comps):
         extra = sorted(set(pl.core_of) - set(comps))
         what = f"places {extra[0]!r}, which is no population" if extra else \

@@ -25,7 +25,7 @@ SUFFIXES = {".nir": "nir", ".onnx": "onnx", ".net": "netx", ".h5": "netx"}
 
 
 #: keyword options each reader takes (``snnc.load(path, **options)``)
-OPTIONS = {"netx": ("reset_interval", "reset_offset")}
+OPTIONS = {"netx": ("reset_interval", "reset_offset", "spike_exp", "skip_layers", "num_layers", "input_message_bits")}
 
 
 def load(source: Any, example_input: Any = None, **options: Any) -> Graph | Artifact:

@@ -29,6 +29,36 @@ lava-dl's Network gives.  Mapping (inverse of :mod:`snnc.backends.netx`)::
             bias_exp = 6, start_step = 0 (netx biases act from step 0)
     flatten (C, H, W) -> C-order vector (no node: snnc populations are already flat)
 
+Sigma-delta networks (neuron type ``SDNN``, graded spikes; lava-dl's ``get_neuron_params``,
+decision 0007) become :class:`~snnc.compiler.ir.loihi.SigmaDeltaCompartment` layers::
+
+    Input block + SDNN  Delta(vth = vThMant, spike_exp, state_exp = 6), fed straight by the
+                        program's int32 input (its a_in, same step: lava-dl's RingBuffer ->
+                        net.in_layer.neuron.a_in); the input transform kept as for LIF
+    conv/dense + SDNN   SigmaDelta(vth = vThMant, bias, spike_exp, state_exp = 6, RELU): the file's
+                        ``activation`` must be "relu" (lava-dl builds RELU whatever it says:
+                        another activation is refused, UnsupportedOpError)
+    ``sigma_output``    Sigma (no parameters; the field's presence decides, as in lava-dl); a
+                        ``bias`` there is refused (lava-dl's Sigma takes none and crashes)
+    ``messageBits``     (default 16) the NEXT layer's synapse ``num_message_bits`` (graded > 0;
+                        lava-dl 0.6's NetDict cannot read the field, its Network crashes: no
+                        shipped file has it, and snnc applies it as lava-dl's code means it)
+    bias                float32 -> astype(int32) (truncated), per channel broadcast, then
+                        Lava's ``bias << (spike_exp + state_exp)``; a register beyond int32 is
+                        refused (Lava would wrap it silently)
+
+``spike_exp`` is lava-dl's Network keyword (default 6); ``state_exp`` is always 6.  Outputs are
+lava-dl's integers (``out_scale`` 1): a Sigma read-out in lava-dl's units (the PilotNet tutorial
+decodes them by 2^-18).  A network mixing SDNN and LIF layers is refused; lava-dl ignores
+``reset_interval`` for SDNN (with a warning): snnc refuses it (InputError).
+
+``skip_layers``, ``num_layers``, ``input_message_bits``: lava-dl's Network keywords.  The
+first ``skip_layers`` layer groups are read (and checked) but not built; the program's input then
+enters the first built layer's synapse with the skipped layer's shape and its ``messageBits``
+(graded int32 payloads when > 0, as lava-dl's hardware tests feed ``act0.npy`` into
+``skip_layers=1``); ``num_layers`` reads only the first groups; ``input_message_bits`` (default
+0: binary) is the first synapse's message width when no layer is skipped.
+
 ``reset_interval``/``reset_offset`` (:func:`load_netx`, ``snnc.load(path, reset_interval=16)``)
 are lava-dl's ``Network`` keywords: every layer becomes a ``LIFReset`` (u and v zeroed at
 the start of time_step τ with τ mod R = offset mod R, see :mod:`snnc.compiler.ir.arith`),
@@ -48,13 +78,14 @@ must hold integers.  ``shape`` fields are checked against the weights.  A damage
 :class:`~snnc.errors.FrontendError` naming the file, layer and field, never h5py's own errors.
 
 Not readable (:class:`~snnc.errors.UnsupportedOpError`, naming the group): files that are
-not HDF5 or have no ``layer`` group (e.g. NIR), sigma-delta (SDNN), resonate-and-fire (RF)
-and graded-spike neurons, recurrent layers with delays, complex, pooling, average and concat
+not HDF5 or have no ``layer`` group (e.g. NIR), resonate-and-fire (RF) and graded-spike LIF
+neurons, recurrent layers with delays, recurrent SDNN layers, complex, pooling, average and concat
 layers, and layer types lava-dl does not know (which lava-dl skips silently).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -66,7 +97,7 @@ from snnc.backends.netx_weights import netx_optimize
 from snnc.compiler.artifact import Artifact
 from snnc.compiler.discretize import Convention
 from snnc.compiler.ir import loihi
-from snnc.compiler.ir.arith import DECAY_UNITY
+from snnc.compiler.ir.arith import DECAY_UNITY, INT32_MAX
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.verify import verify
 from snnc.compiler.targets import get_target
@@ -75,6 +106,17 @@ from snnc.errors import FrontendError, InputError, UnsupportedOpError
 log = logging.getLogger(__name__)
 
 NEURON_TYPES = ("CUBA", "LOIHI")
+#: lava-dl's sigma-delta neuron type (Delta / SigmaDelta / Sigma)
+SDNN = "SDNN"
+#: lava-dl's Network(spike_exp=6) default and its fixed state_exp (hdf5.py get_neuron_params)
+SDNN_SPIKE_EXP = 6
+SDNN_STATE_EXP = 6
+#: lava-dl's messageBits default for SDNN neurons (0 for LIF)
+SDNN_MESSAGE_BITS = 16
+#: the activation lava-dl builds (SigmaDelta's default act_mode RELU; the file's string is not read)
+SDNN_ACTIVATION = "relu"
+#: Lava's num_message_bits Var (precision 5)
+MESSAGE_BITS_MAX = 31
 LAYER_TYPES = ("input", "dense", "dense_rec", "conv", "flatten")
 #: layer types lava-dl's Network knows but cannot build (NotImplementedError) or snnc does not map
 REFUSED_TYPES = ("pool", "convT", "unpool", "average", "concat", "dense_comp")
@@ -109,6 +151,9 @@ _IGNORED = {
 }
 _NEURON_READ = {"type", "iDecay", "vDecay", "vThMant", "messageBits", "gradedSpike"}
 _NEURON_IGNORED = {"refDelay", "scaleRho", "tauRho", "theta", "wgtExp"}
+#: SDNN neuron fields lava-dl reads (``activation`` is read here only, to refuse what lava-dl
+#: would silently build as a ReLU)
+_SDNN_READ = {"type", "vThMant", "messageBits", "sigma_output", "activation"}
 FIELD_HINT = "re-export the network with lava-dl (slayer's export_hdf5) or snnc (--emit netx)"
 
 
@@ -240,7 +285,7 @@ def _neuron(r: _Reader) -> dict[str, Any]:
     kind = n.str("type")
     if kind not in NEURON_TYPES:
         raise n.err(f"neuron type {kind!r} is not supported (snnc runs {', '.join(NEURON_TYPES)} "
-                    "neurons: Lava's LIF)", "sigma-delta and resonate-and-fire networks need "
+                    f"neurons: Lava's LIF, and {SDNN}: sigma-delta)", "resonate-and-fire networks need "
                     "lava-dl's own netx runtime", UnsupportedOpError)
     n.check_fields(_NEURON_READ, _NEURON_IGNORED, f"{kind} neuron")
     if n.has("gradedSpike") and n.int("gradedSpike"):
@@ -265,12 +310,66 @@ def _neuron(r: _Reader) -> dict[str, Any]:
     return {"du": i_decay - 1, "dv": v_decay, "vth": vth}
 
 
-def _bias(r: _Reader, n: int, chw: tuple[int, ...] | None) -> tuple[np.ndarray, int]:
-    """``bias`` as lava-dl's block gives it to the neuron: per neuron ((W, H, C) for a conv)
-    or per channel; (bias_mant, bias_exp) with lava-dl's bias_exp 6 (7 when an even value
-    exceeds the 13-bit mantissa: the same effective bias)."""
-    if not r.has("bias"):
-        return np.zeros(n, np.int64), NETX_BIAS_EXP
+def _neuron_type(r: _Reader) -> str | None:
+    """The ``type`` string of a layer's ``neuron`` group (None: no neuron group)."""
+    if not r.has("neuron") or not _is_group(r.g["neuron"]):
+        return None
+    n = r.sub("neuron")
+    return n.str("type") if n.has("type") else None
+
+
+def _sdnn_neuron(r: _Reader, role: str, spike_exp: int) -> dict[str, Any]:
+    """A ``SDNN`` neuron group as lava-dl's get_neuron_params builds it: ``role`` "input" (the
+    Input block: Delta), else Sigma when the ``sigma_output`` field exists, else SigmaDelta.
+    Returns the SigmaDeltaCompartment fields plus ``message_bits`` (the next synapse's)."""
+    n = r.sub("neuron")
+    n.check_fields(_SDNN_READ, set(), "SDNN neuron")
+    bits = n.int("messageBits") if n.has("messageBits") else SDNN_MESSAGE_BITS
+    if not 0 <= bits <= MESSAGE_BITS_MAX:
+        raise n.err(f"field 'messageBits' = {bits} is outside 0..{MESSAGE_BITS_MAX} (Lava's num_message_bits)",
+                    "0 sends binary spikes, 16 is lava-dl's graded default")
+    if n.has("messageBits"):
+        r.notes.append(f"messageBits = {bits}: the next synapse's num_message_bits, as lava-dl's code means "
+                       "it (lava-dl 0.6 cannot read the field: its NetDict returns a group and the Network "
+                       "crashes building the next block)")
+    act = n.str("activation") if n.has("activation") else SDNN_ACTIVATION
+    k = spike_exp + SDNN_STATE_EXP
+    if role == "input":
+        neuron = loihi.DELTA
+        if n.has("sigma_output"):
+            r.notes.append("field 'sigma_output' of the input layer ignored, as lava-dl does (its Input "
+                           "block is a Delta)")
+        if act != SDNN_ACTIVATION:
+            r.notes.append(f"activation {act!r} ignored, as lava-dl does (Delta has no activation)")
+    elif n.has("sigma_output"):
+        neuron = loihi.SIGMA
+        if not n.int("sigma_output"):
+            r.notes.append("field 'sigma_output' = False: lava-dl builds a Sigma whenever the field "
+                           "exists, and so does snnc")
+        if act != SDNN_ACTIVATION:
+            r.notes.append(f"activation {act!r} ignored (lava-dl's Sigma has no activation)")
+        r.notes += n.notes
+        return {"neuron": neuron, "message_bits": bits}
+    else:
+        neuron = loihi.SIGMA_DELTA
+        if act != SDNN_ACTIVATION:
+            raise n.err(f"field 'activation' = {act!r}: lava-dl's netx builds every SDNN layer as a "
+                        "ReLU SigmaDelta whatever this field says (only 'relu' runs as trained)",
+                        "train and export the layer with a ReLU activation (slayer's sigma_delta "
+                        "default), or run it in slayer", UnsupportedOpError)
+    vth = n.int("vThMant")
+    if vth < 0 or vth > INT32_MAX >> k:
+        raise n.err(f"field 'vThMant' = {vth} is outside 0..{INT32_MAX >> k}: Lava's register vth << "
+                    f"{k} (spike_exp {spike_exp} + state_exp {SDNN_STATE_EXP}) must fit int32",
+                    "a sigma-delta threshold is a non-negative delta in the layer's units")
+    r.notes += n.notes
+    return {"neuron": neuron, "vth": vth, "spike_exp": spike_exp, "state_exp": SDNN_STATE_EXP,
+            "activation": SDNN_ACTIVATION, "message_bits": bits}
+
+
+def _bias_values(r: _Reader, n: int, chw: tuple[int, ...] | None) -> np.ndarray:
+    """``bias`` truncated to integers as lava-dl's block gives it to the neuron, per neuron in
+    C-order: one per neuron ((W, H, C) for a conv), per channel (broadcast), or one value."""
     b = r.truncated("bias")
     if chw is not None:
         lava_shape = tuple(chw[::-1])
@@ -289,6 +388,31 @@ def _bias(r: _Reader, n: int, chw: tuple[int, ...] | None) -> tuple[np.ndarray, 
         b = np.full(n, int(b[0]))
     if b.size != n:
         raise r.err(f"field 'bias' has {b.size} values for {n} neurons")
+    return np.ascontiguousarray(b, dtype=np.int64)
+
+
+def _sd_bias(r: _Reader, n: int, chw: tuple[int, ...] | None, k: int) -> np.ndarray | None:
+    """A SigmaDelta's bias: lava-dl's ``astype(int32)`` of the file's values, whose register
+    ``bias << k`` must fit int32 (Lava would wrap it silently); None without a bias."""
+    if not r.has("bias"):
+        return None
+    b = _bias_values(r, n, chw)
+    limit = INT32_MAX >> k
+    if np.abs(b).max(initial=0) > limit:
+        bad = int(b[np.argmax(np.abs(b))])
+        raise r.err(f"field 'bias' holds {bad}, beyond ±{limit}: Lava's register bias << {k} must fit "
+                    "int32 (it would wrap silently)", "reduce the bias (netx biases are the float bias "
+                    "x 64)", UnsupportedOpError)
+    return b
+
+
+def _bias(r: _Reader, n: int, chw: tuple[int, ...] | None) -> tuple[np.ndarray, int]:
+    """``bias`` as lava-dl's block gives it to the neuron: per neuron ((W, H, C) for a conv)
+    or per channel; (bias_mant, bias_exp) with lava-dl's bias_exp 6 (7 when an even value
+    exceeds the 13-bit mantissa: the same effective bias)."""
+    if not r.has("bias"):
+        return np.zeros(n, np.int64), NETX_BIAS_EXP
+    b = _bias_values(r, n, chw)
     if np.abs(b).max(initial=0) > INT16_MAX:
         raise r.err(f"field 'bias' holds {int(b[np.argmax(np.abs(b))])}, beyond Lava's int16 bias_mant "
                     "(lava-dl's value would wrap)", "reduce the bias", UnsupportedOpError)
@@ -376,12 +500,12 @@ def _delays(r: _Reader, shape: tuple[int, int]) -> np.ndarray:
     return d
 
 
-def _dense_synapse(r: _Reader, n_in: int, n_out: int | None) -> tuple[loihi.Synapse, int]:
+def _dense_synapse(r: _Reader, n_in: int, n_out: int | None, message_bits: int = 0) -> tuple[loihi.Synapse, int]:
     w = _weights(r, "weight", n_in, n_out)
     w_lava, bits, exp = _optimized(r, w)
     delays = _delays(r, w.shape) if r.has("delay") else None
     syn = loihi.Synapse(weights=w_lava, weight_exp=exp, num_weight_bits=bits, delays=delays,
-                        meta={"source": r.where})
+                        num_message_bits=message_bits, meta={"source": r.where})
     return syn, w.shape[0]
 
 
@@ -420,19 +544,55 @@ def _reset(reset_interval, reset_offset) -> tuple[int, int]:
     return int(reset_interval), int(reset_offset)
 
 
-def load_netx(source: str | os.PathLike, *, reset_interval: int | None = None,
-              reset_offset: int = 0) -> Artifact:
+def _count(name: str, value, low: int, high: int | None, hint: str) -> int:
+    """An int keyword in low..high (high None: no upper bound)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low or (
+            high is not None and value > high):
+        rng = f"{low}..{high}" if high is not None else f">= {low}"
+        raise InputError(f"{name}={value!r} must be an int {rng}", hint=hint)
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """lava-dl ``hdf5.Network`` keywords, checked (see :func:`load_netx`)."""
+
+    interval: int = 0
+    offset: int = 0
+    spike_exp: int = SDNN_SPIKE_EXP
+    skip_layers: int = 0
+    num_layers: int | None = None
+    input_message_bits: int = 0
+
+
+def load_netx(source: str | os.PathLike, *, reset_interval: int | None = None, reset_offset: int = 0,
+              spike_exp: int = SDNN_SPIKE_EXP, skip_layers: int = 0, num_layers: int | None = None,
+              input_message_bits: int = 0) -> Artifact:
     """Read a netx file into a compiled program's :class:`Artifact` (see the module docstring).
 
-    ``reset_interval``, ``reset_offset``: lava-dl's ``hdf5.Network`` keywords of the same
-    names (every layer's u and v reset every ``reset_interval`` steps, layer L at phase
-    ``reset_offset + 1 + L``); ``None`` (the default) builds plain LIF neurons.
+    The keywords are lava-dl's ``hdf5.Network`` keywords of the same names:
+    ``reset_interval``, ``reset_offset`` (every LIF layer's u and v reset every
+    ``reset_interval`` steps, layer L at phase ``reset_offset + 1 + L``; ``None``, the default,
+    builds plain LIF neurons; refused for sigma-delta networks, which lava-dl does not reset);
+    ``spike_exp`` (the graded spikes' extra fraction bits of every SDNN neuron, default 6);
+    ``skip_layers`` (the first layer groups read but not built: the input enters the next
+    one's synapse); ``num_layers`` (only the first layer groups); ``input_message_bits`` (the
+    first synapse's message width when nothing is skipped; 0: binary spikes).
     """
     path = Path(source)
     interval, offset = _reset(reset_interval, reset_offset)
+    opts = _Options(
+        interval, offset,
+        _count("spike_exp", spike_exp, 0, 31 - SDNN_STATE_EXP,
+               "lava-dl's spike_exp (default 6): Lava shifts by spike_exp + state_exp (6) in int32"),
+        _count("skip_layers", skip_layers, 0, None, "the number of leading layer groups lava-dl skips"),
+        None if num_layers is None else _count("num_layers", num_layers, 1, None,
+                                               "the number of leading layer groups to build (None: all)"),
+        _count("input_message_bits", input_message_bits, 0, MESSAGE_BITS_MAX,
+               "0: the input is binary spikes; > 0: graded int32 payloads"))
     try:
         with _open(path) as f:
-            return _read(path, f, interval, offset)
+            return _read(path, f, opts)
     except (FrontendError, InputError):
         raise
     except (KeyError, RuntimeError, UnicodeDecodeError, TypeError, ValueError, OSError, AttributeError,
@@ -442,7 +602,28 @@ def load_netx(source: str | os.PathLike, *, reset_interval: int | None = None,
                             hint="the file is damaged; " + FIELD_HINT) from None
 
 
-def _read(path: Path, f, interval: int, offset: int) -> Artifact:
+def _network_kind(path: Path, groups, keys: list[str], opts: _Options) -> bool:
+    """True for a sigma-delta network (every neuron SDNN), False for LIF; a mix is refused."""
+    kinds: dict[str, str] = {}
+    for k in keys:
+        if _is_group(groups[k]):
+            t = _neuron_type(_Reader(path, groups[k], f"layer/{k}"))
+            if t is not None:
+                kinds.setdefault(SDNN if t == SDNN else "LIF", f"layer/{k}")
+    if SDNN in kinds and "LIF" in kinds:
+        raise UnsupportedOpError(
+            f"{path.name}: mixes SDNN neurons ({kinds[SDNN]}) with other neurons ({kinds['LIF']})",
+            node=kinds["LIF"], hint="snnc reads netx networks whose neurons are all SDNN or all LIF")
+    sdnn = SDNN in kinds
+    if sdnn and opts.interval:
+        raise InputError(f"reset_interval={opts.interval}: {path.name} is a sigma-delta (SDNN) network, "
+                         "which lava-dl does not reset (it warns and ignores the keyword)",
+                         hint="leave reset_interval out for SDNN networks")
+    return sdnn
+
+
+def _read(path: Path, f, opts: _Options) -> Artifact:
+    interval, offset = opts.interval, opts.offset
     nodes: dict[str, Any] = {}
     edges: list[tuple[str, str]] = []
     latency: dict[str, int] = {}
@@ -454,13 +635,21 @@ def _read(path: Path, f, interval: int, offset: int) -> Artifact:
     if not keys or not all(k.isdigit() for k in keys) or sorted(int(k) for k in keys) != list(range(len(keys))):
         raise FrontendError(f"{path.name}: 'layer' must hold groups 0, 1, …, {max(len(keys) - 1, 0)}; "
                             f"found {sorted(keys)[:8]}", hint="re-export the network with lava-dl")
+    keys = sorted(keys, key=int)
+    if opts.num_layers is not None:
+        keys = keys[: opts.num_layers]
+    sdnn = _network_kind(path, groups, keys, opts)
+    k_sd = opts.spike_exp + SDNN_STATE_EXP
+    if sdnn:
+        meta["sdnn"] = {"spike_exp": opts.spike_exp, "state_exp": SDNN_STATE_EXP}
     src_shape: tuple[int, ...] | None = None  # the input shape a first layer reads
-    prev: str | None = None  # the node the next layer reads (SpikeSource or Compartment)
+    prev: str | None = None  # the node the next layer reads (SpikeSource or a population)
     cur_shape: tuple[int, ...] | None = None  # its shape
+    in_bits = opts.input_message_bits  # message bits of what the next synapse reads
     flatten = False
     depth = 0
     built = 0  # layers lava-dl builds (its reset phase counter)
-    for k in sorted(keys, key=int):
+    for i, k in enumerate(keys):
         where = f"layer/{k}"
         if not _is_group(groups[k]):
             raise FrontendError(f"{path.name}: '{where}' is a dataset, not a layer group",
@@ -475,8 +664,9 @@ def _read(path: Path, f, interval: int, offset: int) -> Artifact:
                         if known else "check the layer's 'type' field", UnsupportedOpError)
         r.check_fields(_READ[kind], _IGNORED[kind], f"{kind} layer")
         shape_field = _shape_field(r)
+        skip = i < opts.skip_layers
         if kind == "flatten":
-            if prev is None:
+            if prev is None and not (opts.skip_layers and src_shape is not None):
                 raise r.err("a flatten layer before any layer with neurons", FIELD_HINT)
             flatten = True
             continue
@@ -493,28 +683,44 @@ def _read(path: Path, f, interval: int, offset: int) -> Artifact:
             if len(shape_field) not in (1, 3):
                 raise r.err(f"field 'shape' = {list(shape_field)} must be (n,) or (C, H, W): lava-dl "
                             "connects only those to the next layer")
-            neuron = _neuron(r)
+            neuron = _sdnn_neuron(r, "input", opts.spike_exp) if sdnn else _neuron(r)
+            out_bits = neuron.pop("message_bits", 0)
             transform = _transform(r)
             meta["input_transform"] = dict(transform)
+            n = int(np.prod(shape_field))
+            if skip:  # lava-dl: the next layer reads this block's shape and message bits
+                src_shape, in_bits = shape_field, out_bits
+                meta["skipped"] = meta.get("skipped", []) + [where]
+                continue
             name = f"layer{k}"
             nodes["input"] = loihi.SpikeSource(shape=shape_field, payload=loihi.PAYLOAD_INT32,
                                                meta={"source": where, "input_transform": dict(transform)})
-            n = int(np.prod(shape_field))
-            nodes[name] = loihi.Compartment(
-                shape=shape_field, bias_mant=np.zeros(n, np.int64), bias_exp=NETX_BIAS_EXP,
-                reset_interval=interval, reset_offset=offset + 1 + built if interval else 0,
-                meta={"source": name, "float_kind": "netx Input block"}, **neuron)
+            if sdnn:
+                nodes[name] = loihi.SigmaDeltaCompartment(
+                    shape=shape_field, meta={"source": name, "float_kind": "netx SDNN Input block (Delta)"},
+                    **neuron)
+            else:
+                nodes[name] = loihi.Compartment(
+                    shape=shape_field, bias_mant=np.zeros(n, np.int64), bias_exp=NETX_BIAS_EXP,
+                    reset_interval=interval, reset_offset=offset + 1 + built if interval else 0,
+                    meta={"source": name, "float_kind": "netx Input block"}, **neuron)
             nodes[f"{name}:out"] = loihi.Probe(shape=shape_field, meta={"source": name})
             edges += [("input", name), (name, f"{name}:out")]
             latency[f"{name}:out"] = 0
             notes = [f"lava-dl Input block, read from {where}: the program's input enters its a_in "
-                     "(int32 values, same step); run(x, input='bias', steps=T) sets it as bias_mant",
+                     "(int32 values, same step)" + ("" if sdnn else
+                                                    "; run(x, input='bias', steps=T) sets it as bias_mant"),
                      f"input transform weight={transform['weight']} bias={transform['bias']} kept as "
                      "graph.meta['input_transform'] (host side: lava-dl never applies it in Lava)"]
-            layers.append(_row(name, "input", n, 0, neuron, [], NETX_BIAS_EXP, 0, notes + r.notes,
-                               interval, offset + 1 + built))
+            if sdnn:
+                notes.append(f"sends graded payloads of {out_bits} message bits" if out_bits
+                             else "sends binary spikes (messageBits 0)")
+                layers.append(_sd_row(name, "input", n, 0, neuron, [], k_sd, 0, notes + r.notes))
+            else:
+                layers.append(_row(name, "input", n, 0, neuron, [], NETX_BIAS_EXP, 0, notes + r.notes,
+                                   interval, offset + 1 + built))
             built += 1
-            prev, cur_shape = name, shape_field
+            prev, cur_shape, in_bits = name, shape_field, out_bits
             continue
         # dense, dense_rec, conv
         if kind == "conv":
@@ -536,7 +742,7 @@ def _read(path: Path, f, interval: int, offset: int) -> Artifact:
                             "the layers must form a chain")
             syn = loihi.ConvSynapse(weights=w, in_shape=in_shape, stride=_pair(r, "stride", 1),
                                     padding=_pair(r, "padding", 0), dilation=_pair(r, "dilation", 1),
-                                    groups=groups_, meta={"source": where})
+                                    groups=groups_, meta={"source": where}, num_message_bits=in_bits)
             shape = tuple(int(d) for d in syn.out_shape)
             if min(shape) < 1:
                 raise r.err(f"the convolution of {in_shape} by {w.shape} has an empty output {shape}")
@@ -563,32 +769,59 @@ def _read(path: Path, f, interval: int, offset: int) -> Artifact:
                                 "add an input layer with the input's shape")
             n_want = int(np.prod(shape_field)) if shape_field is not None else None
             if kind == "dense":
-                syn, n_out = _dense_synapse(r, n_in, n_want)
+                syn, n_out = _dense_synapse(r, n_in, n_want, in_bits)
                 rec = None
             else:
+                if sdnn:
+                    raise r.err("a recurrent (dense_rec) sigma-delta layer is not supported",
+                                "export the network without recurrent SDNN layers", UnsupportedOpError)
                 syn, rec, n_out = _recurrent_synapses(r, n_in, n_want)
             shape = (n_out,)
             chw = None
             in_shape = src_shape if src_shape is not None and int(np.prod(src_shape)) == n_in else (n_in,)
-        if prev is None:  # the first layer reads the program's (binary) input through its synapse
-            nodes["input"] = loihi.SpikeSource(shape=tuple(in_shape), meta={"source": "input"})
-            prev = "input"
         integrator = not r.has("neuron")
+        if sdnn and integrator:
+            raise r.err(f"a {kind} layer without a neuron in a sigma-delta network (lava-dl would build "
+                        "its LIF integrator, fed graded payloads)", "give every layer an SDNN neuron",
+                        UnsupportedOpError)
         if integrator:
             neuron = dict(DEFAULT_NEURON)
             r.notes.append("no neuron: lava-dl's default integrator (iDecay 0, vDecay 4096, vThMant 2^17: "
                            "u integrates, v = u + bias, never spikes); read out as v")
         else:
-            neuron = _neuron(r)
+            neuron = _sdnn_neuron(r, "layer", opts.spike_exp) if sdnn else _neuron(r)
+        out_bits = neuron.pop("message_bits", 0)
         n = n_out
-        bias, bias_exp = _bias(r, n, chw)
+        if sdnn:
+            if neuron["neuron"] == loihi.SIGMA and r.has("bias"):
+                raise r.err("field 'bias' on a sigma_output layer: lava-dl's Sigma takes no bias (its "
+                            "Network would crash building it)", "drop the bias of the output layer, or "
+                            "export it as an SDNN layer without sigma_output", FrontendError)
+            sd_bias = _sd_bias(r, n, chw, k_sd) if neuron["neuron"] == loihi.SIGMA_DELTA else None
+        else:
+            bias, bias_exp = _bias(r, n, chw)
+        if skip:  # lava-dl: built, then dropped; the next layer reads its shape and message bits
+            src_shape, in_bits, flatten = shape, out_bits, False
+            meta["skipped"] = meta.get("skipped", []) + [where]
+            continue
+        if prev is None:  # the first layer reads the program's input through its synapse
+            graded = in_bits > 0
+            nodes["input"] = loihi.SpikeSource(
+                shape=tuple(in_shape), payload=loihi.PAYLOAD_INT32 if graded else loihi.PAYLOAD_BINARY,
+                meta={"source": "input", **({"message_bits": in_bits} if graded else {})})
+            prev = "input"
         name = f"layer{k}"
         nodes[f"{name}:syn"] = syn
-        nodes[name] = loihi.Compartment(
-            shape=shape, bias_mant=bias, bias_exp=bias_exp, readout="v" if integrator else "spikes",
-            reset_interval=interval, reset_offset=offset + 1 + built if interval else 0,
-            meta={"source": name, "float_kind": "netx default integrator" if integrator else "netx CUBA"},
-            **neuron)
+        if sdnn:
+            what = {loihi.SIGMA: "Sigma", loihi.SIGMA_DELTA: "SigmaDelta"}[neuron["neuron"]]
+            nodes[name] = loihi.SigmaDeltaCompartment(
+                shape=shape, bias=sd_bias, meta={"source": name, "float_kind": f"netx SDNN {what}"}, **neuron)
+        else:
+            nodes[name] = loihi.Compartment(
+                shape=shape, bias_mant=bias, bias_exp=bias_exp, readout="v" if integrator else "spikes",
+                reset_interval=interval, reset_offset=offset + 1 + built if interval else 0,
+                meta={"source": name, "float_kind": "netx default integrator" if integrator else "netx CUBA"},
+                **neuron)
         nodes[f"{name}:out"] = loihi.Probe(shape=shape, meta={"source": name})
         edges += [(prev, f"{name}:syn"), (f"{name}:syn", name), (name, f"{name}:out")]
         if rec is not None:  # the layer's own spikes, one step later (Lava's Dense buffer)
@@ -597,21 +830,43 @@ def _read(path: Path, f, interval: int, offset: int) -> Artifact:
         depth += 1
         latency[f"{name}:out"] = depth
         synapses = syn.num_synapses + (rec.num_synapses if rec else 0)
-        notes = [f"netx {'default integrator' if integrator else 'CUBA'} {kind}, read from {where} "
-                 "(exact: no re-quantization)"]
-        layers.append(_row(name, kind, n, synapses, neuron, [getattr(syn, "weight_exp", 0)], bias_exp, depth,
-                           notes + r.notes, interval, offset + 1 + built))
+        if sdnn:
+            notes = [f"netx SDNN {kind} ({what}), read from {where} (exact: no re-quantization); its synapse "
+                     + (f"takes graded payloads ({in_bits} message bits)" if in_bits else "takes binary spikes")]
+            layers.append(_sd_row(name, kind, n, synapses, neuron, [getattr(syn, "weight_exp", 0)], k_sd, depth,
+                                  notes + r.notes))
+        else:
+            notes = [f"netx {'default integrator' if integrator else 'CUBA'} {kind}, read from {where} "
+                     "(exact: no re-quantization)"]
+            layers.append(_row(name, kind, n, synapses, neuron, [getattr(syn, "weight_exp", 0)], bias_exp, depth,
+                               notes + r.notes, interval, offset + 1 + built))
         built += 1
-        prev, cur_shape, flatten = name, shape, False
-    if not any(isinstance(v, loihi.Compartment) for v in nodes.values()):
-        raise FrontendError(f"{path.name}: no layer with neurons", hint="the netx file describes no network")
+        prev, cur_shape, flatten, in_bits = name, shape, False, out_bits
+    populations = (loihi.Compartment, loihi.SigmaDeltaCompartment)
+    if not any(isinstance(v, populations) for v in nodes.values()):
+        skipped = f" (skip_layers={opts.skip_layers} skips them all)" if opts.skip_layers else ""
+        raise FrontendError(f"{path.name}: no layer with neurons{skipped}",
+                            hint="the netx file describes no network" if not skipped
+                            else "skip fewer layers than the file has")
     if flatten:
         raise FrontendError(f"{path.name}: the last layer is a flatten layer", hint=FIELD_HINT)
     if interval:
         meta["reset"] = {"reset_interval": interval, "reset_offset": offset}
+    for key, default in (("skip_layers", 0), ("num_layers", None), ("input_message_bits", 0)):
+        if getattr(opts, key) != default:
+            meta.setdefault("netx_options", {})[key] = getattr(opts, key)
     graph = Graph(nodes, edges, meta=meta)
     verify(graph)
     return Artifact(graph, Convention(), get_target("loihi2"), latency, layers)
+
+
+def _sd_row(name: str, kind: str, n: int, synapses: int, neuron: dict, exps: list[int], k: int,
+            depth: int, notes: list[str]) -> dict[str, Any]:
+    """One row of the compile summary for a sigma-delta layer: ``vth`` the constructor value,
+    ``bias_exp`` the pre-scale k = spike_exp + state_exp of vth and bias; no du/dv."""
+    return {"name": name, "kind": kind, "neurons": n, "synapses": synapses, "scale": 1.0,
+            "vth": int(neuron.get("vth", 0)), "du": "-", "dv": "-", "weight_exps": exps,
+            "bias_exp": k, "weight_error": 0.0, "depth": depth, "notes": notes}
 
 
 def _row(name: str, kind: str, n: int, synapses: int, neuron: dict, exps: list[int], bias_exp: int,

@@ -7,7 +7,8 @@ A set is a JSON or TOML file::
     [coefficients.synop_pJ]    value = 1.2   grade = "measured"   source = "my regression, 2026"
                                range = [0.9, 1.5]      # optional [low, high]
 
-Every coefficient of :data:`FIELDS` must be present, finite and ≥ 0, with a ``grade`` from
+Every coefficient of :data:`FIELDS` must be present (those of :data:`OPTIONAL` default to
+their entry there), finite and ≥ 0, with a ``grade`` from
 :data:`GRADES` and a non-empty ``source``; ``range`` (optional) must bracket ``value``.
 Shipped sets live in ``snnc/profiler/data/`` (:data:`ALIASES` maps short names); a user's own
 fitted set is loaded from a file path.  Bad files raise :class:`CoefficientError`.
@@ -31,6 +32,7 @@ DATA = Path(__file__).with_name("data")
 FIELDS: dict[str, str] = {
     "synop_pJ": "energy per binary synaptic operation",
     "graded_synop_pJ": "energy per graded-message synaptic operation",
+    "graded_payload_bit_pJ": "energy per payload bit a graded message carries along one route",
     "neuron_update_active_pJ": "energy per update of a neuron that received input or spiked",
     "neuron_update_idle_pJ": "energy per update of an idle neuron",
     "spike_out_pJ": "energy per output spike (axon out)",
@@ -46,6 +48,11 @@ FIELDS: dict[str, str] = {
     "step_floor_us": "minimum time per step",
 }
 GRADES = ("measured", "source-read", "secondary", "simulated", "estimate")
+#: coefficients a set may leave out (added after sets were written): their value then
+OPTIONAL: dict[str, dict[str, Any]] = {
+    "graded_payload_bit_pJ": {"value": 0.0, "grade": "estimate",
+                              "source": "not in this set (written before snnc charged graded payloads): 0"},
+}
 ALIASES = {"loihi2": "loihi2_intel2024", "loihi1": "loihi1_davies2018"}
 
 
@@ -144,6 +151,7 @@ def _parse(d: dict[str, Any], path: str) -> CoefficientSet:
     raw = d["coefficients"]
     if not isinstance(raw, dict):
         raise CoefficientError(f"{where}: 'coefficients' must be a table", hint="see docs/energy.md")
+    raw = {**{k: v for k, v in OPTIONAL.items() if k not in raw}, **raw}
     missing = [k for k in FIELDS if k not in raw]
     if missing:
         raise CoefficientError(f"{where} lacks {', '.join(missing)}",

@@ -12,12 +12,24 @@ per-block routing of :mod:`snnc.profiler.routing`::
     active_q[b,t,i] = spiked_q[b,t,i]  or  i receives ≥ 1 synaptic event at t
                     (a spike of j at t reaches i at t + 1 + d_ij, Lava's one-step synaptic delay)
 
-``SynOps`` counts binary messages (NeuroBench's ``Eff_ACs``); snnc programs carry no graded
-messages, so ``graded_synops`` is 0 and listed separately.  An input wired straight to a
-compartment (lava-dl's Input block: int32 values into ``a_in``) is counted as one host message
-per non-zero value and target compartment (``route_host`` of the input; the neuron is active at
-that step) and performs no SynOps; what a graded payload costs is not modelled here.  Counts are totals over the batch;
-:class:`EventCounts` divides by the batch for per-inference figures.
+``SynOps`` counts binary messages (NeuroBench's ``Eff_ACs``).  Graded spikes (sigma-delta
+populations, decision 0007; an int32 input) are messages too: a **graded message** is one
+non-zero payload ``p[b, t, j] ≠ 0`` a population (or the input) sends, and ``s_p`` above is
+``p ≠ 0`` for it (a Sigma sends its sum every step: each non-zero sum is a message).  Into a
+graded synapse (``num_message_bits`` m > 0) each message costs its fan-out in **graded SynOps**
+(a multiply-accumulate of payload × weight) instead of binary SynOps, and carries m payload
+bits along every route it takes::
+
+    GradedSynOps_k = Σ_{b,t,j} [p_j ≠ 0] · fanout_k[j]                     (m_k > 0)
+    PayloadBits_k  = m_k · Σ_{b,t,j} [p_j ≠ 0] · (route_core + route_chip + route_interchip + route_host)[j]
+    graded_messages_p = Σ [p ≠ 0]    (per step: ``graded_per_step``)
+
+A binary synapse (m = 0) fed by a sigma-delta population counts every non-zero payload as one
+spike (Lava's binary path): binary SynOps.  An input wired straight to a population (lava-dl's
+Input block: int32 values into ``a_in``) is counted as one host message per non-zero value and
+target population (``route_host`` of the input, carrying ``HOST_PAYLOAD_BITS`` = 24 payload
+bits: one Loihi 2 graded message; the neuron is active at that step) and performs no SynOps.  Counts are totals over the batch; :class:`EventCounts` divides by the batch
+for per-inference figures.
 """
 
 from __future__ import annotations
@@ -31,8 +43,13 @@ from snnc.backends.base import RunResult
 from snnc.backends.wiring import Spikes, check_input, wiring
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
+from snnc.compiler.mapping.cost import MAX_MESSAGE_BITS
 from snnc.compiler.mapping.placement import Placement
 from snnc.profiler.routing import BlockRouting, block_routing
+
+#: payload bits of one input value sent straight into a population's a_in (an int32 value from
+#: the host: charged as one Loihi 2 graded message, 24 bits)
+HOST_PAYLOAD_BITS = MAX_MESSAGE_BITS
 
 
 @dataclasses.dataclass
@@ -43,9 +60,12 @@ class LayerCounts:
     kind: str  # "input" or "neurons"
     neurons: int
     cores: tuple[int, ...]
-    spikes: int = 0
-    synops_in: int = 0  # SynOps performed by this layer's synapse memory (incoming blocks)
-    graded_synops_in: int = 0
+    spikes: int = 0  # messages sent: spikes, or non-zero payloads of a graded population
+    synops_in: int = 0  # binary SynOps performed by this layer's synapse memory (incoming blocks)
+    graded_synops_in: int = 0  # graded SynOps (incoming blocks with num_message_bits > 0)
+    graded: bool = False  # the layer sends graded payloads (sigma-delta, or an int32 input)
+    graded_messages: int = 0  # non-zero payloads sent (= spikes for a graded layer)
+    payload_bits: int = 0  # payload bits its messages carry along graded routes
     updates_active: int = 0
     updates_idle: int = 0
     route_core: int = 0  # messages sent by this layer's spikes, by distance
@@ -67,10 +87,18 @@ class EventCounts:
     core_synops: np.ndarray
     core_active: np.ndarray
     core_neurons: np.ndarray  # (n_cores,) neurons placed on each core
+    #: synapse block -> graded SynOps (blocks with num_message_bits > 0)
+    block_graded_synops: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: (steps,) graded messages sent at each raw step, summed over the batch
+    graded_per_step: np.ndarray | None = None
 
     @property
     def synops(self) -> int:
         return int(sum(self.block_synops.values()))
+
+    @property
+    def graded_messages(self) -> int:
+        return int(sum(lc.graded_messages for lc in self.layers.values()))
 
     @property
     def graded_synops(self) -> int:
@@ -84,11 +112,20 @@ class EventCounts:
 
 
 def _timeline(graph: Graph, name: str, x: Spikes, raw: RunResult, steps: int) -> np.ndarray:
-    """(batch, steps, n) bool spikes of a population or of the SpikeSource (x padded)."""
+    """(batch, steps, n) bool events of a population or of the SpikeSource (x padded): spikes,
+    or the non-zero payloads of a graded population."""
     if isinstance(graph[name], loihi.SpikeSource):
         return x.padded(steps)
-    s = raw.spikes[name]
+    payload = getattr(raw, "payload", {}) or {}
+    s = raw.spikes[name] if name in raw.spikes else payload[name]
     return np.asarray(s, dtype=bool).reshape(s.shape[0], s.shape[1], -1)
+
+
+def _is_graded(graph: Graph, name: str) -> bool:
+    node = graph[name]
+    if isinstance(node, loihi.SpikeSource):
+        return getattr(node, "payload", loihi.PAYLOAD_BINARY) != loihi.PAYLOAD_BINARY
+    return isinstance(node, getattr(loihi, "SigmaDeltaCompartment", ()))
 
 
 def _arrivals(r: BlockRouting, s2d: np.ndarray, batch: int, steps: int) -> np.ndarray:
@@ -123,31 +160,41 @@ def count_events(graph: Graph, x: np.ndarray | Spikes, raw: RunResult, placement
     n_cores = placement.n_cores
     layers: dict[str, LayerCounts] = {}
     if w.source is not None:
-        layers[w.source] = LayerCounts(w.source, "input", 0, ())
+        layers[w.source] = LayerCounts(w.source, "input", 0, (), graded=_is_graded(graph, w.source))
     core_neurons = np.zeros(n_cores, dtype=np.int64)
-    for c in w.compartments:
+    populations = tuple(getattr(w, "neurons", ()) or w.compartments)
+    for c in populations:
         cores = np.asarray(placement.core_of[c], dtype=np.int64)
         core_neurons += np.bincount(cores, minlength=n_cores)[:n_cores]
-        layers[c] = LayerCounts(c, "neurons", graph[c].size, tuple(int(v) for v in np.unique(cores)))
+        layers[c] = LayerCounts(c, "neurons", graph[c].size, tuple(int(v) for v in np.unique(cores)),
+                                graded=_is_graded(graph, c))
     core_synops = np.zeros((batch, steps, n_cores), dtype=np.int64)
     core_active = np.zeros((batch, steps, n_cores), dtype=np.int64)
     block_synops: dict[str, int] = {}
+    block_graded: dict[str, int] = {}
     spikes = {p: _timeline(graph, p, x, raw, steps) for p in layers}
-    active = {c: spikes[c].copy() for c in w.compartments}
+    active = {c: spikes[c].copy() for c in populations}
     for name in w.synapses:
         pre = w.syn_src[name]
         s2d = spikes[pre].reshape(batch * steps, -1)
         per_neuron = s2d.sum(axis=0, dtype=np.int64)
+        bits = int(getattr(graph[name], "num_message_bits", 0) or 0)
         for post in w.syn_dst[name]:
             r = block_routing(graph, name, pre, post, placement)
             ops = int(per_neuron @ r.fanout)
-            block_synops[name] = block_synops.get(name, 0) + ops
-            layers[post].synops_in += ops
             lp = layers[pre]
-            lp.route_core += int(per_neuron @ r.route_core)
-            lp.route_chip += int(per_neuron @ r.route_chip)
-            lp.route_interchip += int(per_neuron @ r.route_interchip)
-            lp.route_host += int(per_neuron @ r.route_host)
+            routed = [int(per_neuron @ v) for v in (r.route_core, r.route_chip, r.route_interchip, r.route_host)]
+            if bits:  # graded: payload × weight per synapse, the payload rides every route
+                block_graded[name] = block_graded.get(name, 0) + ops
+                layers[post].graded_synops_in += ops
+                lp.payload_bits += bits * sum(routed)
+            else:  # binary (a graded population's non-zero payloads count as spikes)
+                block_synops[name] = block_synops.get(name, 0) + ops
+                layers[post].synops_in += ops
+            lp.route_core += routed[0]
+            lp.route_chip += routed[1]
+            lp.route_interchip += routed[2]
+            lp.route_host += routed[3]
             if ops:
                 by_core = (r.fanout_by_core.T.astype(np.float64) @ s2d.T.astype(np.float64)).T  # exact < 2**53
                 core_synops += np.rint(by_core).astype(np.int64).reshape(batch, steps, n_cores)
@@ -155,9 +202,14 @@ def count_events(graph: Graph, x: np.ndarray | Spikes, raw: RunResult, placement
     for post in w.direct:  # the input's non-zero values enter a_in in the same step
         ev = spikes[w.source]
         layers[w.source].route_host += int(ev.sum())
+        layers[w.source].payload_bits += HOST_PAYLOAD_BITS * int(ev.sum())
         active[post] |= ev
+    graded_per_step = np.zeros(steps, dtype=np.int64)
     for p, lc in layers.items():
         lc.spikes = int(spikes[p].sum())
+        if lc.graded:
+            lc.graded_messages = lc.spikes
+            graded_per_step += spikes[p].sum(axis=(0, 2), dtype=np.int64)
         if lc.kind == "input":
             continue
         a = active[p].reshape(batch * steps, -1)
@@ -166,4 +218,5 @@ def count_events(graph: Graph, x: np.ndarray | Spikes, raw: RunResult, placement
         cores = np.asarray(placement.core_of[p], dtype=np.int64)
         onehot_t = sp.csr_matrix((np.ones(cores.size), (cores, np.arange(cores.size))), shape=(n_cores, cores.size))
         core_active += np.rint((onehot_t @ a.T.astype(np.float64)).T).astype(np.int64).reshape(batch, steps, n_cores)
-    return EventCounts(batch, steps, placement, layers, block_synops, core_synops, core_active, core_neurons)
+    return EventCounts(batch, steps, placement, layers, block_synops, core_synops, core_active, core_neurons,
+                       block_graded, graded_per_step)

@@ -8,8 +8,13 @@ Per raw step t of sample b, on every core c (counts from :mod:`snnc.profiler.cou
 
 Energy per inference (means over the batch)::
 
-    E_dyn    = SynOps·E_syn + GradedSynOps·E_graded + Nact·E_act + Nidle·E_idle + Spikes·E_spk
-             + Routed_core·E_rc + Routed_chip·E_rch + Routed_interchip·E_ri + HostMsgs·E_host
+    E_dyn    = SynOps·E_syn + GradedSynOps·E_graded + PayloadBits·E_bit + Nact·E_act + Nidle·E_idle
+             + Spikes·E_spk + Routed_core·E_rc + Routed_chip·E_rch + Routed_interchip·E_ri + HostMsgs·E_host
+
+A graded message (a sigma-delta payload) is charged like a spike (its routes, its fan-out as
+SynOps: graded SynOps at ``graded_synop_pJ``) plus its payload: ``PayloadBits`` =
+``num_message_bits`` × routed graded messages (:mod:`snnc.profiler.counts`), at
+``graded_payload_bit_pJ`` per bit (an estimate: no Loihi 2 figure is published).
     E_static = P_static · N_chips · latency
     E        = E_dyn + E_static
 
@@ -37,6 +42,7 @@ US = 1e-6
 DYNAMIC_TERMS: dict[str, tuple[str, str]] = {
     "synops": ("synops_in", "synop_pJ"),
     "graded_synops": ("graded_synops_in", "graded_synop_pJ"),
+    "graded_payload": ("payload_bits", "graded_payload_bit_pJ"),
     "neuron_active": ("updates_active", "neuron_update_active_pJ"),
     "neuron_idle": ("updates_idle", "neuron_update_idle_pJ"),
     "spikes_out": ("spikes", "spike_out_pJ"),

@@ -43,7 +43,13 @@ def profile(prog, x: Any, coefficients: "str | CoefficientSet" = "loihi2", teach
     counts = count_events(prog.graph, spikes, raw, placement)
     notes.append(f"{raw.steps} raw steps per inference: the input's {spikes.steps} plus the "
                  f"network latency of {raw.steps - spikes.steps} (one step per synapse layer)")
-    notes.append("snnc programs send binary spikes only: graded SynOps are 0")
+    if counts.graded_messages:
+        notes.append("graded messages: every non-zero payload a sigma-delta population (or the int32 input) "
+                     "sends is one message; into a graded synapse it costs its fan-out in graded SynOps and "
+                     "carries num_message_bits payload bits per route (graded_payload_bit_pJ, an estimate); "
+                     "a binary synapse counts it as a spike")
+    else:
+        notes.append("binary spikes only: graded SynOps are 0")
     est = {which: estimate(counts, co.bound(which)) for which in ("low", "high")}
     ann = None
     if teacher is not None:

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from snnc.profiler.ann import AC_FP32_PJ, HOROWITZ, MAC_FP32_PJ, MacCount
 from snnc.profiler.coefficients import CoefficientSet
 from snnc.profiler.counts import EventCounts
@@ -91,9 +93,23 @@ class EnergyReport(Report):
             "routed_across_chips": c.per_inference("route_interchip"),
             "host_messages": c.per_inference("route_host"),
             "steps": c.steps,
+            # every message sent (spikes and graded payloads, the input's included) and the graded part
+            "messages": c.per_inference("spikes"),
+            "graded_messages": c.graded_messages / max(c.batch, 1),
+            "payload_bits": c.per_inference("payload_bits"),
         }
 
+    def graded_per_step(self) -> list[float]:
+        """Graded messages sent at each raw step, per inference (mean over the batch)."""
+        g = self.counts.graded_per_step
+        return [] if g is None else (np.asarray(g, dtype=np.float64) / max(self.counts.batch, 1)).tolist()
+
     # ------------------------------------------------------------------ output
+    def _graded_layer(self, name: str) -> dict[str, Any]:
+        lc, b = self.counts.layers[name], max(self.counts.batch, 1)
+        return {"graded": lc.graded, "graded_messages": lc.graded_messages / b,
+                "graded_synops": lc.graded_synops_in / b, "payload_bits": lc.payload_bits / b}
+
     def to_dict(self) -> dict[str, Any]:
         e, pl = self.estimate, self.counts.placement
         return {
@@ -106,13 +122,17 @@ class EnergyReport(Report):
                 "latency_s": e.latency_s, "latency_range_s": [self.low.latency_s, self.high.latency_s],
                 "step_time_s": e.step_time_s, "throughput_per_s": self.throughput,
                 "counts": self.per_inference_counts(),
+                "graded_messages_per_step": self.graded_per_step(),
             },
             "layers": [{"name": la.name, "kind": la.kind, "cores": la.cores, "dynamic_J": la.dynamic_J,
                         "dynamic_total_J": la.dynamic_total_J, "static_J": la.static_J, "total_J": la.total_J,
                         "synops": self.counts.layers[la.name].synops_in / max(self.counts.batch, 1),
-                        "spikes": self.counts.layers[la.name].spikes / max(self.counts.batch, 1)}
+                        "spikes": self.counts.layers[la.name].spikes / max(self.counts.batch, 1),
+                        **self._graded_layer(la.name)}
                        for la in e.layers],
             "block_synops": {k: v / max(self.counts.batch, 1) for k, v in self.counts.block_synops.items()},
+            "block_graded_synops": {k: v / max(self.counts.batch, 1)
+                                    for k, v in self.counts.block_graded_synops.items()},
             "ann_comparison": self.ann.to_dict() if self.ann else None,
             "notes": list(self.notes),
         }
@@ -133,13 +153,26 @@ class EnergyReport(Report):
             f"{c['neuron_updates_idle']:.6g} idle",
             f"messages: {c['routed_within_core']:.6g} within core, {c['routed_within_chip']:.6g} within chip, "
             f"{c['routed_across_chips']:.6g} across chips, {c['host_messages']:.6g} from the host",
+        ]
+        if c["graded_messages"]:
+            g = self.graded_per_step()
+            peak = max(g) if g else 0.0
+            graded_j = sum(la.dynamic_J["graded_synops"] + la.dynamic_J["graded_payload"] for la in e.layers)
+            lines.append(
+                f"graded messages {c['graded_messages']:.6g} per inference of {c['messages']:.6g} messages "
+                f"({c['graded_messages'] / max(c['steps'], 1):.4g} per step on average, peak {peak:.6g}); "
+                f"{c['payload_bits']:.6g} payload bits, graded SynOps {c['graded_synops']:.6g}: {_j(graded_j)} "
+                f"(graded_synop_pJ {co['graded_synop_pJ']:g} per SynOp + graded_payload_bit_pJ "
+                f"{co['graded_payload_bit_pJ']:g} per bit, {co.coefficients['graded_payload_bit_pJ'].grade})")
+        lines += [
             "",
             f"{'layer':<20} {'cores':>5} {'SynOps':>10} {'spikes':>9} {'dynamic':>11} {'static':>11} {'total':>11}",
         ]
         for la in e.layers:
             lc = self.counts.layers[la.name]
             b = max(self.counts.batch, 1)
-            lines.append(f"{la.name[:20]:<20} {la.cores:>5} {lc.synops_in / b:>10.5g} {lc.spikes / b:>9.5g} "
+            lines.append(f"{la.name[:20]:<20} {la.cores:>5} {(lc.synops_in + lc.graded_synops_in) / b:>10.5g} "
+                         f"{lc.spikes / b:>9.5g} "
                          f"{_j(la.dynamic_total_J):>11} {_j(la.static_J):>11} {_j(la.total_J):>11}")
         lines += ["", "coefficients (value, grade, source):"]
         for k, cf in co.coefficients.items():

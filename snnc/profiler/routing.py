@@ -36,7 +36,7 @@ def fallback_placement(graph: Graph, neurons_per_core: int, target: str = "") ->
     """One population after the other on fresh cores of ``neurons_per_core`` neurons, chip 0."""
     core_of: dict[str, np.ndarray] = {}
     next_core = 0
-    for name in graph.of_kind(loihi.Compartment):
+    for name in graph.of_kind(*loihi.NEURON_OPS):
         n = graph[name].size
         core_of[name] = (next_core + np.arange(n) // max(int(neurons_per_core), 1)).astype(np.int32)
         next_core += -(-n // max(int(neurons_per_core), 1)) if n else 0

@@ -191,7 +191,11 @@ def test_bad_netx_files_give_errors_with_hints(tmp_path):
     with pytest.raises(FrontendError, match="not lava-dl netx") as e:
         snnc.load(nir_file)
     assert ".nir" in e.value.hint
-    with pytest.raises(UnsupportedOpError, match="neuron type 'SDNN'") as e:
+    with pytest.raises(UnsupportedOpError, match="neuron type 'RF'") as e:
+        snnc.load(_netx_file(tmp_path / "rf.net", neuron_type=b"RF"))
+    assert e.value.node == "layer/0/neuron" and e.value.hint
+    # SDNN neurons are read (tests/integration/test_lavadl_sdnn.py); LIF fields in one are refused
+    with pytest.raises(FrontendError, match="unknown field 'iDecay' in a SDNN neuron") as e:
         snnc.load(_netx_file(tmp_path / "sdnn.net", neuron_type=b"SDNN"))
     assert e.value.node == "layer/0/neuron" and e.value.hint
     with pytest.raises(UnsupportedOpError, match="layer type 'pool'"):

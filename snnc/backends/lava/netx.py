@@ -6,13 +6,17 @@ and runs ``python -m snnc.backends.lava.netx DIR`` through
 :func:`snnc.backends.lava.run.run_worker` (new session, killed on timeout, Lava failures as
 :class:`~snnc.errors.BackendError`).
 
-Child side (:func:`main`): per sample, ``lava.lib.dl.netx.hdf5.Network(path, reset_interval,
-reset_offset)``, a sink ``RingBuffer`` on every block's ``out`` (and with ``states`` a
-``Monitor`` on every block neuron's ``u`` and ``v``), run for ``steps`` steps with
+Child side (:func:`main`): per sample, ``lava.lib.dl.netx.hdf5.Network(path, **keywords)``
+with the keywords given (``reset_interval``, ``reset_offset``, ``skip_layers``, ``spike_exp``,
+``num_layers``: lava-dl's names), a sink ``RingBuffer`` on every block's ``out`` (and with
+``states`` a ``Monitor`` on the named Vars of every block's neuron: ``u`` and ``v`` for LIF,
+``sigma``, ``act``, ``residue`` for sigma-delta), run for ``steps`` steps with
 ``Loihi2SimCfg(select_tag="fixed_pt")``.  The input enters as lava-dl's own code feeds it
 (``input=``):
 
-* ``"spikes"`` (default): a ``RingBuffer`` on ``net.inp`` (a network without an Input block);
+* ``"spikes"`` (default): a ``RingBuffer`` on ``net.inp`` (a network without an Input block,
+  or one whose Input block is skipped, ``skip_layers=1``: its values are then the first
+  synapse's graded payloads, as lava-dl's ``test_hdf5_nx.py`` sends ``act0.npy``);
 * ``"a_in"``: a ``RingBuffer`` of int32 values on ``net.in_layer.neuron.a_in`` (lava-dl's
   PilotNet SDNN test and tutorials: the Input block's ``inp`` is not wired);
 * ``"bias"``: ``net.in_layer.neuron.bias_mant.init`` set to each sample's values (lava-dl's
@@ -20,7 +24,8 @@ reset_offset)``, a sink ``RingBuffer`` on every block's ``out`` (and with ``stat
 
 Blocks with a 3-D shape are (W, H, C) in Lava; inputs and recorded arrays are transposed to
 and from the model's C-order (C, H, W).  Results hold one (batch, steps, n) array per block
-(spikes; u, v), in block order (netx layer groups that hold neurons).
+(spikes, or with ``values=True`` the int64 values a block sends: graded payloads of sigma-delta
+blocks; the monitored states), in block order (netx layer groups that hold neurons).
 """
 
 from __future__ import annotations
@@ -40,23 +45,42 @@ from snnc.errors import BackendUnavailableError, InputError
 MODULE = "snnc.backends.lava.netx"
 #: how the input enters lava-dl's network (see the module docstring)
 INPUTS = ("spikes", "a_in", "bias")
+#: lava-dl ``hdf5.Network`` keywords passed through (None: lava-dl's default)
+KEYWORDS = ("reset_interval", "reset_offset", "skip_layers", "spike_exp", "num_layers")
+#: the neuron Vars recorded with ``states=True``
+LIF_STATES = ("u", "v")
+SDNN_STATES = ("sigma", "act", "residue")
 
 
 def run_netx(path, x, steps: int, *, timeout: float | None = None, **options) -> list[np.ndarray]:
     """Spikes of every netx block, each (batch, steps, n) bool, for input ``x`` (batch, T, *shape);
-    ``options``: ``reset_interval``, ``reset_offset``, ``input`` (:data:`INPUTS`)."""
+    ``options``: :data:`KEYWORDS` (lava-dl's ``hdf5.Network`` keywords), ``input``
+    (:data:`INPUTS`), ``values=True`` (int64 values sent: graded payloads)."""
     return run_netx_many([(path, x, steps, options)], timeout=timeout)[0]
 
 
 def run_netx_states(path, x, steps: int, *, timeout: float | None = None, **options) -> list[dict[str, np.ndarray]]:
     """:func:`run_netx` with every block's state: per block ``{"s": bool, "u": int64, "v": int64}``,
-    each (batch, steps, n) (u and v read by Lava Monitors after each step)."""
-    return run_netx_many([(path, x, steps, {**options, "states": True})], timeout=timeout, states=True)[0]
+    each (batch, steps, n) (u and v read by Lava Monitors after each step).  ``states`` may name
+    other Vars (e.g. :data:`SDNN_STATES`: ``{"s": int64 payloads, "sigma": ..., ...}``)."""
+    options.setdefault("states", True)
+    return run_netx_many([(path, x, steps, options)], timeout=timeout, states=True)[0]
+
+
+def _state_names(states) -> tuple[str, ...]:
+    if states is True:
+        return LIF_STATES
+    if not states:
+        return ()
+    if isinstance(states, str) or not all(isinstance(v, str) and v.isidentifier() for v in states):
+        raise InputError(f"states={states!r}: True or a list of neuron Var names (e.g. {list(SDNN_STATES)})")
+    return tuple(states)
 
 
 def run_netx_many(runs, *, timeout: float | None = None, states: bool = False) -> list[list]:
     """:func:`run_netx` for several ``(path, x, steps[, options])`` in one child (one Python start
-    and Lava import).  With ``states`` each block is a dict of s, u, v (:func:`run_netx_states`)."""
+    and Lava import).  With ``states`` each block is a dict of s and the states
+    (:func:`run_netx_states`)."""
     if not lava_available():
         raise BackendUnavailableError("Lava (lava-nc 0.10.0) is not installed", hint=INSTALL_HINT)
     with tempfile.TemporaryDirectory(prefix="snnc-netx-") as tmp:
@@ -68,14 +92,18 @@ def run_netx_many(runs, *, timeout: float | None = None, states: bool = False) -
             route = opts.get("input", "spikes")
             if route not in INPUTS:
                 raise InputError(f"input={route!r}: lava-dl's network takes one of {', '.join(INPUTS)}")
-            x = np.asarray(x)
-            x = x.astype(np.uint8) if route == "spikes" else x.astype(np.int64)
+            unknown = sorted(set(opts) - set(KEYWORDS) - {"input", "states", "values"})
+            if unknown:
+                raise InputError(f"{unknown[0]}= is not an option of lava-dl's Network run here",
+                                 hint=f"options: {', '.join(KEYWORDS)}, input, states, values")
+            x = np.asarray(x).astype(np.int64)  # spikes (0/1) or int32 values: the RingBuffer is int32
             with open(d / f"input{j}.npz", "wb") as fh:
                 np.savez(fh, x=x)
+            keywords = {k: opts[k] for k in KEYWORDS if opts.get(k) is not None}
             jobs.append({"netx": str(Path(path).resolve()), "steps": int(steps), "input": route,
-                         "reset_interval": opts.get("reset_interval"),
-                         "reset_offset": int(opts.get("reset_offset", 0)),
-                         "states": bool(opts.get("states", states))})
+                         "keywords": {k: int(v) for k, v in keywords.items()},
+                         "states": list(_state_names(opts.get("states", states))),
+                         "values": bool(opts.get("values", False))})
             limit += default_timeout(x.shape[0], int(steps))
             what.append(f"{Path(path).name}: {x.shape[0]} sample(s), {steps} steps")
         (d / "job.json").write_text(json.dumps({"runs": jobs}))
@@ -83,11 +111,13 @@ def run_netx_many(runs, *, timeout: float | None = None, states: bool = False) -
         out = []
         with np.load(d / "result.npz", allow_pickle=False) as z:
             for j, n in enumerate(info["blocks"]):
-                if jobs[j]["states"]:
-                    out.append([{"s": z[f"r{j}s{i}"].astype(bool), "u": z[f"r{j}u{i}"], "v": z[f"r{j}v{i}"]}
+                job = jobs[j]
+                sent = [z[f"r{j}s{i}"] if job["values"] else z[f"r{j}s{i}"].astype(bool) for i in range(n)]
+                if job["states"]:
+                    out.append([{"s": sent[i], **{v: z[f"r{j}{v}{i}"] for v in job["states"]}}
                                 for i in range(n)])
                 else:
-                    out.append([z[f"r{j}s{i}"].astype(bool) for i in range(n)])
+                    out.append(sent)
         return out
 
 
@@ -122,8 +152,7 @@ def _run_sample(job: dict, x: np.ndarray) -> list[dict[str, np.ndarray]]:
     from lava.proc.monitor.process import Monitor
 
     steps, route = int(job["steps"]), job["input"]
-    net = Network(net_config=job["netx"], reset_interval=job["reset_interval"],
-                  reset_offset=int(job["reset_offset"]))
+    net = Network(net_config=job["netx"], **job["keywords"])
     if route == "bias":  # as lava-dl's tests: the Input block's bias_mant from the sample
         shape = tuple(int(n) for n in net.in_layer.neuron.bias_mant.shape)
         net.in_layer.neuron.bias_mant.init = _to_lava_layout(x[None], shape)[..., 0]
@@ -142,7 +171,7 @@ def _run_sample(job: dict, x: np.ndarray) -> list[dict[str, np.ndarray]]:
         sinks.append(sink)
         if job["states"]:
             pair = {}
-            for var in ("u", "v"):
+            for var in job["states"]:
                 mon = Monitor()
                 mon.probe(getattr(layer.neuron, var), steps)
                 pair[var] = mon
@@ -152,7 +181,8 @@ def _run_sample(job: dict, x: np.ndarray) -> list[dict[str, np.ndarray]]:
         anchor.run(condition=RunSteps(num_steps=steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
         out = []
         for i, (layer, sink) in enumerate(zip(net.layers, sinks)):
-            block = {"s": _from_lava_layout(np.asarray(sink.data.get()))}
+            # the values sent (0/1 spikes, or int32 graded payloads), exact in the sink's float64
+            block = {"s": np.rint(_from_lava_layout(np.asarray(sink.data.get(), np.float64))).astype(np.int64)}
             if job["states"]:
                 for var, mon in monitors[i].items():
                     block[var] = _monitored(mon, layer.neuron, var, steps)
@@ -178,10 +208,9 @@ def _netx_job(d: Path) -> tuple[dict, dict]:
             timings.append({"run": j, "run_s": time.perf_counter() - t0})
         blocks.append(len(out[0]) if out else 0)
         for i in range(blocks[-1]):
-            arrays[f"r{j}s{i}"] = np.stack([o[i]["s"] for o in out]).astype(np.uint8)
-            if job["states"]:
-                arrays[f"r{j}u{i}"] = np.stack([o[i]["u"] for o in out])
-                arrays[f"r{j}v{i}"] = np.stack([o[i]["v"] for o in out])
+            arrays[f"r{j}s{i}"] = np.stack([o[i]["s"] for o in out])
+            for var in job["states"]:
+                arrays[f"r{j}{var}{i}"] = np.stack([o[i][var] for o in out])
     return arrays, {"blocks": blocks, "timings": timings}
 
 

@@ -32,6 +32,49 @@ import numpy as np
 from snnc.compiler.ir import loihi
 from snnc.compiler.targets import TargetSpec
 
+#: bits of one neuron state register: Lava declares every LIF and sigma-delta state
+#: (u, v; sigma, act, residue, error) with precision 24, the width of Loihi's state words
+STATE_REGISTER_BITS = 24
+#: a LIF's state registers (u, v): ``neurons_per_core`` counts neurons of this size, so a core's
+#: neuron state memory is ``neurons_per_core · 2 · 24`` bits (an estimate: Loihi 2's neuron
+#: memory is shared by the neuron models' state words, not public in detail)
+LIF_STATE_REGISTERS = 2
+#: Loihi 2's graded-spike payload: 24 bits (decision 0007: lava-dl's hardware test
+#: ``test_hdf5_nx.py`` reads outputs through ``NxToPyAdapter(num_message_bits=24)`` and
+#: sign-extends them from 24 bits; the PilotNet SDNN decoder does the same)
+MAX_MESSAGE_BITS = 24
+
+
+def state_registers(node) -> int:
+    """Per-neuron state registers of a population: LIF ``u, v``; sigma-delta: ``act, residue``
+    (delta), ``sigma, act, residue`` (sigma_delta), ``sigma`` (sigma), plus ``error`` with
+    ``cum_error`` (Lava's ``sdn`` Vars that a neuron carries from step to step)."""
+    if isinstance(node, loihi.SigmaDeltaCompartment):
+        regs = {loihi.DELTA: 2, loihi.SIGMA_DELTA: 3, loihi.SIGMA: 1}[node.neuron]
+        return regs + int(bool(node.cum_error) and node.neuron != loihi.SIGMA)
+    return LIF_STATE_REGISTERS
+
+
+def state_bits(node) -> int:
+    """Neuron state bits per neuron of a population (:func:`state_registers` × 24)."""
+    return state_registers(node) * STATE_REGISTER_BITS
+
+
+def state_bits_limit(spec: TargetSpec) -> int:
+    """A core's neuron state memory: ``neurons_per_core`` LIF neurons' worth (estimate)."""
+    return int(spec.neurons_per_core) * LIF_STATE_REGISTERS * STATE_REGISTER_BITS
+
+
+def neurons_per_core(node, spec: TargetSpec) -> int:
+    """Most neurons of ``node`` one core holds: ``neurons_per_core``, fewer for populations with
+    more state per neuron than a LIF (a sigma_delta's three registers: 2/3 as many)."""
+    return max(1, min(int(spec.neurons_per_core), state_bits_limit(spec) // state_bits(node)))
+
+
+def message_bits(node) -> int:
+    """The payload width a synapse block reads: ``num_message_bits`` (0: binary spikes)."""
+    return int(getattr(node, "num_message_bits", 0) or 0)
+
 
 def axon_bits(n: np.ndarray | int, bits_per_synapse: np.ndarray | int, spec: TargetSpec) -> np.ndarray:
     """Memory bits of one input axon holding ``n`` synapses of ``bits_per_synapse`` (vectorised)."""

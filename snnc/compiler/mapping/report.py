@@ -7,7 +7,9 @@ Fields (``to_dict()``; the text table and the JSON carry the same):
   that chip that holds the placement), ``strategy`` and its ``notes``;
 * ``layers`` — per compartment: neurons, cores, chips, and its peak utilisation of each limit;
 * ``per_core`` — per core: layer, chip, neurons, synapse-memory bits, input and output axons
-  (utilisation = value / limit);
+  (utilisation = value / limit), neuron state bits (``state_bits``, limit
+  ``neuron_state_bits``: sigma-delta neurons hold more state than LIF) and the widest graded
+  payload its synapses read (``message_bits``, 0: binary spikes);
 * ``traffic`` — per synapse block: stored synapses, synapses whose pre and post neurons sit on
   different chips, and cross-chip *routes* (one per (pre neuron, destination core) pair on
   another chip: the spike messages that cross chips per step if every pre neuron spiked once).
@@ -30,6 +32,7 @@ from snnc.compiler.targets import SYSTEMS, TargetSpec
 from snnc.errors import ValidationError
 from snnc.reporting import Report, figure, figure_path
 from snnc.compiler.mapping.chips import layer_fractions
+from snnc.compiler.mapping.cost import state_bits_limit
 from snnc.compiler.mapping.placement import Placement
 from snnc.compiler.mapping.usage import (
     Block,
@@ -121,6 +124,14 @@ class ResourceReport(Report):
         """Per core: value / limit for each of the four limits."""
         return {q: getattr(self.usage, q) / getattr(self.target, f) for q, f in LIMITS}
 
+    def _states(self) -> np.ndarray:
+        st = self.usage.state_bits
+        return np.zeros(self.placement.n_cores, np.int64) if st is None else np.asarray(st)
+
+    def _messages(self) -> np.ndarray:
+        mb = self.usage.message_bits
+        return np.zeros(self.placement.n_cores, np.int64) if mb is None else np.asarray(mb)
+
     def layer_rows(self) -> list[dict[str, Any]]:
         util = self.utilisation()
         rows = []
@@ -130,6 +141,8 @@ class ResourceReport(Report):
                 "layer": self.names.get(p, p), "population": p, "neurons": int(self.usage.neurons[mine].sum()),
                 "cores": int(mine.sum()), "chips": sorted({int(c) for c in self.chip_of_core[mine]}),
                 **{f"max_{q}_util": float(util[q][mine].max(initial=0.0)) for q, _ in LIMITS},
+                "max_state_bits_util": float((self._states() / state_bits_limit(self.target))[mine].max(initial=0.0)),
+                "message_bits": int(self._messages()[mine].max(initial=0)),
             })
         return rows
 
@@ -137,7 +150,8 @@ class ResourceReport(Report):
         t = self.target
         return {
             "target": {"name": t.name, "system": t.system, "chips_per_system": t.chips_per_system,
-                       "limits": {f: getattr(t, f) for _, f in LIMITS} | {"cores_per_chip": t.cores_per_chip},
+                       "limits": {f: getattr(t, f) for _, f in LIMITS} | {"cores_per_chip": t.cores_per_chip,
+                                                                           "neuron_state_bits": state_bits_limit(t)},
                        "sources": {k: list(v) for k, v in t.sources.items()}},
             "strategy": self.placement.strategy, "notes": list(self.placement.notes),
             "cores": self.placement.n_cores, "chips": self.placement.n_chips,
@@ -147,7 +161,8 @@ class ResourceReport(Report):
             "layers": self.layer_rows(),
             "per_core": {"layer": [self.usage.layers[i] for i in self.usage.layer],
                          "chip": self.chip_of_core.tolist(),
-                         **{q: getattr(self.usage, q).tolist() for q, _ in LIMITS}},
+                         **{q: getattr(self.usage, q).tolist() for q, _ in LIMITS},
+                         "state_bits": self._states().tolist(), "message_bits": self._messages().tolist()},
             "traffic": self.traffic,
         }
 
@@ -159,20 +174,30 @@ class ResourceReport(Report):
                 f"({self.target.chips_per_system}; smallest system: {d['smallest_system'] or '-'}), "
                 f"strategy {d['strategy']}; peak per core: neurons {100 * peak['neurons']:.0f}%, "
                 f"synapse memory {100 * peak['synapse_bits']:.0f}%, axons in {100 * peak['axons_in']:.0f}% / "
-                f"out {100 * peak['axons_out']:.0f}%; {d['cross_chip_synapses']} synapses across chips")
+                f"out {100 * peak['axons_out']:.0f}%{self._graded_summary()}; {d['cross_chip_synapses']} synapses "
+                f"across chips")
+
+    def _graded_summary(self) -> str:
+        """", neuron state N%, graded payloads M bits" for a program with graded synapses."""
+        msg = self._messages()
+        if not msg.size or not msg.max():
+            return ""
+        state = float((self._states() / state_bits_limit(self.target)).max(initial=0.0))
+        return f", neuron state {100 * state:.0f}%, graded payloads up to {int(msg.max())} bits"
 
     def text(self) -> str:
         d = self.to_dict()
         lines = [self.summary_line()]
         lines += [f"  note: {n}" for n in d["notes"]]
         lines.append(f"{'layer':<16} {'neurons':>9} {'cores':>6} {'chips':>9} {'neur%':>6} {'mem%':>6} "
-                     f"{'in%':>6} {'out%':>6}")
+                     f"{'in%':>6} {'out%':>6} {'state%':>6} {'msg':>4}")
         for r in d["layers"]:
             chips = r["chips"]
             span = "-" if not chips else (str(chips[0]) if len(chips) == 1 else f"{chips[0]}..{chips[-1]}")
             lines.append(f"{r['layer'][:16]:<16} {r['neurons']:>9} {r['cores']:>6} {span:>9} "
                          f"{100 * r['max_neurons_util']:>5.0f}% {100 * r['max_synapse_bits_util']:>5.0f}% "
-                         f"{100 * r['max_axons_in_util']:>5.0f}% {100 * r['max_axons_out_util']:>5.0f}%")
+                         f"{100 * r['max_axons_in_util']:>5.0f}% {100 * r['max_axons_out_util']:>5.0f}% "
+                         f"{100 * r['max_state_bits_util']:>5.0f}% {r['message_bits']:>4}")
         lines.append(f"{'block':<16} {'kind':<7} {'synapses':>12} {'x-chip syn':>12} {'x-chip routes':>14}")
         for r in self.traffic:
             tag = " (host input)" if r.get("from_host") else (" (estimate)" if r["estimate"] else "")
@@ -180,6 +205,8 @@ class ResourceReport(Report):
                          f"{r['cross_chip_synapses']:>12} {r['cross_chip_routes']:>14}{tag}")
         graded = sorted({g for g, _ in self.target.sources.values()})
         lines.append(f"limits: {', '.join(f'{f}={getattr(self.target, f)}' for _, f in LIMITS)}, "
+                     f"neuron_state_bits={state_bits_limit(self.target)} (state%: per-neuron state, 48 bits a "
+                     f"LIF, 72 a sigma_delta; msg: graded payload bits in), "
                      f"cores_per_chip={self.target.cores_per_chip} (evidence: {', '.join(graded) or '-'}; "
                      f"see docs/mapping.md)")
         return "\n".join(lines)

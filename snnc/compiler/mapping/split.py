@@ -27,7 +27,7 @@ import numpy as np
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.targets import TargetSpec
-from snnc.compiler.mapping.cost import axon_bits, index_bits
+from snnc.compiler.mapping.cost import axon_bits, index_bits, neurons_per_core
 from snnc.compiler.mapping.usage import Block, Split, Usage, evaluate
 
 MAX_REFINE = 8
@@ -128,13 +128,15 @@ def _chunks(n: int, per: np.ndarray | float, budget: float, cap: int) -> np.ndar
 
 def split_compartments(graph: Graph, blocks: list[Block], spec: TargetSpec,
                        allow_split: bool = True) -> tuple[Split, Usage]:
-    """Split every Compartment onto cores; return the split and its exact usage."""
-    comps = graph.of_kind(loihi.Compartment)
+    """Split every population (LIF or sigma-delta) onto cores; return the split and its exact
+    usage.  A core holds at most ``neurons_per_core`` neurons of a LIF population, fewer of a
+    population with more state per neuron (:func:`snnc.compiler.mapping.cost.neurons_per_core`)."""
+    comps = graph.of_kind(*loihi.NEURON_OPS)
     incoming: dict[str, list[Block]] = {c: [] for c in comps}
     for blk in blocks:
         incoming[blk.post].append(blk)
     size = {c: graph[c].size for c in comps}
-    caps = {c: (spec.neurons_per_core if allow_split else max(size[c], 1)) for c in comps}
+    caps = {c: (neurons_per_core(graph[c], spec) if allow_split else max(size[c], 1)) for c in comps}
 
     def starts_of(c: str) -> np.ndarray:
         if not allow_split or size[c] == 0:

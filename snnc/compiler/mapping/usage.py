@@ -18,6 +18,10 @@ one input axon per (source, core) pair):
   core (loihi.md §2.3), which this model reproduces; the exact Loihi 2 format is not public
   (estimate).
 
+Per core also: the neuron state bits (neurons × :func:`~snnc.compiler.mapping.cost.state_bits`:
+2 × 24 for a LIF, 3 × 24 for a sigma_delta) and the widest graded payload its synapses read
+(``num_message_bits``, 0 for binary spikes).
+
 Everything is vectorised over synapses; the CSC structure of a sparse block is computed once.
 """
 
@@ -32,7 +36,7 @@ from scipy.sparse import _sparsetools
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.targets import TargetSpec
-from snnc.compiler.mapping.cost import axon_bits, index_bits, synapse_field_bits
+from snnc.compiler.mapping.cost import axon_bits, index_bits, message_bits, state_bits, synapse_field_bits
 
 _CSC_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -42,8 +46,8 @@ class Block:
     """One synapse block as the mapper sees it."""
 
     name: str
-    pre: str  # a Compartment or the SpikeSource
-    post: str  # a Compartment
+    pre: str  # a population (Compartment, SigmaDeltaCompartment) or the SpikeSource
+    post: str  # a population
     kind: str  # "dense", "sparse" or "conv"
     node: loihi.Synapse | loihi.ConvSynapse
     field_bits: int  # bits per synapse without index
@@ -124,6 +128,10 @@ class Usage:
     axons_out: np.ndarray
     layer: np.ndarray  # index into ``layers`` of each core
     layers: list[str]
+    #: neuron state bits per core (neurons × state bits per neuron of its population)
+    state_bits: np.ndarray | None = None
+    #: widest graded payload (num_message_bits) the core's synapses read; 0: binary only
+    message_bits: np.ndarray | None = None
 
 
 def sparse_runs(block: Block, post_core: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -221,12 +229,16 @@ def evaluate(graph: Graph, blocks: list[Block], split: Split, spec: TargetSpec) 
     syn = np.zeros(n, dtype=np.int64)
     ax_in = np.zeros(n, dtype=np.int64)
     ax_out = np.zeros(n, dtype=np.int64)
+    per_neuron = np.array([state_bits(graph[p]) for p in layers], dtype=np.int64)
+    states = neurons.astype(np.int64) * (per_neuron[layer] if n else 0)
+    msg = np.zeros(n, dtype=np.int64)
     for blk in blocks:
         s_q = split.starts[blk.post]
         sl = slice(split.first[blk.post], split.first[blk.post] + len(s_q) - 1)
         syn_q, in_q, dest = post_side(blk, s_q, spec)
         syn[sl] += syn_q
         ax_in[sl] += in_q
+        msg[sl] = np.maximum(msg[sl], message_bits(blk.node))
         if blk.pre not in split.starts:  # the SpikeSource lives off-chip: no output axons to count
             continue
         s_p = split.starts[blk.pre]
@@ -236,4 +248,5 @@ def evaluate(graph: Graph, blocks: list[Block], split: Split, spec: TargetSpec) 
         else:
             csum = np.concatenate([[0], np.cumsum(dest, dtype=np.int64)])
             ax_out[out] += csum[s_p[1:]] - csum[s_p[:-1]]
-    return Usage(neurons.astype(np.int64), syn, ax_in, ax_out, layer.astype(np.int64), layers)
+    return Usage(neurons.astype(np.int64), syn, ax_in, ax_out, layer.astype(np.int64), layers,
+                 np.asarray(states, dtype=np.int64).reshape(n), msg)
