@@ -23,8 +23,8 @@ import snnc
 from snnc import emit, reporting
 from snnc.backends import registry
 from snnc.check import compare_backends, compare_float
-from snnc.compiler.conventions import apply_preset
 from snnc.compiler.artifact import is_program_dir
+from snnc.compiler.conventions import apply_preset
 from snnc.compiler.ir.printer import format_graph
 from snnc.encoding import MAX_TIMESTEPS
 from snnc.errors import InputError, SnncError
@@ -84,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
                    "for an ONNX ANN: static inputs (batch, *input_shape) to balance its thresholds")
     c.add_argument("--timesteps", type=int, default=None, metavar="T",
                    help=f"ONNX ANNs: time steps per static input sample, 1..{MAX_TIMESTEPS} (default 32; docs/conversion.md)")
+    c.add_argument("--neuron", choices=("if", "sdnn"), default="if",
+                   help="ONNX ANNs: rate-coded IF neurons (default) or sigma-delta neurons (graded messages; "
+                   "docs/conversion.md)")
+    c.add_argument("--threshold", type=float, default=None, metavar="THETA",
+                   help="--neuron sdnn: the delta threshold in activation units (default: searched on the "
+                   "calibration data, the largest that keeps the ANN's decisions within 0.5 pp)")
     c.add_argument("--calibration-method", choices=("max", "percentile", "search"), default=None,
                    help="how calibration data size each layer (default: max; see docs/calibration.md)")
     c.add_argument("--split-weights", action="store_true",
@@ -212,7 +218,7 @@ def _cmd_compile(a: argparse.Namespace) -> int:
         snnc.load(a.model, **netx) if netx else a.model, target=emit.compile_target(a.target_file or a.target, a.emit), dt=a.dt, integration=a.integration, spike_if=a.spike_if,
         synapse_input=a.synapse_input, reset=a.reset, calibration=calibration, stop_after=a.stop_after,
         calibration_method=a.calibration_method, split_weights=a.split_weights, timesteps=a.timesteps,
-        mapping=a.mapping, allow_split=not a.no_split,
+        mapping=a.mapping, allow_split=not a.no_split, neuron=a.neuron, threshold=a.threshold,
     )
     if not isinstance(result, snnc.Program):
         print(format_graph(result))

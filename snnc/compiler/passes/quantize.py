@@ -349,7 +349,13 @@ def quantize(graph: Graph, ctx: CompileContext) -> Graph:
 
     Writes the per-layer :class:`LayerReport` list to ``ctx.reports["quantize"]`` and the
     output latencies (synaptic depth of each probed population) to ``ctx.reports["latency"]``.
+    A sigma-delta network (``Delta``/``SigmaDelta``/``Sigma`` ops) is lowered by
+    :func:`snnc.compiler.passes.quantize_sd.quantize_sigma_delta` instead.
     """
+    if graph.of_kind(ops.SigmaDeltaOp):
+        from snnc.compiler.passes.quantize_sd import quantize_sigma_delta
+
+        return quantize_sigma_delta(graph, ctx)
     _, back = graph.schedule()
     neurons = graph.of_kind(ops.NeuronOp)
     flows = {n: inflow(graph, n, ctx.convention, back) for n in neurons}
