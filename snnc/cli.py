@@ -22,11 +22,12 @@ import numpy as np
 import snnc
 from snnc import emit, reporting
 from snnc.backends import registry
+from snnc.calibration.sigma_delta import output_agreement
 from snnc.check import compare_backends, compare_float
 from snnc.compiler.artifact import is_program_dir
 from snnc.compiler.conventions import apply_preset
 from snnc.compiler.ir.printer import format_graph
-from snnc.encoding import MAX_TIMESTEPS
+from snnc.encoding import MAX_TIMESTEPS, DeltaEncoder
 from snnc.errors import InputError, SnncError
 from snnc.program import Program
 from snnc.version import __version__
@@ -234,8 +235,15 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     if a.dump_ir:
         print(str(result))
     if (x is not None or calibration is not None) and result.reference is not None:
-        # the report's loop is the emulator's slow instrumented one: a compact look at 64 samples
-        print(result.report(result.encode((x if x is not None else calibration)[:64])).compact())
+        sample = (check_x if check_x is not None else calibration)[:64]
+        if isinstance(result.encoder, DeltaEncoder):  # sigma-delta: the outputs against the float model
+            r = output_agreement(result, sample)
+            print(f"float model vs fixed point on {len(sample)} samples: argmax agreement "
+                  f"{100 * r['agreement']:.1f} %, largest output difference {r['max_abs_difference']:.3g} "
+                  f"(outputs up to {r['scale']:.3g})")
+        else:
+            # the report's loop is the emulator's slow instrumented one: a compact look at 64 samples
+            print(result.report(result.encode((x if x is not None else calibration)[:64])).compact())
     agree = True
     if x is not None:
         reference = result.reference if result.reference is not None else snnc.load(a.model)

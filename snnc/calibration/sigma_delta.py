@@ -302,3 +302,17 @@ def prepare_sdnn(graph: Any, calibration: Any, conv: Convention, timesteps: int 
         )
     result = convert_sdnn(graph, calibration, conv, timesteps, threshold)
     return result.graph, None, result.encoder
+
+
+def output_agreement(prog: Any, x: Any) -> dict[str, float]:
+    """A compiled sigma-delta program (emulator) against its float model on ``x`` (what
+    ``prog.run`` takes): the argmax agreement of the outputs over every step and sample, and
+    their largest absolute difference (the fixed point's payload floor and 8-bit weights)."""
+    q = prog.encoder.encode(x) if prog.encoder is not None else np.asarray(x)
+    chip = np.asarray(prog.run(x), dtype=np.float64)
+    ref = np.asarray(simulate(prog.reference, q), dtype=np.float64).reshape(chip.shape)
+    return {
+        "agreement": float(np.mean(chip.argmax(-1) == ref.argmax(-1))),
+        "max_abs_difference": float(np.max(np.abs(chip - ref), initial=0.0)),
+        "scale": float(np.max(np.abs(ref), initial=0.0)),
+    }
