@@ -80,7 +80,10 @@ class Program(Artifact):
         """Run on ``x`` (batch, T, *input_shape); return (batch, T, *output_shape) per output.
 
         Spiking outputs are 0/1 ``uint8``; read-outs (LI, I, CubaLI, or synapse-only outputs)
-        are membrane values decoded to the float model's units (``float64``).  With one
+        are membrane values decoded to the float model's units (``float64``); a sigma-delta
+        output is its int32 payload (or sigma), ``int32``, or ``float64`` ``value / out_scale``
+        when its ``out_scale`` is not 1.  A program whose input feeds a sigma-delta population
+        directly takes int32 values (batch, T, *input_shape), lava-dl's RingBuffer on ``a_in``.  With one
         output the array is returned, otherwise a dict by output name.  ``return_raw=True``
         returns the backend's :class:`~snnc.backends.base.RunResult` instead (every layer,
         raw chip time line).  ``backend``: a name of :mod:`snnc.backends.registry`
@@ -126,8 +129,8 @@ class Program(Artifact):
 
     def _check_memory(self, batch: int, steps: int, record: list[str] | None) -> None:
         """Refuse a run whose recordings would not fit in memory, before it starts."""
-        comps = record if record is not None else self.graph.of_kind(loihi.Compartment)
-        per_step = sum(self.graph[c].size * (1 + (16 if self.graph[c].readout == "v" else 0)) for c in comps)
+        comps = record if record is not None else self.graph.of_kind(*loihi.NEURON_OPS)
+        per_step = sum(self.graph[c].size * (1 + (16 if _records_values(self.graph[c]) else 0)) for c in comps)
         check_memory(2 * batch * steps * per_step, f"recording {batch} samples x {steps} steps of "
                      f"{len(comps)} populations", "run fewer samples (or shorter inputs) at a time")
 
@@ -136,6 +139,10 @@ class Program(Artifact):
         comp: loihi.Compartment = self.graph[src]
         k = self.latency[output]
         shape = (raw.steps,) + tuple(self.graph[output].shape)
+        if isinstance(comp, loihi.SigmaDeltaCompartment):  # its int32 output (payload or sigma)
+            p = raw.payload[src][:, k : k + t]
+            p = p.astype(np.int32) if comp.out_scale == 1 else p.astype(np.float64) / comp.out_scale
+            return p.reshape((p.shape[0], t) + shape[1:])
         if comp.readout == "v":
             v = raw.v[src][:, k : k + t].astype(np.float64) / comp.v_scale
             if comp.v_offset is not None:
@@ -242,6 +249,11 @@ class Program(Artifact):
     def __repr__(self) -> str:
         st = self.stats()
         return f"<snnc.Program target={self.target.name} layers={st['layers']} neurons={st['neurons']}>"
+
+
+def _records_values(node) -> bool:
+    """A population whose run records int64 values per step (read-outs, sigma-delta outputs)."""
+    return isinstance(node, loihi.SigmaDeltaCompartment) or node.readout == "v"
 
 
 # ------------------------------------------------------------------------------ API boundary

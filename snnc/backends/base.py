@@ -32,6 +32,9 @@ class RunResult:
     (after reset), for compartments with ``readout == "v"`` -- and for every recorded
     compartment when the run recorded states (``states=True``), which also fills
     ``u[name]``: the current after the step, int64 (batch, steps, *shape).
+    ``payload[name]``: int64 (batch, steps, *shape) holding the int32 output of every recorded
+    ``SigmaDeltaCompartment`` (the graded payload ``s_out`` of a delta/sigma_delta, 0 where
+    nothing is sent; ``sigma`` of a sigma); its ``spikes[name]`` are ``payload != 0``.
     """
 
     spikes: dict[str, np.ndarray]
@@ -39,6 +42,7 @@ class RunResult:
     steps: int
     backend: str
     u: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    payload: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
 
 #: every keyword option a backend's ``run`` may take, and what it means.  A backend takes a

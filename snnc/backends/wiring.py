@@ -12,18 +12,27 @@ directly (:data:`BIAS`: lava-dl's tests set ``in_layer.neuron.bias_mant`` from a
 
 The structure (:func:`wiring`) that the emulator and the Lava backend both execute:
 
-* one (or no) ``SpikeSource``; it has no predecessors; it feeds synapses (binary payload only)
-  and/or compartments of its own size directly (their ``a_in``, in the same step: Lava's
-  ``RingBuffer.s_out`` connected to ``LIF.a_in``);
-* every ``Synapse`` or ``ConvSynapse`` has exactly one predecessor, a ``SpikeSource`` or a
-  ``Compartment`` whose size equals the synapse's ``n_in``, and one or more ``Compartment``
-  successors whose size equals its ``n_out`` (several synapses into one compartment are
-  summed);
+* one (or no) ``SpikeSource``; it has no predecessors; it feeds synapses (an int32 payload:
+  graded synapses only, ``num_message_bits > 0``) and/or populations of its own size directly
+  (their ``a_in``, in the same step: Lava's ``RingBuffer.s_out`` connected to ``LIF.a_in`` or
+  ``Delta.a_in``);
+* every ``Synapse`` or ``ConvSynapse`` has exactly one predecessor, a ``SpikeSource``, a
+  ``Compartment`` or a ``SigmaDeltaCompartment`` whose size equals the synapse's ``n_in``, and
+  one or more population successors (LIF or sigma-delta) whose size equals its ``n_out``
+  (several synapses into one population are summed).  Lava connects every such pair: a LIF
+  sends bool spikes (a graded synapse multiplies them as 0/1), a sigma-delta int32 payloads (a
+  binary synapse counts the non-zero ones, negatives included: lava-dl's tinynet fixture);
 * a ``ConvSynapse`` has a 4-D integer kernel (C', C/groups, kH, kW), a 3-D ``in_shape``
   (C, H, W), pairs ``stride``/``dilation`` ≥ 1 and ``padding`` ≥ 0, ``groups`` dividing C and
   C', a non-empty output, and every geometry value within Lava's int8 Vars (≤ 127);
-* a ``Compartment``'s predecessors are synapses and at most the ``SpikeSource``; a ``Probe``
-  has one ``Compartment`` predecessor and is ignored by the backends (they record compartments).
+* a ``Compartment``'s (or ``SigmaDeltaCompartment``'s, whose registers are checked by
+  :func:`snnc.compiler.ir.verify.sigma_delta_problems`) predecessors are synapses and at most
+  the ``SpikeSource``; a ``Probe`` has one population predecessor and is ignored by the
+  backends (they record populations).
+
+Sigma-delta populations are listed apart (``Wiring.sigma_deltas``): code that walks
+``Wiring.compartments`` sees LIF populations only, as before; :func:`refuse_sigma_delta` is the
+one refusal of those that cannot run them.
 
 Nothing here imports Lava.
 """
@@ -31,12 +40,13 @@ Nothing here imports Lava.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from typing import ClassVar
 
 import numpy as np
 
-from snnc.compiler.ir import arith, loihi
+from snnc.compiler.ir import arith, loihi, verify
 from snnc.compiler.ir.graph import Graph
 from snnc.errors import InputError, ValidationError
 
@@ -58,8 +68,32 @@ class Wiring:
     syn_src: dict[str, str]  # synapse -> its SpikeSource or Compartment
     syn_dst: dict[str, tuple[str, ...]]  # synapse -> compartments it feeds
     comp_in: dict[str, tuple[str, ...]]  # compartment -> synapses feeding it
-    #: compartments the SpikeSource feeds directly (its value is their a_in in the same step)
+    #: populations the SpikeSource feeds directly (its value is their a_in in the same step)
     direct: tuple[str, ...] = ()
+    #: the SigmaDeltaCompartments (their inputs are in ``comp_in`` too)
+    sigma_deltas: tuple[str, ...] = ()
+    #: every population, LIF and sigma-delta, in graph order
+    neurons: tuple[str, ...] = ()
+
+    def graded(self, name: str) -> bool:
+        """Whether population ``name`` is a sigma-delta one (its output is an int32 payload)."""
+        return name in self.sigma_deltas
+
+
+def refuse_sigma_delta(graph: Graph, what: str, hint: str | None = None) -> None:
+    """A :class:`~snnc.errors.ValidationError` naming ``graph``'s first sigma-delta population
+    and graded synapse, for ``what`` (a backend or pass) that cannot run them."""
+    for name, node in graph.nodes.items():
+        if isinstance(node, loihi.SigmaDeltaCompartment):
+            raise ValidationError(
+                f"{what} does not support sigma-delta populations ({node.neuron}, "
+                "SigmaDeltaCompartment)", node=name,
+                hint=hint or "run it on the emulator or Lava (backend='emulator' or 'lava')")
+        if isinstance(node, SYNAPSE_KINDS) and getattr(node, "num_message_bits", 0):
+            raise ValidationError(
+                f"{what} does not support graded synapses (num_message_bits="
+                f"{node.num_message_bits})", node=name,
+                hint=hint or "run it on the emulator or Lava (backend='emulator' or 'lava')")
 
 
 def wiring(graph: Graph) -> Wiring:
@@ -72,8 +106,10 @@ def wiring(graph: Graph) -> Wiring:
             hint="merge the inputs into one SpikeSource",
         )
     comps = tuple(graph.of_kind(loihi.Compartment))
+    sds = tuple(graph.of_kind(loihi.SigmaDeltaCompartment))
+    neurons = tuple(graph.of_kind(*loihi.NEURON_OPS))
     syns = tuple(graph.of_kind(*SYNAPSE_KINDS))
-    known = set(sources) | set(comps) | set(syns) | set(graph.of_kind(loihi.Probe))
+    known = set(sources) | set(neurons) | set(syns) | set(graph.of_kind(loihi.Probe))
     for name, node in graph.nodes.items():
         if name not in known:
             raise ValidationError(
@@ -91,25 +127,30 @@ def wiring(graph: Graph) -> Wiring:
     direct: list[str] = []
     syn_src: dict[str, str] = {}
     syn_dst: dict[str, tuple[str, ...]] = {}
-    comp_in: dict[str, list[str]] = {c: [] for c in comps}
+    comp_in: dict[str, list[str]] = {c: [] for c in neurons}
     for s in syns:
         node: loihi.Synapse | loihi.ConvSynapse = graph[s]
         if isinstance(node, loihi.ConvSynapse):
             check_conv(node, s)
+        p = verify.message_bits_problem(s, node)
+        if p is not None:
+            raise ValidationError(p.message, node=s, hint=p.hint)
         preds = graph.predecessors(s)
         if len(preds) != 1:
             raise ValidationError(f"a Synapse needs exactly one input, got {len(preds)}", node=s)
         src = graph[preds[0]]
-        if not isinstance(src, (loihi.SpikeSource, loihi.Compartment)):
+        if not isinstance(src, (loihi.SpikeSource, *loihi.NEURON_OPS)):
             raise ValidationError(
-                f"a Synapse's input must be a SpikeSource or Compartment, got {src.kind}", node=s
+                f"a Synapse's input must be a SpikeSource or a population, got {src.kind}", node=s
             )
-        if isinstance(src, loihi.SpikeSource) and getattr(src, "payload", BINARY) != BINARY:
+        if (isinstance(src, loihi.SpikeSource) and getattr(src, "payload", BINARY) != BINARY
+                and not node.num_message_bits):
             raise ValidationError(
-                f"a synapse reads binary spikes, but input {preds[0]!r} sends {src.payload} values",
+                f"synapse has num_message_bits=0 (binary spikes), but input {preds[0]!r} sends "
+                f"{src.payload} values",
                 node=s,
-                hint="wire an integer input straight to a Compartment (its a_in, lava-dl's Input "
-                "block); graded spikes into synapses are not supported",
+                hint="give the synapse num_message_bits > 0 to carry the values as graded payloads, "
+                "or wire the input straight to a population (its a_in, lava-dl's Input block)",
             )
         if src.size != node.n_in:
             raise ValidationError(
@@ -119,9 +160,10 @@ def wiring(graph: Graph) -> Wiring:
         dsts = tuple(graph.successors(s))
         for d in dsts:
             dn = graph[d]
-            if not isinstance(dn, loihi.Compartment):
+            if not isinstance(dn, loihi.NEURON_OPS):
                 raise ValidationError(
-                    f"a Synapse may only feed Compartments, not {dn.kind} {d!r}", node=s
+                    f"a Synapse may only feed populations (Compartment, SigmaDeltaCompartment), "
+                    f"not {dn.kind} {d!r}", node=s
                 )
             if dn.size != node.n_out:
                 raise ValidationError(
@@ -182,6 +224,27 @@ def wiring(graph: Graph) -> Wiring:
         off = node.reset_offset
         if isinstance(off, bool) or not isinstance(off, (int, np.integer)) or off < 0:
             raise ValidationError(f"reset_offset={off!r} must be an int >= 0 (Lava's LIFReset)", node=c)
+    for c in sds:
+        node: loihi.SigmaDeltaCompartment = graph[c]
+        for p in verify.sigma_delta_problems(c, node):
+            raise ValidationError(p.message, node=c, hint=p.hint or None)
+        for p in graph.predecessors(c):
+            pn = graph[p]
+            if isinstance(pn, loihi.SpikeSource):
+                if pn.size != node.size:
+                    raise ValidationError(
+                        f"input {p!r} has {pn.size} values but feeds {node.size} neurons directly",
+                        node=c, hint="an input wired straight to a population needs its size",
+                    )
+                direct.append(c)
+            elif not isinstance(pn, SYNAPSE_KINDS):
+                raise ValidationError(
+                    f"a sigma-delta population's inputs must be synapses or the SpikeSource, got "
+                    f"{pn.kind} {p!r}", node=c,
+                )
+    for p in verify.hardware_warnings(graph):
+        warnings.warn(f"layer {p.node!r}: {p.message}; {p.hint}", verify.HardwareRangeWarning, stacklevel=2)
+    order = {n: i for i, n in enumerate(neurons)}
     return Wiring(
         source=sources[0] if sources else None,
         compartments=comps,
@@ -189,7 +252,9 @@ def wiring(graph: Graph) -> Wiring:
         syn_src=syn_src,
         syn_dst=syn_dst,
         comp_in={c: tuple(v) for c, v in comp_in.items()},
-        direct=tuple(direct),
+        direct=tuple(sorted(direct, key=order.__getitem__)),
+        sigma_deltas=sds,
+        neurons=neurons,
     )
 
 
@@ -446,7 +511,29 @@ def check_input(graph: Graph, x, steps=None, w: Wiring | None = None,
         raise InputError("the input was checked for the bias route, not for spikes",
                          hint="pass the array itself, or input='bias'")
     in_shape = tuple(graph[w.source].shape) if w.source else None
-    return check_spikes(x, in_shape, payload_of(graph, w), steps)
+    checked = isinstance(x, Spikes)
+    xs = check_spikes(x, in_shape, payload_of(graph, w), steps)
+    if not checked and xs.payload == INT32:
+        _check_message_bits(graph, w, xs.data)
+    return xs
+
+
+def _check_message_bits(graph: Graph, w: Wiring, x: np.ndarray) -> None:
+    """The values of an int32 input that feeds graded synapses fit their ``num_message_bits``
+    (signed): Lava's CPU models would multiply wider payloads, Loihi 2 carries at most that."""
+    syns = [s for s, src in w.syn_src.items() if src == w.source]
+    if not syns or not x.size:
+        return
+    s = min(syns, key=lambda k: graph[k].num_message_bits)
+    m = int(graph[s].num_message_bits)
+    lo, hi = -(1 << (m - 1)), (1 << (m - 1)) - 1
+    if x.min() < lo or x.max() > hi:
+        idx = tuple(int(i) for i in np.argwhere((x < lo) | (x > hi))[0])
+        raise InputError(
+            f"input value {x[idx]!r} at index {idx} does not fit the {m}-bit graded payload of "
+            f"synapse {s!r} (num_message_bits={m}: {lo}..{hi})", node=s,
+            hint="rescale the input, or compile the synapse with more num_message_bits",
+        )
 
 
 def check_constant(graph: Graph, x, w: Wiring | None = None) -> Constant:
@@ -457,6 +544,12 @@ def check_constant(graph: Graph, x, w: Wiring | None = None) -> Constant:
             "input='bias' sets the bias of the compartments the program's input feeds directly "
             "(lava-dl's Input block), and this program has none",
             hint="run spikes step by step (input='a_in', the default)",
+        )
+    graded = [c for c in w.direct if w.graded(c)]
+    if graded:
+        raise InputError(
+            f"input='bias' sets a LIF's bias_mant; the input feeds sigma-delta population "
+            f"{graded[0]!r} (its a_in)", hint="run the values step by step (input='a_in')",
         )
     feeds_synapses = [s for s, src in w.syn_src.items() if src == w.source]
     if feeds_synapses:
@@ -573,16 +666,18 @@ _VALUE_CHECKS = {BINARY: _check_binary, INT32: _check_int32}
 
 
 def check_record(w: Wiring, record: Sequence[str] | None) -> list[str]:
-    """The compartments to record (all of them for ``None``), in graph order."""
+    """The populations (LIF and sigma-delta) to record (all of them for ``None``), in graph
+    order."""
+    neurons = w.neurons or w.compartments
     if record is None:
-        return list(w.compartments)
+        return list(neurons)
     if isinstance(record, str):
         record = [record]
-    unknown = [r for r in record if r not in w.compartments]
+    unknown = [r for r in record if r not in neurons]
     if unknown:
         raise InputError(
             f"cannot record {', '.join(map(repr, unknown))}: not a Compartment",
-            hint=f"compartments: {', '.join(w.compartments) or '(none)'}",
+            hint=f"compartments: {', '.join(neurons) or '(none)'}",
         )
     wanted = set(record)
-    return [c for c in w.compartments if c in wanted]
+    return [c for c in neurons if c in wanted]

@@ -353,7 +353,7 @@ def _latency_problems(prog: Artifact, probes: list[str]) -> Iterator[tuple[str, 
         if not isinstance(k, int) or isinstance(k, bool):
             yield (f, f"latency[{o!r}]={k!r} is not an int (steps, 0..{bound})")
             return
-        start = int(g[comp].start_step)
+        start = int(getattr(g[comp], "start_step", 0))  # sigma-delta populations start at once
         if start > 0 and k != start:
             yield (f, f"latency[{o!r}]={k} differs from the synaptic depth of {comp!r} (its start_step "
                       f"{start})")

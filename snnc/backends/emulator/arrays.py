@@ -53,6 +53,13 @@ class NumpyArrays(NumpyOps):
         return acc.astype(np.int64)
 
     @staticmethod
+    def max_abs(a: np.ndarray) -> int:
+        """max |a| (0 for an empty array; bool: 0 or 1), as a Python int."""
+        if a.dtype == np.bool_:
+            return int(a.any())
+        return int(np.max(np.abs(a), initial=0))
+
+    @staticmethod
     def by_delay(acc: np.ndarray, depth: int, n_out: int) -> np.ndarray:
         """Sums (b, depth·n_out), delay-major, as (b, n_out, depth)."""
         return acc.reshape(acc.shape[0], depth, n_out).transpose(0, 2, 1)

@@ -1,8 +1,10 @@
-"""CUBA LIF populations exactly as Lava 0.10.0's ``PyLifModelBitAcc`` computes them.
+"""Populations exactly as Lava 0.10.0's fixed-point models compute them: CUBA LIF
+(``PyLifModelBitAcc``, :class:`CompartmentState`) and sigma-delta (``PyDeltaModelFixed``,
+``PySigmaDeltaModelFixed``, ``PySigmaModelFixed``, :class:`SigmaDeltaState`).
 
 The arithmetic (registers, the step with every wrap, ``start_step``) is
-:func:`snnc.compiler.ir.arith.lif_step`; this module holds one population's state for a
-batch and advances it.  All values are int64 holding Lava's int32 values.  The same class
+:func:`snnc.compiler.ir.arith.lif_step` and :func:`snnc.compiler.ir.arith.sigma_delta_step`;
+this module holds one population's state for a batch and advances it.  All values are int64 holding Lava's int32 values.  The same class
 runs on torch tensors when given the torch engine's arrays (:mod:`.torch_engine`).
 """
 
@@ -49,3 +51,28 @@ class CompartmentState:
     def step(self, a_in, t: int):
         """Advance one raw step ``t`` with summed input ``a_in`` (batch, n); return spikes."""
         return self.advance(a_in, t).s
+
+
+class SigmaDeltaState:
+    """The state (sigma, act, residue, error) of one sigma-delta population for a batch."""
+
+    def __init__(self, c: loihi.SigmaDeltaCompartment, batch: int, xp=NUMPY_ARRAYS):
+        self.xp = xp
+        own = arith.SigmaDeltaRegisters.of(c)
+        self.n = own.n
+        self.reg = own.on(xp)
+        self.reset(batch)
+
+    def set_bias_mant(self, bias_mant) -> None:
+        """Nothing to set: the bias route feeds LIF populations only (wiring refuses it here)."""
+
+    def reset(self, batch: int) -> None:
+        z = self.xp.zeros((batch, self.n))
+        self.state = arith.SigmaDeltaState(z, z, z, z)
+
+    def advance(self, a_in, t: int) -> arith.SigmaDeltaStep:
+        """Advance one raw step with summed input ``a_in`` (batch, n): ``out`` is the int32
+        output (payload or sigma) and the value the population's synapses read."""
+        out = arith.sigma_delta_step(self.xp, self.reg, self.state, a_in)
+        self.state = out.state
+        return out

@@ -5,8 +5,9 @@ One raw step ``t`` (Lava ``time_step = t + 1``; loihi.md §1.10)::
     for every Compartment c:  a_in = Σ over its Synapses of their buffer (from step t−1)
                                      (+ x[:, t] itself if the input feeds c directly)
                               update u, v; spikes s_c[t]; v reset     (arith.lif_step)
-    for every Synapse k:      buffer_k ← f(W_k, spikes of its source at step t)  (synapse.py;
-                              ConvSynapse: Lava Conv, 24-bit wrapped, same one-step delay)
+    for every Synapse k:      buffer_k ← f(W_k, output of its source at step t)  (synapse.py;
+                              ConvSynapse: Lava Conv, 24-bit wrapped, same one-step delay;
+                              graded payloads when num_message_bits > 0)
                               (source = x[:, t] for the SpikeSource, zeros when t ≥ T_in)
 
 so a spike sent at step t reaches a population one synapse layer away at step t + 1
@@ -22,7 +23,8 @@ classes and the arithmetic (:mod:`snnc.compiler.ir.arith`) are the same.  An
 a synapse's input spikes; it forces this loop (the fast path computes no intermediates), as do
 ``states=True`` (u and v of every recorded compartment), the bias route (``input="bias"``: each
 sample's values as the ``bias_mant`` of the compartments the input feeds directly), an input
-wired straight to a compartment and periodic resets (the fast path's proofs do not cover them).
+wired straight to a compartment, periodic resets, sigma-delta populations and graded synapses
+(the fast path's proofs do not cover them: :func:`.fast.plan` steps aside).
 Either way the batch goes through in spans of samples (the input's bool copy stays bounded,
 a progress bar advances per span); samples are independent, so spans change no result.
 """
@@ -36,7 +38,7 @@ import numpy as np
 from snnc.backends.base import BackendSpec, RunResult
 from snnc.backends.emulator import fast, torch_engine
 from snnc.backends.emulator.arrays import NUMPY_ARRAYS
-from snnc.backends.emulator.compartment import CompartmentState
+from snnc.backends.emulator.compartment import CompartmentState, SigmaDeltaState
 from snnc.backends.emulator.synapse import synapse_state
 from snnc.backends.wiring import BINARY, Constant, check_input, check_record, check_steps, wiring
 from snnc.compiler.ir import arith
@@ -62,11 +64,12 @@ class Observer:
 
     * :meth:`compartment` after each compartment's update, with its input and the step's
       intermediates (:class:`snnc.compiler.ir.arith.LifStep`: ``u_raw`` is u before its
-      wraps, ``v_raw`` v before its int32 wrap and clip, ``v_pre`` v before the reset, ...);
+      wraps, ``v_raw`` v before its int32 wrap and clip, ``v_pre`` v before the reset, ...;
+      for a sigma-delta population :class:`snnc.compiler.ir.arith.SigmaDeltaStep`);
     * :meth:`synapse_input` before each synapse block reads its source's spikes: returning an
       array (batch, n_in) replaces them (teacher forcing); ``None`` keeps them;
     * :meth:`synapse_sums` with the block's raw sums (float64 (batch, depth·n_out), before
-      Lava's int cast, ``weight_exp`` shift and wraps).
+      Lava's int cast, ``weight_exp`` shift and wraps; int64 for graded Dense/Sparse/DelayDense).
     """
 
     def span(self, lo: int, hi: int) -> None:
@@ -104,7 +107,8 @@ def run(
     get no input.  ``record`` names the
     compartments to return (``None``: all).  Returns spikes (bool, (batch, steps, *shape))
     of every recorded compartment and ``v`` (int64, after reset) of those with
-    ``readout == "v"``.
+    ``readout == "v"``; of a sigma-delta population ``payload`` (int64: its int32 output) and
+    ``spikes = payload != 0``.
 
     The batch runs in spans of samples (:data:`SPAN_FAST` / :data:`SPAN_GENERIC`), so the
     spike copy of the input stays bounded; ``progress`` shows a bar over them (``None``: when
@@ -139,19 +143,22 @@ def run(
         span = SPAN_FAST if p is not None else SPAN_GENERIC
 
     spikes = {c: np.zeros((batch, steps, graph[c].size), dtype=bool) for c in rec}
+    lif = [c for c in rec if not w.graded(c)]
     v_rec = {
         c: np.zeros((batch, steps, graph[c].size), dtype=np.int64)
-        for c in rec
+        for c in lif
         if graph[c].readout == "v" or states
     }
-    u_rec = {c: np.zeros((batch, steps, graph[c].size), dtype=np.int64) for c in rec} if states else {}
+    u_rec = {c: np.zeros((batch, steps, graph[c].size), dtype=np.int64) for c in lif} if states else {}
+    # a sigma-delta population's int32 output, recorded with v (the loop's int64 records)
+    p_rec = {c: np.zeros((batch, steps, graph[c].size), dtype=np.int64) for c in rec if w.graded(c)}
     state = None
     desc = f"emulator ({device})" if device is not None else "emulator"
     with progress_bar(total=batch, desc=desc, unit="sample", progress=progress) as bar:
         for lo in range(0, batch, span):
             hi = min(lo + span, batch)
             sp_ = {c: a[lo:hi] for c, a in spikes.items()}
-            vr_ = {c: a[lo:hi] for c, a in v_rec.items()}
+            vr_ = {c: a[lo:hi] for c, a in (v_rec | p_rec).items()}
             if p is not None:  # reads the input in place, unpadded
                 fast.run_fast(p, w.source, xv[lo:hi].view(), sp_, vr_, steps=steps)
                 bar.update(hi - lo)
@@ -183,12 +190,15 @@ def run(
         steps=steps,
         backend=NAME,
         u={c: shaped(c, a) for c, a in u_rec.items()},
+        payload={c: shaped(c, a) for c, a in p_rec.items()},
     )
 
 
 def _states(graph: Graph, w, batch: int, xp) -> tuple[dict, dict]:
-    """The compartment and synapse states of ``graph`` on the arrays ``xp``."""
-    comps = {c: CompartmentState(graph[c], batch, xp) for c in w.compartments}
+    """The population (LIF and sigma-delta, graph order) and synapse states of ``graph`` on
+    the arrays ``xp``."""
+    comps = {c: SigmaDeltaState(graph[c], batch, xp) if w.graded(c) else CompartmentState(graph[c], batch, xp)
+             for c in (w.neurons or w.compartments)}
     syns = {s: synapse_state(graph[s], batch, xp) for s in w.synapses}
     return comps, syns
 
@@ -208,8 +218,9 @@ def _loop(xp, w, state: tuple[dict, dict], xs: np.ndarray | None, spikes: dict, 
     """The time loop over one span ``xs`` (b, steps, n_in): bool spikes, or int64 values of an
     integer input; ``None`` on the bias route, where ``bias`` (b, n_in) int64 is the
     ``bias_mant`` of the compartments the input feeds directly.  Fills ``spikes``/``v_rec``/
-    ``u_rec`` (numpy slices (b, steps, n)) and calls ``observer``.  ``size``: (b, steps), needed
-    without ``xs``.  Every Lava wrap is kept."""
+    ``u_rec`` (numpy slices (b, steps, n); ``v_rec`` of a sigma-delta population: its int32
+    output, ``spikes`` where it is non-zero) and calls ``observer``.  ``size``: (b, steps),
+    needed without ``xs``.  Every Lava wrap is kept."""
     comps, syns = state
     batch, steps = size if size is not None else xs.shape[:2]
     for st in (*comps.values(), *syns.values()):
@@ -233,13 +244,20 @@ def _loop(xp, w, state: tuple[dict, dict], xs: np.ndarray | None, spikes: dict, 
             else:
                 a_sum = a = silent[c]
             out = st.advance(a, t)
-            current[c] = out.s
-            if c in rec_s:
-                rec_s[c][:, t] = out.s
-            if c in rec_v:
-                rec_v[c][:, t] = out.v
-            if c in rec_u:
-                rec_u[c][:, t] = out.u
+            if isinstance(out, arith.SigmaDeltaStep):  # an int32 output: payload or sigma
+                current[c] = out.out
+                if c in rec_s:
+                    rec_s[c][:, t] = xp.ne(out.out, 0)
+                if c in rec_v:
+                    rec_v[c][:, t] = out.out
+            else:
+                current[c] = out.s
+                if c in rec_s:
+                    rec_s[c][:, t] = out.s
+                if c in rec_v:
+                    rec_v[c][:, t] = out.v
+                if c in rec_u:
+                    rec_u[c][:, t] = out.u
             if observer is not None:
                 observer.compartment(c, t, a_sum, a, out)
         for k, st in syns.items():

@@ -9,6 +9,7 @@ Guards (B_k = ceil(max_i Σ_j |W_k[i, j]| · 2^e_k), the largest |acc| block k c
 B_k over the blocks feeding compartment c):
 
 * every connection is a ``Synapse`` without ``delays`` (Conv and DelayDense: generic path);
+  no sigma-delta population and no graded synapse (``num_message_bits > 0``): generic path;
   no compartment is fed by the input directly and none has a periodic reset
   (``reset_interval``): both take the generic path, which states them once (``arith``);
 * block sums are exact: max_i Σ_j |W[i, j]| < 2^24 → float32 products (every partial sum of
@@ -261,6 +262,8 @@ def plan(graph: Graph, w: Wiring) -> Plan | None:
     """The fast path's precomputed state, or ``None`` when a guard fails."""
     if w.direct or any(graph[c].reset_interval for c in w.compartments):
         return None
+    if w.sigma_deltas or any(graph[s].num_message_bits for s in w.synapses):
+        return None  # sigma-delta populations and graded payloads: the generic engine
     blocks: dict[str, _Block] = {}
     for s in w.synapses:
         blk = _block(s, w.syn_src[s], graph[s])

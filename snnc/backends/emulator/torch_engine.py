@@ -102,6 +102,13 @@ class TorchArrays(TorchOps):
     def to_int64(self, acc):
         return acc.to(self.torch.int64)
 
+    def max_abs(self, a) -> int:
+        if a.numel() == 0:
+            return 0
+        if a.dtype == self.torch.bool:
+            return int(a.any().item())
+        return int(a.abs().max().item())
+
     @staticmethod
     def by_delay(acc, depth: int, n_out: int):
         return acc.reshape(acc.shape[0], depth, n_out).transpose(1, 2)

@@ -84,6 +84,49 @@ u = v = 0 with zero bias; at the start of step k, before its update, ``u ← u_i
 (u_init, v_init) and its bias is always on.  (:class:`LifRegisters`, :func:`lif_step`.)
 The start-step load comes first: a periodic reset due at step k zeroes the loaded values.
 
+Sigma-delta neurons and graded synapses (``lava/proc/sdn``, docs/decisions/0007-sigma-delta.md)
+------------------------------------------------------------------------------------------
+Registers, fixed by the Process constructor (sdn/process.py:99, 179-180; the Var copy wraps to
+int32, lava/magma/compiler/builders/py_builder.py:399-402), :class:`SigmaDeltaRegisters`::
+
+    k    = spike_exp + state_exp                  (0..7 each: declared precision=3, models.py:218-219)
+    VTH  = wrap(vth << k, 32)                     shared
+    BIAS = wrap(bias << k, 32)                    per neuron (SigmaDelta only)
+
+State per neuron, all int32 and 0 at the start: ``sigma``, ``act``, ``residue``, ``error``.
+The delta encoder (``AbstractDeltaModel.delta_dynamics``, sdn/models.py:85-100),
+:func:`delta_core`::
+
+    abs32(x) = wrap(|x|, 32)                      np.abs on int32: |−2^31| stays −2^31 (never fires)
+    delta    = wrap(y − act + residue, 32)
+    cum_error:  error = wrap(error + delta, 32)
+                s     = delta where abs32(error) ≥ VTH, else 0       (models.py:90; sends delta)
+                error = 0 where abs32(s) > 0                          (models.py:92)
+    else:       s     = delta where abs32(delta) ≥ VTH, else 0       (models.py:96)
+    residue  = wrap(delta − s, 32) ;  act = y
+
+The comparison is ``≥`` (the code), not the ``>`` of Lava's docstrings (process.py:66,73,138,147).
+The three steps (:func:`sigma_delta_step`), ``a`` this step's int32 input (:func:`input_sum`)::
+
+    Delta       (models.py:223-231):  y = wrap(a << k, 32) ; s = delta_core(y) ; out = s >> state_exp
+    SigmaDelta  (models.py:279-284):  sigma = wrap(sigma + a, 32) ; p = wrap(sigma + BIAS, 32) ;
+                                      y = max(p, 0) (RELU, models.py:17-30) or p (UNIT) ;
+                                      s = delta_core(y) ; out = s >> state_exp
+    Sigma       (models.py:54-57):    sigma = wrap(sigma + a, 32) ; out = sigma       (every step)
+
+``>>`` is the floor shift; the floored bits are lost (``residue`` is taken before the shift).
+Nothing saturates.  Graded synapse buffers (``num_message_bits > 0``; the payload ``s`` is
+int32 and multiplies the weight, dense/models.py:97-99, 339-352; sparse/models.py:97-107)::
+
+    Dense/Sparse  buf = wrap(shift(wrap(Σ_j W[i, j]·s_j, 32), e), 32)   int32 dot: wrap BEFORE the
+                                                                        shift (graded_synapse_buffer)
+    DelayDense    acc_d = Σ_j wrap(W[i, j]·s_j, 32)·[d_ij = d]          each product wraps (int32
+                  buf   = wrap(pending + shift(acc, e), 32)              product, int64 row sum)
+    Conv          buf = signed_clamp(int32(Σ W ⋆ s))                    as binary, with s the payload
+
+With ``num_message_bits = 0`` (binary) a synapse counts every non-zero payload, negatives
+included, as one spike (``s_in.astype(bool)``, dense/models.py:100-102).
+
 One statement, several executions
 ---------------------------------
 The formulas are written once against a small namespace of integer primitives (``ops``):
@@ -369,6 +412,10 @@ class NumpyOps:
         return a == b
 
     @staticmethod
+    def ne(a, b):
+        return a != b
+
+    @staticmethod
     def where(c, a, b):
         if c is True or c is False:  # a condition on the (Python int) step counter
             return a if c else b
@@ -453,6 +500,10 @@ class TorchOps:
     def eq(a, b):
         return a == b
 
+    @staticmethod
+    def ne(a, b):
+        return a != b
+
     def where(self, c, a, b):
         if c is True or c is False:
             return a if c else b
@@ -512,6 +563,133 @@ def synapse_buffer(ops, acc, weight_exp: int, pending=None):
 def conv_buffer(ops, acc):
     """Conv: ``signed_clamp(int32(acc), 24)`` of the float64 sums (conv/models.py:49-51, 79)."""
     return ops.wrap(ops.lava_int32(acc), CONV_BITS)
+
+
+# ---------------------------------------------------------------- sigma-delta (lava/proc/sdn)
+#: ``spike_exp``/``state_exp`` are declared ``precision=3`` (sdn/models.py:218-219): 0..7
+SD_EXP_MAX = 7
+#: Loihi 2's graded messages have 24 bits (signed): |payload| < 2^23 (Lava's CPU models clip
+#: nothing; a larger payload is a hardware divergence, verify.hardware_warnings)
+MAX_PAYLOAD = 1 << 23
+
+
+def sd_vth_register(vth: int, k: int) -> int:
+    """``VTH = wrap(vth << k, 32)``: the constructor's ``vth * (1 << k)`` (sdn/process.py:99,
+    179) copied into the int32 Var (py_builder.py:399-402)."""
+    return int(wrap32(np.int64(int(vth)) << np.int64(k)))
+
+
+def sd_bias_register(bias, n: int, k: int) -> np.ndarray:
+    """``BIAS = wrap(bias << k, 32)`` per neuron (sdn/process.py:180), int64 (n,); ``None``: 0."""
+    if bias is None:
+        return np.zeros(n, dtype=np.int64)
+    b = np.broadcast_to(np.asarray(bias, dtype=np.int64).reshape(-1), (n,))
+    return wrap32(np.left_shift(b, int(k)))
+
+
+@dataclasses.dataclass(frozen=True)
+class SigmaDeltaRegisters:
+    """One sigma-delta population's registers (numpy; :meth:`on` for another backend)."""
+
+    n: int
+    neuron: str  # "delta" | "sigma_delta" | "sigma"
+    vth: int  # VTH (already << k, wrapped)
+    bias: Any  # BIAS, int64 (n,)
+    spike_exp: int
+    state_exp: int
+    cum_error: bool
+    relu: bool
+
+    @property
+    def k(self) -> int:
+        return self.spike_exp + self.state_exp
+
+    @classmethod
+    def of(cls, c) -> SigmaDeltaRegisters:
+        """The registers of a ``loihi.SigmaDeltaCompartment``."""
+        n = c.size
+        k = int(c.spike_exp) + int(c.state_exp)
+        return cls(
+            n=n, neuron=str(c.neuron), vth=sd_vth_register(c.vth, k),
+            bias=sd_bias_register(c.bias, n, k), spike_exp=int(c.spike_exp),
+            state_exp=int(c.state_exp), cum_error=bool(c.cum_error),
+            relu=c.activation == "relu",
+        )
+
+    def on(self, ops) -> SigmaDeltaRegisters:
+        """The same registers with the bias in ``ops``' own form."""
+        return dataclasses.replace(self, bias=ops.const(self.bias))
+
+
+class SigmaDeltaState(NamedTuple):
+    """A population's state: ``sigma``, ``act``, ``residue``, ``error`` (int32 as int64)."""
+
+    sigma: Any
+    act: Any
+    residue: Any
+    error: Any
+
+
+class SigmaDeltaStep(NamedTuple):
+    """One sigma-delta step's results."""
+
+    out: Any  # what s_out sends: the payload s >> state_exp, or sigma (neuron "sigma")
+    s: Any  # the delta sent, before the shift (0 where nothing is sent; sigma for "sigma")
+    state: SigmaDeltaState  # the state after the step
+
+
+def abs32(ops, x):
+    """``np.abs`` on int32 values: ``wrap(|x|, 32)``, so |−2^31| stays −2^31 (sdn/models.py:90, 96)."""
+    return ops.wrap(ops.where(ops.ge(x, 0), x, ops.sub(0, x)), INT32_BITS)
+
+
+def delta_core(ops, reg: SigmaDeltaRegisters, y, st: SigmaDeltaState) -> tuple[Any, SigmaDeltaState]:
+    """Lava's delta encoder (``delta_dynamics``, sdn/models.py:85-100) of the new activation
+    ``y``: (s, the state with ``act = y``); see the module docstring (``≥``, abs32, wraps)."""
+    delta = ops.wrap(ops.add(ops.sub(y, st.act), st.residue), INT32_BITS)
+    error = st.error
+    if reg.cum_error:
+        error = ops.wrap(ops.add(error, delta), INT32_BITS)
+        s = ops.where(ops.ge(abs32(ops, error), reg.vth), delta, 0)
+        error = ops.where(ops.gt(abs32(ops, s), 0), 0, error)
+    else:
+        s = ops.where(ops.ge(abs32(ops, delta), reg.vth), delta, 0)
+    residue = ops.wrap(ops.sub(delta, s), INT32_BITS)
+    return s, SigmaDeltaState(st.sigma, y, residue, error)
+
+
+def sigma_delta_step(ops, reg: SigmaDeltaRegisters, st: SigmaDeltaState, a) -> SigmaDeltaStep:
+    """One step of Lava's ``PyDeltaModelFixed`` (sdn/models.py:223-231),
+    ``PySigmaDeltaModelFixed`` (:279-284) or ``PySigmaModelFixed`` (:54-57), by
+    ``reg.neuron``, with this step's int32 input ``a``; ``reg`` in ``ops``' form."""
+    if reg.neuron == "sigma":
+        sigma = ops.wrap(ops.add(st.sigma, a), INT32_BITS)
+        return SigmaDeltaStep(sigma, sigma, st._replace(sigma=sigma))
+    if reg.neuron == "delta":
+        y = ops.wrap(ops.shl(a, reg.k), INT32_BITS)
+    else:
+        sigma = ops.wrap(ops.add(st.sigma, a), INT32_BITS)
+        st = st._replace(sigma=sigma)
+        y = ops.wrap(ops.add(sigma, reg.bias), INT32_BITS)
+        if reg.relu:
+            y = ops.where(ops.gt(y, 0), y, 0)
+    s, st = delta_core(ops, reg, y, st)
+    return SigmaDeltaStep(ops.shr(s, reg.state_exp), s, st)
+
+
+def graded_synapse_buffer(ops, acc, weight_exp: int):
+    """Dense/Sparse with graded payloads (``num_message_bits > 0``): Lava's int32 dot wraps
+    the exact sums ``acc`` *before* the ``weight_exp`` shift (dense/models.py:97-107; the
+    binary path shifts its int64 sums first, :func:`synapse_buffer`)."""
+    return ops.wrap(weight_exp_shift(ops, ops.wrap(acc, INT32_BITS), weight_exp), INT32_BITS)
+
+
+def graded_delay_sums(ops, w, s):
+    """DelayDense with graded payloads: ``Σ_j wrap(W[r, j]·s_j, 32)`` per row ``r`` of the
+    stacked delay blocks ``w`` (rows, n_in) for payloads ``s`` (batch, n_in): Lava multiplies
+    in int32 (each product wraps) and sums the row in int64 (dense/models.py:202-218); the
+    result goes through :func:`synapse_buffer`."""
+    return ops.wrap(ops.mul(w[None, :, :], s[:, None, :]), INT32_BITS).sum(-1)
 
 
 class LifStep(NamedTuple):

@@ -16,6 +16,8 @@ A compiled program is a graph of three node kinds:
                  ``W'`` is ``weights`` after Lava's clip to 8 bits and LSB truncation to
                  ``num_weight_bits`` for ``sign_mode``; ``shift`` is ``<< e`` for e > 0 and an
                  arithmetic (floor) ``>> −e`` otherwise; ``d_ij`` are optional extra delays.
+                 ``num_message_bits = 0``: ``s`` are spikes (a graded payload ≠ 0 counts as 1);
+                 > 0: ``s`` are graded int32 payloads (arith.graded_synapse_buffer).
 ``Compartment``  a CUBA LIF population (Lava: ``lif.LIF``, ``PyLifModelBitAcc``)::
 
                      u ← trunc(u · (4096 − du − 1) / 4096) + (a_in << 6)      (wraps at 24 bits)
@@ -35,6 +37,22 @@ A compiled program is a graph of three node kinds:
                  compartment profile).  ``readout="v"`` marks a population
                  whose membrane voltage (not its spikes) is the output; ``v_scale`` /
                  ``v_offset`` decode it to the float model's units: v_float = v / v_scale + v_offset.
+
+``SigmaDeltaCompartment``  a sigma-delta population (Lava ``sdn.Delta``, ``SigmaDelta``,
+                 ``Sigma``; ``PyDeltaModelFixed``, ``PySigmaDeltaModelFixed``,
+                 ``PySigmaModelFixed``) sending graded int32 payloads; ``neuron`` picks the
+                 process.  With k = spike_exp + state_exp, VTH = wrap32(vth << k) and
+                 BIAS = wrap32(bias << k) (docs/decisions/0007-sigma-delta.md)::
+
+                     delta:        y = wrap32(a_in << k)
+                     sigma_delta:  σ ← wrap32(σ + a_in) ;  y = relu(wrap32(σ + BIAS))  (or unit)
+                     both:         s = delta_core(y) (send |Δ| ≥ VTH) ;  out = s >> state_exp
+                     sigma:        σ ← wrap32(σ + a_in) ;  out = σ        (every step)
+
+                 The equations, with every wrap, are :func:`snnc.compiler.ir.arith.sigma_delta_step`.
+                 Synapses carry its output as a graded payload when their ``num_message_bits``
+                 is > 0 (the payload multiplies the weight); with 0 (binary) any non-zero
+                 payload, negatives included, counts as one spike.
 
 Populations are one-dimensional on the chip; ``shape`` keeps the model's shape (C-order).
 """
@@ -110,7 +128,11 @@ class Synapse(Node):
     num_weight_bits: int = 8
     sign_mode: SignMode | None = None
     delays: np.ndarray | None = None
+    #: 0: binary spikes (Lava's default); > 0: graded payloads multiply the weights (Lava's
+    #: CPU models clip nothing to this width; it selects the graded path)
+    num_message_bits: int = 0
     array_fields: ClassVar = ("weights", "delays")
+    quiet_fields: ClassVar = ("num_message_bits",)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -172,7 +194,10 @@ class ConvSynapse(Node):
     padding: Shape = (0, 0)
     dilation: Shape = (1, 1)
     groups: int = 1
+    #: 0: binary spikes (a non-zero payload counts as 1); > 0: graded payloads (Lava Conv)
+    num_message_bits: int = 0
     array_fields: ClassVar = ("weights",)
+    quiet_fields: ClassVar = ("num_message_bits",)
 
     @property
     def out_shape(self) -> Shape:
@@ -234,11 +259,59 @@ class Compartment(Node):
         return int(np.unique(np.stack([du, dv]), axis=1).shape[1]) if self.size else 1
 
 
+#: the sigma-delta processes (``SigmaDeltaCompartment.neuron``): Lava's Delta, SigmaDelta, Sigma
+DELTA = "delta"
+SIGMA_DELTA = "sigma_delta"
+SIGMA = "sigma"
+SD_NEURONS = (DELTA, SIGMA_DELTA, SIGMA)
+#: SigmaDelta's activations (Lava ``ActivationMode``: UNIT = 0, RELU = 1)
+SD_ACTIVATIONS = ("relu", "unit")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SigmaDeltaCompartment(Node):
+    """A sigma-delta population with Lava's constructor values; see the module docstring.
+
+    ``neuron`` is ``"delta"`` (Lava ``Delta``), ``"sigma_delta"`` (``SigmaDelta``) or
+    ``"sigma"`` (``Sigma``).  ``vth`` (one int, the constructor's value: the register is
+    ``vth << (spike_exp + state_exp)``), ``spike_exp``, ``state_exp`` and ``cum_error`` apply to
+    ``delta`` and ``sigma_delta``; ``bias`` (one int per neuron, or ``None``: 0) and
+    ``activation`` (``"relu"`` | ``"unit"``) to ``sigma_delta`` only.  Each step ``delta`` and
+    ``sigma_delta`` send the graded payload ``s >> state_exp`` (0: nothing sent), ``sigma`` its
+    accumulated ``sigma``; a ``Probe`` records that int32 value, decoded as
+    ``value / out_scale``.
+    """
+
+    shape: Shape
+    neuron: str
+    vth: int = 0
+    bias: np.ndarray | None = None
+    spike_exp: int = 0
+    state_exp: int = 0
+    cum_error: bool = False
+    activation: str = "relu"
+    out_scale: float = 1.0
+    array_fields: ClassVar = ("bias",)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def exp(self) -> int:
+        """k = spike_exp + state_exp: the pre-scale of vth and bias (and of a delta's input)."""
+        return int(self.spike_exp) + int(self.state_exp)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Probe(Node):
-    """A program output: records the spikes (or ``v`` for read-outs) of its one predecessor."""
+    """A program output: records the spikes (or ``v`` for read-outs) of its one predecessor;
+    of a ``SigmaDeltaCompartment`` its int32 output (payload, or sigma)."""
 
     shape: Shape
 
 
-LOIHI_OPS: tuple[type[Node], ...] = (SpikeSource, Synapse, ConvSynapse, Compartment, Probe)
+#: the populations of the dialect (what a synapse reads and feeds)
+NEURON_OPS: tuple[type[Node], ...] = (Compartment, SigmaDeltaCompartment)
+LOIHI_OPS: tuple[type[Node], ...] = (SpikeSource, Synapse, ConvSynapse, Compartment,
+                                     SigmaDeltaCompartment, Probe)

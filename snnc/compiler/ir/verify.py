@@ -24,10 +24,21 @@ Loihi dialect, per node (ranges: :class:`RegisterLimits`, ``shared/reference/loi
 * ``Compartment.reset_interval`` an int ≥ 0 (0: no periodic reset), ``reset_offset`` an int ≥ 0
   (Lava's ``LIFReset`` refuses a negative one);
   ``SpikeSource.payload`` one of ``loihi.PAYLOADS``;
-* wiring: a source has no inputs and feeds synapses (binary payload only) or compartments of its
-  own size directly (their ``a_in``); a synapse has exactly one source population and feeds
-  compartments of its ``n_out``; a compartment is fed by synapses and at most the source; a
-  probe records exactly one compartment of its own size and feeds nothing; no edge twice.
+* ``SigmaDeltaCompartment`` (:func:`sigma_delta_problems`): ``neuron`` delta, sigma_delta or
+  sigma; ``spike_exp``/``state_exp`` ints 0..7 (Lava declares them ``precision=3``); ``vth`` one
+  int 0..2^31−1; ``cum_error`` a bool; ``activation`` relu or unit; ``bias`` (sigma_delta only)
+  one int32 per neuron; ``out_scale`` finite > 0; a ``sigma`` takes none of vth, bias, exps,
+  cum_error (Lava's ``Sigma(shape)``), a ``delta`` no bias and no activation other than relu;
+* ``Synapse``/``ConvSynapse.num_message_bits`` an int 0..31 (Lava's ``precision=5`` Var);
+* wiring: a source has no inputs and feeds synapses (an int32 source: graded ones only,
+  ``num_message_bits > 0``) or populations of its own size directly (their ``a_in``); a synapse
+  has exactly one source population (LIF or sigma-delta) and feeds populations of its ``n_out``;
+  a population is fed by synapses and at most the source; a probe records exactly one
+  population of its own size and feeds nothing; no edge twice.
+
+:func:`hardware_warnings` lists what Lava's CPU models compute but Loihi 2 would not (a graded
+payload that provably reaches 2^23: the chip carries 24-bit messages); :func:`snnc.backends.wiring.wiring`
+issues them as :class:`HardwareRangeWarning`.
 
 Float dialect: sizes match along edges and every float array is finite.
 
@@ -90,6 +101,10 @@ def limits_for(graph: Graph) -> RegisterLimits:
 TEXT_META = ("source", "from", "float_kind", "role", "nir_type")
 
 
+class HardwareRangeWarning(UserWarning):
+    """A program Lava's CPU models run but Loihi 2 would not run alike (:func:`hardware_warnings`)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Problem:
     """One broken invariant: ``node`` (the IR name; ``"<graph>"`` for the whole graph),
@@ -101,6 +116,8 @@ class Problem:
     value: str
     limit: str
     array: bool = False
+    #: how to fix it (one sentence; empty where the limit says it)
+    hint: str = ""
 
     @property
     def message(self) -> str:
@@ -230,11 +247,11 @@ def _size_of(node) -> int:
 
 
 def _loihi(graph: Graph, lim: RegisterLimits) -> Iterator[Problem]:
-    populations = (loihi.SpikeSource, loihi.Compartment)
+    populations = (loihi.SpikeSource, *loihi.NEURON_OPS)
     # shapes first: sizes are compared below
     broken: set[str] = set()
     for name, node in graph.nodes.items():
-        if isinstance(node, (loihi.SpikeSource, loihi.Compartment, loihi.Probe)) and not _is_shape(node.shape):
+        if isinstance(node, (loihi.SpikeSource, *loihi.NEURON_OPS, loihi.Probe)) and not _is_shape(node.shape):
             broken.add(name)
             yield Problem(name, "shape", repr(node.shape), "is not a tuple of ints >= 1")
         elif isinstance(node, loihi.Synapse):
@@ -258,15 +275,18 @@ def _loihi(graph: Graph, lim: RegisterLimits) -> Iterator[Problem]:
                 yield Problem(name, "payload", repr(node.payload), f"is not one of {', '.join(loihi.PAYLOADS)}")
             for d in succs:
                 dn = graph[d]
-                if isinstance(dn, loihi.Compartment):  # straight into its a_in
+                if isinstance(dn, loihi.NEURON_OPS):  # straight into its a_in
                     if dn.size != _size(node.shape):
                         yield Problem(name, "edges", repr(d), f"feeds {dn.size} neurons directly with "
                                       f"{_size(node.shape)} values")
                 elif not isinstance(dn, (loihi.Synapse, loihi.ConvSynapse)):
                     yield Problem(name, "edges", repr(d), "an input feeds synapses and compartments only")
-                elif node.payload != loihi.PAYLOAD_BINARY:
+                elif node.payload != loihi.PAYLOAD_BINARY and not _graded(dn):
                     yield Problem(name, "edges", repr(d), f"an input of {node.payload} values feeds "
-                                  "compartments only (synapses read binary spikes)")
+                                  "compartments and graded synapses only (this synapse reads binary "
+                                  "spikes: num_message_bits=0)",
+                                  hint="give the synapse num_message_bits > 0 (graded payloads), or "
+                                  "send binary spikes")
         elif isinstance(node, (loihi.Synapse, loihi.ConvSynapse)):
             what = "a conv synapse" if isinstance(node, loihi.ConvSynapse) else "a synapse"
             if len(preds) != 1 or not isinstance(graph[preds[0]], populations):
@@ -280,10 +300,13 @@ def _loihi(graph: Graph, lim: RegisterLimits) -> Iterator[Problem]:
             if not succs:
                 yield Problem(name, "edges", "[]", f"{what} must feed a compartment")
             for d in succs:
-                if not isinstance(graph[d], loihi.Compartment) or graph[d].size != node.n_out:
+                if not isinstance(graph[d], loihi.NEURON_OPS) or graph[d].size != node.n_out:
                     yield Problem(name, "edges", repr(d), f"{what} must feed compartments of size n_out {node.n_out}")
             if isinstance(node, loihi.Synapse):
                 yield from _synapse_registers(name, node, lim)
+            p = message_bits_problem(name, node)
+            if p is not None:
+                yield p
         elif isinstance(node, loihi.Compartment):
             for s in preds:
                 if not isinstance(graph[s], (loihi.Synapse, loihi.ConvSynapse, loihi.SpikeSource)):
@@ -292,8 +315,16 @@ def _loihi(graph: Graph, lim: RegisterLimits) -> Iterator[Problem]:
                 if not isinstance(graph[d], (loihi.Synapse, loihi.ConvSynapse, loihi.Probe)):
                     yield Problem(name, "edges", repr(d), "a compartment feeds synapses and probes only")
             yield from _compartment(name, node, lim)
+        elif isinstance(node, loihi.SigmaDeltaCompartment):
+            for s in preds:
+                if not isinstance(graph[s], (loihi.Synapse, loihi.ConvSynapse, loihi.SpikeSource)):
+                    yield Problem(name, "edges", repr(s), "a sigma-delta population is fed by synapses and the input only")
+            for d in succs:
+                if not isinstance(graph[d], (loihi.Synapse, loihi.ConvSynapse, loihi.Probe)):
+                    yield Problem(name, "edges", repr(d), "a sigma-delta population feeds synapses and probes only")
+            yield from sigma_delta_problems(name, node)
         elif isinstance(node, loihi.Probe):
-            if len(preds) != 1 or not isinstance(graph[preds[0]], loihi.Compartment):
+            if len(preds) != 1 or not isinstance(graph[preds[0]], loihi.NEURON_OPS):
                 yield Problem(name, "edges", repr(preds), "a probe records exactly one compartment")
             elif graph[preds[0]].size != _size(node.shape):
                 yield Problem(name, "shape", repr(node.shape), f"!= the size of {preds[0]!r} ({graph[preds[0]].size})")
@@ -402,6 +433,103 @@ def _compartment(name: str, c: loihi.Compartment, lim: RegisterLimits) -> Iterat
         yield Problem(name, "reset_interval", repr(c.reset_interval), "must be an int >= 0 (0: no periodic reset)")
     if not _is_int(c.reset_offset) or c.reset_offset < 0:  # Lava's LIFReset refuses < 0
         yield Problem(name, "reset_offset", repr(c.reset_offset), "must be an int >= 0")
+
+
+def _graded(node) -> bool:
+    """A synapse that reads graded payloads (``num_message_bits > 0``)."""
+    m = getattr(node, "num_message_bits", 0)
+    return _is_int(m) and m > 0
+
+
+#: Lava declares ``num_message_bits`` ``precision=5`` (dense/models.py:69)
+MESSAGE_BITS: Range = (0, 31)
+#: Loihi 2 carries graded payloads of at most 24 bits (signed): |payload| < 2^23
+HW_PAYLOAD_LIMIT = arith.MAX_PAYLOAD
+
+
+def message_bits_problem(name: str, node) -> Problem | None:
+    """A synapse's ``num_message_bits``: an int 0..31 (0: binary spikes, > 0: graded payloads)."""
+    m = node.num_message_bits
+    if not _is_int(m):
+        return Problem(name, "num_message_bits", repr(m), f"is not an int (limit {MESSAGE_BITS[0]}..{MESSAGE_BITS[1]})",
+                       hint="0 for binary spikes, the payload width (e.g. 16, netx's default) for graded ones")
+    p = _range_problem(name, "num_message_bits", m, MESSAGE_BITS, False)
+    return None if p is None else dataclasses.replace(
+        p, hint="0 for binary spikes, the payload width (e.g. 16, netx's default) for graded ones")
+
+
+def sigma_delta_problems(name: str, c) -> Iterator[Problem]:
+    """The registers of a ``loihi.SigmaDeltaCompartment`` (see the module docstring)."""
+    neuron = c.neuron
+    if neuron not in loihi.SD_NEURONS:
+        yield Problem(name, "neuron", repr(neuron), f"is not one of {', '.join(loihi.SD_NEURONS)}",
+                      hint="delta (Lava Delta), sigma_delta (SigmaDelta) or sigma (Sigma)")
+        return
+    n = _size(c.shape)
+    exps = (0, arith.SD_EXP_MAX)
+    for reg in ("spike_exp", "state_exp"):
+        v = getattr(c, reg)
+        if not _is_int(v) or not exps[0] <= v <= exps[1]:
+            yield Problem(name, reg, repr(v), f"is not an int within {exps[0]}..{exps[1]} (Lava declares it "
+                          "3 bits)", hint="netx uses spike_exp = state_exp = 6")
+    vth = c.vth.item() if isinstance(c.vth, np.ndarray) and c.vth.ndim == 0 else c.vth
+    if not _is_int(vth) or not 0 <= vth <= arith.INT32_MAX:
+        shown = f"<array {np.shape(vth)}>" if isinstance(vth, np.ndarray) else repr(vth)
+        yield Problem(name, "vth", shown, f"is not one int within 0..{arith.INT32_MAX}",
+                      hint="the delta threshold is a non-negative integer in payload units "
+                      "(Lava scales it by 2^(spike_exp + state_exp))")
+    if not isinstance(c.cum_error, (bool, np.bool_)):
+        yield Problem(name, "cum_error", repr(c.cum_error), "is not True or False")
+    if c.activation not in loihi.SD_ACTIVATIONS:
+        yield Problem(name, "activation", repr(c.activation), f"is not one of {', '.join(loihi.SD_ACTIVATIONS)}",
+                      hint="Lava's SigmaDelta has ActivationMode RELU and UNIT only; other activations "
+                      "need another neuron")
+    elif neuron != loihi.SIGMA_DELTA and c.activation != "relu":
+        yield Problem(name, "activation", repr(c.activation), f"applies to sigma_delta only (this is a {neuron})",
+                      hint="leave activation at its default 'relu'")
+    os_ = c.out_scale
+    if not (isinstance(os_, (int, float, np.integer, np.floating)) and not isinstance(os_, bool)
+            and np.isfinite(os_) and os_ > 0):
+        yield Problem(name, "out_scale", repr(os_), "must be a finite number > 0")
+    if c.bias is not None:
+        if neuron != loihi.SIGMA_DELTA:
+            yield Problem(name, "bias", f"<{np.size(c.bias)} values>", f"applies to sigma_delta only (this is a {neuron})",
+                          hint="Lava's Delta and Sigma have no bias: leave it None", array=True)
+        else:
+            p = _per_neuron(name, "bias", c.bias, n, scalar_ok=False) or _range_problem(
+                name, "bias", c.bias, (arith.INT32_MIN, arith.INT32_MAX), True)
+            if p is not None:
+                yield p
+    if neuron == loihi.SIGMA:  # Lava's Sigma(shape) takes nothing else
+        for reg, default in (("vth", 0), ("spike_exp", 0), ("state_exp", 0), ("cum_error", False)):
+            v = getattr(c, reg)
+            if _is_int(v) or isinstance(v, (bool, np.bool_)):
+                if v != default:
+                    yield Problem(name, reg, repr(v), "applies to delta and sigma_delta only (a sigma sends "
+                                  "its sum every step)", hint=f"leave {reg} at {default!r}")
+
+
+def hardware_warnings(graph: Graph) -> list[Problem]:
+    """What Lava's CPU models compute but Loihi 2 would not, where provable: a sigma_delta
+    whose bias alone sends a payload of 2^23 or more at its first step (``bias << spike_exp``,
+    when it reaches the threshold; the chip's messages have 24 bits)."""
+    out = []
+    for name, c in graph.nodes.items():
+        if not isinstance(c, loihi.SigmaDeltaCompartment) or c.neuron != loihi.SIGMA_DELTA or c.bias is None:
+            continue
+        b = np.asarray(c.bias, dtype=np.int64).reshape(-1)
+        if not b.size or not all(_is_int(v) for v in (c.spike_exp, c.state_exp, c.vth)):
+            continue
+        reg = arith.SigmaDeltaRegisters.of(c)
+        first = reg.bias if c.activation == "unit" else np.maximum(reg.bias, 0)
+        sent = np.where(arith.abs32(arith.NUMPY, first) >= reg.vth, first >> reg.state_exp, 0)
+        i = int(np.argmax(np.abs(sent)))
+        if abs(int(sent[i])) >= HW_PAYLOAD_LIMIT:
+            out.append(Problem(name, f"bias[{i}]", repr(int(b[i])),
+                               f"sends a payload of {int(sent[i])} at its first step, beyond Loihi 2's 24-bit "
+                               f"messages (|payload| < 2^23); Lava's CPU model computes it", True,
+                               hint="scale the bias down (or lower spike_exp)"))
+    return out
 
 
 def _conv(name: str, node: loihi.ConvSynapse) -> Problem | None:
