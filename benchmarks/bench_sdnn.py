@@ -11,8 +11,8 @@ Measured on the held-out test set:
 
 * **ANN** (float, torch) and **quantized ANN**: the integer ANN of the compiled sigma-delta
   program's own registers, evaluated in one shot without time or thresholds
-  (``s_k = max(Σ W'·s_{k−1} ≫ e + B, 0) ≫ 6``, :func:`integer_ann`, an independent numpy
-  pass over the Loihi graph), and the same with the program's dead zone (activations below vth
+  (``s_k = max(Σ W'·s_{k−1} ≫ e + B, 0) ≫ 6``,
+  :func:`snnc.calibration.sigma_delta.one_shot_integer_ann`, a numpy pass over the Loihi graph), and the same with the program's dead zone (activations below vth
   send nothing);
 * **SDNN accuracy per latency**: argmax of the Sigma read-out at raw chip step r (latency r + 1
   steps; D = the network's synaptic depth), for the searched threshold and for θ = 0, with the
@@ -87,24 +87,10 @@ def export(m, x, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- counting
-def _block_matrix(syn):
-    """The synapse block as a sparse (n_out, n_in) matrix of its non-zero weights."""
-    import scipy.sparse as sp
-
-    from snnc.compiler import linear
-    from snnc.compiler.ir import loihi, ops
-
-    if isinstance(syn, loihi.ConvSynapse):
-        op = ops.Conv2d(input_shape=tuple(syn.in_shape[1:]), weight=np.asarray(syn.weights, dtype=np.float64),
-                        stride=tuple(syn.stride), padding=tuple(syn.padding), dilation=tuple(syn.dilation),
-                        groups=int(syn.groups), bias=np.zeros(syn.weights.shape[0]))
-        return sp.csr_matrix(linear.as_matrix(op))
-    return sp.csr_matrix(syn.weights)
-
-
 def synops_per_inference(prog, x_input, raw, window: int | None = None) -> float:
     """Σ over synapse blocks of (non-zero messages of its source) × (non-zero fan-out), over the
     first ``window`` raw steps (all of them by default)."""
+    from snnc.calibration.sigma_delta import block_matrix
     from snnc.compiler.ir import loihi
 
     g = prog.graph
@@ -113,7 +99,7 @@ def synops_per_inference(prog, x_input, raw, window: int | None = None) -> float
     for name in g.of_kind(loihi.Synapse, loihi.ConvSynapse):
         syn = g[name]
         (src,) = g.predecessors(name)
-        fan = np.asarray((_block_matrix(syn) != 0).sum(axis=0)).reshape(-1)
+        fan = np.asarray((block_matrix(syn) != 0).sum(axis=0)).reshape(-1)
         if isinstance(g[src], loihi.SpikeSource):
             sent = np.asarray(x_input) != 0
         else:
@@ -122,48 +108,6 @@ def synops_per_inference(prog, x_input, raw, window: int | None = None) -> float
         sent = sent.reshape(sent.shape[0], sent.shape[1], -1)[:, :window]
         total += float((sent * fan).sum())
     return total / batch
-
-
-def integer_ann(prog, q: np.ndarray, deadzone: bool) -> np.ndarray:
-    """The one-shot integer ANN of a compiled sigma-delta program (see the module docstring):
-    no time, no residues; each population's payload is ``max(Σ + BIAS, 0) >> state_exp`` (with
-    ``deadzone``: 0 below ``vth << k``).  Returns the read-out decoded by ``out_scale``."""
-    from snnc.compiler.ir import arith, loihi
-
-    g = prog.graph
-    batch = q.shape[0]
-    pay: dict[str, np.ndarray] = {}
-    out = {}
-    for name in g.schedule()[0]:
-        node = g[name]
-        if not isinstance(node, loihi.SigmaDeltaCompartment):
-            continue
-        k = node.spike_exp + node.state_exp
-        if node.neuron == loihi.DELTA:
-            y = q.reshape(batch, -1).astype(np.int64) << k
-        else:
-            a = np.zeros((batch, node.size), np.int64)
-            for s in g.predecessors(name):
-                syn = g[s]
-                (src,) = g.predecessors(s)
-                if isinstance(syn, loihi.ConvSynapse):
-                    acc = (_block_matrix(syn) @ pay[src].T.astype(np.float64)).T
-                    a += np.rint(acc).astype(np.int64)
-                else:
-                    w = arith.effective_weights(syn)
-                    acc = np.asarray((w @ pay[src].T).T, dtype=np.int64)
-                    e = int(syn.weight_exp)
-                    a += acc << e if e >= 0 else acc >> -e
-            if node.neuron == loihi.SIGMA:
-                out[name] = a / node.out_scale
-                continue
-            bias = 0 if node.bias is None else np.asarray(node.bias, np.int64).reshape(-1) << k
-            y = np.maximum(a + bias, 0)
-        if deadzone:
-            y = np.where(np.abs(y) >= (int(node.vth) << k), y, 0)
-        pay[name] = y >> node.state_exp
-    (o,) = prog.outputs
-    return out[prog.probed(o)].reshape(batch, -1)
 
 
 # --------------------------------------------------------------------------- measurements
@@ -182,7 +126,7 @@ def sdnn_run(prog, x, window: int):
 
 def main(argv=None) -> int:
     import snnc
-    from snnc.calibration.sigma_delta import convert_sdnn
+    from snnc.calibration.sigma_delta import convert_sdnn, one_shot_integer_ann
     from snnc.compiler.discretize import Convention
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -221,8 +165,8 @@ def main(argv=None) -> int:
             ro, raw = sdnn_run(prog, xte, depth + 1 + EXTRA_STEPS)
             per_step = [acc(ro[:, r]) for r in range(ro.shape[1])]
             q = prog.encoder.encode(xte)[:, 0]
-            ia = integer_ann(prog, q, deadzone=False)
-            iz = integer_ann(prog, q, deadzone=True)
+            ia = one_shot_integer_ann(prog, q, deadzone=False)
+            iz = one_shot_integer_ann(prog, q, deadzone=True)
             diff = float(np.max(np.abs(ro[:, depth] - iz)))
             # the inference: D + 1 raw steps (the output is final at raw step D)
             events = synops_per_inference(prog, None, raw, window=depth + 1)

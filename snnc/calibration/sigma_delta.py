@@ -316,3 +316,71 @@ def output_agreement(prog: Any, x: Any) -> dict[str, float]:
         "max_abs_difference": float(np.max(np.abs(chip - ref), initial=0.0)),
         "scale": float(np.max(np.abs(ref), initial=0.0)),
     }
+
+
+def block_matrix(syn: Any):
+    """A Loihi synapse block as a sparse (n_out, n_in) matrix of its integer weights (a
+    ``ConvSynapse`` unrolled in the model's layout; a ``Synapse``'s stored mantissas)."""
+    import scipy.sparse as sp
+
+    from snnc.compiler import linear
+    from snnc.compiler.ir import loihi
+
+    if isinstance(syn, loihi.ConvSynapse):
+        op = ops.Conv2d(input_shape=tuple(syn.in_shape[1:]), weight=np.asarray(syn.weights, dtype=np.float64),
+                        stride=tuple(syn.stride), padding=tuple(syn.padding), dilation=tuple(syn.dilation),
+                        groups=int(syn.groups), bias=np.zeros(syn.weights.shape[0]))
+        return sp.csr_matrix(linear.as_matrix(op))
+    return sp.csr_matrix(syn.weights)
+
+
+def one_shot_integer_ann(prog: Any, q: np.ndarray, deadzone: bool = False) -> np.ndarray:
+    """The integer ANN a compiled sigma-delta program stands for, in one pass without time:
+    the *quantized ANN* of its registers.  ``q``: the encoded static inputs (batch, *in_shape),
+    ``prog.encoder.encode(x)[:, 0]``.  In depth order::
+
+        delta:        y = q << k
+        sigma_delta:  y = max(Σ_blocks shift(W'·s_src, weight_exp) + (bias << k), 0)
+        (deadzone:    y = 0 where y < vth << k)
+        both:         s = y >> state_exp            (the graded payload)
+        sigma:        out = Σ_blocks …  / out_scale
+
+    (k = spike_exp + state_exp; Conv blocks without exponent; no int32 wrap: the values stay
+    far inside it).  For a static input held from step 0, the chip's read-out at step D (the
+    network's depth) equals ``deadzone=True`` exactly when the biases go through relays
+    (:mod:`snnc.compiler.passes.quantize_sd`) -- no time, no residue, one message per neuron.
+    Returns the decoded read-out (batch, n_out) of the program's one output."""
+    from snnc.compiler.ir import arith, loihi
+
+    g = prog.graph
+    batch = q.shape[0]
+    pay: dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray] = {}
+    for name in g.schedule()[0]:
+        node = g[name]
+        if not isinstance(node, loihi.SigmaDeltaCompartment):
+            continue
+        k = node.spike_exp + node.state_exp
+        if node.neuron == loihi.DELTA:
+            y = np.asarray(q, dtype=np.int64).reshape(batch, -1) << k
+        else:
+            a = np.zeros((batch, node.size), np.int64)
+            for s in g.predecessors(name):
+                syn = g[s]
+                (src,) = g.predecessors(s)
+                if isinstance(syn, loihi.ConvSynapse):
+                    a += np.rint((block_matrix(syn) @ pay[src].T.astype(np.float64)).T).astype(np.int64)
+                else:
+                    acc = np.asarray((arith.effective_weights(syn) @ pay[src].T).T, dtype=np.int64)
+                    e = int(syn.weight_exp)
+                    a += acc << e if e >= 0 else acc >> -e
+            if node.neuron == loihi.SIGMA:
+                out[name] = a / node.out_scale
+                continue
+            bias = 0 if node.bias is None else np.asarray(node.bias, np.int64).reshape(-1) << k
+            y = np.maximum(a + bias, 0)
+        if deadzone:
+            y = np.where(np.abs(y) >= (int(node.vth) << k), y, 0)
+        pay[name] = y >> node.state_exp
+    (o,) = prog.outputs
+    return out[prog.probed(o)].reshape(batch, -1)

@@ -167,3 +167,76 @@ def test_compile_options_are_checked(cnn):
     with pytest.raises(ValidationError, match="already a spiking network"):
         snnc.compile(g, calibration=xtr[:50], neuron="sdnn")
     assert with_threshold(g, 0.5) is not g
+
+
+# ----------------------------------------------------------------------------- compiled programs
+@pytest.fixture(scope="module")
+def compiled(cnn):
+    path, xtr, _, _ = cnn
+    return snnc.compile(path, calibration=xtr[:300], neuron="sdnn")
+
+
+def test_compiled_sdnn_is_the_dead_zone_integer_ann_after_depth_plus_one_steps(cnn, compiled):
+    from snnc.calibration.sigma_delta import one_shot_integer_ann
+    from snnc.compiler.ir import loihi
+
+    _, _, xte, yte = cnn
+    prog = compiled
+    kinds = {prog.graph[n].neuron for n in prog.graph.of_kind(loihi.SigmaDeltaCompartment)}
+    assert kinds == {"delta", "sigma_delta", "sigma"}
+    assert all(prog.graph[s].num_message_bits == 16 for s in prog.graph.of_kind(loihi.Synapse, loihi.ConvSynapse))
+    (o,) = prog.outputs
+    depth = prog.latency[o]
+    assert depth == 3  # Delta -> conv -> SigmaDelta -> dense -> SigmaDelta -> dense -> Sigma
+    raw = prog.run(xte, return_raw=True)  # static input, one step: depth + 1 raw steps
+    assert raw.steps == depth + 1
+    src = prog.probed(o)
+    out = raw.payload[src][:, depth].reshape(len(xte), -1) / prog.graph[src].out_scale
+    q = prog.encoder.encode(xte)[:, 0]
+    np.testing.assert_array_equal(out, one_shot_integer_ann(prog, q, deadzone=True))
+    # nothing reaches the read-out before the input wave does (bias relays, no bias waves)
+    assert not np.any(raw.payload[src][:, :depth])
+    y = prog.run(xte)
+    assert y.shape == (len(xte), 1, 10) and y.dtype == np.float64
+    np.testing.assert_array_equal(y[:, 0], out)
+    ann = float((_logits(cnn[0], xte).argmax(-1) == yte).mean())
+    quantized = float((one_shot_integer_ann(prog, q).argmax(-1) == yte).mean())
+    sdnn = float((y[:, 0].argmax(-1) == yte).mean())
+    assert abs(sdnn - quantized) <= 0.01 and abs(quantized - ann) <= 0.03, (sdnn, quantized, ann)
+
+
+def test_compiled_sdnn_follows_a_sequence_and_round_trips(cnn, compiled, tmp_path):
+    from snnc.calibration.sigma_delta import output_agreement
+
+    _, _, xte, _ = cnn
+    prog = compiled
+    seq = np.stack([xte[:20], xte[20:40], xte[20:40], xte[40:60]], axis=1)  # (20, 4, 1, 8, 8)
+    y = prog.run(seq)
+    assert y.shape == (20, 4, 10)
+    r = output_agreement(prog, seq)
+    assert r["agreement"] >= 0.95 and r["max_abs_difference"] < 0.1 * r["scale"], r
+    prog.save(tmp_path / "p")
+    meta = json.loads((tmp_path / "p" / "program.json").read_text())
+    assert meta["encoder"]["kind"] == "delta"
+    back = snnc.Program.load(tmp_path / "p")
+    np.testing.assert_array_equal(back.run(seq), y)
+
+
+def test_cli_compile_sdnn_and_run(cnn, tmp_path, capsys):
+    from snnc.cli import main
+
+    path, xtr, xte, _ = cnn
+    np.savez(tmp_path / "cal.npz", x=xtr[:100])
+    np.savez(tmp_path / "x.npz", x=xte[:5])
+    out = tmp_path / "out"
+    assert main(["compile", str(path), "--neuron", "sdnn", "--threshold", "0.0625", "--calibration",
+                 str(tmp_path / "cal.npz"), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "delta encoder" in text and "argmax agreement" in text
+    back = snnc.Program.load(out)
+    from snnc.compiler.ir import loihi
+
+    assert {back.graph[n].vth for n in back.graph.of_kind(loihi.SigmaDeltaCompartment)
+            if back.graph[n].neuron != "sigma" and back.graph[n].meta.get("role") != "bias"} == {4}
+    assert main(["run", str(out), "--input", str(tmp_path / "x.npz"), "-o", str(tmp_path / "y.npz")]) == 0
+    assert np.load(tmp_path / "y.npz")["x"].shape == (5, 1, 10)
