@@ -18,6 +18,10 @@ Measured on the held-out test set:
   steps; D = the network's synaptic depth), for the searched threshold and for θ = 0, with the
   biases through relays (default) and in Lava's bias register (bias waves);
 * **rate-coded IF** accuracy per T (8, 16, 32, 64);
+* **a sequence** (video-like: each test digit for 8 frames with sensor noise, σ = 0.05,
+  clipped to [0, 1]) presented step by step to the sigma-delta program at several thresholds:
+  accuracy of the last frame's output, agreement with the ANN on the same frames, messages and
+  SynOps per frame (the rate code has no step-by-step counterpart: it needs T steps per frame);
 * **synaptic events per inference** (SynOps: every non-zero message or spike × its non-zero
   fan-out, summed over every synapse block of the program, bias relays and always-on bias
   neurons included; the input counts through the blocks it feeds), over the raw steps the
@@ -87,13 +91,29 @@ def export(m, x, path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- counting
-def synops_per_inference(prog, x_input, raw, window: int | None = None) -> float:
+def depths(graph) -> dict[str, int]:
+    """Synaptic depth of every population of a Loihi graph (sources and directly fed: 0)."""
+    from snnc.compiler.ir import loihi
+
+    d: dict[str, int] = {}
+    for name in graph.schedule()[0]:
+        node = graph[name]
+        if isinstance(node, loihi.NEURON_OPS):
+            preds = [graph.predecessors(s)[0] for s in graph.predecessors(name)
+                     if isinstance(graph[s], (loihi.Synapse, loihi.ConvSynapse))]
+            d[name] = 1 + max((d.get(p, 0) for p in preds), default=-1)
+    return d
+
+
+def synops_per_inference(prog, x_input, raw, window: int | None = None, shifted: bool = False) -> float:
     """Σ over synapse blocks of (non-zero messages of its source) × (non-zero fan-out), over the
-    first ``window`` raw steps (all of them by default)."""
+    first ``window`` raw steps (all of them by default); ``shifted``: a population at depth k
+    over raw steps [k, k + window) (a sequence's frames as that layer sees them)."""
     from snnc.calibration.sigma_delta import block_matrix
     from snnc.compiler.ir import loihi
 
     g = prog.graph
+    depth = depths(g)
     total = 0.0
     batch = None
     for name in g.of_kind(loihi.Synapse, loihi.ConvSynapse):
@@ -105,7 +125,8 @@ def synops_per_inference(prog, x_input, raw, window: int | None = None) -> float
         else:
             sent = np.asarray(raw.spikes[src]) != 0
         batch = sent.shape[0]
-        sent = sent.reshape(sent.shape[0], sent.shape[1], -1)[:, :window]
+        k = depth.get(src, 0) if shifted else 0
+        sent = sent.reshape(sent.shape[0], sent.shape[1], -1)[:, k : None if window is None else k + window]
         total += float((sent * fan).sum())
     return total / batch
 
@@ -122,6 +143,42 @@ def sdnn_run(prog, x, window: int):
     src = prog.probed(o)
     ro = raw.payload[src].reshape(len(x), raw.steps, -1)[:, :window] / prog.graph[src].out_scale
     return ro, raw
+
+
+SEQ_FRAMES = 8
+SEQ_NOISE = 0.05
+
+
+def sequence_rows(g, xcal, xte, yte, ann_logits, search_vth: int):
+    """The sigma-delta program on a noisy video-like sequence at several thresholds."""
+    import snnc
+    from snnc.calibration.sigma_delta import convert_sdnn
+    from snnc.compiler.discretize import Convention
+    from snnc.compiler.ir import loihi
+
+    rng = np.random.default_rng(1)
+    seq = np.clip(xte[:, None] + rng.normal(0.0, SEQ_NOISE, (len(xte), SEQ_FRAMES) + xte.shape[1:]), 0, 1)
+    seq = seq.astype(np.float32)
+    ann_pred = ann_logits(seq.reshape((-1,) + xte.shape[1:])).argmax(-1).reshape(len(xte), SEQ_FRAMES)
+    rows = []
+    for vth in sorted({0, search_vth, 2 * search_vth, 4 * search_vth}):
+        c = convert_sdnn(g, xcal, Convention(), threshold=vth / 64)
+        prog = snnc.compile(c.graph)
+        prog.encoder = c.encoder
+        raw = prog.run(seq, return_raw=True)
+        (o,) = prog.outputs
+        src, depth = prog.probed(o), prog.latency[o]
+        y = raw.payload[src][:, depth : depth + SEQ_FRAMES].reshape(len(xte), SEQ_FRAMES, -1)
+        pred = y.argmax(-1)
+        d = depths(prog.graph)
+        senders = [n for n in prog.graph.of_kind(loihi.SigmaDeltaCompartment)
+                   if prog.graph[n].neuron != "sigma"]
+        msgs = sum(float((raw.payload[n][:, d[n] : d[n] + SEQ_FRAMES] != 0).sum())
+                   for n in senders) / len(xte) / SEQ_FRAMES
+        rows.append(dict(vth=vth, acc_last=float((pred[:, -1] == yte).mean()),
+                         agree=float((pred == ann_pred).mean()), messages=msgs,
+                         synops=synops_per_inference(prog, None, raw, SEQ_FRAMES, shifted=True) / SEQ_FRAMES))
+    return rows
 
 
 def main(argv=None) -> int:
@@ -183,6 +240,11 @@ def main(argv=None) -> int:
                                 synops=synops_per_inference(prog, np.concatenate(
                                     [x_sp, np.zeros((len(xte), raw.steps - x_sp.shape[1]) + x_sp.shape[2:], x_sp.dtype)],
                                     axis=1), raw), seconds=time.perf_counter() - t0))
+        def ann_logits(x):
+            with torch.no_grad():
+                return m(torch.tensor(x)).numpy()
+
+        seq_rows = sequence_rows(g, xcal, xte, yte, ann_logits, rows[0]["vth"])
     print(f"\nANN (float, torch): {100 * ann:.1f} %")
     print("\nthreshold search on the calibration data (float reference, static inputs):")
     print(f"{'vth':>4} {'θ':>8} {'agreement':>10} {'messages':>9} {'syn. events':>12}")
@@ -216,6 +278,13 @@ def main(argv=None) -> int:
         best = max(if_rows, key=lambda r: r["acc"])
         print(f"rate-coded IF never reaches it up to T = {IF_TIMESTEPS[-1]} (best {100 * best['acc']:.1f} % at "
               f"T = {best['t']}, {best['synops']:.0f} SynOps/inference = {best['synops'] / sd['synops']:.1f}x)")
+    print(f"\nsequence: {SEQ_FRAMES} frames per digit, sensor noise σ = {SEQ_NOISE} (sigma-delta program, "
+          "step by step; per frame: each layer counted over the raw steps of its T frames, / T)")
+    print(f"{'vth':>4} {'θ':>7} {'acc last frame %':>16} {'agreement with ANN %':>21} {'messages/frame':>15} "
+          f"{'SynOps/frame':>13}")
+    for r in seq_rows:
+        print(f"{r['vth']:>4} {r['vth'] / 64:>7.4f} {100 * r['acc_last']:>16.1f} {100 * r['agree']:>21.1f} "
+              f"{r['messages']:>15.1f} {r['synops']:>13.0f}")
     print(f"\ntotal {time.perf_counter() - t_start:.0f} s; load {os.getloadavg()[0]:.2f}")
     return 0
 
