@@ -334,7 +334,8 @@ def block_matrix(syn: Any):
     return sp.csr_matrix(syn.weights)
 
 
-def one_shot_integer_ann(prog: Any, q: np.ndarray, deadzone: bool = False) -> np.ndarray:
+def one_shot_integer_ann(prog: Any, q: np.ndarray, deadzone: bool = False,
+                         payloads: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """The integer ANN a compiled sigma-delta program stands for, in one pass without time:
     the *quantized ANN* of its registers.  ``q``: the encoded static inputs (batch, *in_shape),
     ``prog.encoder.encode(x)[:, 0]``.  In depth order::
@@ -349,7 +350,8 @@ def one_shot_integer_ann(prog: Any, q: np.ndarray, deadzone: bool = False) -> np
     far inside it).  For a static input held from step 0, the chip's read-out at step D (the
     network's depth) equals ``deadzone=True`` exactly when the biases go through relays
     (:mod:`snnc.compiler.passes.quantize_sd`) -- no time, no residue, one message per neuron.
-    Returns the decoded read-out (batch, n_out) of the program's one output."""
+    Returns the decoded read-out (batch, n_out) of the program's one output; ``payloads``, when
+    given, receives every sending population's payload (batch, n) int64 by compartment name."""
     from snnc.compiler.ir import arith, loihi
 
     g = prog.graph
@@ -382,5 +384,7 @@ def one_shot_integer_ann(prog: Any, q: np.ndarray, deadzone: bool = False) -> np
         if deadzone:
             y = np.where(np.abs(y) >= (int(node.vth) << k), y, 0)
         pay[name] = y >> node.state_exp
+    if payloads is not None:
+        payloads.update(pay)
     (o,) = prog.outputs
     return out[prog.probed(o)].reshape(batch, -1)
