@@ -82,9 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--stop-after", metavar="PASS", help="stop after a pass (validate, quantize) and print the IR")
     c.add_argument("--dump-ir", action="store_true", help="print the compiled IR")
     c.add_argument("--calibration", metavar="X.npz", help="input spikes (key 'x') to size each layer's scale from data; "
-                   "for an ONNX ANN: static inputs (batch, *input_shape) to balance its thresholds")
+                   "for an ONNX ANN: static inputs (batch, *input_shape) to balance its thresholds (--neuron sdnn: "
+                   "to choose its units and delta threshold)")
     c.add_argument("--timesteps", type=int, default=None, metavar="T",
-                   help=f"ONNX ANNs: time steps per static input sample, 1..{MAX_TIMESTEPS} (default 32; docs/conversion.md)")
+                   help=f"ONNX ANNs: time steps per static input sample, 1..{MAX_TIMESTEPS} (default 32; with --neuron "
+                   "sdnn: steps a static input is held, default 1; docs/conversion.md)")
     c.add_argument("--neuron", choices=("if", "sdnn"), default="if",
                    help="ONNX ANNs: rate-coded IF neurons (default) or sigma-delta neurons (graded messages; "
                    "docs/conversion.md)")
@@ -205,6 +207,10 @@ def _check_timesteps(t: int | None) -> None:
 def _cmd_compile(a: argparse.Namespace) -> int:
     _positive(a.timeout, "--timeout")
     _check_timesteps(a.timesteps)
+    if a.neuron == "sdnn" and a.emit != "snnc":
+        raise InputError(f"--neuron sdnn writes snnc programs only, not --emit {a.emit} (a netx file has no "
+                         "bias relays; ONNX step models of sigma-delta programs are not implemented)",
+                         hint="leave out --emit (the program directory runs on the emulator and on Lava)")
     given = a.output if a.output is not None else str(emit.default_path(a.model, a.emit))
     if a.emit == "snnc":  # checked before any work: a file, a foreign directory, a bad path
         reporting.directory_path(given, is_program_dir, "a compiled program")

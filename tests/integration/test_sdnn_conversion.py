@@ -240,3 +240,8 @@ def test_cli_compile_sdnn_and_run(cnn, tmp_path, capsys):
             if back.graph[n].neuron != "sigma" and back.graph[n].meta.get("role") != "bias"} == {4}
     assert main(["run", str(out), "--input", str(tmp_path / "x.npz"), "-o", str(tmp_path / "y.npz")]) == 0
     assert np.load(tmp_path / "y.npz")["x"].shape == (5, 1, 10)
+    capsys.readouterr()
+    assert main(["compile", str(path), "--neuron", "sdnn", "--calibration", str(tmp_path / "cal.npz"),
+                 "--emit", "onnx", "-o", str(tmp_path / "m.onnx")]) == 2
+    assert "--neuron sdnn writes snnc programs only" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
