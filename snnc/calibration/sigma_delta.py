@@ -46,11 +46,13 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from snnc.backends.reference import simulate
 from snnc.calibration.balance import WEIGHTED, _check_static, _population_of, ann_forward
+from snnc.compiler import linear
 from snnc.compiler.discretize import Convention
-from snnc.compiler.ir import ops
+from snnc.compiler.ir import arith, loihi, ops
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.paths import inflow
 from snnc.encoding import DELTA_INPUT_BITS, DeltaEncoder
@@ -321,11 +323,6 @@ def output_agreement(prog: Any, x: Any) -> dict[str, float]:
 def block_matrix(syn: Any):
     """A Loihi synapse block as a sparse (n_out, n_in) matrix of its integer weights (a
     ``ConvSynapse`` unrolled in the model's layout; a ``Synapse``'s stored mantissas)."""
-    import scipy.sparse as sp
-
-    from snnc.compiler import linear
-    from snnc.compiler.ir import loihi
-
     if isinstance(syn, loihi.ConvSynapse):
         op = ops.Conv2d(input_shape=tuple(syn.in_shape[1:]), weight=np.asarray(syn.weights, dtype=np.float64),
                         stride=tuple(syn.stride), padding=tuple(syn.padding), dilation=tuple(syn.dilation),
@@ -352,8 +349,6 @@ def one_shot_integer_ann(prog: Any, q: np.ndarray, deadzone: bool = False,
     (:mod:`snnc.compiler.passes.quantize_sd`) -- no time, no residue, one message per neuron.
     Returns the decoded read-out (batch, n_out) of the program's one output; ``payloads``, when
     given, receives every sending population's payload (batch, n) int64 by compartment name."""
-    from snnc.compiler.ir import arith, loihi
-
     g = prog.graph
     batch = q.shape[0]
     pay: dict[str, np.ndarray] = {}

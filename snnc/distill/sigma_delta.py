@@ -37,6 +37,7 @@ from torch import nn
 
 from snnc.calibration.sigma_delta import one_shot_integer_ann
 from snnc.compiler.ir import loihi
+from snnc.driver import compile as snnc_compile
 from snnc.errors import ValidationError
 
 #: the modules a sigma-delta student's body may hold (snnc's ONNX frontend converts them)
@@ -103,8 +104,6 @@ class SigmaDeltaStudent(nn.Module):
 
     def compile(self, target: str = "loihi2"):
         """The deployed program: ``snnc.compile`` of the exported body with ``neuron="sdnn"``."""
-        from snnc.driver import compile as snnc_compile
-
         return snnc_compile(self.to_onnx(), target, calibration=self.calibration, neuron="sdnn",
                             threshold=self.threshold)
 

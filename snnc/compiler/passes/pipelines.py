@@ -12,12 +12,13 @@ import logging
 import time
 from collections.abc import Callable
 
-from snnc.compiler.ir import loihi
+from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.verify import verify
 from snnc.compiler.passes.context import CompileContext
 from snnc.compiler.passes.partition import partition
 from snnc.compiler.passes.quantize import quantize
+from snnc.compiler.passes.quantize_sd import quantize_sigma_delta
 from snnc.compiler.passes.resources import check_resources
 from snnc.compiler.passes.validate import validate
 from snnc.errors import ValidationError
@@ -29,10 +30,19 @@ log = logging.getLogger(__name__)
 Pass = Callable[[Graph, CompileContext], Graph]
 
 
+def quantize_any(graph: Graph, ctx: CompileContext) -> Graph:
+    """The ``quantize`` pass: :func:`~snnc.compiler.passes.quantize_sd.quantize_sigma_delta` for a
+    sigma-delta network (``SigmaDeltaOp`` populations), :func:`~snnc.compiler.passes.quantize.quantize`
+    otherwise."""
+    if graph.of_kind(ops.SigmaDeltaOp):
+        return quantize_sigma_delta(graph, ctx)
+    return quantize(graph, ctx)
+
+
 #: the default pipeline from a float-dialect graph to a Loihi program
 LOIHI_PIPELINE: tuple[tuple[str, Pass], ...] = (
     ("validate", validate),
-    ("quantize", quantize),
+    ("quantize", quantize_any),
     ("partition", partition),
     ("check_resources", check_resources),
 )

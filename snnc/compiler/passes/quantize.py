@@ -350,12 +350,12 @@ def quantize(graph: Graph, ctx: CompileContext) -> Graph:
     Writes the per-layer :class:`LayerReport` list to ``ctx.reports["quantize"]`` and the
     output latencies (synaptic depth of each probed population) to ``ctx.reports["latency"]``.
     A sigma-delta network (``Delta``/``SigmaDelta``/``Sigma`` ops) is lowered by
-    :func:`snnc.compiler.passes.quantize_sd.quantize_sigma_delta` instead.
+    :func:`snnc.compiler.passes.quantize_sd.quantize_sigma_delta` instead (the pipeline's
+    ``quantize`` pass, :func:`snnc.compiler.passes.pipelines.quantize_any`, picks it).
     """
     if graph.of_kind(ops.SigmaDeltaOp):
-        from snnc.compiler.passes.quantize_sd import quantize_sigma_delta
-
-        return quantize_sigma_delta(graph, ctx)
+        raise ValidationError("a sigma-delta network is lowered by quantize_sigma_delta",
+                              hint="run the pipeline (snnc.compile), whose quantize pass picks the lowering")
     _, back = graph.schedule()
     neurons = graph.of_kind(ops.NeuronOp)
     flows = {n: inflow(graph, n, ctx.convention, back) for n in neurons}

@@ -49,6 +49,7 @@ from snnc.compiler import blocks
 from snnc.compiler.ir import loihi, ops
 from snnc.compiler.ir.graph import Graph, Node
 from snnc.compiler.passes.context import CompileContext
+from snnc.compiler.passes.quantize import LayerReport
 from snnc.compiler.paths import Inflow, Path, inflow
 from snnc.errors import QuantizationError, ValidationError
 
@@ -183,8 +184,6 @@ def quantize_sigma_delta(graph: Graph, ctx: CompileContext, bias: str | None = N
     ``"register"`` (None: ``graph.meta["ann"]["bias"]``, else ``"relay"``).  Writes
     ``ctx.reports["quantize"]`` (:class:`~snnc.compiler.passes.quantize.LayerReport`) and
     ``ctx.reports["latency"]``."""
-    from snnc.compiler.passes.quantize import LayerReport
-
     if bias is None:
         bias = dict(graph.meta.get("ann") or {}).get("bias", "relay")
     if bias not in BIAS_MODES:
