@@ -13,9 +13,15 @@
                     groups)`` wired through virtual ports (see :func:`conv_kwargs`)
 ``Compartment``     ``lif.LIF(shape=(n,), du, dv, vth, bias_mant, bias_exp, u, v)``;
                     ``lif.LIFReset(..., reset_interval, reset_offset)`` with a periodic reset
+``SigmaDeltaCompartment``  ``sdn.Delta(shape=(n,), vth, cum_error, spike_exp, state_exp)``,
+                    ``sdn.SigmaDelta(..., bias, act_mode=RELU|UNIT)`` or ``sdn.Sigma(shape)``
+                    (``vth``/``bias`` as int64, so that the constructor's ``· 2^k`` is exact
+                    and the int32 Var wraps it, as arith's registers)
+``num_message_bits``  passed to ``Dense``/``Sparse``/``DelayDense``/``Conv`` (> 0: graded)
 input -> compartment  ``RingBuffer.s_out.connect(lif.a_in)``: the input's int32 values (or
                     spikes) enter ``a_in`` in the same step (lava-dl's Input block)
 recorded spikes     ``lava.proc.io.sink.RingBuffer(shape=(n,), buffer=steps)`` on ``s_out``
+                    (int32: a sigma-delta population's payloads, or sigma, are recorded as such)
 ``readout="v"``     ``Monitor().probe(lif.v, steps)`` (v after reset, read every step)
 ``states=True``     ``Monitor``s on ``u`` and ``v`` of every recorded compartment
 =================  =============================================================
@@ -136,6 +142,9 @@ class LavaNetwork:
             procs = {"<source>": self.source, **procs}
         return procs
 
+    #: the sigma-delta populations (their sinks record int32 values)
+    graded: frozenset = frozenset()
+
     def run(self, run_cfg: Any = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Run all ``steps`` in this process (no watchdog); stop the runtimes.
 
@@ -145,12 +154,13 @@ class LavaNetwork:
         Returns ``spikes[name]`` (steps, n) bool for the compartments with a sink and
         ``v[name]`` (steps, n) int64 for those with a monitor.
         """
-        spikes, v, _ = self.run_states(run_cfg)
+        spikes, v, _, _ = self.run_states(run_cfg)
         return spikes, v
 
-    def run_states(self, run_cfg: Any = None) -> tuple[dict, dict, dict]:
+    def run_states(self, run_cfg: Any = None) -> tuple[dict, dict, dict, dict]:
         """:meth:`run`, also returning ``u[name]`` (steps, n) int64 of the compartments with a
-        monitor on u (``states=True``)."""
+        monitor on u (``states=True``) and ``payload[name]`` (steps, n) int64, the int32 output
+        of every recorded sigma-delta population (its ``spikes`` are ``payload != 0``)."""
         from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
 
@@ -158,6 +168,7 @@ class LavaNetwork:
         spikes: dict[str, np.ndarray] = {}
         v: dict[str, np.ndarray] = {}
         u: dict[str, np.ndarray] = {}
+        payload: dict[str, np.ndarray] = {}
         for part in self.parts:
             comps = [c for c in part if c in self.compartments]
             if not comps:
@@ -183,6 +194,8 @@ class LavaNetwork:
                     if c in self.sinks:
                         data = np.asarray(self.sinks[c].data.get())
                         spikes[c] = data.T != 0
+                        if c in self.graded:
+                            payload[c] = np.rint(data.T.astype(np.float64)).astype(np.int64)
                     lif = self.compartments[c]
                     for var, mons, out in (("v", self.monitors, v), ("u", self.u_monitors, u)):
                         if c in mons:
@@ -190,14 +203,14 @@ class LavaNetwork:
                             out[c] = np.rint(np.asarray(data, dtype=np.float64)).astype(np.int64)
             finally:
                 anchor.stop()
-        return spikes, v, u
+        return spikes, v, u, payload
 
 
 def _parts(graph: Graph, w: Wiring, direct: bool = True) -> list[list[str]]:
     """Weakly connected parts of the executable nodes (SpikeSource, Synapse, Compartment);
     ``direct``: the input's straight edges to compartments are connected (not on the bias
     route)."""
-    nodes = ([w.source] if w.source else []) + list(w.synapses) + list(w.compartments)
+    nodes = ([w.source] if w.source else []) + list(w.synapses) + list(w.neurons or w.compartments)
     parent = {n: n for n in nodes}
 
     def find(n: str) -> str:
@@ -247,6 +260,7 @@ def to_lava(
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIF, LIFReset
     from lava.proc.monitor.process import Monitor
+    from lava.proc.sdn.process import ActivationMode, Delta, Sigma, SigmaDelta
     from lava.proc.sparse.process import Sparse
     from lava.utils.weightutils import SignMode as LavaSignMode
 
@@ -293,6 +307,20 @@ def to_lava(
             **reset,
         )
         starts[c] = (k, {"u": u0, "v": v0, "bias_mant": bias} if later else {})
+    for c in w.sigma_deltas:
+        node: loihi.SigmaDeltaCompartment = graph[c]
+        n = node.size
+        if node.neuron == loihi.SIGMA:
+            comps[c] = make_process(Sigma, shape=(n,))  # Delta and Sigma take no name
+        else:
+            kw = {"shape": (n,), "vth": np.int64(node.vth), "cum_error": bool(node.cum_error),
+                  "spike_exp": int(node.spike_exp), "state_exp": int(node.state_exp)}
+            if node.neuron == loihi.DELTA:
+                comps[c] = make_process(Delta, **kw)
+            else:
+                mode = ActivationMode.RELU if node.activation == "relu" else ActivationMode.UNIT
+                comps[c] = make_process(SigmaDelta, bias=_values(node.bias, n), act_mode=mode, **kw)
+        starts[c] = (0, {})
     if source is not None and not constant:
         for c in w.direct:  # the input's value is the compartment's a_in in the same step
             source.s_out.connect(comps[c].a_in)
@@ -303,7 +331,7 @@ def to_lava(
         out_port = source.s_out if src == w.source else comps[src].s_out
         if isinstance(node, loihi.ConvSynapse):
             kw = conv_kwargs(node)
-            proc = make_process(Conv, name=f"snnc:{s}", **kw)
+            proc = make_process(Conv, name=f"snnc:{s}", num_message_bits=int(node.num_message_bits), **kw)
             c, h, wd = (int(d) for d in node.in_shape)
             out_whc = tuple(int(d) for d in proc.a_out.shape)
             want = tuple(int(d) for d in node.out_shape[::-1])
@@ -321,6 +349,7 @@ def to_lava(
             "weight_exp": int(node.weight_exp),
             "num_weight_bits": int(node.num_weight_bits),
             "sign_mode": LavaSignMode(int(node.sign_mode)),
+            "num_message_bits": int(node.num_message_bits),
             "name": f"snnc:{s}",
         }
         if node.delays is not None:
@@ -350,6 +379,8 @@ def to_lava(
         n = graph[c].size
         sinks[c] = make_process(Sink, shape=(n,), buffer=steps)
         comps[c].s_out.connect(sinks[c].a_in)
+        if w.graded(c):  # the sink records its int32 output; no u or v
+            continue
         if graph[c].readout == "v" or states:
             mon = Monitor()
             mon.probe(comps[c].v, steps)
@@ -368,4 +399,5 @@ def to_lava(
         starts=starts,
         parts=_parts(graph, w, direct=not constant),
         u_monitors=u_monitors,
+        graded=frozenset(w.sigma_deltas),
     )

@@ -268,8 +268,10 @@ def run(
     rec = check_record(w, record)
     batch = xs.batch
     shapes = {c: (batch, steps) + tuple(graph[c].shape) for c in rec}
-    v_names = [c for c in rec if graph[c].readout == "v" or states]
-    u_names = list(rec) if states else []
+    lif = [c for c in rec if not w.graded(c)]
+    v_names = [c for c in lif if graph[c].readout == "v" or states]
+    u_names = list(lif) if states else []
+    p_names = [c for c in rec if w.graded(c)]
     if batch == 0 or steps == 0:
         return RunResult(
             spikes={c: np.zeros(shapes[c], bool) for c in rec},
@@ -277,6 +279,7 @@ def run(
             steps=steps,
             backend=NAME,
             u={c: np.zeros(shapes[c], np.int64) for c in u_names},
+            payload={c: np.zeros(shapes[c], np.int64) for c in p_names},
         )
     if not lava_available():
         raise BackendUnavailableError("Lava (lava-nc 0.10.0) is not installed", hint=INSTALL_HINT)
@@ -303,7 +306,7 @@ def run(
             on_progress = advance if progress_bar.enabled(progress) else None
             info, wall, pgid = run_worker(d, timeout, f"{batch} sample(s), {steps} steps",
                                           on_progress=on_progress)
-        spikes, vs, us = {}, {}, {}
+        spikes, vs, us, ps = {}, {}, {}, {}
         with np.load(d / "result.npz", allow_pickle=False) as z:
             for i, c in enumerate(info["record"]):
                 spikes[c] = z[f"s{i}"].astype(bool).reshape(shapes[c])
@@ -311,10 +314,12 @@ def run(
                     vs[c] = z[f"v{i}"].astype(np.int64).reshape(shapes[c])
                 if c in u_names:
                     us[c] = z[f"u{i}"].astype(np.int64).reshape(shapes[c])
+                if c in p_names:
+                    ps[c] = z[f"p{i}"].astype(np.int64).reshape(shapes[c])
     last_run_info.clear()
     last_run_info.update({"wall_s": wall, "samples": info["timings"], "pgid": pgid})
     log.debug("lava run: %.2f s wall, %s", wall, info["timings"])
-    return RunResult(spikes=spikes, v=vs, steps=steps, backend=NAME, u=us)
+    return RunResult(spikes=spikes, v=vs, steps=steps, backend=NAME, u=us, payload=ps)
 
 
 #: the Lava backend as the registry lists it (:mod:`snnc.backends.registry`)

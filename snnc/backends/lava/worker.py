@@ -7,7 +7,8 @@
                   int64 (batch, *in_shape)
     job.json      {"steps": int, "record": [names], "input": "a_in" | "bias", "states": bool}
 
-and receives ``result.npz`` (``s<i>``: uint8 (batch, steps, n), ``v<i>``, ``u<i>``: int64) plus
+and receives ``result.npz`` (``s<i>``: uint8 (batch, steps, n), ``v<i>``, ``u<i>``, ``p<i>``
+(a sigma-delta population's int32 output): int64) plus
 ``result.json`` (the names for each ``i`` and per-sample timings), or ``error.json``
 (``{"type", "message"}``) when something raises.  Exit status: 0 ok, 1 error, 3 Lava is
 not importable.  Each sample gets freshly built processes and its own Lava runtime.
@@ -26,6 +27,7 @@ import numpy as np
 
 from snnc.backends.lava.build import to_lava
 from snnc.backends.wiring import check_input
+from snnc.compiler.ir import loihi
 from snnc.compiler.ir.serialize import load_graph
 
 EXIT_ERROR = 1
@@ -120,19 +122,22 @@ def _graph_job(d: Path) -> tuple[dict, dict]:
     # read from a file: checked once here, for the batch
     xs = check_input(graph, x, steps, route=job.get("input"))
     batch = xs.batch
+    graded = set(graph.of_kind(loihi.SigmaDeltaCompartment))
     spikes = {c: np.zeros((batch, steps, graph[c].size), np.uint8) for c in record}
+    lif = [c for c in record if c not in graded]
     vs = {
         c: np.zeros((batch, steps, graph[c].size), np.int64)
-        for c in record
+        for c in lif
         if graph[c].readout == "v" or states
     }
-    us = {c: np.zeros((batch, steps, graph[c].size), np.int64) for c in record} if states else {}
+    us = {c: np.zeros((batch, steps, graph[c].size), np.int64) for c in lif} if states else {}
+    ps = {c: np.zeros((batch, steps, graph[c].size), np.int64) for c in record if c in graded}
     timings = []
     for b in range(batch):
         t0 = time.perf_counter()
         net = to_lava(graph, xs[b : b + 1], steps, record, states=states)
         t1 = time.perf_counter()
-        s, v, u = net.run_states()
+        s, v, u, p = net.run_states()
         t2 = time.perf_counter()
         timings.append({"build_s": t1 - t0, "run_s": t2 - t1})
         for c in record:
@@ -141,10 +146,13 @@ def _graph_job(d: Path) -> tuple[dict, dict]:
                 vs[c][b] = v[c]
             if c in us:
                 us[c][b] = u[c]
+            if c in ps:
+                ps[c][b] = p[c]
         report_progress(d, b + 1)
     arrays = {f"s{i}": spikes[c] for i, c in enumerate(record)}
     arrays.update({f"v{i}": vs[c] for i, c in enumerate(record) if c in vs})
     arrays.update({f"u{i}": us[c] for i, c in enumerate(record) if c in us})
+    arrays.update({f"p{i}": ps[c] for i, c in enumerate(record) if c in ps})
     return arrays, {"record": record, "timings": timings}
 
 
