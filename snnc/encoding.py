@@ -178,8 +178,8 @@ class DeltaEncoder:
     A **static** input ``(batch, *in_shape)`` is held for ``timesteps`` steps: the Delta sends it
     once, at step 0, and nothing after (no change).  A **sequence** ``(batch, T, *in_shape)``
     (video- or audio-like) is presented step by step: each step the Delta sends what changed by
-    at least its threshold.  Already encoded integers go in as a
-    :class:`snnc.backends.wiring.Spikes` (payload int32) and are not encoded again.
+    at least its threshold.  Already encoded values -- int32 ``(batch, T, *in_shape)``, what
+    :meth:`encode` returns -- are not encoded again (:meth:`is_static`).
     """
 
     in_shape: Shape
@@ -224,9 +224,14 @@ class DeltaEncoder:
         return arr
 
     def is_static(self, x: Any) -> bool:
-        """True when ``x`` holds model values to encode: static inputs or sequences (a sigma-delta
-        network's input is always encoded; pass a ``Spikes`` to skip it)."""
-        return np.ndim(x) in (1 + len(self.in_shape), 2 + len(self.in_shape))
+        """True when ``x`` holds model values to encode: static inputs, or sequences that are not
+        already encoded.  An **int32** array ``(batch, T, *in_shape)`` is what :meth:`encode`
+        returns and is taken as encoded (so ``prog.run(prog.encode(x))`` encodes once); give a
+        sequence of model values as floats (or any other dtype)."""
+        n = np.ndim(x)
+        if n == 2 + len(self.in_shape):
+            return np.asarray(x).dtype != np.int32
+        return n == 1 + len(self.in_shape)
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "in_shape": list(self.in_shape), "scale": float(self.scale),

@@ -141,6 +141,8 @@ def test_delta_encoder_round_trips_and_refuses_bad_input():
     np.testing.assert_array_equal(q[0, :, 0], [[32, -64]] * 3)  # x / 0.5 · 64, held 3 steps
     seq = enc.encode(np.zeros((2, 5, 1, 2)))
     assert seq.shape == (2, 5, 1, 2)
+    # encoded once: int32 sequences are what encode returns, model values are anything else
+    assert not enc.is_static(seq) and enc.is_static(seq.astype(np.float32)) and enc.is_static(q[:, 0])
     back = encoder_from_json(json.loads(json.dumps(enc.to_json())))
     assert back == enc
     with pytest.raises(FrontendError, match="unknown encoder kind"):
@@ -213,6 +215,7 @@ def test_compiled_sdnn_follows_a_sequence_and_round_trips(cnn, compiled, tmp_pat
     seq = np.stack([xte[:20], xte[20:40], xte[20:40], xte[40:60]], axis=1)  # (20, 4, 1, 8, 8)
     y = prog.run(seq)
     assert y.shape == (20, 4, 10)
+    np.testing.assert_array_equal(prog.run(prog.encode(seq)), y)  # encoded once, not twice
     r = output_agreement(prog, seq)
     assert r["agreement"] >= 0.95 and r["max_abs_difference"] < 0.1 * r["scale"], r
     prog.save(tmp_path / "p")
