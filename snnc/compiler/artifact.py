@@ -118,7 +118,7 @@ class Artifact:
         return self.graph.predecessors(output)[0]
 
     def stats(self) -> dict[str, int]:
-        comps = [self.graph[n] for n in self.graph.of_kind(loihi.Compartment)]
+        comps = [self.graph[n] for n in self.graph.of_kind(*loihi.NEURON_OPS)]
         syns = [self.graph[n] for n in self.graph.of_kind(loihi.Synapse, loihi.ConvSynapse)]
         return {
             "layers": sum(1 for c in comps if c.meta.get("role") != "bias"),
@@ -135,10 +135,11 @@ class Artifact:
         compiler's report), matched by layer name."""
         saved = {r.get("name"): r for r in self.layers if isinstance(r, dict)}
         rows = []
-        for c in self.graph.of_kind(loihi.Compartment):
+        for c in self.graph.of_kind(*loihi.NEURON_OPS):
             node = self.graph[c]
             if node.meta.get("role") == "bias":
                 continue
+            sd = isinstance(node, loihi.SigmaDeltaCompartment)  # no decays, no bias exponent
             name = node.source or c
             info = saved.get(name, {})
             syns = [s for s in self.graph.predecessors(c)
@@ -147,8 +148,9 @@ class Artifact:
             rows.append({
                 "name": name, "kind": info.get("kind", node.meta.get("float_kind", "")),
                 "neurons": node.size, "synapses": sum(self.graph[s].num_synapses for s in syns),
-                "vth": int(node.vth), "du": _register_text(node.du), "dv": _register_text(node.dv),
-                "weight_exps": exps, "bias_exp": int(node.bias_exp),
+                "vth": int(node.vth), "du": "-" if sd else _register_text(node.du),
+                "dv": "-" if sd else _register_text(node.dv),
+                "weight_exps": exps, "bias_exp": 0 if sd else int(node.bias_exp),
                 "weight_error": float(info.get("weight_error", 0.0)), "notes": list(info.get("notes", [])),
             })
         return rows
