@@ -196,7 +196,7 @@ class DeltaEncoder:
         *in_shape)`` int32 (static inputs held for ``timesteps`` steps)."""
         arr = self.check(x)
         q = np.rint(arr.astype(np.float64) * (2.0**DELTA_INPUT_BITS / self.scale))
-        limit = 2.0**31 - 1
+        limit = float(np.iinfo(np.int32).max)
         if q.size and float(np.max(np.abs(q))) > limit:
             raise InputError(f"an input value is {float(np.max(np.abs(arr))):g}, {float(np.max(np.abs(q))):g} "
                              f"after the encoder's x/{self.scale:g}·64: beyond int32",
