@@ -213,10 +213,9 @@ def main(argv=None) -> int:
         search = None
         for label, theta, bias in variants:
             t0 = time.perf_counter()
-            c = convert_sdnn(g, xcal, Convention(), threshold=theta)
+            c = convert_sdnn(g, xcal, Convention(), threshold=theta, bias=bias)
             search = search or c.search
-            graph = c.graph.with_changes(meta={**c.graph.meta, "ann": {**c.graph.meta["ann"], "bias": bias}})
-            prog = snnc.compile(graph)
+            prog = snnc.compile(c.graph)
             prog.encoder = c.encoder
             depth = max(prog.latency.values())
             ro, raw = sdnn_run(prog, xte, depth + 1 + EXTRA_STEPS)

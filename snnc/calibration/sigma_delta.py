@@ -242,11 +242,14 @@ def convert_sdnn(
     threshold: float | None = None,
     tolerance: float = TOLERANCE,
     percentile: float = PERCENTILE,
+    bias: str = "relay",
 ) -> SigmaDeltaConversion:
     """Convert an ANN graph (:func:`snnc.frontends.onnx.load_onnx`) to a sigma-delta network on
     calibration data ``x`` (static (batch, *in_shape), or sequences whose frames are used);
     see the module docstring.  ``threshold``: θ in activation units (rounded onto the chip's
-    1/64 grid), or None to search it; ``timesteps``: steps a static input is held (default 1)."""
+    1/64 grid), or None to search it; ``timesteps``: steps a static input is held (default 1);
+    ``bias``: how the lowering feeds the biases, ``"relay"`` (default, no bias waves) or
+    ``"register"`` (Lava's bias register, from step 0; :mod:`snnc.compiler.passes.quantize_sd`)."""
     t = TIMESTEPS if timesteps is None else timesteps
     if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 1:
         raise ValidationError(f"timesteps must be a positive integer, got {t!r}", hint="e.g. timesteps=1")
@@ -254,6 +257,8 @@ def convert_sdnn(
                                   or not np.isfinite(threshold) or threshold < 0):
         raise ValidationError(f"threshold={threshold!r} is not a number >= 0",
                               hint="θ in activation units (e.g. 0.05), or leave it out to search it")
+    if bias not in ("relay", "register"):
+        raise ValidationError(f"bias={bias!r}", hint="use 'relay' (default) or 'register'")
     if not 0 <= tolerance < 1:
         raise ValidationError(f"tolerance {tolerance!r} outside [0, 1)", hint="e.g. 0.005 (0.5 pp)")
     if not 0 < percentile <= 100:
@@ -280,7 +285,7 @@ def convert_sdnn(
     meta["ann"] = {
         **dict(meta.get("ann", {})), "balanced": True, "neuron": "sdnn", "percentile": float(percentile),
         "threshold": vth / VTH_SCALE, "vth": vth, "tolerance": float(tolerance), "timesteps": int(t),
-        "units": {(graph[k].source or k) if k != inp else "input": v for k, v in units.items()},
+        "units": {(graph[k].source or k) if k != inp else "input": v for k, v in units.items()}, "bias": bias,
         "search": table,
     }
     return SigmaDeltaConversion(sd.with_changes(meta=meta), encoder, units, vth, table)

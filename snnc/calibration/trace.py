@@ -33,9 +33,9 @@ import numpy as np
 
 from snnc.backends.emulator.engine import NAME as EMULATOR
 from snnc.backends.emulator.engine import Observer
+from snnc.backends.reference import observe_states, simulate
 from snnc.backends.registry import get_backend
 from snnc.backends.wiring import check_input, wiring
-from snnc.backends.reference import observe_states, simulate
 from snnc.compiler.discretize import Convention, coefficients
 from snnc.compiler.ir import arith, loihi, ops
 from snnc.compiler.ir.arith import CONV_BITS, INT32_MAX, INT32_MIN, MAX_UV, NUMPY, V_LIMIT

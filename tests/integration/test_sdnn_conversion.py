@@ -267,3 +267,22 @@ def test_compiled_sdnn_on_lava_equals_the_emulator(cnn, compiled):
         for n in names:
             np.testing.assert_array_equal(lava.payload[n], emu.payload[n], err_msg=n)
         assert any(np.any(emu.payload[n]) for n in names)
+
+
+def test_bias_register_mode_sends_bias_waves_ahead_of_the_input(cnn):
+    from snnc.compiler.ir import loihi
+
+    path, xtr, xte, _ = cnn
+    c = convert_sdnn(snnc.load(path), xtr[:300], Convention(), threshold=0.0, bias="register")
+    prog = snnc.compile(c.graph)
+    prog.encoder = c.encoder
+    g = prog.graph
+    hidden = [n for n in g.of_kind(loihi.SigmaDeltaCompartment) if g[n].neuron == "sigma_delta"
+              and g[n].meta.get("role") != "bias"]
+    assert hidden and all(g[n].bias is not None and np.any(g[n].bias) for n in hidden)
+    assert not any(p.endswith(":bias") for n in hidden for p in g.predecessors(n))  # no relay columns
+    (o,) = prog.outputs
+    raw = prog.run(xte[:20], return_raw=True)
+    assert np.any(raw.payload[prog.probed(o)][:, : prog.latency[o]])  # the waves reach the read-out early
+    with pytest.raises(ValidationError, match="bias="):
+        convert_sdnn(snnc.load(path), xtr[:50], Convention(), threshold=0.0, bias="late")
