@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from snnc.backends.base import BackendSpec, RunResult
-from snnc.backends.wiring import check_input, check_record, check_steps, wiring
+from snnc.backends.wiring import check_input, check_record, check_steps, refuse_sigma_delta, wiring
 from snnc.backends.lava.build import to_lava
 from snnc.compiler.ir import loihi
 from snnc.errors import BackendUnavailableError, ValidationError
@@ -203,7 +203,10 @@ def run(graph, x, steps: int, record: Sequence[str] | None = None, *, placement=
 
     Raises :class:`BackendUnavailableError` (with :data:`ACCESS_HINT`) without lava-loihi
     or a board.  Sets :data:`last_profile` (one profile per sample, plus the placement).
+    Sigma-delta programs are refused (not yet built for the board: their payloads are not read).
     """
+    refuse_sigma_delta(graph, "the Loihi 2 hardware backend",
+                       hint="run it on Lava's CPU models (backend='lava') or the emulator")
     require()
     from lava.magma.core.run_configs import Loihi2HwCfg
     from lava.utils.profiler import Profiler  # picks Loihi2HWProfiler for Loihi2HwCfg

@@ -515,7 +515,31 @@ def check_input(graph: Graph, x, steps=None, w: Wiring | None = None,
     xs = check_spikes(x, in_shape, payload_of(graph, w), steps)
     if not checked and xs.payload == INT32:
         _check_message_bits(graph, w, xs.data)
+        _warn_first_payloads(graph, w, xs.data)
     return xs
+
+
+def _warn_first_payloads(graph: Graph, w: Wiring, x: np.ndarray) -> None:
+    """A :class:`~snnc.compiler.ir.verify.HardwareRangeWarning` when a delta population the
+    input feeds directly sends a payload of 2^23 or more at the input's first step (exactly
+    known: its state is 0 then); Lava's CPU model computes it, Loihi 2's 24-bit messages do not
+    carry it."""
+    deltas = [c for c in w.direct if w.graded(c) and graph[c].neuron == loihi.DELTA]
+    if not deltas or not x.size or x.shape[1] == 0:
+        return
+    first = np.asarray(x[:, 0]).reshape(x.shape[0], -1).astype(np.int64)
+    for c in deltas:
+        reg = arith.SigmaDeltaRegisters.of(graph[c])
+        zero = np.zeros_like(first)
+        out = arith.sigma_delta_step(arith.NUMPY, reg, arith.SigmaDeltaState(zero, zero, zero, zero), first).out
+        big = np.abs(out) >= verify.HW_PAYLOAD_LIMIT
+        if big.any():
+            i = tuple(int(v) for v in np.argwhere(big)[0])
+            warnings.warn(f"layer {c!r}: input value {first[i]} (sample {i[0]}, element {i[1]}, step 0) makes "
+                          f"a payload of {out[i]}, beyond Loihi 2's 24-bit messages (|payload| < 2^23); "
+                          "Lava's CPU model computes it; scale the input down (or lower spike_exp)",
+                          verify.HardwareRangeWarning, stacklevel=3)
+            return
 
 
 def _check_message_bits(graph: Graph, w: Wiring, x: np.ndarray) -> None:

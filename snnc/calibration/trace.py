@@ -33,9 +33,9 @@ import numpy as np
 
 from snnc.backends.emulator.engine import NAME as EMULATOR
 from snnc.backends.emulator.engine import Observer
-from snnc.backends.reference import observe_states, simulate
 from snnc.backends.registry import get_backend
-from snnc.backends.wiring import check_input, wiring
+from snnc.backends.wiring import check_input, refuse_sigma_delta, wiring
+from snnc.backends.reference import observe_states, simulate
 from snnc.compiler.discretize import Convention, coefficients
 from snnc.compiler.ir import arith, loihi, ops
 from snnc.compiler.ir.arith import CONV_BITS, INT32_MAX, INT32_MIN, MAX_UV, NUMPY, V_LIMIT
@@ -94,6 +94,9 @@ def chip_traces(graph: Graph, x: Any, steps: int, teacher: dict[str, np.ndarray]
     sees exactly the float model's input, and its error is its own.
     """
     w = wiring(graph)
+    if w.sigma_deltas:  # its observer reads LIF steps (u, v, overflow counters)
+        refuse_sigma_delta(graph, "the per-layer error report (chip traces)",
+                           hint="compare the outputs of Program.run with the float model instead")
     depth = {c: int(graph[c].start_step) for c in w.compartments}
     raw_steps = steps + max(depth.values(), default=0)
     xv = check_input(graph, x, raw_steps, w)  # the run takes it as it is

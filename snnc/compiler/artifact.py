@@ -139,18 +139,24 @@ class Artifact:
             node = self.graph[c]
             if node.meta.get("role") == "bias":
                 continue
-            sd = isinstance(node, loihi.SigmaDeltaCompartment)  # no decays, no bias exponent
             name = node.source or c
             info = saved.get(name, {})
             syns = [s for s in self.graph.predecessors(c)
                     if isinstance(self.graph[s], (loihi.Synapse, loihi.ConvSynapse))]
             exps = [int(getattr(self.graph[s], "weight_exp", 0)) for s in syns if not s.endswith(":lo")]
+            if isinstance(node, loihi.SigmaDeltaCompartment):  # no decays, no bias exponent
+                rows.append({
+                    "name": name, "kind": info.get("kind", node.neuron), "neurons": node.size,
+                    "synapses": sum(self.graph[s].num_synapses for s in syns), "vth": int(node.vth),
+                    "du": "-", "dv": "-", "weight_exps": exps, "bias_exp": "-",
+                    "weight_error": float(info.get("weight_error", 0.0)), "notes": list(info.get("notes", [])),
+                })
+                continue
             rows.append({
                 "name": name, "kind": info.get("kind", node.meta.get("float_kind", "")),
                 "neurons": node.size, "synapses": sum(self.graph[s].num_synapses for s in syns),
-                "vth": int(node.vth), "du": "-" if sd else _register_text(node.du),
-                "dv": "-" if sd else _register_text(node.dv),
-                "weight_exps": exps, "bias_exp": 0 if sd else int(node.bias_exp),
+                "vth": int(node.vth), "du": _register_text(node.du), "dv": _register_text(node.dv),
+                "weight_exps": exps, "bias_exp": int(node.bias_exp),
                 "weight_error": float(info.get("weight_error", 0.0)), "notes": list(info.get("notes", [])),
             })
         return rows

@@ -38,7 +38,7 @@ def _vth(draw, k: int):
     small = draw(st.integers(0, 40))
     big = draw(st.integers(0, (1 << 31) - 1).map(lambda v: v >> k))  # vth << k near int32 (may wrap)
     wrap = draw(st.integers(1 << (31 - k), (1 << 31) - 1)) if k else small
-    return draw(st.sampled_from([0, small, small, big, wrap]))
+    return draw(st.sampled_from([0, small, small, small, small, big, wrap]))
 
 
 @st.composite
@@ -94,7 +94,8 @@ def synapse(draw, kind: str, in_shape, out_n: int | None = None):
     n_in = int(np.prod(in_shape))
     n_out = out_n if out_n is not None else draw(st.integers(1, 10))
     w = _weights(draw, (n_out, n_in))
-    common = dict(weight_exp=draw(st.integers(-8, 7)), num_weight_bits=draw(st.integers(1, 8)),
+    common = dict(weight_exp=draw(st.sampled_from([0, 0, -2, 1]) | st.integers(-8, 7)),
+                  num_weight_bits=draw(st.sampled_from([8, 8, 6]) | st.integers(1, 8)),
                   num_message_bits=nmb)
     if kind == "sparse":
         node = loihi.Synapse(weights=sp.csr_matrix(w), **common)

@@ -223,3 +223,57 @@ def test_tinynet_sdnn_fixture():
                    [("l1", "syn"), ("syn", "l2")])
     r = emulator.run(graded, np.zeros((1, 0)), 16)
     assert not np.array_equal(r.payload["l2"][0].T, gt2)  # the fixture pins the binary path down
+
+
+# ------------------------------------------------------------------------------ ONNX step model
+@settings(max_examples=20, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(case=programs(KINDS[0]) | programs(KINDS[1]) | programs(KINDS[2]) | programs(KINDS[3]))
+def test_onnx_step_model_equals_the_emulator(case):
+    """The ONNX step model (arith on OnnxOps: sigma-delta states, graded MatMul, per-product
+    DelayDense wraps) equals the emulator, payload for payload."""
+    from snnc.backends.onnx_step import export_graph, run_step_model
+
+    g, x, steps = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", verify.HardwareRangeWarning)
+        out = run_step_model(export_graph(g), x, steps)
+        emu = emulator.run(g, x, steps)
+    for c in emu.payload:
+        assert np.array_equal(out[f"payload.{c}"], emu.payload[c]), c
+    for c in set(emu.spikes) - set(emu.payload):
+        assert np.array_equal(out[f"spikes.{c}"].astype(bool), emu.spikes[c]), c
+
+
+def test_input_check_warns_on_a_first_payload_of_2_to_23():
+    g = chain()  # the delta has spike_exp = state_exp = 6: payload = x << 6 at step 0
+    with pytest.warns(verify.HardwareRangeWarning, match=r"'d': input value 131072 .* payload of 8388608"):
+        check_input(g, np.array([[[0, 1 << 17, 0, 0]]]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", verify.HardwareRangeWarning)
+        check_input(g, np.array([[[0, (1 << 17) - 1, 0, 0]]]))
+
+
+def test_backends_without_sigma_delta_support_refuse_it_naming_the_layer():
+    from snnc.backends import loihi2_hw
+    from snnc.calibration.trace import chip_traces
+
+    g = chain()
+    x = np.zeros((1, 3, 4), np.int64)
+    with pytest.raises(ValidationError, match="Loihi 2 hardware backend does not support sigma-delta") as e:
+        loihi2_hw.run(g, x, 3)
+    assert e.value.node == "d" and "backend='lava'" in e.value.hint
+    with pytest.raises(ValidationError, match="chip traces") as e:
+        chip_traces(g, x, 3)
+    assert e.value.node == "d"
+
+
+def test_record_subsets_and_states_with_sigma_delta_populations():
+    g = chain()
+    x = np.random.default_rng(3).integers(-50, 50, (2, 4, 4))
+    full = emulator.run(g, x, 6)
+    part = emulator.run(g, x, 6, record=["sd"], states=True)
+    assert set(part.payload) == {"sd"} and part.u == {} and part.v == {}
+    assert np.array_equal(part.payload["sd"], full.payload["sd"])
+    with pytest.raises(InputError, match="cannot record 's1'"):
+        emulator.run(g, x, 6, record=["s1"])

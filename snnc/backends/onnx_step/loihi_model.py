@@ -23,7 +23,15 @@ initially 0)::
 
 An integer input (``SpikeSource.payload == "int32"``, lava-dl's Input block) makes ``x`` an
 int32 tensor; a compartment the input feeds directly adds ``x`` itself to its ``a`` in the same
-step.  A periodic reset (``reset_interval``) is ``Where(Mod(t + 1, I) == off, 0, ·)`` on u and v.
+step.
+
+Sigma-delta populations (``SigmaDeltaCompartment``) run :func:`~snnc.compiler.ir.arith.sigma_delta_step`
+on the same ops (states ``sigma.<c>``, ``act.<c>``, ``residue.<c>``, ``error.<c>``; output
+``payload.<c>`` int64: the int32 payload, or sigma).  Graded synapses (``num_message_bits > 0``)
+multiply the payloads in int64 ``MatMul`` (exact mod 2^64, so the int32 wrap of
+``graded_synapse_buffer`` is Lava's); graded DelayDense wraps each product
+(``Mul``, wrap, ``ReduceSum``: ``arith.graded_delay_sums``); a binary synapse reading a
+sigma-delta population counts ``payload != 0``.  A periodic reset (``reset_interval``) is ``Where(Mod(t + 1, I) == off, 0, ·)`` on u and v.
 
 States: ``t`` (int64 scalar), ``u.<c>``, ``v.<c>`` (batch, n) int64, ``buf.<k>`` (batch, n_out,
 depth) int64.  Outputs ``spikes.<c>`` (batch, *shape) uint8 for every compartment and
@@ -111,6 +119,9 @@ class OnnxOps:
     def eq(self, a, b):
         return self._op("Equal", a, b)
 
+    def ne(self, a, b):
+        return self._op("Not", self._op("Equal", a, b))
+
     def where(self, c, a, b):
         if c is True or c is False:
             return a if c else b
@@ -136,6 +147,19 @@ def _compartment(ops: OnnxOps, name: str, c: loihi.Compartment, a: str, t: str,
     return out.s, out.v
 
 
+def _sigma_delta(ops: OnnxOps, name: str, c: loihi.SigmaDeltaCompartment, a: str, reset: str) -> str:
+    """A sigma-delta population's step: its int32 output (payload or sigma), int64."""
+    b = ops.b
+    reg = arith.SigmaDeltaRegisters.of(c)
+    sts = [State(f"{f}.{name}", I64, (reg.n,), doc=f"{f} of sigma-delta '{name}'")
+           for f in arith.SigmaDeltaState._fields]
+    st = arith.SigmaDeltaState(*(b.state(s, reset, 0) for s in sts))
+    out = arith.sigma_delta_step(ops, reg.on(ops), st, a)
+    for s, value in zip(sts, out.state, strict=True):
+        b.state_next(s, value)
+    return out.out
+
+
 class _SynapseStep:
     """One synapse block: its buffer state (read first) and its accumulation (built later)."""
 
@@ -152,6 +176,7 @@ class _SynapseStep:
                 hint="quantize the weights to Loihi's 8-bit grid (snnc.compile)",
             )
         self.matrix = np.rint(m).astype(I64)
+        self.graded = int(node.num_message_bits) > 0
         self.n_out = ss.n_out
         self.conv = isinstance(node, loihi.ConvSynapse)
         self.depth = 1 if self.conv else ss.depth
@@ -173,7 +198,12 @@ class _SynapseStep:
     def update(self, src: str) -> str:
         """The buffer after accumulating ``src`` (batch, n_in) int64 spikes of this step."""
         b, ops = self.b, self.ops
-        acc = b.op("MatMul", [src, b.const(self.matrix.T, I64, hint=f"W.{self.name}")])
+        if self.graded and self.depth > 1:  # each int32 product wraps (arith.graded_delay_sums)
+            prod = ops.wrap(b.op("Mul", [b.op("Unsqueeze", [src, b.const([1], I64)]),
+                                         b.const(self.matrix, I64, hint=f"W.{self.name}")]), 32)
+            acc = b.op("ReduceSum", [prod, b.const([2], I64)], keepdims=0)
+        else:
+            acc = b.op("MatMul", [src, b.const(self.matrix.T, I64, hint=f"W.{self.name}")])
         if self.conv:
             return arith.conv_buffer(ops, acc)
         acc = b.op("Transpose", [b.op("Reshape", [acc, b.const([-1, self.depth, self.n_out],
@@ -182,6 +212,8 @@ class _SynapseStep:
         if self.depth > 1:
             cleared = b.op("Mul", [self._slots(0, 1), b.const(0, I64)])
             pending = b.op("Concat", [self._slots(1, self.depth), cleared], axis=2)
+        elif self.graded:
+            return arith.graded_synapse_buffer(ops, acc, self.weight_exp)
         return arith.synapse_buffer(ops, acc, self.weight_exp, pending)
 
 
@@ -210,9 +242,10 @@ def build(graph: Graph) -> tuple[Builder, dict]:
     # synapse buffers are read before the compartments update (they hold step t-1's work)
     syn = {s: _SynapseStep(ops, s, graph[s], reset) for s in w.synapses}
     spikes: dict[str, str] = {}
+    payloads: dict[str, str] = {}
     outputs: dict[str, list] = {}
-    for c in w.compartments:
-        node: loihi.Compartment = graph[c]
+    for c in w.neurons or w.compartments:
+        node = graph[c]
         ins = [syn[s].out for s in w.comp_in[c]]
         if c in w.direct:  # the input's value of this step is a_in itself (RingBuffer -> a_in)
             ins.append(x64)
@@ -220,9 +253,15 @@ def build(graph: Graph) -> tuple[Builder, dict]:
             _, a = arith.input_sum(ops, ins)
         else:
             a = b.batch_zeros(x, node.size, I64)
+        shape = tuple(node.shape)
+        if w.graded(c):
+            payloads[c] = _sigma_delta(ops, c, node, a, reset)
+            b.add_output(b.shaped(payloads[c], shape), f"payload.{c}", I64, ("batch", *shape),
+                         f"int32 output of sigma-delta '{c}' at this step (payload, or sigma)")
+            outputs[f"payload.{c}"] = list(shape)
+            continue
         s, v = _compartment(ops, c, node, a, t, reset)
         spikes[c] = b.op("Cast", [s], to=b.TensorProto.INT64)
-        shape = tuple(node.shape)
         b.add_output(b.shaped(b.op("Cast", [s], to=b.TensorProto.UINT8), shape),
                      f"spikes.{c}", np.uint8, ("batch", *shape), f"spikes of '{c}' at this step")
         outputs[f"spikes.{c}"] = list(shape)
@@ -231,7 +270,14 @@ def build(graph: Graph) -> tuple[Builder, dict]:
                          f"voltage of '{c}' after this step")
             outputs[f"v.{c}"] = list(shape)
     for s in w.synapses:
-        src = x64 if w.syn_src[s] == w.source else spikes[w.syn_src[s]]
+        src_name = w.syn_src[s]
+        if src_name == w.source:
+            src = x64
+        elif src_name in payloads:  # graded: the payload; binary: any non-zero payload is a spike
+            src = payloads[src_name] if syn[s].graded else b.op(
+                "Cast", [ops.ne(payloads[src_name], 0)], to=b.TensorProto.INT64)
+        else:
+            src = spikes[src_name]
         b.state_next(syn[s].state, syn[s].update(src))
     return b, {"input_shape": list(in_shape), "outputs": outputs, "input_dtype": np.dtype(in_dtype).name,
                "payload": payload}
