@@ -207,10 +207,10 @@ def _check_timesteps(t: int | None) -> None:
 def _cmd_compile(a: argparse.Namespace) -> int:
     _positive(a.timeout, "--timeout")
     _check_timesteps(a.timesteps)
-    if a.neuron == "sdnn" and a.emit != "snnc":
-        raise InputError(f"--neuron sdnn writes snnc programs only, not --emit {a.emit} (a netx file has no "
-                         "bias relays; ONNX step models of sigma-delta programs are not implemented)",
-                         hint="leave out --emit (the program directory runs on the emulator and on Lava)")
+    if a.neuron == "sdnn" and a.emit == "netx":
+        raise InputError("--neuron sdnn cannot be written as lava-dl netx (a netx file has no bias relays, "
+                         "docs/conversion.md)",
+                         hint="write the snnc program (leave out --emit) or an ONNX step model (--emit onnx)")
     given = a.output if a.output is not None else str(emit.default_path(a.model, a.emit))
     if a.emit == "snnc":  # checked before any work: a file, a foreign directory, a bad path
         reporting.directory_path(given, is_program_dir, "a compiled program")

@@ -245,9 +245,14 @@ def test_cli_compile_sdnn_and_run(cnn, tmp_path, capsys):
     assert np.load(tmp_path / "y.npz")["x"].shape == (5, 1, 10)
     capsys.readouterr()
     assert main(["compile", str(path), "--neuron", "sdnn", "--calibration", str(tmp_path / "cal.npz"),
-                 "--emit", "onnx", "-o", str(tmp_path / "m.onnx")]) == 2
-    assert "--neuron sdnn writes snnc programs only" in capsys.readouterr().err
-    assert not (tmp_path / "m.onnx").exists()
+                 "--emit", "netx", "-o", str(tmp_path / "m.net")]) == 2
+    assert "cannot be written as lava-dl netx" in capsys.readouterr().err
+    assert not (tmp_path / "m.net").exists()
+    # an ONNX step model of the program (sd-core's exporter) carries the delta encoder and runs alike
+    assert main(["compile", str(path), "--neuron", "sdnn", "--threshold", "0.0625", "--calibration",
+                 str(tmp_path / "cal.npz"), "--emit", "onnx", "-o", str(tmp_path / "m.onnx")]) == 0
+    step = snnc.load(tmp_path / "m.onnx")
+    np.testing.assert_array_equal(step.run(xte[:5]), back.run(xte[:5]))
 
 
 @pytest.mark.lava
