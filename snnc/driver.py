@@ -119,6 +119,14 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     if neuron not in NEURONS:
         raise ValidationError(f"neuron={neuron!r}", hint=f"use one of {', '.join(NEURONS)} (docs/conversion.md)")
     if neuron == "sdnn":
+        if calibration_method is not None:
+            raise ValidationError(
+                f"calibration_method={calibration_method!r} applies to LIF programs; the sigma-delta "
+                "conversion picks its units from the calibration data itself (docs/conversion.md)",
+                hint="leave out calibration_method (--calibration-method)")
+        if split_weights:
+            raise ValidationError("split_weights=True applies to LIF programs: the sigma-delta lowering has "
+                                  "no hi/lo weight blocks", hint="leave out split_weights (--split-weights)")
         graph, calibration, encoder = prepare_sdnn(graph, calibration, conv, timesteps, threshold)
     else:
         if threshold is not None:

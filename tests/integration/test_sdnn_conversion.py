@@ -165,6 +165,10 @@ def test_compile_options_are_checked(cnn):
         snnc.compile(path, calibration=xtr[:50], neuron="lif")
     with pytest.raises(ValidationError, match="threshold"):
         snnc.compile(path, calibration=xtr[:50], neuron="sdnn", threshold=-1.0)
+    with pytest.raises(ValidationError, match="calibration_method='search' applies to LIF programs"):
+        snnc.compile(path, calibration=xtr[:50], neuron="sdnn", calibration_method="search")
+    with pytest.raises(ValidationError, match="split_weights=True applies to LIF programs"):
+        snnc.compile(path, calibration=xtr[:50], neuron="sdnn", split_weights=True)
     g = convert_sdnn(snnc.load(path), xtr[:50], Convention(), threshold=0.0).graph
     with pytest.raises(ValidationError, match="already a spiking network"):
         snnc.compile(g, calibration=xtr[:50], neuron="sdnn")
