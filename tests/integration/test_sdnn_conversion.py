@@ -295,3 +295,47 @@ def test_bias_register_mode_sends_bias_waves_ahead_of_the_input(cnn):
     assert np.any(raw.payload[prog.probed(o)][:, : prog.latency[o]])  # the waves reach the read-out early
     with pytest.raises(ValidationError, match="bias="):
         convert_sdnn(snnc.load(path), xtr[:50], Convention(), threshold=0.0, bias="late")
+
+
+@pytest.mark.parametrize("arch", ["mlp", "two_convs_stride2", "large_conv_kernel"])
+def test_dead_zone_ann_equality_holds_across_architectures(arch, tmp_path):
+    """Untrained nets of other shapes (no pooling, a stride-2 shared kernel, a kernel 20x too large
+    for the grid at unit scale: the units absorb it): the read-out after depth + 1 steps is the
+    one-shot dead-zone integer ANN, bit for bit, at θ = 0 and at the searched θ."""
+    import torch
+    import torch.nn as nn
+
+    from snnc.calibration.sigma_delta import one_shot_integer_ann
+
+    xtr, _, xte, _ = _digits()
+    torch.manual_seed(1)
+    m = {
+        "mlp": lambda: nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
+                                     nn.Linear(16, 10)),
+        "two_convs_stride2": lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(),
+                                                   nn.Conv2d(4, 6, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+                                                   nn.Linear(96, 10)),
+        "large_conv_kernel": lambda: nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                                                   nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                                                   nn.Linear(64, 10)),
+    }[arch]().eval()
+    if arch == "large_conv_kernel":
+        with torch.no_grad():
+            m[3].weight.mul_(20)
+    path = tmp_path / "m.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m, (torch.tensor(xtr[:1]),), str(path), dynamo=False, input_names=["x"],
+                          dynamic_axes={"x": {0: "batch"}})
+    x = xte[:60]
+    for theta in (0.0, None):
+        prog = snnc.compile(path, calibration=xtr[:300], neuron="sdnn", threshold=theta)
+        (o,) = prog.outputs
+        depth, src = prog.latency[o], prog.probed(o)
+        raw = prog.run(x, return_raw=True)
+        out = raw.payload[src][:, depth].reshape(len(x), -1) / prog.graph[src].out_scale
+        np.testing.assert_array_equal(out, one_shot_integer_ann(prog, prog.encoder.encode(x)[:, 0], deadzone=True))
+        assert not np.any(raw.payload[src][:, :depth])
+        with torch.no_grad():
+            ann = m(torch.tensor(x)).numpy()
+        assert np.max(np.abs(out - ann)) < 0.05 * np.max(np.abs(ann)) + 0.02
