@@ -22,11 +22,12 @@ import numpy as np
 import snnc
 from snnc import emit, reporting
 from snnc.backends import registry
+from snnc.calibration.sigma_delta import output_agreement
 from snnc.check import compare_backends, compare_float
-from snnc.compiler.conventions import apply_preset
 from snnc.compiler.artifact import is_program_dir
+from snnc.compiler.conventions import apply_preset
 from snnc.compiler.ir.printer import format_graph
-from snnc.encoding import MAX_TIMESTEPS
+from snnc.encoding import MAX_TIMESTEPS, DeltaEncoder
 from snnc.errors import InputError, SnncError
 from snnc.program import Program
 from snnc.version import __version__
@@ -81,9 +82,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--stop-after", metavar="PASS", help="stop after a pass (validate, quantize) and print the IR")
     c.add_argument("--dump-ir", action="store_true", help="print the compiled IR")
     c.add_argument("--calibration", metavar="X.npz", help="input spikes (key 'x') to size each layer's scale from data; "
-                   "for an ONNX ANN: static inputs (batch, *input_shape) to balance its thresholds")
+                   "for an ONNX ANN: static inputs (batch, *input_shape) to balance its thresholds (--neuron sdnn: "
+                   "to choose its units and delta threshold)")
     c.add_argument("--timesteps", type=int, default=None, metavar="T",
-                   help=f"ONNX ANNs: time steps per static input sample, 1..{MAX_TIMESTEPS} (default 32; docs/conversion.md)")
+                   help=f"ONNX ANNs: time steps per static input sample, 1..{MAX_TIMESTEPS} (default 32; with --neuron "
+                   "sdnn: steps a static input is held, default 1; docs/conversion.md)")
+    c.add_argument("--neuron", choices=("if", "sdnn"), default="if",
+                   help="ONNX ANNs: rate-coded IF neurons (default) or sigma-delta neurons (graded messages; "
+                   "docs/conversion.md)")
+    c.add_argument("--threshold", type=float, default=None, metavar="THETA",
+                   help="--neuron sdnn: the delta threshold in activation units (default: searched on the "
+                   "calibration data, the largest that keeps the ANN's decisions within 0.5 pp)")
     c.add_argument("--calibration-method", choices=("max", "percentile", "search"), default=None,
                    help="how calibration data size each layer (default: max; see docs/calibration.md)")
     c.add_argument("--split-weights", action="store_true",
@@ -198,6 +207,10 @@ def _check_timesteps(t: int | None) -> None:
 def _cmd_compile(a: argparse.Namespace) -> int:
     _positive(a.timeout, "--timeout")
     _check_timesteps(a.timesteps)
+    if a.neuron == "sdnn" and a.emit == "netx":
+        raise InputError("--neuron sdnn cannot be written as lava-dl netx (a netx file has no bias relays, "
+                         "docs/conversion.md)",
+                         hint="write the snnc program (leave out --emit) or an ONNX step model (--emit onnx)")
     given = a.output if a.output is not None else str(emit.default_path(a.model, a.emit))
     if a.emit == "snnc":  # checked before any work: a file, a foreign directory, a bad path
         reporting.directory_path(given, is_program_dir, "a compiled program")
@@ -212,7 +225,7 @@ def _cmd_compile(a: argparse.Namespace) -> int:
         snnc.load(a.model, **netx) if netx else a.model, target=emit.compile_target(a.target_file or a.target, a.emit), dt=a.dt, integration=a.integration, spike_if=a.spike_if,
         synapse_input=a.synapse_input, reset=a.reset, calibration=calibration, stop_after=a.stop_after,
         calibration_method=a.calibration_method, split_weights=a.split_weights, timesteps=a.timesteps,
-        mapping=a.mapping, allow_split=not a.no_split,
+        mapping=a.mapping, allow_split=not a.no_split, neuron=a.neuron, threshold=a.threshold,
     )
     if not isinstance(result, snnc.Program):
         print(format_graph(result))
@@ -228,8 +241,15 @@ def _cmd_compile(a: argparse.Namespace) -> int:
     if a.dump_ir:
         print(str(result))
     if (x is not None or calibration is not None) and result.reference is not None:
-        # the report's loop is the emulator's slow instrumented one: a compact look at 64 samples
-        print(result.report(result.encode((x if x is not None else calibration)[:64])).compact())
+        sample = (check_x if check_x is not None else calibration)[:64]
+        if isinstance(result.encoder, DeltaEncoder):  # sigma-delta: the outputs against the float model
+            r = output_agreement(result, sample)
+            print(f"float model vs fixed point on {len(sample)} samples: argmax agreement "
+                  f"{100 * r['agreement']:.1f} %, largest output difference {r['max_abs_difference']:.3g} "
+                  f"(outputs up to {r['scale']:.3g})")
+        else:
+            # the report's loop is the emulator's slow instrumented one: a compact look at 64 samples
+            print(result.report(result.encode((x if x is not None else calibration)[:64])).compact())
     agree = True
     if x is not None:
         reference = result.reference if result.reference is not None else snnc.load(a.model)

@@ -16,6 +16,7 @@ from typing import Any
 from snnc import frontends
 from snnc.calibration.balance import prepare
 from snnc.calibration.methods import calibrate_graph, no_data
+from snnc.calibration.sigma_delta import prepare_sdnn
 from snnc.compiler.artifact import Artifact
 from snnc.compiler.conventions import preset, repair_exporter_bugs
 from snnc.compiler.discretize import Convention
@@ -28,11 +29,17 @@ from snnc.compiler.passes.resources import check_resources
 from snnc.compiler.reset import subtractive
 from snnc.compiler.scaling import LayerCalibration
 from snnc.compiler.targets import TargetSpec, get_target, with_resources
+from snnc.errors import ValidationError
 from snnc.program import Program
 
 __all__ = ["compile", "compile_with", "load", "place_program"]
 
 log = logging.getLogger(__name__)
+
+#: what a converted ANN's ReLUs become: rate-coded IF neurons (the default) or sigma-delta neurons
+NEURONS = ("if", "sdnn")
+#: the Loihi-dialect populations (a graph without any is returned as it is: stop_after)
+_POPULATIONS = tuple(c for c in (loihi.Compartment, getattr(loihi, "SigmaDeltaCompartment", None)) if c)
 
 
 def load(source: Any, example_input: Any = None, **options: Any) -> Graph | Program:
@@ -63,6 +70,8 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     convention: Any = None,
     mapping: str = "comm",
     allow_split: bool = True,
+    neuron: str = "if",
+    threshold: float | None = None,
 ) -> Program | Graph:
     """Compile ``model`` (a path, a ``nir.NIRGraph`` or a float-dialect Graph) for ``target``.
 
@@ -78,6 +87,12 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     An ANN (an ONNX model) is first converted to a rate-coded IF network on ``calibration``
     (static inputs (batch, *input_shape)) for ``timesteps`` steps per sample
     (:mod:`snnc.calibration.balance`); the program then carries the input encoder.
+    ``neuron="sdnn"`` converts it to a sigma-delta network instead (graded messages, Lava's
+    Delta/SigmaDelta/Sigma; :mod:`snnc.calibration.sigma_delta`): ``calibration`` then picks the
+    units and the delta ``threshold`` (θ in activation units; None searches the largest θ that
+    keeps the ANN's decisions within 0.5 pp), ``timesteps`` is how long a static input is held
+    (default 1: the output is final after depth + 1 chip steps), and sequences (batch, T,
+    *input_shape) run step by step.  ``neuron="if"`` (the default) is the rate-coded conversion.
     ``reset="subtract"`` (v ← v − θ, the default of snnTorch, Sinabs and Rockpool) rebuilds every
     IF/LIF from Lava's registers (:mod:`snnc.compiler.reset`); the program's float reference is
     the rebuilt graph, read with reset to value.
@@ -100,8 +115,24 @@ def compile(  # noqa: A001 - the public name is snnc.compile
         place_program(graph, spec, mapping, allow_split)  # but it still has to fit
         return graph
     graph, quirks = repair_exporter_bugs(graph, conv)  # logged warnings + layer notes
-    # ANN -> rate-coded SNN; a no-op otherwise
-    graph, calibration, encoder = prepare(graph, calibration, conv, timesteps)
+    # ANN -> rate-coded SNN (or sigma-delta network); a no-op otherwise
+    if neuron not in NEURONS:
+        raise ValidationError(f"neuron={neuron!r}", hint=f"use one of {', '.join(NEURONS)} (docs/conversion.md)")
+    if neuron == "sdnn":
+        if calibration_method is not None:
+            raise ValidationError(
+                f"calibration_method={calibration_method!r} applies to LIF programs; the sigma-delta "
+                "conversion picks its units from the calibration data itself (docs/conversion.md)",
+                hint="leave out calibration_method (--calibration-method)")
+        if split_weights:
+            raise ValidationError("split_weights=True applies to LIF programs: the sigma-delta lowering has "
+                                  "no hi/lo weight blocks", hint="leave out split_weights (--split-weights)")
+        graph, calibration, encoder = prepare_sdnn(graph, calibration, conv, timesteps, threshold)
+    else:
+        if threshold is not None:
+            raise ValidationError("threshold= applies to neuron='sdnn' (the sigma-delta conversion) only",
+                                  hint="leave it out, or pass neuron='sdnn'")
+        graph, calibration, encoder = prepare(graph, calibration, conv, timesteps)
     if conv.reset == "subtract":  # NIR cannot say it; Lava cannot do it: rebuild from its registers
         graph, conv = _subtractive(graph, conv, quirks)
     stats = None
@@ -112,7 +143,7 @@ def compile(  # noqa: A001 - the public name is snnc.compile
     ctx = CompileContext(convention=conv, target=spec, calibration=stats, split_weights=split_weights,
                          mapping=mapping, allow_split=allow_split)
     out = run_pipeline(graph, ctx, stop_after=stop_after)
-    if not out.of_kind(loihi.Compartment):
+    if not out.of_kind(*_POPULATIONS):
         return out
     layers = [r.to_dict() for r in ctx.reports.get("quantize", [])]
     for r in layers:

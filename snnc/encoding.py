@@ -161,6 +161,115 @@ class RateEncoder:
         return f"rate encoder: x/{self.scale:.4g} -> {self.timesteps} steps{sign}"
 
 
-def encoder_from_json(d: dict[str, Any] | None) -> RateEncoder | None:
+#: fractional bits of a sigma-delta network's input payload: Lava's Delta shifts its int32 input
+#: by spike_exp + state_exp = 12 and sends it >> state_exp = 6, so an input integer ``q`` is the
+#: graded message ``q·2^6`` in units of 2^-12, i.e. the value ``q / 2^6`` (lava-dl netx's Input
+#: transform ``x·64``)
+DELTA_INPUT_BITS = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class DeltaEncoder:
+    """Inputs of a sigma-delta network (:mod:`snnc.calibration.sigma_delta`) as the int32 values
+    its input ``Delta`` takes (Lava: a ``RingBuffer(int32)`` on the Delta's ``a_in``)::
+
+        q[t] = round(x[t] / scale · 2^6)          (int32; the Delta sends the changes of q)
+
+    A **static** input ``(batch, *in_shape)`` is held for ``timesteps`` steps: the Delta sends it
+    once, at step 0, and nothing after (no change).  A **sequence** ``(batch, T, *in_shape)``
+    (video- or audio-like) is presented step by step: each step the Delta sends what changed by
+    at least its threshold.  Already encoded values -- int32 ``(batch, T, *in_shape)``, what
+    :meth:`encode` returns -- are not encoded again (:meth:`is_static`).
+    """
+
+    in_shape: Shape
+    scale: float
+    timesteps: int = 1
+    kind = "delta"
+
+    @property
+    def spike_shape(self) -> Shape:
+        return tuple(self.in_shape)
+
+    def encode(self, x: Any, timesteps: int | None = None) -> np.ndarray:
+        """Static ``(batch, *in_shape)`` or sequences ``(batch, T, *in_shape)`` -> ``(batch, T,
+        *in_shape)`` int32 (static inputs held for ``timesteps`` steps)."""
+        arr = self.check(x)
+        q = np.rint(arr.astype(np.float64) * (2.0**DELTA_INPUT_BITS / self.scale))
+        limit = float(np.iinfo(np.int32).max)
+        if q.size and float(np.max(np.abs(q))) > limit:
+            raise InputError(f"an input value is {float(np.max(np.abs(arr))):g}, {float(np.max(np.abs(q))):g} "
+                             f"after the encoder's x/{self.scale:g}·64: beyond int32",
+                             hint="pass inputs scaled as the calibration data were")
+        q = q.astype(np.int32)
+        if arr.ndim == 1 + len(self.in_shape):  # static: held
+            t = int(timesteps or self.timesteps)
+            check_memory(4 * q.size * t, f"holding {q.shape[0]} static inputs for {t} steps",
+                         "encode fewer samples at a time")
+            return np.repeat(q[:, None], t, axis=1)
+        return q
+
+    def check(self, x: Any) -> np.ndarray:
+        arr = np.asarray(x)
+        n = len(self.in_shape)
+        if arr.ndim not in (n + 1, n + 2) or tuple(arr.shape[arr.ndim - n:]) != tuple(self.in_shape):
+            shape = ", ".join(map(str, self.in_shape))
+            raise InputError(
+                f"input has shape {tuple(arr.shape)}; expected static inputs (batch, {shape}) or "
+                f"sequences (batch, time, {shape})",
+                hint="pass the values as the ANN took them, with a batch axis first",
+            )
+        if arr.dtype.kind not in "biuf" or (arr.size and not np.all(np.isfinite(arr))):
+            raise InputError("input must be finite numbers", hint="remove NaN/inf from the data")
+        return arr
+
+    def is_static(self, x: Any) -> bool:
+        """True when ``x`` holds model values to encode: static inputs, or sequences that are not
+        already encoded.  An **int32** array ``(batch, T, *in_shape)`` is what :meth:`encode`
+        returns and is taken as encoded (so ``prog.run(prog.encode(x))`` encodes once); give a
+        sequence of model values as floats (or any other dtype)."""
+        n = np.ndim(x)
+        if n == 2 + len(self.in_shape):
+            return np.asarray(x).dtype != np.int32
+        return n == 1 + len(self.in_shape)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "in_shape": list(self.in_shape), "scale": float(self.scale),
+                "timesteps": int(self.timesteps)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> "DeltaEncoder":
+        """The encoder ``to_json`` wrote, checked (:class:`~snnc.errors.FrontendError` naming the
+        field)."""
+        if not isinstance(d, dict) or d.get("kind") != cls.kind:
+            raise FrontendError(f"not a {cls.kind} encoder: {d!r}"[:200])
+        missing = [k for k in ("in_shape", "scale", "timesteps") if k not in d]
+        if missing:
+            raise FrontendError(f"the encoder lacks {', '.join(missing)}")
+        shape, scale, t = d["in_shape"], d["scale"], d["timesteps"]
+        if not (isinstance(shape, list) and shape and all(_is_int(v) and v >= 1 for v in shape)):
+            raise FrontendError(f"encoder in_shape={shape!r} is not a list of ints >= 1")
+        if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and math.isfinite(scale)
+                and scale > 0):
+            raise FrontendError(f"encoder scale={scale!r} is not a finite number > 0")
+        if not (_is_int(t) and 1 <= t <= MAX_TIMESTEPS):
+            raise FrontendError(f"encoder timesteps={t!r} outside 1..{MAX_TIMESTEPS}")
+        return cls(tuple(int(v) for v in shape), float(scale), int(t))
+
+    def describe(self) -> str:
+        return (f"delta encoder: round(x/{self.scale:.4g}·64) as int32, static inputs held "
+                f"{self.timesteps} step{'s' if self.timesteps != 1 else ''}, sequences step by step")
+
+
+ENCODERS = {RateEncoder.kind: RateEncoder, DeltaEncoder.kind: DeltaEncoder}
+
+
+def encoder_from_json(d: dict[str, Any] | None) -> RateEncoder | DeltaEncoder | None:
     """The encoder saved in program.json (None when the program takes spikes)."""
-    return None if d is None else RateEncoder.from_json(d)
+    if d is None:
+        return None
+    cls = ENCODERS.get(d.get("kind")) if isinstance(d, dict) else None
+    if cls is None:
+        kind = d.get("kind") if isinstance(d, dict) else type(d).__name__
+        raise FrontendError(f"unknown encoder kind {kind!r} (known: {', '.join(ENCODERS)})")
+    return cls.from_json(d)

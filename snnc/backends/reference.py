@@ -30,6 +30,18 @@ float64, vectorized over the batch.  The semantics are those of :mod:`snnc.compi
   ``reset="subtract"`` a Leaky/Synaptic judges its spike on v − θ while the stored membrane is still
   above θ.  Spiking neurons (LIF, CubaLIF, IF) output z as 0./1.; read-outs (LI, I, CubaLI)
   output v;
+* **sigma-delta neurons** (:class:`~snnc.compiler.ir.ops.SigmaDeltaOp`, docs/decisions/0007) --
+  graded messages, from σ = ŝ = 0::
+
+      Delta:      y = x
+      SigmaDelta: σ ← σ + x ;  y = max(σ + b, 0)
+      then        d = y − ŝ ;  s = d where |d| ≥ θ else 0 ;  ŝ ← ŝ + s ;  output s
+                  (computed as Lava does: d = (y − act) + residue ; residue = d − s ; act = y)
+      Sigma:      σ ← σ + x ;  output σ + b
+
+  (ŝ: what the receivers hold.)  With zero latency per layer a static input held from step 0
+  gives, at every step, the ANN with a dead zone: a neuron whose activation stays below θ sends
+  nothing;
 * **Input / Output** -- the Input node emits ``x[:, t]``; an Output node emits the sum of its inputs.
 
 Defaults (those of :class:`~snnc.compiler.discretize.Convention`, matching snnTorch's exporter and
@@ -115,6 +127,36 @@ class _Neuron:
         return z.astype(np.float64)
 
 
+class _SigmaDelta:
+    """One sigma-delta population's state (σ, ŝ) and its step; see the module docstring."""
+
+    def __init__(self, node: ops.SigmaDeltaOp, batch: int):
+        n = _size(node.shape)
+        flat = lambda a: np.asarray(a, dtype=np.float64).reshape(-1)  # noqa: E731
+        self.kind = type(node)
+        self.threshold = flat(node.threshold) if hasattr(node, "threshold") else None
+        self.bias = flat(node.bias) if hasattr(node, "bias") else np.zeros(n)
+        self.sigma = np.zeros((batch, n))
+        # Lava's registers: act (the last y) and residue (y − ŝ after the step), so that an
+        # unchanged activation gives d = 0 exactly (no float round-off is sent)
+        self.act = np.zeros((batch, n))
+        self.residue = np.zeros((batch, n))
+
+    def __call__(self, x: np.ndarray, t: int) -> np.ndarray:
+        if self.kind is ops.Delta:
+            y = x
+        else:
+            self.sigma = self.sigma + x
+            if self.kind is ops.Sigma:
+                return self.sigma + self.bias
+            y = np.maximum(self.sigma + self.bias, 0.0)
+        d = (y - self.act) + self.residue  # = y − ŝ[t−1]
+        s = np.where(np.abs(d) >= self.threshold, d, 0.0)
+        self.residue = d - s
+        self.act = y
+        return s
+
+
 class _DelayLine:
     """y[t] = x[t − d] per element, from a ring buffer pre-filled with the input's rest value."""
 
@@ -191,6 +233,8 @@ class _Network:
 
     def _stepper(self, name: str, conv: Convention) -> Step:
         node = self.graph[name]
+        if isinstance(node, ops.SigmaDeltaOp):
+            return _SigmaDelta(node, self.batch)
         if isinstance(node, ops.NeuronOp):
             return _Neuron(node, conv, self.batch)
         if isinstance(node, ops.Delay):

@@ -40,7 +40,7 @@ from snnc.backends.wiring import check_input
 from snnc.calibration.trace import COUNTERS, Trace, chip_traces, chip_v_in_float_units, float_traces
 from snnc.compiler.ir import loihi
 from snnc.compiler.scaling import MIN_VTH_BITS
-from snnc.errors import InputError
+from snnc.errors import InputError, ValidationError
 from snnc.reporting import Report, figure, figure_path
 
 #: relative weight error (8-bit grid) above which a layer gets the weight-precision hint
@@ -272,6 +272,12 @@ def error_report(prog, x: Any) -> ErrorReport:
         raise InputError(
             "this program has no float reference model to compare against",
             hint="compile it with this snnc version (snnc.compile keeps the float model and saves it)",
+        )
+    sd = getattr(loihi, "SigmaDeltaCompartment", None)
+    if sd is not None and prog.graph.of_kind(sd):
+        raise ValidationError(
+            "the per-layer error report covers LIF programs; this one has sigma-delta populations",
+            hint="compare the outputs instead: snnc.calibration.sigma_delta.output_agreement(prog, x)",
         )
     xs = check_input(prog.graph, x)  # once: both chip runs take it as it is
     steps = xs.steps

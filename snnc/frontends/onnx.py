@@ -17,7 +17,8 @@ the ANN's own (BatchNorm-folded) weights, and the last linear layer feeds the ``
 directly -- a non-spiking read-out of the per-step input current.  ``Graph.meta["ann"]`` marks
 it as an ANN still to be converted: its weights are not yet balanced to spike rates, which
 :func:`snnc.calibration.balance.convert` does with calibration data (``snnc.compile(g,
-calibration=X, timesteps=T)``).  See docs/conversion.md.
+calibration=X, timesteps=T)``); with ``neuron="sdnn"`` it becomes a sigma-delta network
+instead (:func:`snnc.calibration.sigma_delta.convert_sdnn`).  See docs/conversion.md.
 """
 
 from __future__ import annotations

@@ -346,7 +346,72 @@ class I(NeuronOp):  # noqa: E742 - NIR's name
         return _pop_shape(self.r)
 
 
+# ------------------------------------------------------------------ sigma-delta neurons
+class SigmaDeltaOp(NeuronOp):
+    """Marker base of the sigma-delta populations (docs/decisions/0007-sigma-delta.md).
+
+    They exchange **graded messages**, not spikes: each step a population sends, per neuron,
+    the change of its activation since what it last sent, when that change is at least the
+    threshold θ, and 0 (nothing) otherwise.  With ``ŝ[t−1] = Σ_{τ<t} s[τ]`` (what the receivers
+    hold)::
+
+        d[t] = y[t] − ŝ[t−1] ;   s[t] = d[t] where |d[t]| ≥ θ else 0
+
+    so a receiver that sums the messages it gets (a :class:`SigmaDelta` or :class:`Sigma`)
+    holds ``ŝ``, within θ of the sender's activation ``y``.  θ = 0 sends every change.
+    """
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Delta(SigmaDeltaOp):
+    """Delta encoder (Lava ``Delta``): ``y[t] = x[t]`` (the summed input, e.g. the data),
+    sent as the thresholded change (see :class:`SigmaDeltaOp`)."""
+
+    threshold: np.ndarray
+    array_fields: ClassVar = ("threshold",)
+
+    @property
+    def shape(self) -> Shape:
+        return _pop_shape(self.threshold)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SigmaDelta(SigmaDeltaOp):
+    """Sigma-delta ReLU (Lava ``SigmaDelta``, act_mode RELU)::
+
+        σ[t] = σ[t−1] + x[t] ;   y[t] = max(σ[t] + b, 0) ;   sent: the change of y ≥ θ
+
+    ``x`` is the sum of the weighted messages it receives, so σ holds ``W·ŝ_in``: the
+    population computes ReLU(W·a_in + b) of what its inputs have sent.  The bias ``b`` is the
+    neuron's, not the synapse's (a synapse sees messages, i.e. changes, so a bias there would be
+    added on every step); it acts from the population's first input (on the chip: from its
+    synaptic depth, see docs/conversion.md).
+    """
+
+    threshold: np.ndarray
+    bias: np.ndarray
+    array_fields: ClassVar = ("threshold", "bias")
+
+    @property
+    def shape(self) -> Shape:
+        return _pop_shape(self.bias)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Sigma(SigmaDeltaOp):
+    """Sigma read-out (Lava ``Sigma``): ``σ[t] = σ[t−1] + x[t]`` ; output ``σ[t] + b`` every step
+    (no threshold, no messages: the network's output)."""
+
+    bias: np.ndarray
+    array_fields: ClassVar = ("bias",)
+    spiking: ClassVar[bool] = False
+
+    @property
+    def shape(self) -> Shape:
+        return _pop_shape(self.bias)
+
+
 FLOAT_OPS: tuple[type[Node], ...] = (
     Input, Output, Affine, Linear, Scale, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, Delay,
-    LIF, CubaLIF, CubaLI, IF, LI, I,
+    LIF, CubaLIF, CubaLI, IF, LI, I, Delta, SigmaDelta, Sigma,
 )

@@ -349,7 +349,13 @@ def quantize(graph: Graph, ctx: CompileContext) -> Graph:
 
     Writes the per-layer :class:`LayerReport` list to ``ctx.reports["quantize"]`` and the
     output latencies (synaptic depth of each probed population) to ``ctx.reports["latency"]``.
+    A sigma-delta network (``Delta``/``SigmaDelta``/``Sigma`` ops) is lowered by
+    :func:`snnc.compiler.passes.quantize_sd.quantize_sigma_delta` instead (the pipeline's
+    ``quantize`` pass, :func:`snnc.compiler.passes.pipelines.quantize_any`, picks it).
     """
+    if graph.of_kind(ops.SigmaDeltaOp):
+        raise ValidationError("a sigma-delta network is lowered by quantize_sigma_delta",
+                              hint="run the pipeline (snnc.compile), whose quantize pass picks the lowering")
     _, back = graph.schedule()
     neurons = graph.of_kind(ops.NeuronOp)
     flows = {n: inflow(graph, n, ctx.convention, back) for n in neurons}
