@@ -133,9 +133,8 @@ def run(
     else:
         xp = NUMPY_ARRAYS
         # the fast path's setup (planning, int8 weights) pays off from a few samples on
-        if (fast.ENABLED and observer is None and not states and not constant
-                and batch >= fast.MIN_BATCH and steps):
-            p = fast.plan(graph, w)
+        if fast.ENABLED and observer is None and not states and batch >= fast.MIN_BATCH and steps:
+            p = fast.plan(graph, w, xv)
         span = SPAN_FAST if p is not None else SPAN_GENERIC
 
     spikes = {c: np.zeros((batch, steps, graph[c].size), dtype=bool) for c in rec}
@@ -153,7 +152,7 @@ def run(
             sp_ = {c: a[lo:hi] for c, a in spikes.items()}
             vr_ = {c: a[lo:hi] for c, a in v_rec.items()}
             if p is not None:  # reads the input in place, unpadded
-                fast.run_fast(p, w.source, xv[lo:hi].view(), sp_, vr_, steps=steps)
+                fast.run_span(p, xv[lo:hi], lo, sp_, vr_, steps)
                 bar.update(hi - lo)
                 continue
             bias = None
