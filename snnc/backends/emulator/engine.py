@@ -35,6 +35,7 @@ import numpy as np
 
 from snnc.backends.base import BackendSpec, RunResult
 from snnc.backends.emulator import fast, torch_engine
+from snnc.backends.emulator import shard as _shard
 from snnc.backends.emulator.arrays import NUMPY_ARRAYS
 from snnc.backends.emulator.compartment import CompartmentState
 from snnc.backends.emulator.synapse import synapse_state
@@ -95,6 +96,7 @@ def run(
     observer: Observer | None = None,
     input: str | None = None,  # noqa: A002 - the run option's public name
     states: bool = False,
+    shard: bool = False,
 ) -> RunResult:
     """Run a Loihi-dialect ``graph`` for ``steps`` raw steps on ``x`` (batch, T_in, *in_shape).
 
@@ -117,6 +119,9 @@ def run(
     (:class:`~snnc.backends.wiring.Constant`).  ``states=True`` also returns ``u`` and ``v`` of
     every recorded compartment (``RunResult.u``, ``RunResult.v``).
 
+    ``shard=True`` under torchrun: this process runs its share of the batch and every process
+    returns the whole result, bit-identical for any number of processes (:mod:`.shard`).
+
     Raises :class:`~snnc.errors.InputError` for bad ``x``/``steps``/``record``,
     :class:`~snnc.errors.ValidationError` for a graph the backends cannot run and
     :class:`~snnc.errors.BackendUnavailableError` for a ``device`` that is not there.
@@ -125,6 +130,9 @@ def run(
     w = wiring(graph)
     xv = check_input(graph, x, steps, w, route=input)
     rec = check_record(w, record)
+    if shard:  # this process's share, gathered (one process: the whole batch, here)
+        return _shard.run(run, graph, xv, steps, record, progress=progress, device=device,
+                          observer=observer, input=input, states=states)
     batch = xv.batch
     constant = isinstance(xv, Constant)
     p = None
@@ -197,7 +205,7 @@ BACKEND = BackendSpec(
     name=NAME,
     title="the emulator",
     summary="bit-exact numpy emulator of Lava 0.10's fixed point (default)",
-    options=frozenset({"progress", "device", "observer", "input", "states"}),
+    options=frozenset({"progress", "device", "observer", "input", "states", "shard"}),
     runner=run,
 )
 
