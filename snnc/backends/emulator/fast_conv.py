@@ -18,7 +18,7 @@ padded position only removes terms):
   lies within ±B;
 * **float**: otherwise, with 64·B ≤ 2^24 (implied by the fast path's A_c ≤ 2^18 guard), the
   products of 0/1 spikes with ``64·W`` in float32 are exact whatever the summation order (every
-  partial sum is an integer of magnitude ≤ 64·B ≤ 2^24); float64 when B < 2^47.
+  partial sum is an integer of magnitude ≤ 64·B ≤ 2^24); float64 otherwise (64·B < 2^53).
 
 Both return ``a << 6`` (the compartment's input as it enters u).  The spikes are held
 channels-last, (H, W, C) in C order, by the compartments a convolution reads or writes
@@ -38,13 +38,12 @@ import dataclasses
 import numpy as np
 
 from snnc.compiler.ir import loihi
-from snnc.compiler.ir.arith import ACT_SHIFT, conv_weights
+from snnc.compiler.ir.arith import ACT_SHIFT, CONV_BITS, INT32_MAX, conv_weights
 
 #: largest |acc| for which Lava's int32 cast and 24-bit clamp are provably idle
-MAX_CONV_SUM = (1 << 23) - 1
-F32_EXACT = 1 << 24
-F64_EXACT = 1 << 53
-I32_EXACT = 1 << 31
+MAX_CONV_SUM = (1 << (CONV_BITS - 1)) - 1
+F32_EXACT = 2 ** (np.finfo(np.float32).nmant + 1)  # every integer below it is a float32
+I32_EXACT = INT32_MAX + 1  # int32 accumulators (torch._int_mm)
 
 
 def hwc_order(shape) -> np.ndarray:
