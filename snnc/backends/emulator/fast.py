@@ -66,7 +66,7 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.backends.emulator import fast_conv
+from snnc.backends.emulator import fast_conv, fast_lif
 from snnc.backends.wiring import BIAS, Wiring
 from snnc.compiler.ir import arith, loihi
 from snnc.compiler.ir.arith import (
@@ -94,6 +94,8 @@ log = logging.getLogger(__name__)
 ENABLED = True
 #: False holds every u and v in float64 (tests and benchmarks compare the two)
 F32_STATE = True
+#: False keeps the numpy LIF step where the fused C step (:mod:`.fast_lif`) could run
+FUSED = True
 F32_EXACT = 2 ** (np.finfo(np.float32).nmant + 1)  # every integer below it is a float32
 I32_EXACT = INT32_MAX + 1  # int32 accumulators (torch._int_mm)
 F64_EXACT = 2 ** (np.finfo(np.float64).nmant + 1)
@@ -761,6 +763,9 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
             u, v = st[c.name][:2]
             u[:] = c.u_init
             v[:] = c.v_init
+    lib = fast_lif.kernel() if FUSED else None
+    fused = {c.name: fast_lif.Step(lib, st[c.name][1], c.fv, None, _clip_mode(c), c.vth)
+             for c in p.comps if lib is not None and c.no_u_decay and c.no_u_wrap}
     spk = {}  # this step's spikes of each compartment (a row of its record, or a buffer)
     for t in range(steps):
         for c in p.comps:
@@ -775,7 +780,17 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
                 d = direct[c.name]
                 np.multiply(xv, 1 << ACT_SHIFT, out=d)
                 ins.append(d)
-            _lif_step(c, u, v, tmp, ns, s, ins, t, bias.get(c.name) if bias else None)
+            b_c = bias.get(c.name) if bias else None
+            step = fused.get(c.name)
+            b_now = (c.bias if b_c is None else b_c) if t >= c.start and c.has_bias else None
+            if step is not None and fast_lif.usable(ins, v, b_now, s):
+                if t == c.start and t > 0:
+                    v[:] = c.v_init
+                if c.reset_interval and (t + 1) % c.reset_interval == c.reset_offset:
+                    v.fill(0.0)  # LIFReset, as in _lif_step
+                step(ins, b_now, s)
+            else:
+                _lif_step(c, u, v, tmp, ns, s, ins, t, b_c)
             spk[c.name] = s
             if c.name in v_rec:
                 v_rec[c.name][:, t] = v if c.order is None else _c_order(v, c.chw)
@@ -791,6 +806,11 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
             ch, h, wd = chw
             tgt = spikes[c].reshape(b, steps, ch, h, wd)
             tgt[:] = r.reshape(steps, b, h, wd, ch).transpose(1, 0, 4, 2, 3)
+
+
+def _clip_mode(c: _Comp) -> int:
+    """The clip :func:`_lif_step` applies: 0 none, 1 the lower side, 2 both."""
+    return 0 if c.no_clip else (2 if c.clip_high else 1)
 
 
 def _c_order(a: np.ndarray, chw: tuple[int, int, int]) -> np.ndarray:
