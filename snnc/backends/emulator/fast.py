@@ -66,7 +66,7 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
-from snnc.backends.emulator import fast_conv, fast_lif
+from snnc.backends.emulator import fast_conv, fast_native
 from snnc.backends.wiring import BIAS, Wiring
 from snnc.compiler.ir import arith, loihi
 from snnc.compiler.ir.arith import (
@@ -94,7 +94,7 @@ log = logging.getLogger(__name__)
 ENABLED = True
 #: False holds every u and v in float64 (tests and benchmarks compare the two)
 F32_STATE = True
-#: False keeps the numpy LIF step where the fused C step (:mod:`.fast_lif`) could run
+#: False keeps the numpy LIF step where the fused C step (:mod:`.fast_native`) could run
 FUSED = True
 F32_EXACT = 2 ** (np.finfo(np.float32).nmant + 1)  # every integer below it is a float32
 I32_EXACT = INT32_MAX + 1  # int32 accumulators (torch._int_mm)
@@ -763,8 +763,8 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
             u, v = st[c.name][:2]
             u[:] = c.u_init
             v[:] = c.v_init
-    lib = fast_lif.kernel() if FUSED else None
-    fused = {c.name: fast_lif.Step(lib, st[c.name][1], c.fv, None, _clip_mode(c), c.vth)
+    lib = fast_native.kernel() if FUSED else None
+    fused = {c.name: fast_native.Step(lib, st[c.name][1], c.fv, None, _clip_mode(c), c.vth)
              for c in p.comps if lib is not None and c.no_u_decay and c.no_u_wrap}
     spk = {}  # this step's spikes of each compartment (a row of its record, or a buffer)
     for t in range(steps):
@@ -783,7 +783,7 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
             b_c = bias.get(c.name) if bias else None
             step = fused.get(c.name)
             b_now = (c.bias if b_c is None else b_c) if t >= c.start and c.has_bias else None
-            if step is not None and fast_lif.usable(ins, v, b_now, s):
+            if step is not None and fast_native.usable(ins, v, b_now, s):
                 if t == c.start and t > 0:
                     v[:] = c.v_init
                 if c.reset_interval and (t + 1) % c.reset_interval == c.reset_offset:
@@ -802,7 +802,8 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
         chw = held[c]
         if chw is None:
             spikes[c][:] = r.transpose(1, 0, 2)
-        else:  # one strided copy: (t, b, H, W, C) -> (b, t, C, H, W); splitting n is a view
+        elif not fast_native.hwc_records_to_chw(lib, r, chw, spikes[c]):
+            # one strided copy: (t, b, H, W, C) -> (b, t, C, H, W); splitting n is a view
             ch, h, wd = chw
             tgt = spikes[c].reshape(b, steps, ch, h, wd)
             tgt[:] = r.reshape(steps, b, h, wd, ch).transpose(1, 0, 4, 2, 3)

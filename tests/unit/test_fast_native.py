@@ -1,4 +1,4 @@
-"""The fused C LIF step (snnc/backends/emulator/fast_lif.py) against the fast path's numpy step
+"""The fused C LIF step (snnc/backends/emulator/fast_native.py) against the fast path's numpy step
 (fast._lif_step) at the edges of its operations: both clip sides, a v that clips, per-neuron
 and shared decays, no decay, float64/float32/int32 inputs, shared and per-sample bias rows,
 negative values (trunc toward zero), and the whole fast path with it on and off."""
@@ -12,12 +12,12 @@ import pytest
 from emulator_runs import assert_same_run as assert_same  # tests/helpers
 
 from snnc.backends import emulator
-from snnc.backends.emulator import fast, fast_lif
+from snnc.backends.emulator import fast, fast_native
 from snnc.compiler.ir import loihi
 from snnc.compiler.ir.arith import V_LIMIT
 from snnc.compiler.ir.graph import Graph
 
-LIB = fast_lif.kernel()
+LIB = fast_native.kernel()
 needs_lib = pytest.mark.skipif(LIB is None, reason="no C compiler: the numpy step is used")
 
 
@@ -48,8 +48,8 @@ def test_fused_step_equals_the_numpy_step(dtype, clip_mode, fv_kind, bias_kind):
     ins = [rng.integers(-scale, scale, (rows, n)).astype(t) for t in (np.int32, np.float64, dtype)]
     v1, v2 = v0.copy(), v0.copy()
     s1, s2 = np.zeros((rows, n), bool), np.zeros((rows, n), bool)
-    step = fast_lif.Step(LIB, v1, c.fv, None, fast._clip_mode(c), c.vth)
-    assert fast_lif.usable(ins, v1, bias, s1)
+    step = fast_native.Step(LIB, v1, c.fv, None, fast._clip_mode(c), c.vth)
+    assert fast_native.usable(ins, v1, bias, s1)
     step(ins, bias, s1)
     fast._lif_step(c, None, v2, None, np.zeros((rows, n), bool), s2, list(ins), 3, bias)
     assert np.array_equal(s1, s2) and s1.any() and not s1.all()
@@ -62,11 +62,11 @@ def test_fused_step_equals_the_numpy_step(dtype, clip_mode, fv_kind, bias_kind):
 def test_layouts_the_loop_cannot_read_take_the_numpy_step():
     v = np.zeros((3, 4))
     s = np.zeros((3, 4), bool)
-    assert fast_lif.usable([np.zeros((3, 4), np.int32)], v, None, s)
-    assert not fast_lif.usable([np.zeros((3, 4), np.int64)], v, None, s)  # no int64 loop
-    assert not fast_lif.usable([np.zeros((3, 8))[:, ::2]], v, None, s)  # strided
-    assert not fast_lif.usable([], v, np.zeros(4, np.float32), s)  # bias of another dtype
-    assert not fast_lif.usable([], v, np.zeros((2, 4)), s)  # bias rows of another batch
+    assert fast_native.usable([np.zeros((3, 4), np.int32)], v, None, s)
+    assert not fast_native.usable([np.zeros((3, 4), np.int64)], v, None, s)  # no int64 loop
+    assert not fast_native.usable([np.zeros((3, 8))[:, ::2]], v, None, s)  # strided
+    assert not fast_native.usable([], v, np.zeros(4, np.float32), s)  # bias of another dtype
+    assert not fast_native.usable([], v, np.zeros((2, 4)), s)  # bias rows of another batch
 
 
 def _graph():
@@ -96,17 +96,30 @@ def test_fast_path_with_and_without_the_fused_step_and_the_generic_engine(monkey
 
 
 def test_without_a_compiler_the_numpy_step_runs(monkeypatch, tmp_path, caplog):
-    monkeypatch.setattr(fast_lif, "_LIB", fast_lif._UNBUILT)
+    monkeypatch.setattr(fast_native, "_LIB", fast_native._UNBUILT)
     monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
     monkeypatch.setenv("SNNC_CACHE_DIR", str(tmp_path / "cache"))
     with caplog.at_level(logging.WARNING):
-        assert fast_lif.kernel() is None
+        assert fast_native.kernel() is None
     assert "numpy step" in caplog.text
     g, x = _graph()
     monkeypatch.setattr(fast, "MIN_BATCH", 1)
     got = emulator.run(g, x, 25)
     monkeypatch.setattr(fast, "ENABLED", False)
     assert_same(got, emulator.run(g, x, 25))
-    monkeypatch.setattr(fast_lif, "_LIB", fast_lif._UNBUILT)
+    monkeypatch.setattr(fast_native, "_LIB", fast_native._UNBUILT)
     monkeypatch.setenv("SNNC_NATIVE", "0")
-    assert fast_lif.kernel() is None
+    assert fast_native.kernel() is None
+
+
+@needs_lib
+def test_channels_last_records_copy_back_to_c_order():
+    rng = np.random.default_rng(3)
+    steps, batch, (c, h, w) = 4, 3, (5, 2, 7)
+    rec = rng.random((steps, batch, h * w * c)) < 0.5
+    out = np.zeros((batch, steps, c * h * w), bool)
+    assert fast_native.hwc_records_to_chw(LIB, rec, (c, h, w), out)
+    want = rec.reshape(steps, batch, h, w, c).transpose(1, 0, 4, 2, 3).reshape(batch, steps, -1)
+    assert np.array_equal(out, want)
+    assert not fast_native.hwc_records_to_chw(LIB, rec, (c, h, w), out[:, ::2])  # not contiguous
+    assert not fast_native.hwc_records_to_chw(None, rec, (c, h, w), out)
