@@ -756,7 +756,6 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
                       np.zeros((b, c.n), bool))
     direct = {c.name: np.zeros((b, c.n), c.dtype) for c in p.comps if c.direct and values is not None}
     t_val = 0 if values is None else values.shape[1]
-    rec = {c: np.zeros((steps, b, a.shape[2]), bool) for c, a in spikes.items()}
     held = {c.name: c.chw for c in p.comps}
     for c in p.comps:
         if c.start <= 0:
@@ -766,6 +765,11 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
     lib = fast_native.kernel() if FUSED else None
     fused = {c.name: fast_native.Step(lib, st[c.name][1], c.fv, None, _clip_mode(c), c.vth)
              for c in p.comps if lib is not None and c.no_u_decay and c.no_u_wrap}
+    # recorded in C order by the fused step itself, into the result's (batch, steps, n) rows;
+    # the others time-major (contiguous rows per step), reordered once at the end
+    straight = {c: a for c, a in spikes.items()
+                if c in fused and held[c] is None and fast_native.record_row(a[:, 0], st[c][1])}
+    rec = {c: np.zeros((steps, b, a.shape[2]), bool) for c, a in spikes.items() if c not in straight}
     spk = {}  # this step's spikes of each compartment (a row of its record, or a buffer)
     for t in range(steps):
         for c in p.comps:
@@ -783,14 +787,17 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
             b_c = bias.get(c.name) if bias else None
             step = fused.get(c.name)
             b_now = (c.bias if b_c is None else b_c) if t >= c.start and c.has_bias else None
+            row = straight[c.name][:, t] if c.name in straight else None
             if step is not None and fast_native.usable(ins, v, b_now, s):
                 if t == c.start and t > 0:
                     v[:] = c.v_init
                 if c.reset_interval and (t + 1) % c.reset_interval == c.reset_offset:
                     v.fill(0.0)  # LIFReset, as in _lif_step
-                step(ins, b_now, s)
+                step(ins, b_now, s, row)
             else:
                 _lif_step(c, u, v, tmp, ns, s, ins, t, b_c)
+                if row is not None:
+                    row[:] = s
             spk[c.name] = s
             if c.name in v_rec:
                 v_rec[c.name][:, t] = v if c.order is None else _c_order(v, c.chw)

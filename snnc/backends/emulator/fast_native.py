@@ -62,11 +62,12 @@ SOURCE = r"""
 #define KERNEL(NAME, T)                                                                    \
 void NAME(int64_t rows, int64_t n, T *v, const T *fv, int64_t fv_vec, int64_t n_in,        \
           void **ins, const int32_t *kinds, const T *bias, int64_t bias_rows,              \
-          int32_t clip, T vth, uint8_t *s) {                                               \
+          int32_t clip, T vth, uint8_t *s, uint8_t *rec, int64_t rec_stride) {             \
     const T lim = (T)LIMIT;                                                                \
     for (int64_t r = 0; r < rows; r++) {                                                   \
         T *restrict vr = v + r * n;                                                        \
         uint8_t *restrict sr = s + r * n;                                                  \
+        uint8_t *restrict qr = rec ? rec + r * rec_stride : 0;                             \
         if (fv_vec) {                                                                      \
             for (int64_t i = 0; i < n; i++) vr[i] = (T)(int32_t)(vr[i] * fv[i]);           \
         } else {                                                                           \
@@ -93,6 +94,8 @@ void NAME(int64_t rows, int64_t n, T *v, const T *fv, int64_t fv_vec, int64_t n_
             sr[i] = sp;                                                                    \
             vr[i] = sp ? (T)0 : vr[i];                                                     \
         }                                                                                  \
+        if (qr)                                                                            \
+            for (int64_t i = 0; i < n; i++) qr[i] = sr[i];                                 \
     }                                                                                      \
 }
 KERNEL(lif_f64, double)
@@ -150,7 +153,7 @@ def _load():
         f = getattr(dll, name)
         p = ctypes.c_void_p
         f.argtypes = [ctypes.c_int64, ctypes.c_int64, p, p, ctypes.c_int64, ctypes.c_int64, p, p,
-                      p, ctypes.c_int64, ctypes.c_int32, t, p]
+                      p, ctypes.c_int64, ctypes.c_int32, t, p, p, ctypes.c_int64]
         f.restype = None
     dll.hwc_to_chw.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p, ctypes.c_void_p]
     dll.hwc_to_chw.restype = None
@@ -207,18 +210,35 @@ class Step:
         fv = np.ascontiguousarray(np.broadcast_to(np.asarray(fv, v.dtype), (np.size(fv),)))
         self.fv = fv  # kept alive: C holds its address
         self.fv_vec = int(fv.size > 1)
+        self.v_ptr, self.fv_ptr = _address(v), _address(fv)
         self.clip, self.vth = clip, vth
 
-    def __call__(self, ins: list[np.ndarray], bias: np.ndarray | None, s: np.ndarray) -> None:
+    def __call__(self, ins: list[np.ndarray], bias: np.ndarray | None, s: np.ndarray,
+                 rec: np.ndarray | None = None) -> None:
+        """One step: ``ins`` the inputs (``a << 6``), ``bias`` (n,) or (rows, n) or ``None``,
+        spikes into ``s`` (rows, n) and, when given, into ``rec`` (rows, n) bool whose rows
+        may be strided (a step of a (batch, steps, n) record)."""
         k = len(ins)
-        ptrs = (ctypes.c_void_p * max(k, 1))(*[a.ctypes.data for a in ins])
+        ptrs = (ctypes.c_void_p * max(k, 1))(*[_address(a) for a in ins])
         kinds = (ctypes.c_int32 * max(k, 1))(*[KINDS[a.dtype] for a in ins])
         if bias is not None:
-            bias_ptr, bias_rows = bias.ctypes.data, (bias.shape[0] if bias.ndim == 2 else 1)
+            bias_ptr, bias_rows = _address(bias), (bias.shape[0] if bias.ndim == 2 else 1)
         else:
             bias_ptr, bias_rows = None, 1
-        self.f(self.rows, self.n, self.v.ctypes.data, self.fv.ctypes.data, self.fv_vec, k, ptrs,
-               kinds, bias_ptr, bias_rows, self.clip, self.vth, s.ctypes.data)
+        rec_ptr, rec_stride = (None, 0) if rec is None else (_address(rec), rec.strides[0])
+        self.f(self.rows, self.n, self.v_ptr, self.fv_ptr, self.fv_vec, k, ptrs, kinds,
+               bias_ptr, bias_rows, self.clip, self.vth, _address(s), rec_ptr, rec_stride)
+
+
+def _address(a: np.ndarray) -> int:
+    """The address of ``a``'s first element (``__array_interface__``: cheaper than ``.ctypes``)."""
+    return a.__array_interface__["data"][0]
+
+
+def record_row(rec: np.ndarray, v: np.ndarray) -> bool:
+    """Whether ``rec`` (rows, n) bool can take a step's spikes straight from the loop: v's
+    shape, contiguous rows (any row stride)."""
+    return rec.dtype == np.bool_ and rec.shape == v.shape and rec.strides[1] == 1
 
 
 def usable(ins: list[np.ndarray], v: np.ndarray, bias, s: np.ndarray) -> bool:
