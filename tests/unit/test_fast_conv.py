@@ -208,3 +208,22 @@ def test_direct_input_values_enter_the_bound(monkeypatch):
         x[1] = -value
         assert (fast.plan(g, w, check_input(g, x, 5)) is not None) == taken
         assert_same(emulator.run(g, x, 5), generic(g, x, 5))
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+@pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU (the torch engine on CUDA)")
+def test_torch_engine_on_cuda_equals_the_fast_path(pilot):
+    """Where a GPU is present: PilotNet LIF on the torch engine on CUDA (int64, every wrap)
+    gives the fast path's spikes."""
+    prog, image = pilot
+    x = _images(image, fast.MIN_BATCH)
+    steps = 24 - max(prog.latency.values())
+    assert_same(prog.run(x, input="bias", steps=steps, return_raw=True, device="cuda"),
+                prog.run(x, input="bias", steps=steps, return_raw=True))
