@@ -20,9 +20,8 @@ graph, and the loop here (:func:`_loop`) otherwise.  That one loop runs on numpy
 classes and the arithmetic (:mod:`snnc.compiler.ir.arith`) are the same.  An
 :class:`Observer` (``run(..., observer=...)``) sees each step's intermediates and can replace
 a synapse's input spikes; it forces this loop (the fast path computes no intermediates), as do
-``states=True`` (u and v of every recorded compartment), the bias route (``input="bias"``: each
-sample's values as the ``bias_mant`` of the compartments the input feeds directly), an input
-wired straight to a compartment and periodic resets (the fast path's proofs do not cover them).
+``states=True`` (u and v of every recorded compartment) and any program whose bounds the fast
+path cannot prove (its guards: :mod:`.fast`).
 Either way the batch goes through in spans of samples (the input's bool copy stays bounded,
 a progress bar advances per span); samples are independent, so spans change no result.
 """

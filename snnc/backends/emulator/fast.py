@@ -8,9 +8,13 @@ guard below holds; :func:`run_fast` then computes exactly what the generic engin
 Guards (B_k = ceil(max_i Σ_j |W_k[i, j]| · 2^e_k), the largest |acc| block k can send; A_c = Σ of
 B_k over the blocks feeding compartment c):
 
-* every connection is a ``Synapse`` without ``delays`` (Conv and DelayDense: generic path);
-  no compartment is fed by the input directly and none has a periodic reset
-  (``reset_interval``): both take the generic path, which states them once (``arith``);
+* every connection is a ``Synapse`` without ``delays`` (DelayDense: generic path) or a
+  ``ConvSynapse`` whose Σ|W| per output is at most 2^23 − 1, so Lava's int32 cast and 24-bit
+  clamp are idle (:mod:`.fast_conv`: im2col, int8 or exact float products, its proofs);
+* a compartment fed by the input directly adds the input's value of the step to its a_in
+  (A_c includes max |x| over the run's input), or on the bias route takes each sample's bias
+  (|b| ≤ 2^29 checked on the values); a periodic reset (``reset_interval``, LIFReset) zeroes
+  u and v before the update, as :func:`snnc.compiler.ir.arith.lif_step` does;
 * block sums are exact: max_i Σ_j |W[i, j]| < 2^24 → float32 products (every partial sum of
   0/1 spikes times integers is an integer below 2^24, so float32 BLAS rounds nothing,
   whatever its summation order); < 2^53 → float64; otherwise generic.  Scaling the
@@ -30,7 +34,15 @@ Two more shortcuts, each exact:
   step before) and 64·A_c < 2^23 (the ±2^24 wrap cannot fire), ``u = a << 6`` is added
   straight into v and never stored;
 * with ``vth << 6 < 2^23 − 1`` the upper clip is dropped: a v above 2^23 − 1 spikes and is
-  reset to 0 either way, so only ``max(v, −(2^23 − 1))`` remains.
+  reset to 0 either way, so only ``max(v, −(2^23 − 1))`` remains; with the bound M_v of
+  :func:`_v_bound` ≤ 2^23 − 1 neither side of the clip can fire and it is dropped;
+* u and v are held in **float32** where :func:`_f32_exact` proves every value an integer below
+  2^24 and every decay product exact (half the memory traffic of float64);
+* the step of a ``du = 4095`` population runs fused in C where a compiler is available
+  (:mod:`.fast_native`: one pass per row, the same exact operations in the same order).
+
+Convolutions read and write their populations channels-last ((H, W, C) order, one im2col copy
+per step and no transposes); recorded spikes and v are put back in C order.
 
 The per-synapse part of a plan (effective weights, row sums, int8 or float copies) is cached
 per ``Synapse`` node (nodes are immutable, their arrays read-only), so repeated runs of one
