@@ -227,3 +227,21 @@ def test_torch_engine_on_cuda_equals_the_fast_path(pilot):
     steps = 24 - max(prog.latency.values())
     assert_same(prog.run(x, input="bias", steps=steps, return_raw=True, device="cuda"),
                 prog.run(x, input="bias", steps=steps, return_raw=True))
+
+
+def test_bias_route_bound_from_the_values_and_shifts_that_could_wrap(monkeypatch):
+    """On the bias route the bound on b comes from the values' min and max; a bias_exp that
+    could wrap b in int32 takes the generic engine.  Both equal the generic engine."""
+    monkeypatch.setattr(fast, "MIN_BATCH", 1)
+    x = np.array([[-4095, 3, 0, 4095], [1, 2, -3, 4], [7, -7, 100, -100]])
+    for e, taken in ((6, True), (-3, True), (20, False)):
+        nodes = {"in": loihi.SpikeSource((4,), payload="int32"),
+                 "a": loihi.Compartment((4,), du=4095, dv=2048, vth=5000, bias_mant=np.zeros(4),
+                                        bias_exp=e, readout="v")}
+        g = Graph(nodes, [("in", "a")])
+        w = wiring(g)
+        p = fast.plan(g, w, check_input(g, x, 6, w, route="bias"))
+        assert (p is not None) == taken, e
+        got = emulator.run(g, x, 6, input="bias")
+        assert_same(got, generic(g, x, 6, input="bias"))
+        assert got.v["a"].any()

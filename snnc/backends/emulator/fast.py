@@ -184,6 +184,7 @@ class _Comp:
     chw: tuple[int, int, int] | None = None  # the (C, H, W) whose channels-last order it is
     direct: bool = False  # the input's value of each step is added to its a_in
     dtype: type = np.float64  # of u and v: float32 where _f32_exact proves it exact
+    bias_exp: int | None = None  # the bias route: each sample's bias is its values << bias_exp
 
 
 @dataclasses.dataclass
@@ -386,8 +387,11 @@ def plan(graph: Graph, w: Wiring, x=None) -> Plan | None:
         if a_max > MAX_INPUT:
             return None
         bias = reg.bias
-        if c in w.direct and route == BIAS:
-            bias = arith.scale_bias(x.bias_mant(), graph[c].bias_exp)
+        from_input = c in w.direct and route == BIAS
+        if from_input:  # each sample's bias, built per chunk (run_span); here only its bound
+            bias = _input_bias_bound(x, graph[c].bias_exp)
+            if bias is None:
+                return None
         if (
             np.abs(bias).max(initial=0) > MAX_BIAS
             or np.abs(reg.u_init).max(initial=0) > MAX_UV
@@ -400,26 +404,40 @@ def plan(graph: Graph, w: Wiring, x=None) -> Plan | None:
         dtype = np.float32 if F32_STATE and _f32_exact(reg, a_max, bias, m_u) else np.float64
         m_v = _v_bound(reg, m_u, bias)
 
-        def held(a, o=o, dtype=dtype):  # a register (or (batch, n) rows) in the held order
-            a = np.asarray(a, np.float64)
-            return (a if o is None or a.ndim == 0 else a[..., o]).astype(dtype)
+        def held(a, o=o, dtype=dtype):  # a register in the held order and dtype
+            return _held(np.asarray(a, np.float64), o, dtype)
 
         comps.append(
             _Comp(
                 c, reg.n, held(fu), held(fv), float(reg.vth_eff),
-                held(bias), reg.start_step, held(reg.u_init), held(reg.v_init), ins,
+                held(np.zeros(reg.n) if from_input else bias), reg.start_step,
+                held(reg.u_init), held(reg.v_init), ins,
                 # with fu = 0, u' = a << 6 and |a << 6| ≤ 64·A_c
                 no_u_decay=no_u_decay,
                 no_u_wrap=m_u < MAX_UV,
                 no_v_decay=not np.any(fv),
-                has_bias=bool(np.any(bias)),
+                has_bias=bool(np.any(bias)) or from_input,
                 clip_high=reg.vth_eff >= V_LIMIT,
                 no_clip=m_v <= V_LIMIT,
                 reset_interval=reg.reset_interval, reset_offset=reg.reset_offset,
                 order=o, chw=chws[c], direct=direct, dtype=dtype,
+                bias_exp=int(graph[c].bias_exp) if from_input else None,
             )
         )
     return Plan(blocks, comps, w.source, route)
+
+
+def _input_bias_bound(x, bias_exp: int) -> np.ndarray | None:
+    """max |b| over the bias route's values (``scale_bias`` of the int16 ``bias_mant``, from
+    their min and max: monotonic while no int32 wrap can occur), or ``None`` if it could wrap."""
+    data = np.asarray(x.data)
+    if not data.size:
+        return np.zeros(1)
+    ends = arith.bias_mant_register(np.array([data.min(), data.max()]))
+    e = int(bias_exp)
+    if e > 0 and int(np.abs(ends).max()) << e > INT32_MAX:
+        return None
+    return np.abs(arith.scale_bias(ends, e)).astype(np.float64)
 
 
 def _u_bound(reg: LifRegisters, a_max: float) -> float:
@@ -650,15 +668,31 @@ def run_span(p: Plan, x, lo: int, spikes: dict[str, np.ndarray], v_rec: dict[str
     """Run the samples ``x`` (the checked input's span ``lo:lo + batch``: a
     :class:`~snnc.backends.wiring.Spikes`, or a :class:`~snnc.backends.wiring.Constant` on the
     bias route) for ``steps`` raw steps, filling ``spikes``/``v_rec`` (the span's slices)."""
-    hi = lo + x.batch
-    bias = {c.name: c.bias[lo:hi] for c in p.comps if np.ndim(c.bias) == 2}
+    from_input = [c for c in p.comps if c.bias_exp is not None]
+
+    def bias_of(a: int, b: int) -> dict[str, np.ndarray]:
+        """The bias rows of samples a:b of the span (the bias route), in each held order."""
+        if not from_input:
+            return {}
+        mant = x[a:b].bias_mant()
+        return {c.name: _held(arith.scale_bias(mant, c.bias_exp), c.order, c.dtype)
+                for c in from_input}
+
     if p.route == BIAS:
         xs = np.zeros((x.batch, 0, x.n_in), bool)
         values = None
     else:
         xs = x.view()
         values = x.data.reshape(x.batch, x.steps, x.n_in) if any(c.direct for c in p.comps) else None
-    run_fast(p, p.source, xs, spikes, v_rec, steps=steps, values=values, bias=bias)
+    run_fast(p, p.source, xs, spikes, v_rec, steps=steps, values=values, bias_of=bias_of)
+
+
+def _held(a, order: np.ndarray | None, dtype) -> np.ndarray:
+    """Per-neuron values (last axis, C order) in a population's held order and dtype."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return a.astype(dtype)
+    return np.ascontiguousarray(a if order is None else a[..., order], dtype=dtype)
 
 
 def run_fast(
@@ -670,19 +704,19 @@ def run_fast(
     chunk: int | None = None,
     steps: int | None = None,
     values: np.ndarray | None = None,
-    bias: dict[str, np.ndarray] | None = None,
+    bias_of=None,
 ) -> None:
     """Run the batch ``xs`` (batch, T_in, n_in) bool for ``steps`` ≥ T_in raw steps (default
     T_in; no input after T_in), filling ``spikes``/``v_rec`` in place.  ``values`` (batch, T_in,
     n_in) integers: the input's values, added to the a_in of the compartments it feeds directly;
-    ``bias``: per compartment, (batch, n) bias rows (the bias route) in its held order.
+    ``bias_of(lo, hi)``: per compartment, the (hi − lo, n) bias rows of samples lo:hi (the bias
+    route) in its held order.
 
     The batch is split into chunks of at most :data:`CHUNK` samples, evenly over
     :data:`THREADS` threads when the batch is small.
     """
     batch = xs.shape[0]
     steps = xs.shape[1] if steps is None else steps
-    bias = bias or {}
     if chunk is None:
         chunk = max(1, min(CHUNK, -(-batch // THREADS)))
 
@@ -690,7 +724,8 @@ def run_fast(
         sl = slice(lo, min(lo + chunk, batch))
         _run_chunk(p, source, xs[sl], {c: a[sl] for c, a in spikes.items()},
                    {c: a[sl] for c, a in v_rec.items()}, steps,
-                   None if values is None else values[sl], {c: a[sl] for c, a in bias.items()})
+                   None if values is None else values[sl],
+                   bias_of(sl.start, sl.stop) if bias_of is not None else {})
 
     starts = list(range(0, batch, chunk))
     workers = min(len(starts), THREADS)
