@@ -123,3 +123,18 @@ def test_channels_last_records_copy_back_to_c_order():
     assert np.array_equal(out, want)
     assert not fast_native.hwc_records_to_chw(LIB, rec, (c, h, w), out[:, ::2])  # not contiguous
     assert not fast_native.hwc_records_to_chw(None, rec, (c, h, w), out)
+
+
+def test_int8_sums_into_reused_buffers_or_fresh_ones_give_the_same_run(monkeypatch):
+    """The per-step int8 blocks write into their buffer when ``_int_mm`` takes ``out=``
+    (probed), else into fresh arrays: the same spikes either way."""
+    g, x = _graph()
+    monkeypatch.setattr(fast, "MIN_BATCH", 1)
+    monkeypatch.setattr(fast, "INT8_MIN_ROWS", 1)
+    assert fast.int8_matmul() is None or fast.int8_matmul_into() in (True, False)
+    into = emulator.run(g, x, 25)
+    monkeypatch.setattr(fast, "_OUT", [False])
+    fresh = emulator.run(g, x, 25)
+    assert_same(into, fresh)
+    monkeypatch.setattr(fast, "ENABLED", False)
+    assert_same(into, emulator.run(g, x, 25))

@@ -238,6 +238,34 @@ def _probe_int_mm():
     return f
 
 
+_OUT = []
+
+
+def int8_matmul_into() -> bool:
+    """Whether ``torch._int_mm(a, b, out=c)`` writes the same sums into ``c`` (probed once, as
+    :func:`int8_matmul`): the per-step blocks then reuse one int32 buffer (no allocation)."""
+    if not _OUT:
+        _OUT.append(_probe_int_mm_out())
+    return _OUT[0]
+
+
+def _probe_int_mm_out() -> bool:
+    f = int8_matmul()
+    if f is None:
+        return False
+    import torch  # optional heavy dependency: present, since the probe found _int_mm
+
+    rng = np.random.default_rng(1)
+    a = (rng.random((65, 40)) < 0.5).astype(np.int8)
+    b = rng.integers(-128, 128, (7, 40)).astype(np.int8)
+    out = np.full((65, 7), -1, np.int32)
+    try:
+        f(torch.from_numpy(a), torch.from_numpy(b).t(), out=torch.from_numpy(out))
+    except Exception:  # noqa: BLE001 - private API: any problem means "allocate instead"
+        return False
+    return bool(np.array_equal(out, a.astype(np.int64) @ b.T))
+
+
 # ---------------------------------------------------------------------------------- plan
 _BLOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -544,7 +572,8 @@ def _block_sums(blk: _Block, x: np.ndarray, fx: np.ndarray | None = None,
 
     int8: ``(acc << e << 6)`` or ``((acc >> −e) << 6)`` as int32; float: the exact product with
     the pre-scaled weights (``floor`` then ×64 for e < 0).  ``fx``/``out`` are optional float
-    buffers (rows, n_in)/(rows, n_out) of the block's dtype.  A convolution: im2col and one
+    buffers (rows, n_in)/(rows, n_out) of the block's dtype (``out`` int32 for the int8 kernel,
+    written in place when ``torch._int_mm`` takes ``out=``).  A convolution: im2col and one
     product per group (:mod:`.fast_conv`; ``cache`` keeps its buffers).
     """
     if blk.conv is not None:
@@ -557,7 +586,13 @@ def _block_sums(blk: _Block, x: np.ndarray, fx: np.ndarray | None = None,
     if _use_int8(blk, x.shape[0]):
         import torch  # optional heavy dependency: loaded by the int8 probe already
 
-        r = int8_matmul()(torch.from_numpy(x.view(np.int8)), blk.i8).numpy()
+        xt = torch.from_numpy(x.view(np.int8))
+        if (out is not None and out.dtype == np.int32 and out.shape == (x.shape[0], blk.n_out)
+                and out.flags.c_contiguous and int8_matmul_into()):
+            int8_matmul()(xt, blk.i8, out=torch.from_numpy(out))
+            r = out
+        else:
+            r = int8_matmul()(xt, blk.i8).numpy()
         e, k = blk.exp, blk.i8_shift
         if e >= 0:
             r <<= k + e + ACT_SHIFT
@@ -851,7 +886,8 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
         for k, bb in buf.items():
             blk = p.blocks[k]
             fx = fsp.get((blk.src, blk.dtype))
-            buf[k] = _block_sums(blk, spk[blk.src], fx, None if fx is None else bb, caches.get(k))
+            # bb was read by this step's compartments: the block's next sums may overwrite it
+            buf[k] = _block_sums(blk, spk[blk.src], fx, bb, caches.get(k))
     for c, r in rec.items():  # time-major rows were contiguous writes
         chw = held[c]
         if chw is None:
