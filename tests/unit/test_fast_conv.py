@@ -245,3 +245,41 @@ def test_bias_route_bound_from_the_values_and_shifts_that_could_wrap(monkeypatch
         got = emulator.run(g, x, 6, input="bias")
         assert_same(got, generic(g, x, 6, input="bias"))
         assert got.v["a"].any()
+
+
+def test_pooling_blocks_too_big_to_densify_stay_sparse_on_the_fast_path(monkeypatch):
+    """A 2x2 sum pool of a conv's 8x64x64 output (32768 -> 8192: 2.7e8 entries, beyond
+    MAX_DENSE) runs as an exact CSR product; a dense read-out follows."""
+    monkeypatch.setattr(fast, "MIN_BATCH", 1)
+    rng = np.random.default_rng(4)
+    conv = loihi.ConvSynapse(weights=rng.integers(-9, 10, (8, 1, 3, 3)), in_shape=(1, 66, 66))
+    c, h, w = conv.out_shape
+    rows, cols = [], []
+    for ch in range(c):
+        for i in range(h // 2):
+            for j in range(w // 2):
+                o = (ch * (h // 2) + i) * (w // 2) + j
+                for di in (0, 1):
+                    for dj in (0, 1):
+                        rows.append(o)
+                        cols.append((ch * h + 2 * i + di) * w + 2 * j + dj)
+    import scipy.sparse as sp
+
+    pool = sp.csr_matrix((np.full(len(rows), 3), (rows, cols)), shape=(c * h * w // 4, c * h * w))
+    n_pool = pool.shape[0]
+    nodes = {"in": loihi.SpikeSource((1, 66, 66)), "k": conv,
+             "a": loihi.Compartment(conv.out_shape, du=4095, dv=1024, vth=6,
+                                    bias_mant=np.zeros(c * h * w)),
+             "p": loihi.Synapse(pool),
+             "b": loihi.Compartment((n_pool,), du=4095, dv=2048, vth=2, bias_mant=np.zeros(n_pool)),
+             "d": loihi.Synapse(rng.integers(-20, 20, (4, n_pool)), weight_exp=-3),
+             "r": loihi.Compartment((4,), du=1000, dv=500, vth=50, bias_mant=np.zeros(4),
+                                    readout="v")}
+    g = Graph(nodes, [("in", "k"), ("k", "a"), ("a", "p"), ("p", "b"), ("b", "d"), ("d", "r")])
+    x = rng.random((3, 5, 1, 66, 66)) < 0.4
+    assert pool.shape[0] * pool.shape[1] > fast.MAX_DENSE
+    p = fast.plan(g, wiring(g), check_input(g, x, 8))
+    assert p is not None and p.blocks["p"].sparse is not None
+    got = emulator.run(g, x, 8)
+    assert_same(got, generic(g, x, 8))
+    assert got.spikes["b"].any() and got.v["r"].any()

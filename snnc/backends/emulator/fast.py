@@ -146,6 +146,7 @@ class _Block:
     i8_shift: int = 0  # k
     lazy: dict = dataclasses.field(default_factory=dict)  # shared by the per-plan copies
     conv: fast_conv.ConvBlock | None = None  # a ConvSynapse (wt/i8 unused)
+    sparse: sp.csr_matrix | None = None  # (n_out, n_in) scaled, a sparse block too big to densify
     gin: np.ndarray | None = None  # conv: its channels-last input = source spikes[:, gin]
     gout: np.ndarray | None = None  # conv: what its target holds = channels-last sums[:, gout]
 
@@ -298,11 +299,10 @@ def _block(name: str, src: str, syn) -> _Block | None:
 
 def _build_block(syn: loihi.Synapse) -> _Block | None:
     wm = effective_weights(syn)
-    if sp.issparse(wm):
-        if wm.shape[0] * wm.shape[1] > MAX_DENSE:
-            return None
+    big = sp.issparse(wm) and wm.shape[0] * wm.shape[1] > MAX_DENSE  # stays sparse (pooling)
+    if sp.issparse(wm) and not big:
         wm = wm.toarray()
-    rowsum = int(np.abs(wm).sum(axis=1).max(initial=0))
+    rowsum = int(np.asarray(abs(wm).sum(axis=1)).max(initial=0))
     if rowsum < F32_EXACT:
         dtype = np.float32
     elif rowsum < F64_EXACT:
@@ -313,9 +313,13 @@ def _build_block(syn: loihi.Synapse) -> _Block | None:
     # |floor(acc · 2^e)| ≤ ceil(rowsum · 2^e) for e < 0
     bound = float(rowsum << e) if e >= 0 else float(-(-rowsum >> -e))
     blk = _Block("", "", wm.shape[1], wm.shape[0], e < 0, bound, dtype, exp=e, rowsum=rowsum)
+    scale = 2.0 ** (e + ACT_SHIFT) if e >= 0 else 2.0**e
+    if big:  # the same exact products, as a CSR product (cost ∝ stored synapses × rows)
+        blk.sparse = sp.csr_matrix(((wm.data * scale).astype(dtype), wm.indices, wm.indptr),
+                                   shape=wm.shape)
+        return blk
     _int8_weights(blk, wm)
     if blk.i8 is None:
-        scale = 2.0 ** (e + ACT_SHIFT) if e >= 0 else 2.0**e
         blk.wt = np.ascontiguousarray((wm.T.astype(np.float64) * scale).astype(dtype))
     return blk
 
@@ -369,6 +373,8 @@ def _reordered(blk: _Block, syn, o_src, o_dst) -> _Block:
         return blk
     rows = np.arange(blk.n_out) if o_dst is None else o_dst
     cols = np.arange(blk.n_in) if o_src is None else o_src
+    if blk.sparse is not None:
+        return dataclasses.replace(blk, sparse=blk.sparse[rows][:, cols].tocsr())
     if blk.i8 is not None:  # (n_in, n_out) column-major: W8ᵀ
         import torch  # optional heavy dependency: present, since the block holds an int8 copy
 
@@ -605,7 +611,10 @@ def _block_sums(blk: _Block, x: np.ndarray, fx: np.ndarray | None = None,
         fx = x.astype(blk.dtype)
     else:
         np.copyto(fx, x)
-    acc = np.matmul(fx, blk.float_weights(), out=out)
+    if blk.sparse is not None:
+        acc = np.ascontiguousarray((blk.sparse @ fx.T).T)
+    else:
+        acc = np.matmul(fx, blk.float_weights(), out=out)
     if blk.floor:
         np.floor(acc, out=acc)
         acc *= 1 << ACT_SHIFT
