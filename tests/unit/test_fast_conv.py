@@ -283,3 +283,16 @@ def test_pooling_blocks_too_big_to_densify_stay_sparse_on_the_fast_path(monkeypa
     got = emulator.run(g, x, 8)
     assert_same(got, generic(g, x, 8))
     assert got.spikes["b"].any() and got.v["r"].any()
+
+
+def test_a_single_conv_sample_takes_the_fast_path(pilot, monkeypatch):
+    """Programs with a convolution take the fast path from one sample on (dense ones from
+    MIN_BATCH): one PilotNet image, the same spikes as the generic engine."""
+    prog, image = pilot
+    assert fast.min_batch(prog.graph) == 1
+    calls = []
+    real = fast.plan
+    monkeypatch.setattr(fast, "plan", lambda *a: calls.append(1) or real(*a))
+    got = prog.run(image, input="bias", steps=6, return_raw=True)
+    assert calls == [1]
+    assert_same(got, raw_of(prog, image, 6, fast_on=False))

@@ -140,7 +140,8 @@ def run(
     else:
         xp = NUMPY_ARRAYS
         # the fast path's setup (planning, int8 weights) pays off from a few samples on
-        if fast.ENABLED and observer is None and not states and batch >= fast.MIN_BATCH and steps:
+        if (fast.ENABLED and observer is None and not states and batch >= fast.min_batch(graph)
+                and steps):
             p = fast.plan(graph, w, xv)
         span = SPAN_FAST if p is not None else SPAN_GENERIC
 

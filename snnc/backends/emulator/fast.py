@@ -384,6 +384,13 @@ def _reordered(blk: _Block, syn, o_src, o_dst) -> _Block:
     return dataclasses.replace(blk, wt=np.ascontiguousarray(blk.wt[np.ix_(cols, rows)]))
 
 
+def min_batch(graph: Graph) -> int:
+    """The smallest batch that takes the fast path: :data:`MIN_BATCH`, or 1 for a program with
+    a convolution (one PilotNet LIF sample: 30 ms of CPU against the generic engine's 410 ms,
+    measured)."""
+    return 1 if graph.of_kind(loihi.ConvSynapse) else MIN_BATCH
+
+
 def plan(graph: Graph, w: Wiring, x=None) -> Plan | None:
     """The fast path's precomputed state, or ``None`` when a guard fails.
 
