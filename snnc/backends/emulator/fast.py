@@ -10,7 +10,9 @@ B_k over the blocks feeding compartment c):
 
 * every connection is a ``Synapse`` without ``delays`` (DelayDense: generic path) or a
   ``ConvSynapse`` whose Σ|W| per output is at most 2^23 − 1, so Lava's int32 cast and 24-bit
-  clamp are idle (:mod:`.fast_conv`: im2col, int8 or exact float products, its proofs);
+  clamp are idle (:mod:`.fast_conv`: im2col, int8 or exact float products, its proofs); a
+  sparse block with more than :data:`MAX_DENSE` entries (pooling) stays a CSR product, exact
+  under the same row-sum bounds as the dense float products;
 * a compartment fed by the input directly adds the input's value of the step to its a_in
   (A_c includes max |x| over the run's input), or on the bias route takes each sample's bias
   (|b| ≤ 2^29 checked on the values); a periodic reset (``reset_interval``, LIFReset) zeroes
