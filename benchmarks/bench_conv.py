@@ -175,7 +175,7 @@ def bench_pilotnet(a) -> None:
     fast_run()  # warm: torch import, int8 probe, plan caches
     t_fast, r_fast = best(fast_run, a.repeat)
     l_fast = load()
-    t_gen, r_gen = best(lambda: generic(fast_run), 1)
+    t_gen, r_gen = best(lambda: generic(fast_run), 2)
     l_gen = load()
     exact = same_run(r_fast, r_gen)
     fwd, macs = torch_float_forward(prog.graph, r_fast)

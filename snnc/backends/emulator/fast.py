@@ -865,10 +865,11 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
     lib = fast_native.kernel() if FUSED else None
     fused = {c.name: fast_native.Step(lib, st[c.name][1], c.fv, None, _clip_mode(c), c.vth)
              for c in p.comps if lib is not None and c.no_u_decay and c.no_u_wrap}
-    # recorded in C order by the fused step itself, into the result's (batch, steps, n) rows;
-    # the others time-major (contiguous rows per step), reordered once at the end
+    # recorded in C order by the fused step itself, into the result's (batch, steps, n) rows
+    # (a channels-last population's rows transposed on the way, while they are in cache); the
+    # others time-major (contiguous rows per step), reordered once at the end
     straight = {c: a for c, a in spikes.items()
-                if c in fused and held[c] is None and fast_native.record_row(a[:, 0], st[c][1])}
+                if c in fused and fast_native.record_row(a[:, 0], st[c][1])}
     rec = {c: np.zeros((steps, b, a.shape[2]), bool) for c, a in spikes.items() if c not in straight}
     spk = {}  # this step's spikes of each compartment (a row of its record, or a buffer)
     for t in range(steps):
@@ -893,11 +894,11 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
                     v[:] = c.v_init
                 if c.reset_interval and (t + 1) % c.reset_interval == c.reset_offset:
                     v.fill(0.0)  # LIFReset, as in _lif_step
-                step(ins, b_now, s, row)
+                step(ins, b_now, s, row, c.chw[0] if c.chw else 0)
             else:
                 _lif_step(c, u, v, tmp, ns, s, ins, t, b_c)
                 if row is not None:
-                    row[:] = s
+                    row[:] = s if c.chw is None else _c_order(s, c.chw)
             spk[c.name] = s
             if c.name in v_rec:
                 v_rec[c.name][:, t] = v if c.order is None else _c_order(v, c.chw)

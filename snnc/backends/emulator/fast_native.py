@@ -62,7 +62,7 @@ SOURCE = r"""
 #define KERNEL(NAME, T)                                                                    \
 void NAME(int64_t rows, int64_t n, T *v, const T *fv, int64_t fv_vec, int64_t n_in,        \
           void **ins, const int32_t *kinds, const T *bias, int64_t bias_rows,              \
-          int32_t clip, T vth, uint8_t *s, uint8_t *rec, int64_t rec_stride) {             \
+          int32_t clip, T vth, uint8_t *s, uint8_t *rec, int64_t rec_stride, int64_t rec_c) { \
     const T lim = (T)LIMIT;                                                                \
     for (int64_t r = 0; r < rows; r++) {                                                   \
         T *restrict vr = v + r * n;                                                        \
@@ -94,8 +94,13 @@ void NAME(int64_t rows, int64_t n, T *v, const T *fv, int64_t fv_vec, int64_t n_
             sr[i] = sp;                                                                    \
             vr[i] = sp ? (T)0 : vr[i];                                                     \
         }                                                                                  \
-        if (qr)                                                                            \
+        if (qr && rec_c > 0) {          /* held (H, W, C), recorded (C, H, W) */          \
+            const int64_t hw = n / rec_c;                                                  \
+            for (int64_t j = 0; j < hw; j++)                                               \
+                for (int64_t k = 0; k < rec_c; k++) qr[k * hw + j] = sr[j * rec_c + k];    \
+        } else if (qr) {                                                                   \
             for (int64_t i = 0; i < n; i++) qr[i] = sr[i];                                 \
+        }                                                                                  \
     }                                                                                      \
 }
 KERNEL(lif_f64, double)
@@ -153,7 +158,7 @@ def _load():
         f = getattr(dll, name)
         p = ctypes.c_void_p
         f.argtypes = [ctypes.c_int64, ctypes.c_int64, p, p, ctypes.c_int64, ctypes.c_int64, p, p,
-                      p, ctypes.c_int64, ctypes.c_int32, t, p, p, ctypes.c_int64]
+                      p, ctypes.c_int64, ctypes.c_int32, t, p, p, ctypes.c_int64, ctypes.c_int64]
         f.restype = None
     dll.hwc_to_chw.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p, ctypes.c_void_p]
     dll.hwc_to_chw.restype = None
@@ -214,10 +219,11 @@ class Step:
         self.clip, self.vth = clip, vth
 
     def __call__(self, ins: list[np.ndarray], bias: np.ndarray | None, s: np.ndarray,
-                 rec: np.ndarray | None = None) -> None:
+                 rec: np.ndarray | None = None, channels: int = 0) -> None:
         """One step: ``ins`` the inputs (``a << 6``), ``bias`` (n,) or (rows, n) or ``None``,
         spikes into ``s`` (rows, n) and, when given, into ``rec`` (rows, n) bool whose rows
-        may be strided (a step of a (batch, steps, n) record)."""
+        may be strided (a step of a (batch, steps, n) record); ``channels`` = C > 0: the
+        population is held (H, W, C) and ``rec`` takes its rows in (C, H, W) order."""
         k = len(ins)
         ptrs = (ctypes.c_void_p * max(k, 1))(*[_address(a) for a in ins])
         kinds = (ctypes.c_int32 * max(k, 1))(*[KINDS[a.dtype] for a in ins])
@@ -227,7 +233,8 @@ class Step:
             bias_ptr, bias_rows = None, 1
         rec_ptr, rec_stride = (None, 0) if rec is None else (_address(rec), rec.strides[0])
         self.f(self.rows, self.n, self.v_ptr, self.fv_ptr, self.fv_vec, k, ptrs, kinds,
-               bias_ptr, bias_rows, self.clip, self.vth, _address(s), rec_ptr, rec_stride)
+               bias_ptr, bias_rows, self.clip, self.vth, _address(s), rec_ptr, rec_stride,
+               channels)
 
 
 def _address(a: np.ndarray) -> int:
