@@ -96,8 +96,11 @@ void NAME(int64_t rows, int64_t n, T *v, const T *fv, int64_t fv_vec, int64_t n_
         }                                                                                  \
         if (qr && rec_c > 0) {          /* held (H, W, C), recorded (C, H, W) */          \
             const int64_t hw = n / rec_c;                                                  \
-            for (int64_t j = 0; j < hw; j++)                                               \
-                for (int64_t k = 0; k < rec_c; k++) qr[k * hw + j] = sr[j * rec_c + k];    \
+            for (int64_t j0 = 0; j0 < hw; j0 += 256) {  /* tiles of 256 positions */     \
+                const int64_t j1 = j0 + 256 < hw ? j0 + 256 : hw;                          \
+                for (int64_t k = 0; k < rec_c; k++)                                        \
+                    for (int64_t j = j0; j < j1; j++) qr[k * hw + j] = sr[j * rec_c + k];  \
+            }                                                                              \
         } else if (qr) {                                                                   \
             for (int64_t i = 0; i < n; i++) qr[i] = sr[i];                                 \
         }                                                                                  \
