@@ -22,6 +22,7 @@ import numpy as np
 import snnc
 from snnc import emit, reporting
 from snnc.backends import registry
+from snnc.backends.emulator.shard import is_writer
 from snnc.calibration.sigma_delta import output_agreement
 from snnc.check import compare_backends, compare_float
 from snnc.compiler.artifact import is_program_dir
@@ -125,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="bias: X is (batch, *input_shape), each sample's values set as the bias of the layer "
                    "the input feeds directly (lava-dl's Input block); needs --steps")
     r.add_argument("--steps", type=int, default=None, metavar="T", help="output steps to run (default: X's length)")
+    r.add_argument("--shard", action="store_true",
+                   help="under torchrun: each process runs its share of the batch, rank 0 writes the "
+                   "whole output (emulator; docs/benchmarks.md)")
     _add_netx(r)
 
     rep = sub.add_parser("report", help="per-layer quantization error of a compiled program (float vs emulator)")
@@ -286,6 +290,8 @@ def _cmd_run(a: argparse.Namespace) -> int:
         prog = Program.load(a.program)
     x = _load_input(a.input)
     route = {"input": a.input_route} if a.input_route else {}
+    if a.shard:
+        route["shard"] = True
     y = prog.run(x, backend=a.backend, timeout=a.timeout, progress=a.progress, device=a.device,
                  steps=a.steps, **route)
     # spike arrays live under key 'x' (the input layout), so an output can feed another run
@@ -294,7 +300,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
         kind = "spikes" if arr.dtype == np.uint8 else "values"
         extra = f", {int(arr.sum())} spikes" if kind == "spikes" else ""
         print(f"{name}: {kind} {tuple(arr.shape)}{extra} ({a.backend})")
-    if a.output is not None:
+    if a.output is not None and (not a.shard or is_writer()):  # sharded: rank 0 writes
         with reporting.atomic_file(a.output) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **outs)  # a file object: numpy appends no .npz, the name is the one given
         print(f"wrote {a.output}")

@@ -59,6 +59,8 @@ RUN_OPTIONS = {
     "'bias' ((batch, *input_shape): each sample's values as the bias_mant of the compartments "
     "the input feeds directly, lava-dl's Input block; snnc.backends.wiring.ROUTES)",
     "states": "also record u and v of every recorded compartment (RunResult.u, RunResult.v)",
+    "shard": "under torchrun, run this process's share of the batch and gather the whole result "
+    "on every process (torch.distributed; snnc.backends.emulator.shard)",
 }
 #: options about how to run, not what to compute: a backend that does not take them ignores
 #: them (the emulator needs no watchdog; a board run shows no bar), so code that passes them

@@ -23,10 +23,8 @@ graph, and the loop here (:func:`_loop`) otherwise.  That one loop runs on numpy
 classes and the arithmetic (:mod:`snnc.compiler.ir.arith`) are the same.  An
 :class:`Observer` (``run(..., observer=...)``) sees each step's intermediates and can replace
 a synapse's input spikes; it forces this loop (the fast path computes no intermediates), as do
-``states=True`` (u and v of every recorded compartment), the bias route (``input="bias"``: each
-sample's values as the ``bias_mant`` of the compartments the input feeds directly), an input
-wired straight to a compartment, periodic resets, sigma-delta populations and graded synapses
-(the fast path's proofs do not cover them: :func:`.fast.plan` steps aside).
+``states=True`` (u and v of every recorded compartment), sigma-delta populations and graded
+synapses, and any program whose bounds the fast path cannot prove (its guards: :mod:`.fast`).
 Either way the batch goes through in spans of samples (the input's bool copy stays bounded,
 a progress bar advances per span); samples are independent, so spans change no result.
 """
@@ -39,6 +37,7 @@ import numpy as np
 
 from snnc.backends.base import BackendSpec, RunResult
 from snnc.backends.emulator import fast, torch_engine
+from snnc.backends.emulator import shard as _shard
 from snnc.backends.emulator.arrays import NUMPY_ARRAYS
 from snnc.backends.emulator.compartment import CompartmentState, SigmaDeltaState
 from snnc.backends.emulator.synapse import synapse_state
@@ -100,6 +99,7 @@ def run(
     observer: Observer | None = None,
     input: str | None = None,  # noqa: A002 - the run option's public name
     states: bool = False,
+    shard: bool = False,
 ) -> RunResult:
     """Run a Loihi-dialect ``graph`` for ``steps`` raw steps on ``x`` (batch, T_in, *in_shape).
 
@@ -123,6 +123,9 @@ def run(
     (:class:`~snnc.backends.wiring.Constant`).  ``states=True`` also returns ``u`` and ``v`` of
     every recorded compartment (``RunResult.u``, ``RunResult.v``).
 
+    ``shard=True`` under torchrun: this process runs its share of the batch and every process
+    returns the whole result, bit-identical for any number of processes (:mod:`.shard`).
+
     Raises :class:`~snnc.errors.InputError` for bad ``x``/``steps``/``record``,
     :class:`~snnc.errors.ValidationError` for a graph the backends cannot run and
     :class:`~snnc.errors.BackendUnavailableError` for a ``device`` that is not there.
@@ -131,6 +134,9 @@ def run(
     w = wiring(graph)
     xv = check_input(graph, x, steps, w, route=input)
     rec = check_record(w, record)
+    if shard:  # this process's share, gathered (one process: the whole batch, here)
+        return _shard.run(run, graph, xv, steps, record, progress=progress, device=device,
+                          observer=observer, input=input, states=states)
     batch = xv.batch
     constant = isinstance(xv, Constant)
     p = None
@@ -139,9 +145,9 @@ def run(
     else:
         xp = NUMPY_ARRAYS
         # the fast path's setup (planning, int8 weights) pays off from a few samples on
-        if (fast.ENABLED and observer is None and not states and not constant
-                and batch >= fast.MIN_BATCH and steps):
-            p = fast.plan(graph, w)
+        if (fast.ENABLED and observer is None and not states and batch >= fast.min_batch(graph)
+                and steps):
+            p = fast.plan(graph, w, xv)
         span = SPAN_FAST if p is not None else SPAN_GENERIC
 
     spikes = {c: np.zeros((batch, steps, graph[c].size), dtype=bool) for c in rec}
@@ -162,7 +168,7 @@ def run(
             sp_ = {c: a[lo:hi] for c, a in spikes.items()}
             vr_ = {c: a[lo:hi] for c, a in (v_rec | p_rec).items()}
             if p is not None:  # reads the input in place, unpadded
-                fast.run_fast(p, w.source, xv[lo:hi].view(), sp_, vr_, steps=steps)
+                fast.run_span(p, xv[lo:hi], lo, sp_, vr_, steps)
                 bar.update(hi - lo)
                 continue
             bias = None
@@ -210,7 +216,7 @@ BACKEND = BackendSpec(
     name=NAME,
     title="the emulator",
     summary="bit-exact numpy emulator of Lava 0.10's fixed point (default)",
-    options=frozenset({"progress", "device", "observer", "input", "states"}),
+    options=frozenset({"progress", "device", "observer", "input", "states", "shard"}),
     runner=run,
 )
 
