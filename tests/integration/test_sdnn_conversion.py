@@ -339,3 +339,17 @@ def test_dead_zone_ann_equality_holds_across_architectures(arch, tmp_path):
         with torch.no_grad():
             ann = m(torch.tensor(x)).numpy()
         assert np.max(np.abs(out - ann)) < 0.05 * np.max(np.abs(ann)) + 0.02
+
+
+def test_compiled_sdnn_is_placed_and_its_graded_messages_are_profiled(cnn, compiled):
+    """The partition and resource passes run on converted programs (sigma-delta state counted
+    per core), so the profiler uses the program's own placement and charges graded messages."""
+    _, _, xte, _ = cnn
+    assert compiled.placement is not None
+    kinds = {type(compiled.graph[n]).__name__ for n in compiled.placement.core_of}
+    assert "SigmaDeltaCompartment" in kinds
+    rep = compiled.profile(xte[:4])
+    assert not any("no placement" in n for n in rep.notes)
+    c = rep.counts
+    assert c.graded_synops > 0 and c.synops == 0
+    assert sum(layer.dynamic_J["graded_synops"] for layer in rep.estimate.layers) > 0

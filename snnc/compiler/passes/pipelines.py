@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from snnc.compiler.ir import loihi, ops
+from snnc.compiler.ir import ops
 from snnc.compiler.ir.graph import Graph
 from snnc.compiler.ir.verify import verify
 from snnc.compiler.passes.context import CompileContext
@@ -48,16 +48,6 @@ LOIHI_PIPELINE: tuple[tuple[str, Pass], ...] = (
 )
 
 
-#: passes skipped for a program with sigma-delta populations: snnc.compiler.mapping places LIF
-#: Compartments only (the program then has no placement; issue 14's gap)
-UNMAPPED_SIGMA_DELTA = frozenset({"partition", "check_resources"})
-
-
-def _sigma_delta(graph: Graph) -> bool:
-    kind = getattr(loihi, "SigmaDeltaCompartment", None)
-    return kind is not None and bool(graph.of_kind(kind))
-
-
 #: passes that only read the graph (their results go to ctx.reports)
 ANALYSIS_PASSES = frozenset({"partition", "check_resources"})
 
@@ -72,12 +62,6 @@ def run_pipeline(
     if stop_after is not None and stop_after not in names:
         raise ValidationError(f"unknown pass {stop_after!r}", hint=f"passes: {', '.join(names)}")
     for name, fn in passes:
-        if name in UNMAPPED_SIGMA_DELTA and _sigma_delta(graph):
-            log.info("pass %s skipped: the mapper does not place sigma-delta populations yet", name)
-            ctx.timings[name] = 0.0
-            if name == stop_after:
-                break
-            continue
         t0 = time.perf_counter()
         out = fn(graph, ctx)
         if not (name in ANALYSIS_PASSES and out is graph):  # unchanged: verified already
