@@ -119,8 +119,14 @@ MAX_BIAS = 1 << 29
 MAX_DENSE = 1 << 24  # sparse blocks up to this many entries are densified
 #: smallest batch that takes the fast path (below, its per-call setup costs more than it saves)
 MIN_BATCH = 8
-#: most samples per thread chunk (bounds memory; smaller batches are split evenly over threads)
+#: most samples per thread chunk with the numpy step (its whole-array passes stay in cache);
+#: smaller batches are split evenly over threads
 CHUNK = 128
+#: most samples per chunk with the fused step (it works row by row: bigger chunks only mean
+#: fewer, larger products; the MLP of bench_conv.py: 0.31 s with 128, 0.13 s with 500, measured)
+CHUNK_FUSED = 1024
+#: most bytes of per-chunk state (u, v, spikes, block buffers): bounds a chunk of a big network
+CHUNK_BYTES = 128 << 20
 #: fewest rows for which torch's int8 ``_int_mm`` beats a float matmul (it is ~1 ms per call
 #: for a handful of rows, measured on 784-256-256-10: 272 ms per single-sample run)
 INT8_MIN_ROWS = 64
@@ -774,7 +780,9 @@ def run_fast(
     batch = xs.shape[0]
     steps = xs.shape[1] if steps is None else steps
     if chunk is None:
-        chunk = max(1, min(CHUNK, -(-batch // THREADS)))
+        fused = FUSED and fast_native.kernel() is not None
+        most = max(1, min(CHUNK_FUSED if fused else CHUNK, CHUNK_BYTES // _sample_bytes(p)))
+        chunk = max(1, min(most, -(-batch // THREADS)))
 
     def one(lo: int) -> None:
         sl = slice(lo, min(lo + chunk, batch))
@@ -919,6 +927,14 @@ def _run_chunk(p: Plan, source, xs, spikes, v_rec, steps, values=None, bias=None
             ch, h, wd = chw
             tgt = spikes[c].reshape(b, steps, ch, h, wd)
             tgt[:] = r.reshape(steps, b, h, wd, ch).transpose(1, 0, 4, 2, 3)
+
+
+def _sample_bytes(p: Plan) -> int:
+    """About the bytes of chunk state per sample: u, v (and the wrap's scratch), two spike
+    rows per population, and every block's output row."""
+    comps = sum(c.n * (np.dtype(c.dtype).itemsize * (3 if not (c.no_u_decay and c.no_u_wrap) else 1) + 2)
+                for c in p.comps)
+    return max(1, comps + sum(8 * blk.n_out for blk in p.blocks.values()))
 
 
 def _clip_mode(c: _Comp) -> int:
