@@ -194,20 +194,8 @@ def wiring(graph: Graph) -> Wiring:
             )
     for c in comps:
         node: loihi.Compartment = graph[c]
-        for p in graph.predecessors(c):
-            pn = graph[p]
-            if isinstance(pn, loihi.SpikeSource):
-                if pn.size != node.size:
-                    raise ValidationError(
-                        f"input {p!r} has {pn.size} values but feeds {node.size} neurons directly",
-                        node=c, hint="an input wired straight to a compartment needs its size",
-                    )
-                direct.append(c)
-            elif not isinstance(pn, SYNAPSE_KINDS):
-                raise ValidationError(
-                    f"a Compartment's inputs must be Synapses or the SpikeSource, got {pn.kind} {p!r}",
-                    node=c,
-                )
+        if _fed_directly(graph, c, "a Compartment"):
+            direct.append(c)
         for f in ("bias_mant", "u_init", "v_init"):
             a = getattr(node, f)
             if a is not None and np.size(a) not in (1, node.size):
@@ -228,20 +216,8 @@ def wiring(graph: Graph) -> Wiring:
         node: loihi.SigmaDeltaCompartment = graph[c]
         for p in verify.sigma_delta_problems(c, node):
             raise ValidationError(p.message, node=c, hint=p.hint or None)
-        for p in graph.predecessors(c):
-            pn = graph[p]
-            if isinstance(pn, loihi.SpikeSource):
-                if pn.size != node.size:
-                    raise ValidationError(
-                        f"input {p!r} has {pn.size} values but feeds {node.size} neurons directly",
-                        node=c, hint="an input wired straight to a population needs its size",
-                    )
-                direct.append(c)
-            elif not isinstance(pn, SYNAPSE_KINDS):
-                raise ValidationError(
-                    f"a sigma-delta population's inputs must be synapses or the SpikeSource, got "
-                    f"{pn.kind} {p!r}", node=c,
-                )
+        if _fed_directly(graph, c, "a sigma-delta population"):
+            direct.append(c)
     for p in verify.hardware_warnings(graph):
         warnings.warn(f"layer {p.node!r}: {p.message}; {p.hint}", verify.HardwareRangeWarning, stacklevel=2)
     order = {n: i for i, n in enumerate(neurons)}
@@ -705,3 +681,23 @@ def check_record(w: Wiring, record: Sequence[str] | None) -> list[str]:
         )
     wanted = set(record)
     return [c for c in neurons if c in wanted]
+
+
+def _fed_directly(graph: Graph, c: str, what: str) -> bool:
+    """Whether the SpikeSource feeds population ``c`` directly (its ``a_in``; then it must have
+    the population's size); every other input must be a synapse."""
+    node, direct = graph[c], False
+    for p in graph.predecessors(c):
+        pn = graph[p]
+        if isinstance(pn, loihi.SpikeSource):
+            if pn.size != node.size:
+                raise ValidationError(
+                    f"input {p!r} has {pn.size} values but feeds {node.size} neurons directly",
+                    node=c, hint="an input wired straight to a population needs its size",
+                )
+            direct = True
+        elif not isinstance(pn, SYNAPSE_KINDS):
+            raise ValidationError(
+                f"{what}'s inputs must be synapses or the SpikeSource, got {pn.kind} {p!r}", node=c,
+            )
+    return direct

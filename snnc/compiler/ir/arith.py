@@ -340,14 +340,9 @@ def conv_weights(syn) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ primitives
-class NumpyOps:
-    """The primitives on numpy int64 arrays.  Casts are numpy's, i.e. Lava's own."""
-
-    name = "numpy"
-
-    @staticmethod
-    def const(a):
-        return a
+class _Operators:
+    """The primitives that are Python's own operators on numpy arrays and torch tensors alike
+    (elementwise ``+ − ·`` and comparisons); the array-specific ones are in each subclass."""
 
     @staticmethod
     def add(a, b):
@@ -360,6 +355,36 @@ class NumpyOps:
     @staticmethod
     def mul(a, b):
         return a * b
+
+    @staticmethod
+    def gt(a, b):
+        return a > b
+
+    @staticmethod
+    def le(a, b):
+        return a <= b
+
+    @staticmethod
+    def ge(a, b):
+        return a >= b
+
+    @staticmethod
+    def eq(a, b):
+        return a == b
+
+    @staticmethod
+    def ne(a, b):
+        return a != b
+
+
+class NumpyOps(_Operators):
+    """The primitives on numpy int64 arrays.  Casts are numpy's, i.e. Lava's own."""
+
+    name = "numpy"
+
+    @staticmethod
+    def const(a):
+        return a
 
     @staticmethod
     def shl(x, k: int):
@@ -396,26 +421,6 @@ class NumpyOps:
         return x % k
 
     @staticmethod
-    def gt(a, b):
-        return a > b
-
-    @staticmethod
-    def le(a, b):
-        return a <= b
-
-    @staticmethod
-    def ge(a, b):
-        return a >= b
-
-    @staticmethod
-    def eq(a, b):
-        return a == b
-
-    @staticmethod
-    def ne(a, b):
-        return a != b
-
-    @staticmethod
     def where(c, a, b):
         if c is True or c is False:  # a condition on the (Python int) step counter
             return a if c else b
@@ -429,7 +434,7 @@ class NumpyOps:
 NUMPY = NumpyOps()
 
 
-class TorchOps:
+class TorchOps(_Operators):
     """The primitives on torch int64 tensors on ``device`` (numpy's int32 cast as x86 does it:
     out-of-range floats → INT_MIN, written out since CUDA saturates instead)."""
 
@@ -448,18 +453,6 @@ class TorchOps:
         if isinstance(a, (int, np.integer)):
             return int(a)
         return self.torch.as_tensor(np.asarray(a, dtype=np.int64), device=self.device)
-
-    @staticmethod
-    def add(a, b):
-        return a + b
-
-    @staticmethod
-    def sub(a, b):
-        return a - b
-
-    @staticmethod
-    def mul(a, b):
-        return a * b
 
     def shl(self, x, k: int):
         return self.torch.bitwise_left_shift(x, k)
@@ -483,26 +476,6 @@ class TorchOps:
 
     def mod(self, x, k: int):
         return x % k if isinstance(x, int) else self.torch.remainder(x, k)
-
-    @staticmethod
-    def gt(a, b):
-        return a > b
-
-    @staticmethod
-    def le(a, b):
-        return a <= b
-
-    @staticmethod
-    def ge(a, b):
-        return a >= b
-
-    @staticmethod
-    def eq(a, b):
-        return a == b
-
-    @staticmethod
-    def ne(a, b):
-        return a != b
 
     def where(self, c, a, b):
         if c is True or c is False:
