@@ -39,7 +39,6 @@ import os
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,47 +49,26 @@ EXTRA_STEPS = 4  # SDNN steps recorded beyond depth + 1
 
 
 # --------------------------------------------------------------------------- data, model
-def digits():
-    from sklearn.datasets import load_digits
+# the digits split, the training loop and the ONNX export are bench_accuracy_ann's (the IF
+# conversion's benchmark), so both conversions are measured on the same data and recipe
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_accuracy_ann import digits, export  # noqa: E402
+from bench_accuracy_ann import train as _train  # noqa: E402
 
-    x, y = load_digits(return_X_y=True)
-    idx = np.random.default_rng(0).permutation(len(x))
-    x = (x[idx] / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
-    y = y[idx]
-    return x[:1297], y[:1297], x[1297:], y[1297:]
+
+def cnn():
+    """c8-p-c16-p-fc: the digits CNN this benchmark converts."""
+    import torch.nn as nn
+
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64, 10))
 
 
 def train(x, y, epochs: int, seed: int = 0):
-    import torch
-    import torch.nn as nn
-
-    torch.manual_seed(seed)
-    torch.set_num_threads(2)
-    m = nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2), nn.Flatten(), nn.Linear(64, 10))
-    opt = torch.optim.Adam(m.parameters(), 2e-3, weight_decay=1e-4)
-    xt, yt = torch.tensor(x), torch.tensor(y)
-    for _ in range(epochs):
-        perm = torch.randperm(len(xt))
-        for i in range(0, len(xt), 64):
-            b = perm[i : i + 64]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(m(xt[b]), yt[b]).backward()
-            opt.step()
-    return m.eval()
+    return _train(cnn, x, y, epochs, seed)
 
 
-def export(m, x, path: Path) -> None:
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(m, (torch.tensor(x[:1]),), str(path), dynamo=False, input_names=["x"],
-                          output_names=["logits"], dynamic_axes={"x": {0: "batch"}})
-
-
-# --------------------------------------------------------------------------- counting
 def depths(graph) -> dict[str, int]:
     """Synaptic depth of every population of a Loihi graph (sources and directly fed: 0)."""
     from snnc.compiler.ir import loihi
