@@ -102,3 +102,22 @@ def test_converted_ann_static_inputs_sweep_and_teacher(tmp_path):
         assert s * barrier < lat < s * 10 * barrier
     assert res.synops[1] > res.synops[0] and res.energy_J[1] > res.energy_J[0]
     assert res.accuracy[1] >= res.accuracy[0] and res.accuracy[1] > 0.5
+
+
+def test_profile_cli_io_mode_and_prorated_static(program, tmp_path, capsys):
+    js = tmp_path / "r.json"
+    assert main(["profile", str(program), "--input", "examples/mlp_input.npz", "--json", str(js)]) == 0
+    base = json.loads(js.read_text())
+    assert main(["profile", str(program), "--input", "examples/mlp_input.npz", "--io-mode", "io-bound",
+                 "--static", "cores", "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    d = json.loads(js.read_text())
+    assert "mode io-bound" in out and "prorated by 2 cores" in out
+    assert d["time_model"]["io_mode"] == "io-bound" and d["per_inference"]["static_mode"] == "cores"
+    assert d["time_model"]["bound_by"].get("host I/O", 0) > 0.5  # the measured frame-input floor dominates
+    assert d["per_inference"]["latency_s"] > 100 * base["per_inference"]["latency_s"]
+    per = base["per_inference"]  # compute mode: layers + fixed per-step energy + host = the total
+    assert sum(la["total_J"] for la in base["layers"]) + per["step_overhead_J"] + per["host_io_J"] == pytest.approx(
+        per["energy_J"])
+    with pytest.raises(SystemExit):  # argparse: not one of the documented modes
+        main(["profile", str(program), "--input", "examples/mlp_input.npz", "--io-mode", "fast"])
