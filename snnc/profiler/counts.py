@@ -30,6 +30,14 @@ Input block: int32 values into ``a_in``) is counted as one host message per non-
 target population (``route_host`` of the input, carrying ``HOST_PAYLOAD_BITS`` = 24 payload
 bits: one Loihi 2 graded message; the neuron is active at that step) and performs no SynOps.  Counts are totals over the batch; :class:`EventCounts` divides by the batch
 for per-inference figures.
+
+Per core c and step (the time model's inputs, :mod:`snnc.profiler.timing`), with ``R_k`` the
+0/1 (pre neuron, destination core) message matrix of :mod:`snnc.profiler.routing`::
+
+    MsgIn_c(t)        = Σ_k Σ_j s_pre(k)[t, j] · R_k[j, c]                    (host messages included)
+    MsgOut_c(t)       = Σ_k Σ_{j on c} s_pre(k)[t, j] · Σ_c' R_k[j, c']
+    MsgInterchip_c(t) = Σ_k Σ_{j on c} s_pre(k)[t, j] · #{c' on another chip : R_k[j, c'] = 1}
+    Spikes_c(t)       = Σ_p Σ_{j on c} s_p[t, j]            GradedSynOps_c(t), BitsIn_c(t) = m_k · MsgIn
 """
 
 from __future__ import annotations
