@@ -13,6 +13,7 @@ from snnc.profiler.ann import AC_FP32_PJ, HOROWITZ, MAC_FP32_PJ, MacCount
 from snnc.profiler.coefficients import CoefficientSet
 from snnc.profiler.counts import EventCounts
 from snnc.profiler.energy import DYNAMIC_TERMS, PJ, EnergyEstimate
+from snnc.profiler.timing import IO_MODES
 from snnc.reporting import Report, figure, figure_path
 
 
@@ -149,7 +150,6 @@ class EnergyReport(Report):
         t = self.estimate.times
         if t is None:
             return {}
-        from snnc.profiler.timing import IO_MODES
         return {"io_mode": t.mode, "io_mode_meaning": IO_MODES[t.mode], "bound_by": t.bound_by(),
                 "per_step_s": t.breakdown(),
                 "step_time_range_s": [self.low.step_time_s, self.high.step_time_s]}
