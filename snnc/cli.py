@@ -148,6 +148,11 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument("--coefficients", default="loihi2", metavar="NAME|FILE",
                       help="coefficient set: loihi2, loihi1, a shipped name, or a .json/.toml file")
     prof.add_argument("--teacher", metavar="MODEL.onnx", help="ANN teacher for the MAC op-count proxy")
+    prof.add_argument("--io-mode", default="compute", choices=("compute", "io-bound", "io-serial"),
+                      help="host I/O in the time model: inputs on chip (compute), each step at least the measured "
+                           "host I/O floor (io-bound), or chip time + host I/O (io-serial); docs/energy.md")
+    prof.add_argument("--static", default="chip", choices=("chip", "cores"),
+                      help="static energy of every allocated chip (chip), or PRORATED by the cores in use (cores)")
     prof.add_argument("--json", metavar="F", help="also write the report as JSON")
     prof.add_argument("--plot", metavar="F.png", help="also write per-layer stacked energy bars as PNG")
 
@@ -358,7 +363,8 @@ def _cmd_profile(a: argparse.Namespace) -> int:
     if a.teacher is not None and not Path(a.teacher).is_file():
         raise InputError(f"--teacher {a.teacher!r}: no such file", hint="pass the ANN teacher as an .onnx file")
     prog = Program.load(a.program)
-    return _show_report(prog.profile(_load_input(a.input), a.coefficients, a.teacher, name=a.program), a)
+    return _show_report(prog.profile(_load_input(a.input), a.coefficients, a.teacher, name=a.program,
+                                     io_mode=a.io_mode, static=a.static), a)
 
 
 COMMANDS = {"profile": _cmd_profile, "resources": _cmd_resources, "compile": _cmd_compile, "run": _cmd_run, "inspect": _cmd_inspect, "report": _cmd_report}

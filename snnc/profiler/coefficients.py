@@ -44,16 +44,34 @@ FIELDS: dict[str, str] = {
     "synop_ns": "core time per synaptic operation",
     "neuron_update_active_ns": "core time per active neuron update",
     "neuron_update_idle_ns": "core time per idle neuron update",
-    "barrier_ns": "barrier synchronisation time per step",
+    "barrier_ns": "barrier synchronisation and step management time per step (one core, one chip)",
     "step_floor_us": "minimum time per step",
+    # --- the activity-driven time model (issue 15, snnc.profiler.timing) ---
+    "graded_synop_ns": "core time per graded (payload x weight) synaptic operation",
+    "graded_payload_bit_ns": "core time per payload bit a core receives",
+    "spike_out_ns": "core time per spike (or graded message) its neurons generate",
+    "msg_out_ns": "core time per message it sends (one per destination core)",
+    "msg_interchip_ns": "extra sender time per message to a core on another chip",
+    "msg_in_ns": "core time per message it receives (spike or graded, host messages included)",
+    "barrier_per_core_ns": "extra barrier time per core in use beyond the first",
+    "barrier_interchip_ns": "extra barrier time per chip in use beyond the first",
+    "step_dynamic_nJ": "dynamic energy per step of fixed management (x86, barrier) on each chip in use",
+    "host_io_step_us": "host I/O time of a step that exchanges data with the host (I/O modes)",
+    "host_io_message_ns": "host I/O time per message the host sends (I/O modes)",
+    "host_power_W": "extra power of the host interface / embedded x86 while the program is I/O-bound",
 }
-GRADES = ("measured", "source-read", "secondary", "simulated", "estimate")
+GRADES = ("measured", "derived", "source-read", "secondary", "simulated", "estimate")
+_NEW = "not in this set (written before snnc's activity-driven time model, issue 15): 0"
 #: coefficients a set may leave out (added after sets were written): their value then
 OPTIONAL: dict[str, dict[str, Any]] = {
     "graded_payload_bit_pJ": {"value": 0.0, "grade": "estimate",
                               "source": "not in this set (written before snnc charged graded payloads): 0"},
+    **{k: {"value": 0.0, "grade": "estimate", "source": _NEW}
+       for k in ("graded_payload_bit_ns", "spike_out_ns", "msg_out_ns", "msg_interchip_ns", "msg_in_ns",
+                 "barrier_per_core_ns", "barrier_interchip_ns", "step_dynamic_nJ", "host_io_step_us",
+                 "host_io_message_ns", "host_power_W")},
 }
-ALIASES = {"loihi2": "loihi2_intel2024", "loihi1": "loihi1_davies2018"}
+ALIASES = {"loihi2": "loihi2_activity2026", "loihi1": "loihi1_davies2018"}
 
 
 class CoefficientError(ValidationError):
@@ -151,6 +169,8 @@ def _parse(d: dict[str, Any], path: str) -> CoefficientSet:
     raw = d["coefficients"]
     if not isinstance(raw, dict):
         raise CoefficientError(f"{where}: 'coefficients' must be a table", hint="see docs/energy.md")
+    if "graded_synop_ns" not in raw and isinstance(raw.get("synop_ns"), dict):  # older sets: as binary
+        raw = {**raw, "graded_synop_ns": {**raw["synop_ns"], "source": "not in this set: synop_ns's value"}}
     raw = {**{k: v for k, v in OPTIONAL.items() if k not in raw}, **raw}
     missing = [k for k in FIELDS if k not in raw]
     if missing:

@@ -1,26 +1,26 @@
-"""The energy and latency model: exact event counts × per-operation coefficients + static power.
+"""The energy and latency model: exact event counts × per-operation coefficients + static power × modeled time.
 
-Per raw step t of sample b, on every core c (counts from :mod:`snnc.profiler.counts`)::
-
-    work_c(b,t) = SynOps_c·t_syn + Nact_c·t_act + Nidle_c·t_idle
-    Δt(b,t)     = max( max_c work_c(b,t) + t_barrier , Δt_floor )          (step time)
-    latency(b)  = Σ_t Δt(b,t)                                              (per inference)
-
-Energy per inference (means over the batch)::
+Step times come from the activity-driven time model (:mod:`snnc.profiler.timing`: each core's
+work in each step, the slowest core, the barrier, host I/O in a named mode); per inference
+``latency = Σ_t Δt(t)`` (mean over the batch).  Energy per inference (means over the batch)::
 
     E_dyn    = SynOps·E_syn + GradedSynOps·E_graded + PayloadBits·E_bit + Nact·E_act + Nidle·E_idle
              + Spikes·E_spk + Routed_core·E_rc + Routed_chip·E_rch + Routed_interchip·E_ri + HostMsgs·E_host
+             + steps·N_chips·E_step                              (fixed management per step and chip)
+             + P_host·latency                                    (I/O modes only: host interface / x86)
+    E_static = P_static · N_chips · latency                       (static="chip", Intel's convention)
+             | P_static · (cores_used / cores_per_chip) · latency (static="cores": prorated, labelled so)
+    E        = E_dyn + E_static
 
 A graded message (a sigma-delta payload) is charged like a spike (its routes, its fan-out as
 SynOps: graded SynOps at ``graded_synop_pJ``) plus its payload: ``PayloadBits`` =
 ``num_message_bits`` × routed graded messages (:mod:`snnc.profiler.counts`), at
 ``graded_payload_bit_pJ`` per bit (an estimate: no Loihi 2 figure is published).
-    E_static = P_static · N_chips · latency
-    E        = E_dyn + E_static
 
 ``N_chips`` are the chips the placement allocates.  Per layer, the dynamic terms are the layer's
 own events (SynOps in its synapse memory, its neurons' updates, its spikes and their messages);
-the static energy is shared out in proportion to the cores each layer occupies.
+the static energy is shared out in proportion to the cores each layer occupies.  Per core, the
+compute energy (SynOps, neuron updates, spikes) is exact; message energy stays per layer.
 :func:`intel_energy_per_inference` is Intel's recipe for *measured* board power (lava-dl
 PilotNet notebooks), used to check the static term against their published numbers.
 """
@@ -31,6 +31,8 @@ import dataclasses
 
 import numpy as np
 
+from snnc.errors import InputError
+from snnc.profiler import timing
 from snnc.profiler.coefficients import CoefficientSet
 from snnc.profiler.counts import EventCounts, LayerCounts
 
@@ -73,13 +75,16 @@ def intel_energy_per_inference(total_power_w: float, static_power_per_chip_w: fl
             "step_time_s": float("nan")}
 
 
-def step_times(counts: EventCounts, co: CoefficientSet) -> np.ndarray:
-    """Δt(b, t) in seconds, (batch, steps)."""
-    idle = counts.core_neurons[None, None, :] - counts.core_active
-    work = (counts.core_synops * co["synop_ns"] + counts.core_active * co["neuron_update_active_ns"]
-            + idle * co["neuron_update_idle_ns"]) * NS
-    busiest = work.max(axis=2) if work.shape[2] else np.zeros(work.shape[:2])
-    return np.maximum(busiest + co["barrier_ns"] * NS, co["step_floor_us"] * US)
+#: static energy conventions
+STATIC_MODES = {
+    "chip": "static power x every chip the placement allocates x modeled time (Intel's convention)",
+    "cores": "PRORATED: static power x (cores in use / cores per chip) x modeled time (a share of the chip)",
+}
+
+
+def step_times(counts: EventCounts, co: CoefficientSet, io_mode: str = "compute") -> np.ndarray:
+    """Δt(b, t) in seconds, (batch, steps) (:func:`snnc.profiler.timing.step_times`)."""
+    return timing.step_times(counts, co, io_mode).dt
 
 
 @dataclasses.dataclass
@@ -100,15 +105,34 @@ class LayerEnergy:
 
 
 @dataclasses.dataclass
+class CoreEnergy:
+    """One core: its neurons, the layers on it, compute energy and work per step (per inference)."""
+
+    core: int
+    chip: int
+    neurons: int
+    layers: list[str]
+    compute_J: float  # SynOps + neuron updates + spikes of this core
+    work_s: float  # mean core work per step
+    bounds: float  # fraction of steps this core bounds
+
+
+@dataclasses.dataclass
 class EnergyEstimate:
     layers: list[LayerEnergy]
     latency_s: float  # mean per inference
     step_time_s: float  # mean Δt
     chips: int
+    overhead_J: float = 0.0  # steps × chips × step_dynamic_nJ
+    host_J: float = 0.0  # host interface power × latency (I/O modes)
+    times: "timing.StepTimes | None" = None
+    static_mode: str = "chip"
+    cores_used: int = 0
+    cores: list[CoreEnergy] = dataclasses.field(default_factory=list)
 
     @property
     def dynamic_J(self) -> float:
-        return float(sum(la.dynamic_total_J for la in self.layers))
+        return float(sum(la.dynamic_total_J for la in self.layers)) + self.overhead_J + self.host_J
 
     @property
     def static_J(self) -> float:
@@ -129,14 +153,48 @@ def _layer_dynamic(lc: LayerCounts, co: CoefficientSet, batch: int) -> dict[str,
     return out
 
 
-def estimate(counts: EventCounts, co: CoefficientSet) -> EnergyEstimate:
-    """Energy per inference (mean over the batch) of the counted run under coefficients ``co``."""
-    dt = step_times(counts, co)
+def _cores(counts: EventCounts, co: CoefficientSet, times: "timing.StepTimes") -> list[CoreEnergy]:
+    b = max(counts.batch, 1)
+    graded = timing._arr(counts, "core_graded_synops")
+    idle = counts.core_neurons[None, None, :] - counts.core_active
+    compute = ((counts.core_synops - graded) * co["synop_pJ"] + graded * co["graded_synop_pJ"]
+               + counts.core_active * co["neuron_update_active_pJ"] + idle * co["neuron_update_idle_pJ"]
+               + timing._arr(counts, "core_spikes") * co["spike_out_pJ"]).sum(axis=(0, 1)) * PJ / b
+    on: dict[int, list[str]] = {}
+    for name, lc in counts.layers.items():
+        for c in lc.cores:
+            on.setdefault(int(c), []).append(name)
+    work = times.work.mean(axis=(0, 1)) if times.work.size else np.zeros(counts.core_neurons.shape)
+    bound = times.bound_by()
+    chip_of = np.asarray(counts.placement.chip_of_core)
+    return [CoreEnergy(c, int(chip_of[c]) if c < chip_of.size else 0, int(counts.core_neurons[c]), on.get(c, []),
+                       float(compute[c]), float(work[c]), bound.get(f"core {c}", 0.0))
+            for c in range(counts.core_neurons.size)]
+
+
+def estimate(counts: EventCounts, co: CoefficientSet, io_mode: str = "compute", static: str = "chip",
+             cores_per_chip: int = 120) -> EnergyEstimate:
+    """Energy per inference (mean over the batch) of the counted run under coefficients ``co``.
+
+    ``io_mode``: host I/O mode of the time model (:data:`snnc.profiler.timing.IO_MODES`);
+    ``static``: ``"chip"`` (every allocated chip) or ``"cores"`` (prorated by the cores in use
+    out of ``cores_per_chip``, :data:`STATIC_MODES`).
+    """
+    if static not in STATIC_MODES:
+        raise InputError(f"unknown static-energy convention {static!r}",
+                         hint=f"use one of {', '.join(STATIC_MODES)} (docs/energy.md)")
+    times = timing.step_times(counts, co, io_mode)
+    dt = times.dt
     latency = float(dt.sum(axis=1).mean()) if dt.size else 0.0
     chips = max(counts.placement.n_chips, 1)
-    e_static = static_energy(co["static_power_W"], chips, 1, latency)
+    used = timing.cores_in_use(counts)
+    share = chips if static == "chip" else used / max(int(cores_per_chip), 1)
+    e_static = float(co["static_power_W"]) * share * latency
     total_cores = sum(len(lc.cores) for lc in counts.layers.values()) or 1
     layers = [LayerEnergy(lc.name, lc.kind, len(lc.cores), _layer_dynamic(lc, co, counts.batch),
                           e_static * len(lc.cores) / total_cores)
               for lc in counts.layers.values()]
-    return EnergyEstimate(layers, latency, float(dt.mean()) if dt.size else 0.0, chips)
+    overhead = counts.steps * chips * co["step_dynamic_nJ"] * 1e-9
+    host = co["host_power_W"] * latency if io_mode != "compute" else 0.0
+    return EnergyEstimate(layers, latency, float(dt.mean()) if dt.size else 0.0, chips, overhead, host, times,
+                          static, used, _cores(counts, co, times))

@@ -13,6 +13,7 @@ from snnc.profiler.ann import AC_FP32_PJ, HOROWITZ, MAC_FP32_PJ, MacCount
 from snnc.profiler.coefficients import CoefficientSet
 from snnc.profiler.counts import EventCounts
 from snnc.profiler.energy import DYNAMIC_TERMS, PJ, EnergyEstimate
+from snnc.profiler.timing import IO_MODES
 from snnc.reporting import Report, figure, figure_path
 
 
@@ -123,7 +124,13 @@ class EnergyReport(Report):
                 "step_time_s": e.step_time_s, "throughput_per_s": self.throughput,
                 "counts": self.per_inference_counts(),
                 "graded_messages_per_step": self.graded_per_step(),
+                # activity-driven time model (issue 15)
+                "step_overhead_J": e.overhead_J, "host_io_J": e.host_J,
+                "static_mode": e.static_mode, "cores_used": e.cores_used,
             },
+            "time_model": self.time_model(),
+            "cores": [dataclasses.asdict(c) for c in e.cores],
+            "neurobench": self.neurobench(),
             "layers": [{"name": la.name, "kind": la.kind, "cores": la.cores, "dynamic_J": la.dynamic_J,
                         "dynamic_total_J": la.dynamic_total_J, "static_J": la.static_J, "total_J": la.total_J,
                         "synops": self.counts.layers[la.name].synops_in / max(self.counts.batch, 1),
@@ -137,6 +144,25 @@ class EnergyReport(Report):
             "notes": list(self.notes),
         }
 
+    def time_model(self) -> dict[str, Any]:
+        """Mean time per step: what bounds it (a core, the floor, host I/O), the bounding core's
+        work by term, the barrier, host I/O (module :mod:`snnc.profiler.timing`)."""
+        t = self.estimate.times
+        if t is None:
+            return {}
+        return {"io_mode": t.mode, "io_mode_meaning": IO_MODES[t.mode], "bound_by": t.bound_by(),
+                "per_step_s": t.breakdown(),
+                "step_time_range_s": [self.low.step_time_s, self.high.step_time_s]}
+
+    def neurobench(self) -> dict[str, Any]:
+        """NeuroBench metric names (per inference): SynOps = Effective_ACs (binary) + Effective_MACs
+        (graded: payload × weight); activation sparsity = 1 − spikes / (neurons × steps)."""
+        c, b = self.counts, max(self.counts.batch, 1)
+        slots = sum(lc.neurons for lc in c.layers.values() if lc.kind != "input") * c.steps
+        return {"SynOps": (c.synops + c.graded_synops) / b, "Effective_ACs": c.synops / b,
+                "Effective_MACs": c.graded_synops / b,
+                "activation_sparsity": 1.0 - self.spikes / slots if slots else None}
+
     def text(self) -> str:
         e, co = self.estimate, self.coefficients
         c = self.per_inference_counts()
@@ -148,6 +174,7 @@ class EnergyReport(Report):
             f"range {_j(self.low.total_J)} .. {_j(self.high.total_J)} over the coefficient ranges",
             f"latency {e.latency_s * 1e3:.4g} ms ({e.step_time_s * 1e6:.4g} us/step), "
             f"throughput {self.throughput:.4g} inferences/s",
+            *self._time_lines(),
             f"SynOps {c['synops']:.6g} (graded {c['graded_synops']:.6g}), spikes {c['spikes']:.6g} "
             f"(+ {c['input_spikes']:.6g} input), neuron updates {c['neuron_updates_active']:.6g} active / "
             f"{c['neuron_updates_idle']:.6g} idle",
@@ -193,21 +220,65 @@ class EnergyReport(Report):
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
+    def _time_lines(self) -> list[str]:
+        t = self.estimate.times
+        if t is None:
+            return []
+        br, bound = t.breakdown(), t.bound_by()
+        top = ", ".join(f"{k} {v:.0%}" for k, v in list(bound.items())[:4])
+        work = sorted(((k[len("busiest_core_"):-2], v) for k, v in br.items()
+                       if k.startswith("busiest_core_") and k != "busiest_core_work_s" and v), key=lambda kv: -kv[1])
+        e = self.estimate
+        return [f"time per step (mode {t.mode}): slowest core {br['busiest_core_work_s'] * 1e6:.4g} us "
+                f"({', '.join(f'{k} {v * 1e6:.3g}' for k, v in work[:4]) or 'no work'}) + barrier "
+                f"{br['barrier_s'] * 1e6:.4g} us; host I/O {br['host_io_s'] * 1e6:.4g} us "
+                f"({'on the path' if t.mode != 'compute' else 'not on the path in this mode'}); "
+                f"bound by: {top or '-'}",
+                f"dynamic = events {_j(e.dynamic_J - e.overhead_J - e.host_J)} + fixed per-step management "
+                f"{_j(e.overhead_J)} + host interface {_j(e.host_J)}; static ({e.static_mode}: "
+                f"{'prorated by ' + str(e.cores_used) + ' cores in use' if e.static_mode == 'cores' else 'whole chips'})"]
+
     def plot(self, path: str | os.PathLike) -> Path:
-        """Stacked bars per layer: dynamic terms and static share (µJ per inference), PNG."""
-        layers = self.estimate.layers
+        """Three panels, log scales: energy per layer by term (µJ per inference), the time per
+        step (bounding core's work by term, barrier, host I/O; µs) and each core's work per step."""
+        e = self.estimate
+        layers = e.layers
         names = [la.name for la in layers]
-        with figure(path, figsize=(max(5.0, 1.2 * len(names) + 2), 4)) as (fig, ax):
-            bottom = [0.0] * len(layers)
-            for term in list(DYNAMIC_TERMS) + ["static"]:
+        with figure(path, 1, 3, figsize=(max(12.0, 1.2 * len(names) + 8), 4.5)) as (fig, (a1, a2, a3)):
+            terms = [t for t in list(DYNAMIC_TERMS) + ["static"]
+                     if any((la.static_J if t == "static" else la.dynamic_J[t]) for la in layers)]
+            width = 0.8 / max(len(terms), 1)
+            for i, term in enumerate(terms):
                 vals = [(la.static_J if term == "static" else la.dynamic_J[term]) * 1e6 for la in layers]
-                if not any(vals):
-                    continue
-                ax.bar(names, vals, bottom=bottom, label=term)
-                bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
-            ax.set_ylabel("energy per inference (µJ)")
-            ax.set_title(f"{self.program}: {_j(self.energy_J)} per inference ({self.coefficients.label})")
-            ax.legend(fontsize=7)
+                vals = [v if v > 0 else np.nan for v in vals]  # nothing to draw on a log axis
+                a1.bar(np.arange(len(names)) + i * width, vals, width, label=term)
+            a1.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=30, fontsize=7)
+            a1.set_yscale("log")
+            a1.set_ylabel("energy per inference (µJ, log)")
+            a1.set_title(f"{_j(self.energy_J)}/inference: dyn {_j(e.dynamic_J)}, static {_j(e.static_J)}", fontsize=9)
+            a1.legend(fontsize=6)
+            if e.times is not None:
+                br = e.times.breakdown()
+                items = [(k[len("busiest_core_"):-2], v) for k, v in br.items()
+                         if k.startswith("busiest_core_") and k != "busiest_core_work_s" and v]
+                items += [("barrier", br["barrier_s"]), ("step", br["step_s"])]
+                if e.times.mode != "compute":  # host I/O is on the step's path only in the I/O modes
+                    items.insert(-1, ("host I/O", br["host_io_s"]))
+                items = [(k, v * 1e6) for k, v in items if v > 0]
+                a2.barh([k for k, _ in items], [v for _, v in items], color="tab:orange")
+                a2.set_xscale("log")
+                a2.set_xlabel("µs per step (log)")
+                a2.set_title(f"time per step ({e.times.mode})", fontsize=9)
+                work = e.times.work.mean(axis=(0, 1)) * 1e6 if e.times.work.size else np.zeros(0)
+                a3.bar(np.arange(work.size), np.where(work > 0, work, np.nan), color="tab:green")
+                a3.xaxis.get_major_locator().set_params(integer=True)
+                a3.axhline(br["barrier_s"] * 1e6, color="k", ls="--", lw=1, label="barrier")
+                a3.set_yscale("log")
+                a3.set_xlabel("core")
+                a3.set_ylabel("mean work per step (µs, log)")
+                a3.set_title("per core", fontsize=9)
+                a3.legend(fontsize=7)
+            fig.suptitle(f"{self.program} ({self.coefficients.label})", fontsize=10)
         return figure_path(path)
 
 def _j(v: float) -> str:

@@ -29,8 +29,8 @@ def test_pilotnet_snn_energy_arithmetic():
     assert e["total_J"] == pytest.approx(1.66e-3, abs=0.005e-3)
     assert e["static_J"] == pytest.approx(0.57e-3, abs=0.005e-3)
     assert e["dynamic_J"] == pytest.approx(1.09e-3, abs=0.005e-3)
-    # the model's static term with the loihi2 set's measured parts (static power, step time)
-    co = load_coefficients("loihi2")
+    # the model's static term with the 2024 loihi2 set's measured parts (static power, step time)
+    co = load_coefficients("loihi2_intel2024")
     model = static_energy(co["static_power_W"], 1, PILOTNET_STEPS, co["step_floor_us"] * 1e-6)
     assert model == pytest.approx(e["static_J"], rel=1e-3)
     assert model / e["total_J"] == pytest.approx(0.34, abs=0.01)  # static is a third of the total
@@ -47,13 +47,14 @@ def test_pilotnet_static_share_from_a_profiled_program(tmp_path):
     prog = snnc.compile("examples/mlp.nir", target="loihi2")
     x = np.load("examples/mlp_input.npz")["x"]
     t = PILOTNET_STEPS - max(prog.latency.values())
-    rep = prog.profile(x[:, :t], coefficients="loihi2")
+    rep = prog.profile(x[:, :t], coefficients="loihi2_intel2024")  # the 2024 set: PilotNet's step as a floor
     assert rep.counts.steps == PILOTNET_STEPS
     assert rep.estimate.step_time_s == pytest.approx(1 / (408.91 * 16), rel=1e-3)
     assert rep.estimate.static_J == pytest.approx(0.232 * 16 / (408.91 * 16), rel=1e-3)
 
 
-@pytest.mark.parametrize("name", ["loihi1_davies2018", "loihi2_intel2024"])
+@pytest.mark.parametrize("name", ["loihi1_davies2018", "loihi1_sanafe2025", "loihi2_intel2024",
+                                  "loihi2_activity2026"])
 def test_shipped_sets_are_complete_and_cited(name):
     co = load_coefficients(name)
     assert set(co.coefficients) == set(FIELDS)
@@ -66,13 +67,21 @@ def test_shipped_sets_are_complete_and_cited(name):
 
 def test_loihi2_set_marks_measured_and_estimated_parts():
     co = load_coefficients("loihi2")
-    assert co.name == "loihi2_intel2024"
-    assert co.coefficients["static_power_W"].grade == "measured"
-    assert co.coefficients["step_floor_us"].grade == "measured"
-    per_op = [k for k in FIELDS if k.endswith("_pJ")]
-    assert all(co.coefficients[k].grade == "estimate" and co.coefficients[k].range for k in per_op)
+    assert co.name == "loihi2_activity2026"
+    for k in ("static_power_W", "barrier_ns", "step_dynamic_nJ", "host_io_step_us"):
+        assert co.coefficients[k].grade == "measured", k
+    assert co["step_floor_us"] == 0  # PilotNet's 152.9 us is not a floor: its input is a bias (no host I/O)
+    per_op = [k for k in FIELDS if k.endswith("_pJ") or (k.endswith("_ns") and k != "barrier_ns")]
+    assert all(co.coefficients[k].grade in ("derived", "estimate") and co.coefficients[k].range for k in per_op)
+    # every derived per-op value is SANA-FE's Loihi 1 value times one factor (time s, energy k)
+    base = load_coefficients("loihi1_sanafe2025")
+    ratios = {k: co[k] / base[k] for k in ("synop_ns", "neuron_update_active_ns", "spike_out_ns", "msg_in_ns")}
+    assert max(ratios.values()) == pytest.approx(min(ratios.values()), rel=1e-3) and 0.05 < ratios["synop_ns"] < 1
+    ratios = {k: co[k] / base[k] for k in ("synop_pJ", "neuron_update_idle_pJ", "spike_out_pJ", "route_core_pJ")}
+    assert max(ratios.values()) == pytest.approx(min(ratios.values()), rel=1e-3) and 0.05 < ratios["synop_pJ"] < 1
     assert load_coefficients("loihi1")["synop_pJ"] == 23.6  # Davies 2018 Table 2
-    assert sorted(available()) == ["loihi1_davies2018", "loihi2_intel2024"]
+    assert sorted(available()) == ["loihi1_davies2018", "loihi1_sanafe2025", "loihi2_activity2026",
+                                   "loihi2_intel2024"]
 
 
 def _write(tmp_path, data, name="c.json"):
@@ -133,9 +142,10 @@ def test_energy_terms_follow_counts_and_coefficients():
               ) * 1e-12
     assert rep.estimate.dynamic_J == pytest.approx(expect, rel=1e-9)
     dt = step_times(rep.counts, co)
-    # no floor on loihi1: the busiest core's work plus the barrier
-    work = (rep.counts.core_synops * 3.5 + rep.counts.core_active * 8.4
-            + (rep.counts.core_neurons - rep.counts.core_active) * 5.3).max(axis=2) + 299
+    # no floor on loihi1: the busiest core's work plus the barrier (one chip, no per-core barrier term)
+    k = rep.counts
+    work = (k.core_synops * 3.5 + k.core_active * 8.4 + (k.core_neurons - k.core_active) * 5.3
+            + k.core_spikes * 30.0 + k.core_msg_out * 5.1 + k.core_msg_in * 20.0).max(axis=2) + 299
     np.testing.assert_allclose(dt, work * 1e-9)
     assert rep.estimate.static_J == pytest.approx(0.029 * rep.estimate.chips * dt.sum(axis=1).mean())
     assert rep.low.total_J <= rep.estimate.total_J <= rep.high.total_J
