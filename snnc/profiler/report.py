@@ -231,9 +231,10 @@ class EnergyReport(Report):
         e = self.estimate
         return [f"time per step (mode {t.mode}): slowest core {br['busiest_core_work_s'] * 1e6:.4g} us "
                 f"({', '.join(f'{k} {v * 1e6:.3g}' for k, v in work[:4]) or 'no work'}) + barrier "
-                f"{br['barrier_s'] * 1e6:.4g} us; host I/O {br['host_io_s'] * 1e6:.4g} us "
-                f"({'on the path' if t.mode != 'compute' else 'not on the path in this mode'}); "
-                f"bound by: {top or '-'}",
+                f"{br['barrier_s'] * 1e6:.4g} us; "
+                + (f"host I/O {br['host_io_s'] * 1e6:.4g} us (on the path); " if t.mode != "compute" else
+                   "host I/O not on the path (inputs on chip; --io-mode io-bound|io-serial adds it); ")
+                + f"bound by: {top or '-'}",
                 f"dynamic = events {_j(e.dynamic_J - e.overhead_J - e.host_J)} + fixed per-step management "
                 f"{_j(e.overhead_J)} + host interface {_j(e.host_J)}; static ({e.static_mode}: "
                 f"{'prorated by ' + str(e.cores_used) + ' cores in use' if e.static_mode == 'cores' else 'whole chips'})"]
