@@ -39,6 +39,8 @@ def parser(description: str, dataset: str = "digits") -> argparse.ArgumentParser
     p.add_argument("--qat-epochs", type=int, default=0, help="QAT fine-tuning epochs after the float ones")
     p.add_argument("--teacher-epochs", type=int, default=60)
     p.add_argument("--output", choices=OUTPUTS, default="mem_mean", help="deployable output decoder")
+    p.add_argument("--decoder", choices=("rate", "affine"), default="rate",
+                   help="decoder of the student tap in feature/relation/ot (affine: a trained LN(W r + b))")
     p.add_argument("--budget", type=float, default=None, help="add SpikeBudget(target_rate)")
     p.add_argument("--ann-init", action="store_true", help="initialise the student from a same-topology ANN")
     p.add_argument("--seed", type=int, default=0,
@@ -110,7 +112,7 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
     str_, ste = rate_encode(student_input(xtr), args.timesteps), rate_encode(student_input(xte), args.timesteps)
     feat = args.loss in ("feature", "relation", "ot")
     losses = loss_family(args.loss, tau=args.tau, alpha=args.alpha, pairs=pairs if feat else None,
-                         budget=args.budget)
+                         budget=args.budget, decoder=getattr(args, "decoder", "rate"))
     reverse = ReverseKD(tau=args.tau) if args.loss == "twoway" else None
     dist = Distiller(None if args.loss == "ce" else teacher, student, losses, taps=pairs if feat else None,
                      reverse=reverse)
@@ -124,7 +126,7 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
     return {
         "dataset": args.dataset, "loss": args.loss, "tau": args.tau, "alpha": args.alpha, "seed": args.seed,
         "timesteps": args.timesteps, "hidden": args.hidden, "output": args.output, "epochs": args.epochs,
-        "student": getattr(args, "student", "mlp"), "teacher": getattr(args, "teacher", None),
+        "decoder": getattr(args, "decoder", "rate") if feat else None, "student": getattr(args, "student", "mlp"), "teacher": getattr(args, "teacher", None),
         "teacher_epochs": args.teacher_epochs, "threads": torch.get_num_threads(),
         "teacher_acc": round(teacher_acc, 2), "student_float_acc": round(fl["acc"], 2),
         "student_fixed_acc": round(dep["acc"], 2), "student_qat_acc": None if qat_acc is None else round(qat_acc, 2),

@@ -240,9 +240,10 @@ class Weighted(nn.Module):
 
 
 def loss_family(name: str, tau: float = 1.0, alpha: float = 1.0, pairs: dict[str, str] | None = None,
-                feature_weight: float = 1.0, budget: float | None = None) -> list[nn.Module]:
+                feature_weight: float = 1.0, budget: float | None = None, decoder: str = "rate") -> list[nn.Module]:
     """A ready loss list by family name: ce, kd, kd_step, kd_focal, feature, relation, ot
-    (every KD family is CE + α·LogitKD(τ) [+ feature term]; ``budget`` adds SpikeBudget)."""
+    (every KD family is CE + α·LogitKD(τ) [+ feature term on the tap ``decoder``, e.g. rate or
+    affine]; ``budget`` adds SpikeBudget)."""
     losses: list[nn.Module] = [CrossEntropy()]
     families = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway")
     if name not in families:
@@ -254,7 +255,7 @@ def loss_family(name: str, tau: float = 1.0, alpha: float = 1.0, pairs: dict[str
         if not pairs:
             raise ValidationError(f"loss family {name!r} needs tap pairs", hint="pass pairs={'body.fc2': 'net.3'}")
         cls = {"feature": FeatureKD, "relation": RelationKD, "ot": OTFeatureKD}[name]
-        losses.append(Weighted(cls(pairs), feature_weight))
+        losses.append(Weighted(cls(pairs, decoder=decoder), feature_weight))
     if budget is not None:
         losses.append(Weighted(SpikeBudget(budget), 1.0))
     return losses

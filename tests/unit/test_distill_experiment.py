@@ -93,3 +93,13 @@ def test_quick_configuration_is_the_documented_one():
     q = experiment.QUICK["digits"]
     assert (args.epochs, args.teacher_epochs, args.timesteps, args.qat_epochs) == (
         q["epochs"], q["teacher_epochs"], q["timesteps"], 0)
+
+
+def test_decoder_option_reaches_the_feature_loss():
+    from snnc.distill.losses import FeatureKD, loss_family
+
+    feat = [m for m in loss_family("feature", pairs={"body.fc2": "3"}, decoder="affine")[-1].modules()
+            if isinstance(m, FeatureKD)]
+    assert feat and feat[0].decoder is None and feat[0].decoder_kind == "affine"
+    row = _row(*TINY, "--loss", "feature", "--decoder", "affine")
+    assert row["decoder"] == "affine" and row["loss"] == "feature"
