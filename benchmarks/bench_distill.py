@@ -63,7 +63,7 @@ def run_seed(opts, seed: int, data) -> list[dict]:
     xtr, ytr, xte, yte = data
     t0 = time.perf_counter()
     teacher = train_teacher(sp["make_teacher"], sp["teacher_input"](xtr), ytr, epochs=opts.teacher_epochs,
-                            seed=seed, progress=False)
+                            seed=seed, progress=False, **sp["teacher_opts"])
     t_acc = evaluate(teacher, sp["teacher_input"](xte), yte)["acc"]
     rows = [{"arm": "teacher", "seed": seed, "float": round(t_acc, 2), "qat": None, "deployed": None,
              "spikes": None, "energy_j": None, "seconds": round(time.perf_counter() - t0, 1)}]

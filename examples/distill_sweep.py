@@ -34,7 +34,7 @@ def _seed_job(job):
     args.__dict__.update(dataset=opts.dataset, seed=seed, hidden=opts.hidden, epochs=opts.epochs,
                          timesteps=opts.timesteps, teacher_epochs=opts.teacher_epochs, qat_epochs=opts.qat_epochs,
                          student=opts.student, channels=opts.channels, teacher=opts.teacher)
-    teacher, acc = prepare_teacher(args, data, sp["make_teacher"], sp["teacher_input"])
+    teacher, acc = prepare_teacher(args, data, sp["make_teacher"], sp["teacher_input"], sp["teacher_opts"])
     rows = []
     for arm in opts.arms:
         fam, *rest = arm.split(":")

@@ -90,10 +90,13 @@ def subset(data, dataset: str):
     return tuple(a if n is None else a[:n] for a, n in zip(data, (n_tr, n_tr, n_te, n_te)))
 
 
-def prepare_teacher(args, data, make_teacher: Callable[[], nn.Module], teacher_input: Callable):
-    """Train and score the teacher once (shared by every arm of a sweep): (teacher, acc %)."""
+def prepare_teacher(args, data, make_teacher: Callable[[], nn.Module], teacher_input: Callable,
+                    teacher_opts: dict | None = None):
+    """Train and score the teacher once (shared by every arm of a sweep): (teacher, acc %).
+    ``teacher_opts``: ``lr``/``weight_decay`` for :func:`train_teacher` (the spec's)."""
     xtr, ytr, xte, yte = data
-    teacher = train_teacher(make_teacher, teacher_input(xtr), ytr, epochs=args.teacher_epochs, seed=args.seed)
+    teacher = train_teacher(make_teacher, teacher_input(xtr), ytr, epochs=args.teacher_epochs, seed=args.seed,
+                            **(teacher_opts or {}))
     return teacher, evaluate(teacher, teacher_input(xte), yte)["acc"]
 
 
@@ -126,7 +129,8 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
     return {
         "dataset": args.dataset, "loss": args.loss, "tau": args.tau, "alpha": args.alpha, "seed": args.seed,
         "timesteps": args.timesteps, "hidden": args.hidden, "output": args.output, "epochs": args.epochs,
-        "decoder": getattr(args, "decoder", "rate") if feat else None, "student": getattr(args, "student", "mlp"), "teacher": getattr(args, "teacher", None),
+        "decoder": getattr(args, "decoder", "rate") if feat else None,
+        "student": getattr(args, "student", "mlp"), "teacher": getattr(args, "teacher", None),
         "teacher_epochs": args.teacher_epochs, "threads": torch.get_num_threads(),
         "teacher_acc": round(teacher_acc, 2), "student_float_acc": round(fl["acc"], 2),
         "student_fixed_acc": round(dep["acc"], 2), "student_qat_acc": None if qat_acc is None else round(qat_acc, 2),
@@ -138,13 +142,13 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
 
 def run(args, data, make_teacher: Callable[[], nn.Module], teacher_input: Callable, make_student: Callable,
         pairs: dict[str, str], make_twin: Callable[[], nn.Module] | None = None,
-        student_input: Callable = lambda x: x) -> dict:
+        student_input: Callable = lambda x: x, teacher_opts: dict | None = None) -> dict:
     """One experiment from the command line; prints the JSON line and returns it."""
     t0 = time.perf_counter()
     quick(args)
     if args.quick:
         data = subset(data, args.dataset)
-    teacher, acc = prepare_teacher(args, data, make_teacher, teacher_input)
+    teacher, acc = prepare_teacher(args, data, make_teacher, teacher_input, teacher_opts)
     res = distil(args, data, teacher, acc, teacher_input, make_student, pairs, make_twin, student_input)
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(res))
@@ -170,20 +174,28 @@ def digits_cnn_teacher() -> nn.Module:
 
 
 def mnist1d_teacher() -> nn.Module:
-    """1-D CNN conv32-conv32(stride 2)-fc128 on the length-40 sequence; feature tap ``"8"``."""
+    """The mnist1d paper's 1-D CNN (conv25 k5/2, conv25 k3/2, conv25 k3/2, linear 125→10) after
+    a standardising input BatchNorm (no affine); trained with Adam lr 1e-2 and no weight decay
+    (:data:`_DATASETS`) it reaches ~92 % (the old conv32-conv32-fc128 on the [0, 1] input with
+    lr 1e-3 and weight decay stayed at 52-64 %).  Feature tap ``"7"`` (the last ReLU, 25×5)."""
     return nn.Sequential(
-        nn.Unflatten(1, (1, 40)), nn.Conv1d(1, 32, 5, padding=2), nn.ReLU(), nn.Conv1d(32, 32, 5, stride=2, padding=2),
-        nn.ReLU(), nn.Flatten(), nn.Linear(32 * 20, 128), nn.ReLU(), nn.Linear(128, 10),
+        nn.Unflatten(1, (1, 40)), nn.BatchNorm1d(1, affine=False), nn.Conv1d(1, 25, 5, stride=2, padding=1),
+        nn.ReLU(), nn.Conv1d(25, 25, 3, stride=2, padding=1), nn.ReLU(), nn.Conv1d(25, 25, 3, stride=2, padding=1),
+        nn.ReLU(), nn.Flatten(), nn.Linear(125, 10),
     )
 
 
+_DEFAULT_OPTS = dict(lr=1e-3, weight_decay=1e-4)
+
 #: per data set: input width, the conv student's input shape (C, H, W), loader, teachers
-#: {kind: (factory, feature tap)} and the default teacher kind
+#: {kind: (factory, feature tap, train_teacher options)} and the default teacher kind
 _DATASETS = {
     "digits": dict(n_in=64, image=(1, 8, 8), load=datasets.digits, default="mlp",
-                   teachers={"mlp": (mlp_teacher(64), "3"), "cnn": (digits_cnn_teacher, "7")}),
+                   teachers={"mlp": (mlp_teacher(64), "3", _DEFAULT_OPTS),
+                             "cnn": (digits_cnn_teacher, "7", _DEFAULT_OPTS)}),
     "mnist1d": dict(n_in=40, image=(1, 1, 40), load=datasets.mnist1d, default="cnn",
-                    teachers={"mlp": (mlp_teacher(40), "3"), "cnn": (mnist1d_teacher, "8")}),
+                    teachers={"mlp": (mlp_teacher(40), "3", _DEFAULT_OPTS),
+                              "cnn": (mnist1d_teacher, "7", dict(lr=1e-2, weight_decay=0.0))}),
 }
 
 
@@ -217,16 +229,17 @@ def spec(dataset: str, student: str = "mlp", teacher: str | None = None) -> dict
     example: ``student`` in :data:`STUDENTS`, ``teacher`` in :data:`TEACHERS` (None: the
     data set's default)."""
     d = _DATASETS[dataset]
-    make_teacher, tap = d["teachers"][teacher or d["default"]]
+    make_teacher, tap, opts = d["teachers"][teacher or d["default"]]
     n_in, image = d["n_in"], d["image"]
     if student == "conv":
         return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
                     make_student=lambda a: conv_student(image, a.channels, a.hidden, 10, output=a.output),
                     student_input=lambda x: x.reshape(x.shape[0], *image),
-                    pairs={"body.fc": tap}, make_twin=_conv_twin(image))
+                    pairs={"body.fc": tap}, make_twin=_conv_twin(image), teacher_opts=dict(opts))
     return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
                 make_student=lambda a: dense_student([n_in, a.hidden, a.hidden, 10], output=a.output),
-                student_input=lambda x: x, pairs={"body.fc2": tap}, make_twin=_mlp_twin(n_in))
+                student_input=lambda x: x, pairs={"body.fc2": tap}, make_twin=_mlp_twin(n_in),
+                teacher_opts=dict(opts))
 
 
 def main(dataset: str, description: str, argv=None) -> dict:
