@@ -14,24 +14,34 @@ import statistics
 
 import torch
 
-from snnc.distill.experiment import distil, parser, prepare_teacher, spec
+from snnc.distill.experiment import (
+    STUDENTS,
+    TEACHERS,
+    default_threads,
+    distil,
+    parser,
+    prepare_teacher,
+    spec,
+)
 
 
 def _seed_job(job):
-    torch.set_num_threads(1)
     opts, seed = job
-    sp = spec(opts.dataset)
+    torch.set_num_threads(max(1, opts.threads // max(1, opts.jobs)))
+    sp = spec(opts.dataset, opts.student, opts.teacher)
     data = sp["load"]()
     args = parser("").parse_args([])
     args.__dict__.update(dataset=opts.dataset, seed=seed, hidden=opts.hidden, epochs=opts.epochs,
-                         timesteps=opts.timesteps, teacher_epochs=opts.teacher_epochs, qat_epochs=opts.qat_epochs)
-    teacher, acc = prepare_teacher(args, data, sp["make_teacher"], sp["teacher_input"])
+                         timesteps=opts.timesteps, teacher_epochs=opts.teacher_epochs, qat_epochs=opts.qat_epochs,
+                         student=opts.student, channels=opts.channels, teacher=opts.teacher)
+    teacher, acc = prepare_teacher(args, data, sp["make_teacher"], sp["teacher_input"], sp["teacher_opts"])
     rows = []
     for arm in opts.arms:
         fam, *rest = arm.split(":")
         args.loss, args.tau = fam, float(rest[0]) if rest else 1.0
         args.alpha = float(rest[1]) if len(rest) > 1 else 1.0
-        row = distil(args, data, teacher, acc, sp["teacher_input"], sp["make_student"], sp["pairs"])
+        row = distil(args, data, teacher, acc, sp["teacher_input"], sp["make_student"], sp["pairs"],
+                     student_input=sp["student_input"])
         row["arm"] = arm
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -52,9 +62,15 @@ def main():
     p.add_argument("--timesteps", type=int, default=8)
     p.add_argument("--teacher-epochs", type=int, default=60)
     p.add_argument("--qat-epochs", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--student", choices=STUDENTS, default="mlp")
+    p.add_argument("--channels", type=int, nargs="+", default=[8], help="conv student channels")
+    p.add_argument("--teacher", choices=TEACHERS, default=None, help="default: the data set's")
+    p.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes")
+    p.add_argument("--threads", type=int, default=default_threads(),
+                   help="torch threads in all (split over --jobs); default: the usable cores")
     p.add_argument("--out", default=None, help="write every row as JSON lines")
     opts = p.parse_args()
+    opts.teacher = opts.teacher or {"digits": "mlp", "mnist1d": "cnn"}[opts.dataset]
     jobs = [(opts, s) for s in opts.seeds]
     if opts.jobs > 1:
         with mp.get_context("spawn").Pool(opts.jobs) as pool:
@@ -65,7 +81,7 @@ def main():
         with open(opts.out, "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
     print(f"\n{opts.dataset}, {opts.hidden}-{opts.hidden} student, T={opts.timesteps}, {opts.epochs} epochs, "
-          f"seeds {opts.seeds}; teacher {_ms([r['teacher_acc'] for r in rows if r['arm'] == opts.arms[0]])}\n")
+          f"{opts.student} student, {opts.teacher} teacher, seeds {opts.seeds}; teacher {_ms([r['teacher_acc'] for r in rows if r['arm'] == opts.arms[0]])}\n")
     print("| arm | float acc % | fixed-point acc % (emulator) | fixed − float pp | spikes / inference |")
     print("|---|---|---|---|---|")
     for arm in opts.arms:

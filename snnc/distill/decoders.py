@@ -58,14 +58,38 @@ class MembraneLastDecoder(nn.Module):
 
 
 class AffineDecoder(nn.Module):
-    """``LN(W·r + b)`` of the time-mean ``r`` of a tap (SpikeBERT's bridge); training only."""
+    """``LN(W·r + b)`` of the time-mean ``r`` of a tap (SpikeBERT's bridge); training only.
 
-    def __init__(self, n_in: int, n_out: int, layernorm: bool = True):
+    Without sizes (``AffineDecoder()``, ``make_decoder("affine")``) it is lazy: a feature loss
+    calls :meth:`build` with the tap's width and the teacher feature's width on its first
+    batch (the distiller's probe batch, so the parameters reach the optimizer)."""
+
+    def __init__(self, n_in: int | None = None, n_out: int | None = None, layernorm: bool = True):
         super().__init__()
-        self.linear = nn.Linear(n_in, n_out)
-        self.norm = nn.LayerNorm(n_out) if layernorm else nn.Identity()
+        self.layernorm = layernorm
+        self.linear: nn.Module | None = None
+        self.norm: nn.Module | None = None
+        if n_in is not None and n_out is not None:
+            self.build(n_in, n_out)
+        elif n_in is not None or n_out is not None:
+            raise ValidationError(f"AffineDecoder needs both sizes or neither (n_in={n_in}, n_out={n_out})",
+                                  hint="pass n_in and n_out, or none to size it lazily in a feature loss")
+
+    @property
+    def built(self) -> bool:
+        return self.linear is not None
+
+    def build(self, n_in: int, n_out: int, device: torch.device | str | None = None) -> AffineDecoder:
+        """Create ``W`` (n_out × n_in), ``b`` and the LayerNorm (once)."""
+        self.linear = nn.Linear(int(n_in), int(n_out), device=device)
+        self.norm = nn.LayerNorm(int(n_out), device=device) if self.layernorm else nn.Identity()
+        return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.linear is None:
+            raise ValidationError("AffineDecoder() has no sizes yet",
+                                  hint="use it in a feature loss (FeatureKD(decoder='affine')), which sizes "
+                                       "it from the tap and the teacher feature, or pass n_in, n_out")
         return self.norm(self.linear(_flat(x).mean(1)))
 
 

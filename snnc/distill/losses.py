@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnc.distill.decoders import make_decoder
+from snnc.distill.decoders import AffineDecoder, make_decoder
 from snnc.errors import ValidationError
 
 
@@ -82,7 +82,27 @@ class LogitKD(nn.Module):
         return (w * soft).mean() * (tau * tau if self.tau_squared else 1.0)
 
 
-class _PairLoss(nn.Module):
+class _TapDecoding(nn.Module):
+    """A decoder for the student taps: one shared instance, or with ``decoder="affine"`` one
+    :class:`~snnc.distill.decoders.AffineDecoder` per pair, sized on the first batch from the
+    tap (n_in = its features per step) and the teacher feature (n_out = its width)."""
+
+    def _init_decoder(self, decoder: str) -> None:
+        self.decoder_kind = decoder
+        self.decoder = None if decoder == "affine" else make_decoder(decoder)
+        self.tap_decoders = nn.ModuleDict()
+
+    def decode(self, s_name: str, tap: torch.Tensor, n_teacher: int) -> torch.Tensor:
+        if self.decoder is not None:
+            return self.decoder(tap)
+        key = s_name.replace(".", "_")
+        if key not in self.tap_decoders:
+            n_in = int(torch.tensor(tap.shape[2:]).prod())
+            self.tap_decoders[key] = AffineDecoder().build(n_in, n_teacher, device=tap.device)
+        return self.tap_decoders[key](tap)
+
+
+class _PairLoss(_TapDecoding):
     """Base of the feature losses: ``pairs`` {student tap: teacher tap}, a decoder for the
     student tap and a lazily sized affine projector (training-only) per pair."""
 
@@ -94,7 +114,7 @@ class _PairLoss(nn.Module):
         if projector not in ("affine", "identity"):
             raise ValidationError(f"unknown projector {projector!r}", hint="use 'affine' or 'identity'")
         self.pairs = dict(pairs)
-        self.decoder = make_decoder(decoder)
+        self._init_decoder(decoder)
         self.projector_kind = projector
         self.projectors = nn.ModuleDict()
 
@@ -103,8 +123,8 @@ class _PairLoss(nn.Module):
             if s_name not in b.student_taps or t_name not in b.teacher_taps:
                 raise ValidationError(f"tap {s_name!r} -> {t_name!r} was not recorded",
                                       hint="tap names are module names (student.named_modules(), teacher.named_modules())")
-            fs = self.decoder(b.student_taps[s_name]).reshape(b.labels.shape[0], -1)
             ft = b.teacher_taps[t_name].reshape(b.labels.shape[0], -1)
+            fs = self.decode(s_name, b.student_taps[s_name], ft.shape[1]).reshape(b.labels.shape[0], -1)
             key = s_name.replace(".", "_")
             if self.projector_kind == "affine":
                 if key not in self.projectors:
@@ -134,7 +154,7 @@ def relation_matrix(f: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
     return g / (g.norm(dim=1, keepdim=True) + eps)
 
 
-class RelationKD(nn.Module):
+class RelationKD(_TapDecoding):
     """Similarity-preserving KD (SuperSNN-style pairwise relations); needs no projector."""
 
     name = "relation_kd"
@@ -142,14 +162,16 @@ class RelationKD(nn.Module):
     def __init__(self, pairs: dict[str, str], decoder: str = "rate", eps: float = 1e-3):
         super().__init__()
         self.pairs = dict(pairs)
-        self.decoder = make_decoder(decoder)
+        self._init_decoder(decoder)
         self.eps = eps
 
     def forward(self, b: KDBatch) -> torch.Tensor:
         total = 0.0
         for s_name, t_name in self.pairs.items():
-            g_s = relation_matrix(self.decoder(b.student_taps[s_name]), self.eps)
-            g_t = relation_matrix(b.teacher_taps[t_name], self.eps)
+            f_t = b.teacher_taps[t_name]
+            f_s = self.decode(s_name, b.student_taps[s_name], f_t.reshape(f_t.shape[0], -1).shape[1])
+            g_s = relation_matrix(f_s, self.eps)
+            g_t = relation_matrix(f_t, self.eps)
             total = total + F.mse_loss(g_s, g_t)
         return total
 
@@ -218,9 +240,10 @@ class Weighted(nn.Module):
 
 
 def loss_family(name: str, tau: float = 1.0, alpha: float = 1.0, pairs: dict[str, str] | None = None,
-                feature_weight: float = 1.0, budget: float | None = None) -> list[nn.Module]:
+                feature_weight: float = 1.0, budget: float | None = None, decoder: str = "rate") -> list[nn.Module]:
     """A ready loss list by family name: ce, kd, kd_step, kd_focal, feature, relation, ot
-    (every KD family is CE + α·LogitKD(τ) [+ feature term]; ``budget`` adds SpikeBudget)."""
+    (every KD family is CE + α·LogitKD(τ) [+ feature term on the tap ``decoder``, e.g. rate or
+    affine]; ``budget`` adds SpikeBudget)."""
     losses: list[nn.Module] = [CrossEntropy()]
     families = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway")
     if name not in families:
@@ -232,7 +255,7 @@ def loss_family(name: str, tau: float = 1.0, alpha: float = 1.0, pairs: dict[str
         if not pairs:
             raise ValidationError(f"loss family {name!r} needs tap pairs", hint="pass pairs={'body.fc2': 'net.3'}")
         cls = {"feature": FeatureKD, "relation": RelationKD, "ot": OTFeatureKD}[name]
-        losses.append(Weighted(cls(pairs), feature_weight))
+        losses.append(Weighted(cls(pairs, decoder=decoder), feature_weight))
     if budget is not None:
         losses.append(Weighted(SpikeBudget(budget), 1.0))
     return losses

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -101,12 +102,26 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu")
     return state
 
 
-def train_teacher(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 60, batch: int = 64,
-                  lr: float = 1e-3, seed: int = 0, progress: bool | None = None) -> nn.Module:
-    """Plain CE training of a float ANN (Adam, weight decay 1e-4)."""
+def train_teacher(model: nn.Module | Callable[[], nn.Module], x: torch.Tensor, y: torch.Tensor,
+                  epochs: int = 60, batch: int = 64, lr: float = 1e-3, seed: int = 0,
+                  progress: bool | None = None, weight_decay: float = 1e-4) -> nn.Module:
+    """Plain CE training of a float ANN (Adam, ``lr``, ``weight_decay``); returns it in eval mode.
+
+    ``seed`` fixes the batch order and, when ``model`` is a factory (a callable returning the
+    untrained module, e.g. ``lambda: nn.Sequential(...)``), the initial weights too: the
+    factory is called after seeding, so the same seed gives the same teacher.  A module
+    passed in keeps the weights it was built with (seed it before building it)."""
     seed_everything(seed)
+    if not isinstance(model, nn.Module):
+        if not callable(model):
+            raise InputError(f"train_teacher got a {type(model).__name__}, not a module or a factory",
+                             hint="pass an nn.Module or a callable returning one (seeded initialisation)")
+        model = model()
+        if not isinstance(model, nn.Module):
+            raise InputError(f"the teacher factory returned a {type(model).__name__}, not an nn.Module",
+                             hint="the factory must return the untrained torch module")
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-4)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     with _bar(epochs, "teacher", progress) as bar:
         for _ in range(epochs):
             model.train()

@@ -139,3 +139,42 @@ def test_init_from_ann_copies_weights():
     assert len(pairs) == 3 and torch.equal(st.out.synapse.weight, ann[4].weight)
     with pytest.raises(ValidationError):
         init_from_ann(dense_student([10, 8, 8, 3]), ann)
+
+
+@pytest.mark.parametrize("cls", [L.FeatureKD, L.RelationKD])
+def test_affine_decoder_in_a_feature_loss_is_sized_lazily_and_trained(cls):
+    # FeatureKD(decoder="affine") used to raise TypeError (AffineDecoder got no sizes): the loss
+    # sizes one decoder per pair from the tap (10 wide) and the teacher feature (16 wide) on
+    # the distiller's probe batch, and the optimizer holds and moves its parameters
+    from snnc.distill.data import rate_encode
+    from snnc.distill.decoders import AffineDecoder
+
+    torch.manual_seed(0)
+    x = torch.rand(32, 12)
+    y = (x[:, :6].sum(1) > x[:, 6:].sum(1)).long()
+    teacher = nn.Sequential(nn.Linear(12, 16), nn.ReLU(), nn.Linear(16, 2))
+    pairs = {"body.fc2": "1"}
+    loss = cls(pairs, decoder="affine")
+    d = Distiller(teacher, dense_student([12, 10, 10, 2]), [L.CrossEntropy(), loss], taps=pairs)
+    xs = rate_encode(x, 4)
+    d.configure(x, xs, y)
+    dec = loss.tap_decoders["body_fc2"]
+    assert isinstance(dec, AffineDecoder)
+    assert tuple(dec.linear.weight.shape) == (16, 10) and tuple(dec.norm.weight.shape) == (16,)
+    in_opt = {id(p) for g in d.opt.param_groups for p in g["params"]}
+    assert all(id(p) in in_opt for p in dec.parameters())
+    before = [p.detach().clone() for p in dec.parameters()]
+    for _ in range(3):
+        logs = d.step(x, xs, y)
+    assert math.isfinite(logs[loss.name])
+    assert any(not torch.equal(a, p) for a, p in zip(before, dec.parameters()))
+
+
+def test_affine_decoder_without_sizes_names_the_fix():
+    from snnc.distill.decoders import AffineDecoder
+
+    with pytest.raises(ValidationError, match="no sizes yet"):
+        AffineDecoder()(torch.zeros(2, 3, 4))
+    with pytest.raises(ValidationError, match="both sizes or neither"):
+        AffineDecoder(4)
+    assert AffineDecoder(4, 5)(torch.zeros(2, 3, 4)).shape == (2, 5)
