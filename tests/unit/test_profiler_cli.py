@@ -121,3 +121,47 @@ def test_profile_cli_io_mode_and_prorated_static(program, tmp_path, capsys):
         per["energy_J"])
     with pytest.raises(SystemExit):  # argparse: not one of the documented modes
         main(["profile", str(program), "--input", "examples/mlp_input.npz", "--io-mode", "fast"])
+
+
+#: every key path `snnc profile --json` wrote before the activity-driven time model (issue 15;
+#: recorded from snnc at 8a4571b on the quick-start MLP; the coefficient sets' own entries and
+#: citations are data, not schema, and are left out)
+PROFILE_JSON_KEYS_BEFORE_ISSUE_15 = (
+    "ann_comparison", "backend", "block_synops", "coefficients", "coefficients.chip",
+    "coefficients.citations", "coefficients.coefficients", "coefficients.description",
+    "coefficients.name", "coefficients.path", "coefficients.version", "layers", "layers[].cores",
+    "layers[].dynamic_J", "layers[].dynamic_J.graded_synops", "layers[].dynamic_J.neuron_active",
+    "layers[].dynamic_J.neuron_idle", "layers[].dynamic_J.route_chip", "layers[].dynamic_J.route_core",
+    "layers[].dynamic_J.route_host", "layers[].dynamic_J.route_interchip", "layers[].dynamic_J.spikes_out",
+    "layers[].dynamic_J.synops", "layers[].dynamic_total_J", "layers[].kind", "layers[].name",
+    "layers[].spikes", "layers[].static_J", "layers[].synops", "layers[].total_J", "notes",
+    "per_inference", "per_inference.counts", "per_inference.counts.graded_synops",
+    "per_inference.counts.host_messages", "per_inference.counts.input_spikes",
+    "per_inference.counts.neuron_updates_active", "per_inference.counts.neuron_updates_idle",
+    "per_inference.counts.routed_across_chips", "per_inference.counts.routed_within_chip",
+    "per_inference.counts.routed_within_core", "per_inference.counts.spikes", "per_inference.counts.steps",
+    "per_inference.counts.synops", "per_inference.dynamic_J", "per_inference.energy_J",
+    "per_inference.energy_range_J", "per_inference.latency_range_s", "per_inference.latency_s",
+    "per_inference.static_J", "per_inference.step_time_s", "per_inference.throughput_per_s", "placement",
+    "placement.chips", "placement.cores", "placement.notes", "placement.strategy", "program", "samples",
+)
+
+
+def _key_paths(d, pre=""):
+    out = set()
+    if isinstance(d, dict):
+        for k, v in d.items():
+            p = f"{pre}.{k}" if pre else k
+            out |= {p} | _key_paths(v, p)
+    elif isinstance(d, list) and d and isinstance(d[0], dict):
+        for x in d:
+            out |= _key_paths(x, pre + "[]")
+    return out
+
+
+def test_profile_json_keeps_every_key_it_had_before_the_time_model(program, tmp_path):
+    js = tmp_path / "r.json"
+    assert main(["profile", str(program), "--input", "examples/mlp_input.npz", "--json", str(js)]) == 0
+    have = _key_paths(json.loads(js.read_text()))
+    assert set(PROFILE_JSON_KEYS_BEFORE_ISSUE_15) <= have, sorted(set(PROFILE_JSON_KEYS_BEFORE_ISSUE_15) - have)
+    assert {"neurobench", "time_model"} <= {p.split(".")[0] for p in have}
