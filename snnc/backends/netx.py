@@ -59,6 +59,7 @@ import numpy as np
 
 from snnc.backends.netx_weights import folded_weights, netx_effective_parts
 from snnc.compiler.ir import arith, loihi
+from snnc.compiler.passes.quantize_sd import BIAS_RELAY
 from snnc.compiler.targets import get_target
 from snnc.errors import BackendError
 
@@ -67,6 +68,10 @@ NETX_BIAS_EXP = 6
 #: netx clamps delays to this (hdf5.py, create_dense)
 NETX_MAX_DELAY = 62
 HINT_CHAIN = "netx describes one feed-forward chain input -> layer -> layer; export to ONNX (--emit onnx) or keep the snnc program"
+HINT_RELAY = ("this program comes from the ONNX sigma-delta conversion, whose biases travel through relay "
+              "populations that a netx file cannot hold (docs/conversion.md): export an ONNX step model "
+              "(prog.export_onnx, --emit onnx), or convert with "
+              "snnc.calibration.sigma_delta.convert_sdnn(..., bias='register') (Lava's bias register: bias waves)")
 
 
 def _fail(node: str, why: str, hint: str) -> BackendError:
@@ -222,7 +227,10 @@ def _sd_chain(prog) -> tuple[str | None, list[tuple[str, str]]]:
                         "(netx SDNN layers are all sigma-delta)", HINT_CHAIN)
         comp = targets[0]
         if len(g.predecessors(comp)) != 1 or comp in seen:
-            raise _fail(comp, f"{len(g.predecessors(comp))} incoming blocks (netx SDNN layers have one)", HINT_CHAIN)
+            relayed = any(g.predecessors(p) and g.predecessors(p)[0].startswith(BIAS_RELAY)
+                          for p in g.predecessors(comp))
+            raise _fail(comp, f"{len(g.predecessors(comp))} incoming blocks (netx SDNN layers have one)",
+                        HINT_RELAY if relayed else HINT_CHAIN)
         if g[comp].neuron == loihi.DELTA:
             raise _fail(comp, "a delta population behind a synapse (lava-dl builds a Delta only as the Input "
                         "block)", HINT_SDNN)

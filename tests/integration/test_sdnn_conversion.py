@@ -353,3 +353,12 @@ def test_compiled_sdnn_is_placed_and_its_graded_messages_are_profiled(cnn, compi
     c = rep.counts
     assert c.graded_synops > 0 and c.synops == 0
     assert sum(layer.dynamic_J["graded_synops"] for layer in rep.estimate.layers) > 0
+
+
+def test_netx_export_of_a_converted_program_names_the_bias_relays(compiled, tmp_path):
+    from snnc.errors import BackendError
+
+    with pytest.raises(BackendError, match="incoming blocks") as e:
+        compiled.export_netx(tmp_path / "x.net")
+    assert "relay" in e.value.hint and "bias='register'" in e.value.hint
+    assert not (tmp_path / "x.net").exists()

@@ -110,6 +110,10 @@ def _depths(graph: Graph, flows: dict[str, Inflow]) -> dict[str, int]:
     return depth
 
 
+#: name prefix of the relay populations that carry the biases (their number: the layer depth − 1)
+BIAS_RELAY = "bias_relay:"
+
+
 class _Relays:
     """The one-neuron bias relays, one per depth, built on demand (see the module docstring)."""
 
@@ -118,7 +122,7 @@ class _Relays:
         self.edges: list[tuple[str, str]] = []
 
     def at(self, k: int) -> str:
-        name = f"bias_relay:{k}"
+        name = f"{BIAS_RELAY}{k}"
         if name in self.nodes:
             return name
         meta = {"source": name, "role": "bias"}
