@@ -563,26 +563,14 @@ def _int8_weights(blk: _Block, wm: np.ndarray) -> None:
         return
     import torch  # optional heavy dependency: present, since the probe above found _int_mm
 
-    nz = wm[wm != 0]
-    k = 0
-    if nz.size:
-        while k < 31 and not np.any(nz & ((1 << (k + 1)) - 1)):
-            k += 1
-    w8 = wm >> k
-    if w8.size == 0 or w8.min() < -128 or w8.max() > 127:
+    factored = fast_conv.int8_factor(wm)
+    if factored is None:
         return
+    k, w8 = factored
     # (n_out, n_in) C-order viewed as (n_in, n_out) column-major: _int_mm's fast layout
     t8 = torch.from_numpy(np.ascontiguousarray(w8.astype(np.int8))).t()
-    rng = np.random.default_rng(0)
-    for rows in (1, 3, 32, INT8_MIN_ROWS + 1):
-        probe = (rng.random((rows, t8.shape[0])) < 0.5).astype(np.int8)
-        try:
-            got = int_mm(torch.from_numpy(probe), t8).numpy()
-        except Exception:  # noqa: BLE001 - private API: any problem means "not available"
-            return
-        if not np.array_equal(got, probe.astype(np.int64) @ w8.T):
-            return
-    blk.i8, blk.i8_shift = t8, k
+    if fast_conv.int8_probe(int_mm, t8, w8.T, (1, 3, 32, INT8_MIN_ROWS + 1)):
+        blk.i8, blk.i8_shift = t8, k
 
 
 # --------------------------------------------------------------------------- the kernels

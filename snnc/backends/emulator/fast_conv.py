@@ -103,30 +103,49 @@ def build(syn: loihi.ConvSynapse, int_mm=None) -> ConvBlock | None:
     return blk
 
 
-def _int8_weights(blk: ConvBlock, wg: np.ndarray, int_mm) -> None:
-    """W = 2^k·W8 with int8 W8: torch int8 weights per group, probed against numpy."""
-    import torch  # optional heavy dependency: present, since int_mm was found
-
-    nz = wg[wg != 0]
+def int8_factor(w: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """``(k, W8)`` with ``w = 2^k·W8`` and W8 within int8 (k: the largest power of two dividing
+    every non-zero weight, at most 31), or ``None`` when W8 does not fit or ``w`` is empty."""
+    nz = w[w != 0]
     k = 0
     if nz.size:
         while k < 31 and not np.any(nz & ((1 << (k + 1)) - 1)):
             k += 1
-    w8 = wg >> k
-    if w8.size == 0 or w8.min() < -128 or w8.max() > 127 or w8.shape[1] < 16:
+    w8 = w >> k
+    if w8.size == 0 or w8.min() < -128 or w8.max() > 127:
+        return None
+    return k, w8
+
+
+def int8_probe(int_mm, mat, ref: np.ndarray, rows: tuple[int, ...]) -> bool:
+    """Whether ``int_mm(spikes, mat)`` equals numpy's ``spikes @ ref`` (ref: (K, N) int) on random
+    0/1 spikes of each row count (torch's private ``_int_mm``: any exception means no)."""
+    import torch  # optional heavy dependency: present, since int_mm was found
+
+    rng = np.random.default_rng(0)
+    for n in rows:
+        probe = (rng.random((n, ref.shape[0])) < 0.5).astype(np.int8)
+        try:
+            got = int_mm(torch.from_numpy(probe), mat).numpy()
+        except Exception:  # noqa: BLE001 - private API: any problem means "not available"
+            return False
+        if not np.array_equal(got, probe.astype(np.int64) @ ref):
+            return False
+    return True
+
+
+def _int8_weights(blk: ConvBlock, wg: np.ndarray, int_mm) -> None:
+    """W = 2^k·W8 with int8 W8: torch int8 weights per group, probed against numpy."""
+    import torch  # optional heavy dependency: present, since int_mm was found
+
+    factored = int8_factor(wg)
+    if factored is None or factored[1].shape[1] < 16:
         return  # K < 16: torch 2.13's CPU _int_mm is wrong for K = 1 (fast.py), and gains nothing
+    k, w8 = factored
     # (K, C'/g) column-major: _int_mm's fast layout (the transpose of a C-order (C'/g, K))
     mats = [torch.from_numpy(np.ascontiguousarray(w8[i].T.astype(np.int8))).t() for i in range(blk.groups)]
-    rng = np.random.default_rng(0)
-    for rows in (1, 3, 32, 65):
-        probe = (rng.random((rows, w8.shape[1])) < 0.5).astype(np.int8)
-        try:
-            got = int_mm(torch.from_numpy(probe), mats[0]).numpy()
-        except Exception:  # noqa: BLE001 - private API: any problem means "not available"
-            return
-        if not np.array_equal(got, probe.astype(np.int64) @ w8[0]):
-            return
-    blk.i8, blk.i8_shift = mats, k
+    if int8_probe(int_mm, mats[0], w8[0], (1, 3, 32, 65)):
+        blk.i8, blk.i8_shift = mats, k
 
 
 class Im2col:
