@@ -51,7 +51,14 @@ def evaluate_deployed(student, x: torch.Tensor, y: torch.Tensor, target: str = "
                       profile: bool = True) -> dict:
     """Compile the exported student with snnc, run it on the emulator: accuracy (%), spikes
     per inference (every population, every step) and, when the program has ``profile``
-    (the energy profiler), its energy per inference."""
+    (the energy profiler, its default coefficient set), per inference::
+
+        energy_per_inference_j        E = E_dyn + E_static          (the profiler's total)
+        event_energy_per_inference_j  E_dyn − steps·chips·step_dynamic_nJ − E_host
+                                      (SynOps, neuron updates, spikes, routing: what the
+                                      network's activity costs; on a small network the fixed
+                                      per-step terms hide it in E)
+        synops_per_inference          SynOps (binary and graded)"""
     prog = compile_student(student, target)
     xs = x.detach().cpu().numpy().astype(np.uint8)
     raw = prog.run(xs, return_raw=True)
@@ -64,5 +71,8 @@ def evaluate_deployed(student, x: torch.Tensor, y: torch.Tensor, target: str = "
     }
     if profile and hasattr(prog, "profile"):  # the energy profiler (snnc.profiler), where present
         rep = prog.profile(xs)
+        est = rep.estimate
         res["energy_per_inference_j"] = float(rep.energy_J)  # mean over the batch, per inference
+        res["event_energy_per_inference_j"] = float(est.dynamic_J - est.overhead_J - est.host_J)
+        res["synops_per_inference"] = float(rep.synops + rep.per_inference_counts()["graded_synops"])
     return res
