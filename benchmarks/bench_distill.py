@@ -92,8 +92,8 @@ ARMS: dict[str, Arm] = {
     "twoway": Arm("twoway", note="kd; the teacher steps on CE + γ·τ²·KL(p_S‖p_T), γ = 0.5, lr 1e-4"),
     "control": Arm("control", note="kd; the teacher steps on CE alone, lr 1e-4 (the two-way loop's control)"),
 }
-#: the default arms of the main table (``feature_raw`` is registered, not run by default)
-DEFAULT_ARMS = ("ce", "kd", "kd_step", "feature", "feature_affine", "relation", "ot", "twoway", "control")
+#: the default arms of the main table (``feature_raw``: the unnormalised feature arm, kept side by side)
+DEFAULT_ARMS = ("ce", "kd", "kd_step", "feature", "feature_raw", "feature_affine", "relation", "ot", "twoway", "control")
 TEACHER_TRAINS = ("twoway", "control")  # arms whose teacher keeps training: before/after reported
 
 
