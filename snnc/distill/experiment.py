@@ -125,8 +125,11 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
     losses = loss_family(family, tau=args.tau, alpha=args.alpha, pairs=pairs if feat else None,
                          budget=args.budget, decoder=getattr(args, "decoder", "rate"))
     t_lr = getattr(args, "teacher_lr", 1e-4)
-    reverse = {"twoway": lambda: ReverseKD(tau=args.tau, gamma=getattr(args, "gamma", 0.5), teacher_lr=t_lr),
-               "control": lambda: TeacherCE(tau=args.tau, teacher_lr=t_lr)}.get(args.loss, lambda: None)()
+    reverse = None  # one-way: the teacher stays as trained
+    if args.loss == "twoway":
+        reverse = ReverseKD(tau=args.tau, gamma=getattr(args, "gamma", 0.5), teacher_lr=t_lr)
+    elif args.loss == "control":
+        reverse = TeacherCE(tau=args.tau, teacher_lr=t_lr)
     norm = getattr(args, "target_norm", "none")
     dist = Distiller(None if args.loss == "ce" else teacher, student, losses, taps=pairs if feat else None,
                      reverse=reverse, target_norm=None if norm == "none" else norm)
