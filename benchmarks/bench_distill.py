@@ -197,7 +197,7 @@ def main_table(opts, task: str, rows: list[dict], seeds: list[int]) -> str:
         energy = [None if r["energy_j"] is None else r["energy_j"] * 1e6 for r in rs]
         lines.append(f"| {arm} | {_ms([r['float'] for r in rs])} | {_ms([r['qat'] for r in rs])} | "
                      f"{_ms([r['deployed'] for r in rs])} | {'—' if same is None else ('yes' if same else 'NO')} | "
-                     f"{delta} | {verd} | {teach} | {_ms([r['spikes'] for r in rs], 0)} | {_ms(energy, 1)} | "
+                     f"{delta} | {verd} | {teach} | {_ms([r['spikes'] for r in rs], 0)} | {_ms(energy, 2)} | "
                      f"{_ms([r['seconds'] for r in rs], 1)} |")
     return "\n".join(lines) + "\n"
 
@@ -237,7 +237,7 @@ def sweep_table(opts, rows: list[dict], seeds: list[int], arms: list[str]) -> st
             same = all(r["qat"] == r["deployed"] for r in rs) if opts.qat_epochs else True
             acc += "" if same else " QAT≠deployed"
             energy = [None if r["energy_j"] is None else r["energy_j"] * 1e6 for r in rs]
-            cells += [acc, f"{_ms([r['spikes'] for r in rs], 0)} / {_ms(energy, 1)}"]
+            cells += [acc, f"{_ms([r['spikes'] for r in rs], 0)} / {_ms(energy, 2)}"]
         lines.append(f"| {arm} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -280,7 +280,8 @@ def task_markdown(opts, task: str, rows: list[dict], load, energy_model: str) ->
     return md
 
 
-def run_task(opts, task: str) -> tuple[list[dict], str]:
+def run_task(opts, task: str) -> tuple[list[dict], dict]:
+    """Every row of one task and its info (load before/after, wall time, energy model)."""
     load = os.getloadavg()
     t0 = time.perf_counter()
     data = spec(task)["load"]()
@@ -303,10 +304,29 @@ def run_task(opts, task: str) -> tuple[list[dict], str]:
                     rows.append(run_arm(opts, task, arm, seed, t, data, teacher, t_acc))
     from snnc.profiler.coefficients import load_coefficients
 
-    md = task_markdown(opts, task, rows, load, load_coefficients("loihi2").label)
-    md += (f"\nWall time {time.perf_counter() - t0:.0f} s; load after "
-           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}.\n")
-    return rows, md
+    return rows, {"task": task, "load_before": load, "load_after": os.getloadavg(),
+                  "wall_s": round(time.perf_counter() - t0, 1), "energy_model": load_coefficients("loihi2").label}
+
+
+def render(opts, rows: list[dict], infos: list[dict], wall: float, load_after) -> str:
+    """The markdown of every task (from the rows: ``--render`` redraws a saved JSON)."""
+    mds = []
+    for info in infos:
+        task = info["task"]
+        md = task_markdown(opts, task, [r for r in rows if r["task"] == task], info["load_before"],
+                           info["energy_model"])
+        mds.append(md + f"\nWall time {info['wall_s']:.0f} s; load after "
+                        f"{', '.join(f'{x:.2f}' for x in info['load_after'])}.\n")
+    tasks = ", ".join(i["task"] for i in infos)
+    return "\n".join(mds) + f"\nTotal wall time {wall:.0f} s ({tasks}); load after " \
+                            f"{', '.join(f'{x:.2f}' for x in load_after)}.\n"
+
+
+def _write(opts, out: dict) -> None:
+    for path, text in ((opts.json or "out/bench_distill.json", json.dumps(out, indent=1)),
+                       (opts.md or "out/bench_distill.md", out["markdown"])):
+        pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(path).write_text(text)
 
 
 def main(argv=None) -> dict:
@@ -327,11 +347,24 @@ def main(argv=None) -> dict:
     p.add_argument("--qat-epochs", type=int, default=1)
     p.add_argument("--teacher-epochs", type=int, default=40)
     p.add_argument("--tau", type=float, default=1.0)
-    p.add_argument("--threads", type=int, default=default_threads())
+    p.add_argument("--threads", type=int, default=default_threads(),
+                   help="torch threads (default: the usable cores; on a machine shared with other "
+                        "jobs 1 thread was several times faster than 2)")
     p.add_argument("--quick", action="store_true", help="1 seed, 2 epochs, 5 teacher epochs, T 4 only: a smoke run")
     p.add_argument("--json", default=None, help="default out/bench_distill.json")
     p.add_argument("--md", default=None, help="default out/bench_distill.md")
+    p.add_argument("--render", default=None, metavar="JSON",
+                   help="redraw the tables of a JSON this benchmark wrote (no training); writes --md")
     opts = p.parse_args(argv)
+    if opts.render:
+        saved = json.loads(pathlib.Path(opts.render).read_text())
+        kept = argparse.Namespace(**saved["settings"])
+        kept.json, kept.md = opts.render, opts.md
+        saved["markdown"] = render(kept, saved["rows"], saved["task_info"], saved["wall_s"], saved["load_after"])
+        print(saved["markdown"])
+        if opts.md:
+            pathlib.Path(opts.md).write_text(saved["markdown"])
+        return saved
     tasks = list(DATASETS) if "all" in opts.task else list(dict.fromkeys(opts.task))
     opts.teacher = {t: opts.teacher for t in tasks}
     if opts.quick:
@@ -341,24 +374,20 @@ def main(argv=None) -> dict:
     load = os.getloadavg()
     print(f"load (1/5/15 min) before: {load}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
-    rows, mds = [], []
+    rows, infos = [], []
     for task in tasks:
-        r, md = run_task(opts, task)
+        r, info = run_task(opts, task)
         rows += r
-        mds.append(md)
-        print(md, flush=True)
-    wall = time.perf_counter() - t0
-    md = "\n".join(mds) + f"\nTotal wall time {wall:.0f} s ({', '.join(tasks)}); load after " \
-                          f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}.\n"
-    print(f"Total wall time {wall:.0f} s; load after {os.getloadavg()}", flush=True)
-    settings = {k: v for k, v in vars(opts).items() if k not in ("json", "md")}
-    out = {"settings": settings, "tasks": tasks, "load_before": load, "load_after": os.getloadavg(),
-           "wall_s": round(wall, 1), "arms": {a: dataclasses.asdict(ARMS[a]) for a in opts.arms}, "rows": rows,
-           "markdown": md}
-    for path, text in ((opts.json or "out/bench_distill.json", json.dumps(out, indent=1)),
-                       (opts.md or "out/bench_distill.md", md)):
-        pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
-        pathlib.Path(path).write_text(text)
+        infos.append(info)
+    wall = round(time.perf_counter() - t0, 1)
+    load_after = os.getloadavg()
+    md = render(opts, rows, infos, wall, load_after)
+    print(md, flush=True)
+    settings = {k: v for k, v in vars(opts).items() if k not in ("json", "md", "render")}
+    out = {"settings": settings, "tasks": tasks, "load_before": load, "load_after": load_after,
+           "wall_s": wall, "task_info": infos, "arms": {a: dataclasses.asdict(ARMS[a]) for a in opts.arms},
+           "rows": rows, "markdown": md}
+    _write(opts, out)
     return out
 
 

@@ -81,3 +81,5 @@ def test_quick_run_writes_tables_and_qat_equals_deployed(tmp_path):
     assert "→" in tw  # the teacher's accuracy before → after
     assert "| student deployed, twoway − control |" in md and "| teacher after, twoway − control |" in md
     assert "T sweep" in md and "T = 2: deployed %" in md and "T = 4: deployed %" in md
+    redrawn = _bench().main(["--render", str(tmp_path / "t.json"), "--md", str(tmp_path / "r.md")])
+    assert redrawn["markdown"] == md == (tmp_path / "r.md").read_text()  # the tables come from the rows
