@@ -5,6 +5,7 @@ after; the noise verdict is a paired t-test on per-seed differences."""
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _bench():
     spec = importlib.util.spec_from_file_location("bench_distill", ROOT / "benchmarks" / "bench_distill.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_distill"] = mod  # dataclasses resolve their module's namespace
     spec.loader.exec_module(mod)
     return mod
 
@@ -51,7 +53,7 @@ def test_quick_run_writes_tables_and_qat_equals_deployed(tmp_path):
     try:
         out = _bench().main(["--task", "digits", "--epochs", "2", "--teacher", "mlp", "--arms", *arms,
                              "--seeds", "0", "1", "--teacher-epochs", "3", "--timesteps", "2", "4",
-                             "--sweep-arms", "ce", "kd", "--json", str(tmp_path / "t.json"),
+                             "--sweep-arms", "ce", "kd", "--threads", "1", "--hidden", "16", "--json", str(tmp_path / "t.json"),
                              "--md", str(tmp_path / "t.md")])
     finally:
         torch.set_num_threads(n)
@@ -72,7 +74,7 @@ def test_quick_run_writes_tables_and_qat_equals_deployed(tmp_path):
             assert r["teacher_after"] == r["teacher_before"]
     assert {(r["arm"], r["T"]) for r in students} == {(a, 4) for a in arms} | {("ce", 2), ("kd", 2)}
     md = (tmp_path / "t.md").read_text()
-    assert md == out["markdown"] and md.startswith("**digits**: mlp teacher (")
+    assert md == out["markdown"] and md.startswith("**digits**: mlp teacher (") and "student 16-16" in md
     for arm in ("teacher", *arms):
         assert f"| {arm} |" in md
     main = md.split("Two-way loop")[0]
