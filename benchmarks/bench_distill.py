@@ -33,7 +33,7 @@ Writes ``--json`` (every row, the settings and the load) and ``--md`` (the table
 
 Arms (:data:`ARMS`): an :class:`Arm` is a loss family (``experiment.FAMILIES``), the tap
 decoder of the feature losses, extra attributes set on the experiment's argument namespace
-(any option of ``experiment.parser``, or one a new arm reads with ``getattr``) and a student
+(options of ``experiment.parser``, by their attribute names: the registry test checks them) and a student
 kind (``experiment.STUDENTS``; None = ``--student``).  A new arm is one line, e.g.::
 
     ARMS["kd_tau4"] = Arm("kd", args={"tau": 4.0}, note="kd at τ = 4")
