@@ -68,7 +68,7 @@ def test_quick_run_writes_tables_and_qat_equals_deployed(tmp_path):
     teacher = {r["seed"]: r["float"] for r in rows if r["arm"] == "teacher"}
     for r in students:
         assert r["teacher_before"] == teacher[r["seed"]]
-        if r["arm"] in ("twoway", "control"):
+        if r["arm"] in ("twoway", "control"):  # the teacher trained on: its accuracy after
             assert isinstance(r["teacher_after"], float)
         else:  # the shared teacher is never changed by an arm
             assert r["teacher_after"] == r["teacher_before"]
