@@ -16,13 +16,15 @@ from torch import nn
 from snnc.distill import data as datasets
 from snnc.distill.data import rate_encode
 from snnc.distill.deploy import evaluate, evaluate_deployed
-from snnc.distill.distiller import Distiller, ReverseKD
+from snnc.distill.distiller import Distiller, ReverseKD, TeacherCE
 from snnc.distill.init import init_from_ann
 from snnc.distill.losses import loss_family
 from snnc.distill.student import OUTPUTS, conv_student, dense_student
 from snnc.distill.trainer import fit, seed_everything, train_teacher
 
-FAMILIES = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway")
+#: loss families of ``--loss``; ``twoway`` = kd + the teacher trained on CE + γ·KL toward the
+#: student (ReverseKD), ``control`` = kd + the teacher trained on CE alone (TeacherCE), same lr
+FAMILIES = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway", "control")
 DATASETS = ("digits", "mnist1d")
 STUDENTS = ("mlp", "conv")
 TEACHERS = ("mlp", "cnn")
@@ -41,6 +43,11 @@ def parser(description: str, dataset: str = "digits") -> argparse.ArgumentParser
     p.add_argument("--output", choices=OUTPUTS, default="mem_mean", help="deployable output decoder")
     p.add_argument("--decoder", choices=("rate", "affine"), default="rate",
                    help="decoder of the student tap in feature/relation/ot (affine: a trained LN(W r + b))")
+    p.add_argument("--gamma", type=float, default=0.5, help="twoway: weight of the teacher's KL toward the student")
+    p.add_argument("--teacher-lr", type=float, default=1e-4,
+                   help="twoway/control: Adam lr of the teacher's steps during distillation")
+    p.add_argument("--target-norm", choices=("none", "layer"), default="none",
+                   help="feature/relation/ot: standardise each teacher tap feature per sample (layer)")
     p.add_argument("--budget", type=float, default=None, help="add SpikeBudget(target_rate)")
     p.add_argument("--ann-init", action="store_true", help="initialise the student from a same-topology ANN")
     p.add_argument("--seed", type=int, default=0,
@@ -106,7 +113,7 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
     """Distil one student from a (copy of the) trained teacher, deploy it, return the result row."""
     t0 = time.perf_counter()
     xtr, ytr, xte, yte = data
-    teacher = copy.deepcopy(teacher)  # the two-way loop updates it
+    teacher = copy.deepcopy(teacher)  # the two-way loop and its control update it
     seed_everything(args.seed)
     student = make_student(args)
     if args.ann_init and make_twin is not None:
@@ -114,14 +121,23 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
         init_from_ann(student, twin)
     str_, ste = rate_encode(student_input(xtr), args.timesteps), rate_encode(student_input(xte), args.timesteps)
     feat = args.loss in ("feature", "relation", "ot")
-    losses = loss_family(args.loss, tau=args.tau, alpha=args.alpha, pairs=pairs if feat else None,
+    family = "kd" if args.loss in ("twoway", "control") else args.loss  # the student's step is kd's
+    losses = loss_family(family, tau=args.tau, alpha=args.alpha, pairs=pairs if feat else None,
                          budget=args.budget, decoder=getattr(args, "decoder", "rate"))
-    reverse = ReverseKD(tau=args.tau) if args.loss == "twoway" else None
+    t_lr = getattr(args, "teacher_lr", 1e-4)
+    reverse = None  # one-way: the teacher stays as trained
+    if args.loss == "twoway":
+        reverse = ReverseKD(tau=args.tau, gamma=getattr(args, "gamma", 0.5), teacher_lr=t_lr)
+    elif args.loss == "control":
+        reverse = TeacherCE(tau=args.tau, teacher_lr=t_lr)
+    norm = getattr(args, "target_norm", "none")
     dist = Distiller(None if args.loss == "ce" else teacher, student, losses, taps=pairs if feat else None,
-                     reverse=reverse)
+                     reverse=reverse, target_norm=None if norm == "none" else norm)
     fit(dist, teacher_input(xtr), str_, ytr, epochs=args.epochs, qat_epochs=args.qat_epochs, seed=args.seed,
         checkpoint=args.checkpoint)
     student = dist.student
+    # the teacher's test accuracy after distillation: changed only where it trained (twoway, control)
+    teacher_after = evaluate(dist.teacher, teacher_input(xte), yte)["acc"] if reverse is not None else teacher_acc
     qat_acc = evaluate(student, ste, yte)["acc"] if args.qat_epochs else None
     student.set_qat(False)
     fl = evaluate(student, ste, yte)
@@ -132,7 +148,10 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
         "decoder": getattr(args, "decoder", "rate") if feat else None,
         "student": getattr(args, "student", "mlp"), "teacher": getattr(args, "teacher", None),
         "teacher_epochs": args.teacher_epochs, "threads": torch.get_num_threads(),
-        "teacher_acc": round(teacher_acc, 2), "student_float_acc": round(fl["acc"], 2),
+        "teacher_acc": round(teacher_acc, 2), "teacher_acc_before": round(teacher_acc, 2),
+        "teacher_acc_after": round(teacher_after, 2), "reverse": None if reverse is None else reverse.name,
+        "gamma": None if reverse is None else reverse.gamma, "teacher_lr": None if reverse is None else t_lr,
+        "target_norm": norm if feat else None, "student_float_acc": round(fl["acc"], 2),
         "student_fixed_acc": round(dep["acc"], 2), "student_qat_acc": None if qat_acc is None else round(qat_acc, 2),
         "spikes_per_inference": round(dep["spikes"], 1), "float_spikes_per_inference": round(fl["spikes"], 1),
         "energy_per_inference_j": dep.get("energy_per_inference_j"),

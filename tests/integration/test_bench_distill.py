@@ -1,9 +1,11 @@
-"""benchmarks/bench_distill.py: one command writes the JSON and the markdown table; every
-student's QAT accuracy equals its deployed (emulator) accuracy; the noise verdict is a paired
-t-test on per-seed differences."""
+"""benchmarks/bench_distill.py: one command writes the JSON and the markdown tables (the main
+table, the two-way summary, the T sweep); every student's QAT accuracy equals its deployed
+(emulator) accuracy; the two-way loop and its control carry the teacher's accuracy before and
+after; the noise verdict is a paired t-test on per-seed differences."""
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _bench():
     spec = importlib.util.spec_from_file_location("bench_distill", ROOT / "benchmarks" / "bench_distill.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_distill"] = mod  # dataclasses resolve their module's namespace
     spec.loader.exec_module(mod)
     return mod
 
@@ -28,21 +31,57 @@ def test_paired_noise_verdict():
     assert paired([0.5]) == (0.5, None, True)
 
 
-def test_quick_run_writes_json_and_table_and_qat_equals_deployed(tmp_path):
+def test_arm_registry_entries_are_valid():
+    from snnc.distill.experiment import FAMILIES, STUDENTS, parser
+
+    bench = _bench()
+    known = set(vars(parser("").parse_args([])))
+    for name, arm in bench.ARMS.items():
+        assert arm.loss in FAMILIES, name
+        assert arm.student is None or arm.student in STUDENTS, name
+        assert arm.note, name
+    assert set(bench.DEFAULT_ARMS) <= set(bench.ARMS)
+    # the arms of the issue are in the default set
+    assert {"ce", "kd", "kd_step", "feature_affine", "relation", "ot", "twoway", "control"} <= set(bench.DEFAULT_ARMS)
+    # extra args of the registered arms are options of the experiment's parser
+    assert all(set(a.args) <= known for a in bench.ARMS.values())
+
+
+def test_quick_run_writes_tables_and_qat_equals_deployed(tmp_path):
     n = torch.get_num_threads()
+    arms = ["ce", "kd", "feature", "twoway", "control"]
     try:
-        out = _bench().main(["--epochs", "2", "--teacher", "mlp", "--arms", "ce", "kd", "feature_affine", "--seeds", "0", "1",
-                             "--teacher-epochs", "3", "--json", str(tmp_path / "t.json"),
+        out = _bench().main(["--task", "digits", "--epochs", "2", "--teacher", "mlp", "--arms", *arms,
+                             "--seeds", "0", "1", "--teacher-epochs", "3", "--timesteps", "2", "4",
+                             "--sweep-arms", "ce", "kd", "--threads", "1", "--hidden", "16", "--json", str(tmp_path / "t.json"),
                              "--md", str(tmp_path / "t.md")])
     finally:
         torch.set_num_threads(n)
     saved = json.loads((tmp_path / "t.json").read_text())
-    assert saved["rows"] == out["rows"] and len(out["rows"]) == 2 * 4  # (teacher + 3 arms) x 2 seeds
-    students = [r for r in out["rows"] if r["arm"] != "teacher"]
-    assert all(r["qat"] == r["deployed"] for r in students)  # bit-exact deployment
-    assert all(r["spikes"] > 0 for r in students)
+    assert saved["rows"] == out["rows"] and out["tasks"] == ["digits"]
+    rows = out["rows"]
+    # (teacher + 5 arms at T = 4) x 2 seeds + (ce, kd at T = 2) x 2 seeds
+    assert len(rows) == 2 * 6 + 2 * 2
+    students = [r for r in rows if r["arm"] != "teacher"]
+    assert all(r["qat"] == r["deployed"] for r in students)  # bit-exact deployment, every student
+    assert all(r["spikes"] > 0 and r["energy_j"] > 0 for r in students)
+    teacher = {r["seed"]: r["float"] for r in rows if r["arm"] == "teacher"}
+    for r in students:
+        assert r["teacher_before"] == teacher[r["seed"]]
+        if r["arm"] in ("twoway", "control"):  # the teacher trained on: its accuracy after
+            assert isinstance(r["teacher_after"], float)
+        else:  # the shared teacher is never changed by an arm
+            assert r["teacher_after"] == r["teacher_before"]
+    assert {(r["arm"], r["T"]) for r in students} == {(a, 4) for a in arms} | {("ce", 2), ("kd", 2)}
     md = (tmp_path / "t.md").read_text()
-    assert md == out["markdown"] and md.startswith("**digits**: mlp teacher (")
-    for arm in ("teacher", "ce", "kd", "feature_affine"):
+    assert md == out["markdown"] and md.startswith("**digits**: mlp teacher (") and "student 16-16" in md
+    for arm in ("teacher", *arms):
         assert f"| {arm} |" in md
-    assert md.count("within noise (") + md.count("better (") + md.count("worse (") == 2
+    main = md.split("Two-way loop")[0]
+    assert main.count("within noise (") + main.count("better (") + main.count("worse (") == len(arms) - 1
+    tw = next(line for line in md.splitlines() if line.startswith("| twoway |"))
+    assert "→" in tw  # the teacher's accuracy before → after
+    assert "| student deployed, twoway − control |" in md and "| teacher after, twoway − control |" in md
+    assert "T sweep" in md and "T = 2: deployed %" in md and "T = 4: deployed %" in md
+    redrawn = _bench().main(["--render", str(tmp_path / "t.json"), "--md", str(tmp_path / "r.md")])
+    assert redrawn["markdown"] == md == (tmp_path / "r.md").read_text()  # the tables come from the rows
