@@ -58,7 +58,8 @@ def parser(description: str, dataset: str = "digits") -> argparse.ArgumentParser
                    help="torch threads (default: the cores this process may run on, os.sched_getaffinity)")
     p.add_argument("--tet-lambda", type=float, default=0.0, help="tet/kd_tet: weight λ of the MSE(z^t, 1) term")
     p.add_argument("--learn-decay", action="store_true", help="learn α, β per hidden layer (on the 12-bit grid)")
-    p.add_argument("--learn-threshold", action="store_true", help="learn θ per hidden layer")
+    p.add_argument("--learn-threshold", nargs="?", const="layer", default=False, choices=("layer", "channel"),
+                   help="learn θ per hidden layer (or per output channel: --learn-threshold channel)")
     p.add_argument("--batchnorm", action="store_true", help="BN on every hidden layer's drive, folded on export")
     return p
 

@@ -44,12 +44,14 @@ def _value(x) -> float:
 
 def _cubalif(m: CubaLIF, shape: tuple[int, ...]) -> nir.CubaLIF:
     full = lambda v: np.full(shape, float(v))  # noqa: E731
-    alpha, beta, theta = _value(m.alpha), _value(m.beta), _value(m.threshold)
-    b = _np(m.folded()[1])  # the bias, plus BN's shift when the layer has BN
-    b = np.broadcast_to(b.reshape((-1,) + (1,) * (len(shape) - 1)), shape).copy()
+    alpha, beta = _value(m.alpha), _value(m.beta)
+    per_channel = lambda a: np.broadcast_to(a.reshape((-1,) + (1,) * (len(shape) - 1)), shape).copy()  # noqa: E731
+    b = per_channel(_np(m.folded()[1]))  # the bias, plus BN's shift when the layer has BN
+    th = m.threshold
+    theta = per_channel(_np(th)) if isinstance(th, torch.Tensor) and th.dim() == 1 else full(_value(th))
     return nir.CubaLIF(
         tau_syn=full(DT / (1.0 - alpha)), tau_mem=full(DT / (1.0 - beta)), r=full(1.0 / (1.0 - beta)),
-        v_leak=b / (1.0 - beta), v_threshold=full(theta), v_reset=full(0.0),
+        v_leak=b / (1.0 - beta), v_threshold=theta, v_reset=full(0.0),
         w_in=full(1.0 / (1.0 - alpha)),
     )
 

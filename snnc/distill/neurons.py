@@ -28,9 +28,12 @@ every spike) is the chip's, the gradient is the float model's.
   :data:`BETA_BOUNDS` = [1/4096, 4095/4096] (dv = rint((1−β)·4096) ≤ 4095, the chip's largest:
   β = 0 would be clipped).  In QAT the decays are straight-through snapped onto the 12-bit grid,
   ``α_q = 1 − rint((1−α)·4096)/4096`` (the factor Lava applies), so the gradient still reaches a.
-* *learnable threshold* (``learn_threshold=True``): θ = θ_min + softplus(ρ), θ_min =
-  :data:`THRESHOLD_MIN`; one θ per layer (Lava's ``vth`` is one register per population; the
-  compiler scales the population so that θ·S = vth fits the 17-bit register, any θ > 0 does).
+* *learnable threshold* (``learn_threshold=True``, or ``"channel"``): θ = θ_min + softplus(ρ),
+  θ_min = :data:`THRESHOLD_MIN`; one θ per layer, or one per output channel (neuron for dense).
+  Lava's ``vth`` is one register per population: the compiler scales the population so that
+  θ_max·S = vth fits the 17-bit register (any θ > 0 does) and folds per-channel thresholds into
+  the weights and bias, dividing neuron i's equation by k_i = θ_i/θ_max (a conv layer's shared
+  kernel then becomes a matrix block).  The QAT pin undoes that division: float = chip·k/(64·S).
 * *batch norm folded for deployment* (``batchnorm=True``): BN on the synaptic drive d = W·x[t],
   per output channel (neuron for dense), statistics over batch, time (and space)::
 
@@ -149,7 +152,7 @@ class CubaLIF(_Integrating):
     or a 0-d tensor when learnt)."""
 
     def __init__(self, synapse: nn.Module, alpha: float = 0.5, beta: float = 0.75, threshold: float = 1.0,
-                 learn_decay: bool = False, learn_threshold: bool = False, batchnorm: bool = False,
+                 learn_decay: bool = False, learn_threshold: bool | str = False, batchnorm: bool = False,
                  bn_momentum: float = 0.1, bn_eps: float = 1e-5):
         super().__init__()
         if not isinstance(synapse, (nn.Linear, nn.Conv2d)) or synapse.bias is None:
@@ -163,15 +166,19 @@ class CubaLIF(_Integrating):
             raise ValidationError(f"threshold={self._threshold:g} must be > 0", hint="use e.g. threshold=1.0")
         self.alpha_logit = _bounded("alpha", self._alpha, ALPHA_BOUNDS) if learn_decay else None
         self.beta_logit = _bounded("beta", self._beta, BETA_BOUNDS) if learn_decay else None
+        n_ch = synapse.out_features if isinstance(synapse, nn.Linear) else synapse.out_channels
+        if learn_threshold not in (False, True, "layer", "channel"):
+            raise ValidationError(f"learn_threshold={learn_threshold!r} is not one of False, True, 'layer', 'channel'",
+                                  hint="True (= 'layer'): one θ per layer; 'channel': one per output channel")
         if learn_threshold:
             if not self._threshold > THRESHOLD_MIN:
                 raise ValidationError(f"a learnable threshold={self._threshold:g} must start above {THRESHOLD_MIN:g}",
                                       hint="use e.g. threshold=1.0")
             rho = torch.log(torch.expm1(torch.tensor(self._threshold - THRESHOLD_MIN, dtype=torch.float64)))
-            self.threshold_raw = nn.Parameter(torch.tensor(float(rho)))
+            shape = (n_ch,) if learn_threshold == "channel" else ()
+            self.threshold_raw = nn.Parameter(torch.full(shape, float(rho)))
         else:
             self.threshold_raw = None
-        n_ch = synapse.out_features if isinstance(synapse, nn.Linear) else synapse.out_channels
         # nn.BatchNorm1d only holds γ, β_bn and the running statistics (computed in _bn_affine)
         self.bn = nn.BatchNorm1d(n_ch, eps=bn_eps, momentum=bn_momentum) if batchnorm else None
         self.membrane: torch.Tensor | None = None  # (B, T, *shape) v before reset, last forward
@@ -193,7 +200,7 @@ class CubaLIF(_Integrating):
 
     @property
     def threshold(self):
-        """θ (float, or a 0-d tensor ≥ :data:`THRESHOLD_MIN` when learnt)."""
+        """θ (float, or a tensor ≥ :data:`THRESHOLD_MIN` when learnt: 0-d, or (channels,))."""
         if self.threshold_raw is None:
             return self._threshold
         return THRESHOLD_MIN + nn.functional.softplus(self.threshold_raw)
@@ -251,6 +258,12 @@ class CubaLIF(_Integrating):
         if qat and self.alpha_logit is not None:  # the 12-bit grid, straight-through
             alpha, beta = pin(alpha, on_decay_grid(alpha.detach())), pin(beta, on_decay_grid(beta.detach()))
         theta = self.threshold
+        k = 1.0  # the compiler's per-channel division k = θ/θ_max (module docstring)
+        if isinstance(theta, torch.Tensor) and theta.dim() == 1:
+            theta = theta.reshape(-1, *([1] * (len(shape) - 1)))
+            if qat:
+                th = theta.detach().to(torch.float64)
+                k = (th / th.max()).expand(shape).reshape(-1)
         i = torch.zeros_like(cur[:, 0])
         v = torch.zeros_like(cur[:, 0])
         if qat:
@@ -263,8 +276,8 @@ class CubaLIF(_Integrating):
             if qat:
                 a = self.integer.drive(x[:, t])
                 u_l, v_pre, v_l, hard = self.integer.step(u_l, v_l, a, t)
-                i = pin(i, (u_l.to(torch.float64) / self.integer.v_scale).reshape(i.shape))
-                v = pin(v, (v_pre.to(torch.float64) / self.integer.v_scale).reshape(v.shape))
+                i = pin(i, (u_l.to(torch.float64) * k / self.integer.v_scale).reshape(i.shape))
+                v = pin(v, (v_pre.to(torch.float64) * k / self.integer.v_scale).reshape(v.shape))
                 hard = hard.reshape(v.shape)
             s = spike(v - theta, hard)
             mems.append(v)

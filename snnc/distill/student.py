@@ -122,16 +122,16 @@ class SpikingStudent(nn.Module):
         return bool(self.out.qat and self.out.integer is not None)
 
 
-def _recipes(learn_decay: bool, learn_threshold: bool, batchnorm: bool) -> dict:
+def _recipes(learn_decay: bool, learn_threshold: bool | str, batchnorm: bool) -> dict:
     return dict(learn_decay=learn_decay, learn_threshold=learn_threshold, batchnorm=batchnorm)
 
 
 def dense_student(sizes: Sequence[int], output: str = "mem_mean", alpha: float = 0.5, beta: float = 0.75,
-                  threshold: float = 1.0, learn_decay: bool = False, learn_threshold: bool = False,
+                  threshold: float = 1.0, learn_decay: bool = False, learn_threshold: bool | str = False,
                   batchnorm: bool = False, **kw) -> SpikingStudent:
     """``sizes = [n_in, h1, ..., n_out]``: hidden layers ``fc1, fc2, ...`` then the output.
-    ``learn_decay``, ``learn_threshold``, ``batchnorm``: the recipes of
-    :class:`~snnc.distill.neurons.CubaLIF`, on every hidden layer."""
+    ``learn_decay``, ``learn_threshold`` (True/"layer" or "channel"), ``batchnorm``: the recipes
+    of :class:`~snnc.distill.neurons.CubaLIF`, on every hidden layer."""
     if len(sizes) < 3:
         raise ValidationError(f"sizes {list(sizes)} need at least input, one hidden and output",
                               hint="e.g. [64, 64, 64, 10]")
@@ -146,7 +146,7 @@ def dense_student(sizes: Sequence[int], output: str = "mem_mean", alpha: float =
 def conv_student(input_shape: Sequence[int], channels: Sequence[int], hidden: int, n_out: int,
                  kernel: int = 3, stride: int = 2, output: str = "mem_mean", alpha: float = 0.5,
                  beta: float = 0.75, threshold: float = 1.0, learn_decay: bool = False,
-                 learn_threshold: bool = False, batchnorm: bool = False, **kw) -> SpikingStudent:
+                 learn_threshold: bool | str = False, batchnorm: bool = False, **kw) -> SpikingStudent:
     """Conv CUBA LIF layers ``conv1, ...`` (C, H, W), flatten, one dense hidden ``fc``, output
     (``learn_decay``, ``learn_threshold``, ``batchnorm`` as in :func:`dense_student`)."""
     rec = _recipes(learn_decay, learn_threshold, batchnorm)

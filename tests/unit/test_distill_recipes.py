@@ -150,8 +150,8 @@ def test_tet_loss_equals_a_hand_computation():
         TETLoss(lam=2.0)
 
 
-def _bn_student(kind):
-    rec = dict(learn_decay=True, learn_threshold=True, batchnorm=True)
+def _bn_student(kind, threshold="layer"):
+    rec = dict(learn_decay=True, learn_threshold=threshold, batchnorm=True)
     if kind == "dense":
         st, shape = dense_student([24, 32, 16, 6], **rec), (24,)
     else:
@@ -162,16 +162,17 @@ def _bn_student(kind):
             m.bn.bias.uniform_(-0.5, 0.5)
             m.alpha_logit.fill_(0.3)
             m.beta_logit.fill_(1.2)
-            m.threshold_raw.fill_(0.4)
+            m.threshold_raw.uniform_(-0.5, 1.0) if threshold == "channel" else m.threshold_raw.fill_(0.4)
     return st.double(), shape
 
 
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_bn_fold_matches_the_eval_forward(kind):
+@pytest.mark.parametrize("kind,threshold", [("dense", "layer"), ("conv", "layer"), ("dense", "channel"),
+                                            ("conv", "channel")])
+def test_bn_fold_matches_the_eval_forward(kind, threshold):
     """The folded export run by snnc's float reference simulator gives the eval-mode float64
     student's spikes in every layer (and its read-out)."""
     torch.manual_seed(3)
-    st, shape = _bn_student(kind)
+    st, shape = _bn_student(kind, threshold)
     for _ in range(5):  # training batches: non-trivial running statistics
         st((torch.rand(16, 6, *shape) < 0.5).double())
     st.eval()
@@ -215,3 +216,32 @@ def test_compiled_layer_has_one_register_set_per_population():
     for comp in _compartments(prog, st).values():
         assert isinstance(comp, loihi.Compartment) and comp.decay_profiles == 1
         assert np.ndim(comp.vth) == 0
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_per_channel_thresholds_deploy_bit_exact(kind):
+    """Per-channel θ: the compiler folds θ_i/θ_max into the weights (one ``vth``); the QAT
+    forward still equals the emulator spike for spike, and its gradient reaches every θ_i."""
+    torch.manual_seed(6)
+    st, shape = _bn_student(kind, "channel")
+    st = st.float()
+    with torch.no_grad():
+        for _ in range(3):
+            st((torch.rand(16, 6, *shape) < 0.5).float())
+        for m in st.modules():
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+                m.weight.mul_(2.0)
+    x = (torch.rand(6, 8, *shape) < 0.4).float()
+    first = st.spiking_layers()[0][1]
+    st.eval()
+    st(x)
+    v_float = first.membrane[:, 0].detach().clone()  # step 0: the same input in both modes
+    _qat_equals_emulator(st, x)
+    v_qat = first.membrane[:, 0].detach()  # the chip's v, decoded with k_i = θ_i/θ_max
+    assert (v_qat - v_float).abs().max() < 0.05 * v_float.abs().max()
+    prog = compile_student(st)
+    assert any("per-neuron thresholds" in n for r in prog.layers for n in r["notes"])
+    st.train()
+    st(x).logits.sum().backward()
+    g = st.spiking_layers()[0][1].threshold_raw.grad
+    assert g is not None and g.shape[0] > 1 and bool((g != 0).any())
