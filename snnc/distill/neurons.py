@@ -53,18 +53,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from snnc.compiler.ir.arith import DECAY_UNITY
 from snnc.errors import ValidationError
 
 #: fast-sigmoid surrogate slope (the reference student of distill.md §5.2)
 SURROGATE_SLOPE = 5.0
 
-#: Lava's decay unit: du, dv are 12-bit (factor (4096 − du − 1)/4096 resp. (4096 − dv)/4096)
-DECAY_UNITY = 4096
 #: closed bounds of a learnable current decay α: du = rint((1−α)·4096) − 1 stays in 0..4095
-ALPHA_BOUNDS = (0.0, 4095.0 / 4096.0)
+#: (Lava's decays are 12-bit: factor (4096 − du − 1)/4096 resp. (4096 − dv)/4096, arith.DECAY_UNITY)
+ALPHA_BOUNDS = (0.0, 1.0 - 1.0 / DECAY_UNITY)
 #: closed bounds of a learnable voltage decay β: dv = rint((1−β)·4096) stays in 1..4095
 #: (the chip's dv is at most 4095: β = 0 would be clipped to 1/4096)
-BETA_BOUNDS = (1.0 / 4096.0, 4095.0 / 4096.0)
+BETA_BOUNDS = (1.0 / DECAY_UNITY, 1.0 - 1.0 / DECAY_UNITY)
 #: a learnable threshold stays above this (θ = THRESHOLD_MIN + softplus(ρ))
 THRESHOLD_MIN = 1e-2
 
