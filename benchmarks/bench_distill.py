@@ -93,6 +93,13 @@ ARMS: dict[str, Arm] = {
     "twoway": Arm("twoway", note="kd; the teacher steps on CE + γ·τ²·KL(p_S‖p_T), γ = 0.5, lr 1e-4"),
     "twoway_g01": Arm("twoway", args={"gamma": 0.1}, note="twoway with γ = 0.1"),
     "control": Arm("control", note="kd; the teacher steps on CE alone, lr 1e-4 (the two-way loop's control)"),
+    "tet": Arm("tet", note="TET: (1/T) Σ_t CE(z^t, y) on the per-step logits, no teacher"),
+    "kd_tet": Arm("kd_tet", note="tet + per-timestep KD"),
+    "learn": Arm("ce", args={"learn_decay": True, "learn_threshold": "layer"},
+                 note="ce; α, β and θ learnt per layer inside du/dv/vth"),
+    "learn_kd": Arm("kd", args={"learn_decay": True, "learn_threshold": "channel"},
+                    note="kd; α, β per layer and θ per channel learnt inside the registers"),
+    "bn": Arm("ce", args={"batchnorm": True}, note="ce; batch norm on the drive, folded for deployment"),
 }
 #: the default arms of the main table (``feature_raw``: the unnormalised feature arm, kept side by side)
 DEFAULT_ARMS = ("ce", "kd", "kd_step", "feature", "feature_raw", "feature_affine", "relation", "ot", "twoway", "control")

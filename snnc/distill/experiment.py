@@ -18,13 +18,14 @@ from snnc.distill.data import rate_encode
 from snnc.distill.deploy import evaluate, evaluate_deployed
 from snnc.distill.distiller import Distiller, ReverseKD, TeacherCE
 from snnc.distill.init import init_from_ann
-from snnc.distill.losses import loss_family
+from snnc.distill.losses import TEACHERLESS, loss_family
 from snnc.distill.student import OUTPUTS, conv_student, dense_student
 from snnc.distill.trainer import fit, seed_everything, train_teacher
 
 #: loss families of ``--loss``; ``twoway`` = kd + the teacher trained on CE + γ·KL toward the
-#: student (ReverseKD), ``control`` = kd + the teacher trained on CE alone (TeacherCE), same lr
-FAMILIES = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway", "control")
+#: student (ReverseKD), ``control`` = kd + the teacher trained on CE alone (TeacherCE), same lr;
+#: ``tet`` = per-timestep CE (TETLoss), ``kd_tet`` = tet + per-timestep KD
+FAMILIES = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway", "control", "tet", "kd_tet")
 DATASETS = ("digits", "mnist1d")
 STUDENTS = ("mlp", "conv")
 TEACHERS = ("mlp", "cnn")
@@ -63,7 +64,18 @@ def parser(description: str, dataset: str = "digits") -> argparse.ArgumentParser
                    help="teacher kind (default: mlp on digits, cnn on mnist1d)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: the cores this process may run on, os.sched_getaffinity)")
+    p.add_argument("--tet-lambda", type=float, default=0.0, help="tet/kd_tet: weight λ of the MSE(z^t, 1) term")
+    p.add_argument("--learn-decay", action="store_true", help="learn α, β per hidden layer (on the 12-bit grid)")
+    p.add_argument("--learn-threshold", nargs="?", const="layer", default=False, choices=("layer", "channel"),
+                   help="learn θ per hidden layer (or per output channel: --learn-threshold channel)")
+    p.add_argument("--batchnorm", action="store_true", help="BN on every hidden layer's drive, folded on export")
     return p
+
+
+def _recipes(a) -> dict:
+    """The neuron recipes of the CLI flags (--learn-decay, --learn-threshold, --batchnorm)."""
+    return dict(learn_decay=getattr(a, "learn_decay", False), learn_threshold=getattr(a, "learn_threshold", False),
+                batchnorm=getattr(a, "batchnorm", False))
 
 
 def default_threads() -> int:
@@ -123,7 +135,8 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
     feat = args.loss in ("feature", "relation", "ot")
     family = "kd" if args.loss in ("twoway", "control") else args.loss  # the student's step is kd's
     losses = loss_family(family, tau=args.tau, alpha=args.alpha, pairs=pairs if feat else None,
-                         budget=args.budget, decoder=getattr(args, "decoder", "rate"))
+                         budget=args.budget, decoder=getattr(args, "decoder", "rate"),
+                         tet_lambda=getattr(args, "tet_lambda", 0.0))
     t_lr = getattr(args, "teacher_lr", 1e-4)
     reverse = None  # one-way: the teacher stays as trained
     if args.loss == "twoway":
@@ -131,7 +144,7 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
     elif args.loss == "control":
         reverse = TeacherCE(tau=args.tau, teacher_lr=t_lr)
     norm = getattr(args, "target_norm", "none")
-    dist = Distiller(None if args.loss == "ce" else teacher, student, losses, taps=pairs if feat else None,
+    dist = Distiller(None if args.loss in TEACHERLESS else teacher, student, losses, taps=pairs if feat else None,
                      reverse=reverse, target_norm=None if norm == "none" else norm)
     fit(dist, teacher_input(xtr), str_, ytr, epochs=args.epochs, qat_epochs=args.qat_epochs, seed=args.seed,
         checkpoint=args.checkpoint)
@@ -155,7 +168,7 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
         "student_fixed_acc": round(dep["acc"], 2), "student_qat_acc": None if qat_acc is None else round(qat_acc, 2),
         "spikes_per_inference": round(dep["spikes"], 1), "float_spikes_per_inference": round(fl["spikes"], 1),
         "energy_per_inference_j": dep.get("energy_per_inference_j"),
-        "seconds": round(time.perf_counter() - t0, 1),
+        "seconds": round(time.perf_counter() - t0, 1), **_recipes(args),
     }
 
 
@@ -252,11 +265,12 @@ def spec(dataset: str, student: str = "mlp", teacher: str | None = None) -> dict
     n_in, image = d["n_in"], d["image"]
     if student == "conv":
         return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
-                    make_student=lambda a: conv_student(image, a.channels, a.hidden, 10, output=a.output),
+                    make_student=lambda a: conv_student(image, a.channels, a.hidden, 10, output=a.output,
+                                                         **_recipes(a)),
                     student_input=lambda x: x.reshape(x.shape[0], *image),
                     pairs={"body.fc": tap}, make_twin=_conv_twin(image), teacher_opts=dict(opts))
     return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
-                make_student=lambda a: dense_student([n_in, a.hidden, a.hidden, 10], output=a.output),
+                make_student=lambda a: dense_student([n_in, a.hidden, a.hidden, 10], output=a.output, **_recipes(a)),
                 student_input=lambda x: x, pairs={"body.fc2": tap}, make_twin=_mlp_twin(n_in),
                 teacher_opts=dict(opts))
 

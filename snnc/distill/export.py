@@ -11,6 +11,9 @@ With ``dt = 1e-4`` and Euler (snnc's defaults), a layer with decays α (current)
 
 and the read-outs ``Affine(W, b) → I(r = 1/dt)`` (integrator), ``Affine → LI(tau = dt/(1−β),
 r = 1/(1−β), v_leak = 0)`` (leaky) or ``Affine → Output`` (current).  See docs/conventions.md.
+Learnt α, β, θ are written with their current values; a layer with batch norm is written
+folded, ``W' = s ⊙ W`` and ``b' = b + c`` (:meth:`snnc.distill.neurons.CubaLIF.folded`), so
+every ``quantize()`` compiles the fold of the current γ, β_bn and running statistics.
 Training-only parts (decoders on taps, bridges, the teacher) are never exported.
 """
 
@@ -34,23 +37,32 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().double().numpy()
 
 
+def _value(x) -> float:
+    """A float of a layer's decay or threshold (a float, or a learnt 0-d tensor)."""
+    return float(x.detach().cpu().double()) if isinstance(x, torch.Tensor) else float(x)
+
+
 def _cubalif(m: CubaLIF, shape: tuple[int, ...]) -> nir.CubaLIF:
     full = lambda v: np.full(shape, float(v))  # noqa: E731
-    b = _np(m.synapse.bias)
-    b = np.broadcast_to(b.reshape((-1,) + (1,) * (len(shape) - 1)), shape).copy()
+    alpha, beta = _value(m.alpha), _value(m.beta)
+    per_channel = lambda a: np.broadcast_to(a.reshape((-1,) + (1,) * (len(shape) - 1)), shape).copy()  # noqa: E731
+    b = per_channel(_np(m.folded()[1]))  # the bias, plus BN's shift when the layer has BN
+    th = m.threshold
+    theta = per_channel(_np(th)) if isinstance(th, torch.Tensor) and th.dim() == 1 else full(_value(th))
     return nir.CubaLIF(
-        tau_syn=full(DT / (1.0 - m.alpha)), tau_mem=full(DT / (1.0 - m.beta)), r=full(1.0 / (1.0 - m.beta)),
-        v_leak=b / (1.0 - m.beta), v_threshold=full(m.threshold), v_reset=full(0.0),
-        w_in=full(1.0 / (1.0 - m.alpha)),
+        tau_syn=full(DT / (1.0 - alpha)), tau_mem=full(DT / (1.0 - beta)), r=full(1.0 / (1.0 - beta)),
+        v_leak=b / (1.0 - beta), v_threshold=theta, v_reset=full(0.0),
+        w_in=full(1.0 / (1.0 - alpha)),
     )
 
 
 def _synapse(m: CubaLIF, shape: tuple[int, ...]):
     syn = m.synapse
+    w = _np(m.folded()[0])  # BN's scale folded in: W' = s ⊙ W
     if isinstance(syn, torch.nn.Linear):
-        return nir.Linear(weight=_np(syn.weight))
+        return nir.Linear(weight=w)
     return nir.Conv2d(
-        input_shape=tuple(shape[1:]), weight=_np(syn.weight), stride=syn.stride, padding=syn.padding,
+        input_shape=tuple(shape[1:]), weight=w, stride=syn.stride, padding=syn.padding,
         dilation=syn.dilation, groups=syn.groups, bias=np.zeros(syn.out_channels),
     )
 
@@ -61,10 +73,11 @@ def to_nir(student) -> nir.NIRGraph:
     nodes = {"input": nir.Input(input_type=np.array(shape))}
     edges = []
     prev = "input"
-    x = torch.zeros(1, 1, *shape, device=next(student.parameters()).device)  # e.g. CUDA after fit
+    p0 = next(student.parameters())
+    x = torch.zeros(1, 1, *shape, device=p0.device, dtype=p0.dtype)  # e.g. CUDA after fit, float64
     for name, m in student.body.named_children():
-        with torch.no_grad():
-            y = m(x)
+        with torch.no_grad():  # the shape probe: a CubaLIF's synapse only (no BN statistics update)
+            y = m._drive(x) if isinstance(m, CubaLIF) else m(x)
         out_shape = tuple(y.shape[2:])
         if isinstance(m, SeqFlatten):
             nodes[name] = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)

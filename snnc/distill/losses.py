@@ -12,6 +12,7 @@ Notation: z_S student logits, z_T teacher logits, τ temperature, p = softmax(z/
     OTFeatureKD   Σ_ij P_ij C_ij,  C_ij = (1 − cos(P(D(s_i)), f_T,j))²,  P = Sinkhorn plan
     SpikeBudget   mean over layers of relu(rate − target)²
     CrossEntropy  CE(z_S, y)
+    TETLoss       (1−λ)·(1/T) Σ_t CE(z_S^t, y) + λ·(1/T) Σ_t MSE(z_S^t, φ)    (Deng et al. 2022)
 """
 
 from __future__ import annotations
@@ -50,6 +51,35 @@ class CrossEntropy(nn.Module):
 
     def forward(self, b: KDBatch) -> torch.Tensor:
         return F.cross_entropy(b.student.logits, b.labels)
+
+
+class TETLoss(nn.Module):
+    """Temporal Efficient Training (Deng et al., ICLR 2022): the CE of every step's logits
+    instead of the CE of their mean, plus an optional MSE regulariser pulling every step's
+    logits towards a constant φ::
+
+        L = (1 − λ)·(1/T) Σ_t CE(z_S^t, y) + λ·(1/T) Σ_t MSE(z_S^t, φ)
+
+    on ``out.per_step`` (B, T, n): the logits the output decoder gives after t + 1 steps (for
+    ``mem_mean`` the running mean v_t/(t+1), for ``per_timestep`` v_t).  The (1 − λ, λ) mixing
+    with φ = 1 is the paper's ``TET_loss(outputs, labels, criterion, means, lamb)`` as recalled
+    (not checked against its repository here); ``lam=0`` (default) is plain TET."""
+
+    name = "tet"
+
+    def __init__(self, lam: float = 0.0, phi: float = 1.0):
+        super().__init__()
+        if not 0.0 <= lam <= 1.0:
+            raise ValidationError(f"TET lambda={lam:g} is outside [0, 1]", hint="use e.g. lam=0 or 1e-3")
+        self.lam, self.phi = float(lam), float(phi)
+
+    def forward(self, b: KDBatch) -> torch.Tensor:
+        z = b.student.per_step
+        t = z.shape[1]
+        ce = F.cross_entropy(z.reshape(-1, z.shape[-1]), b.labels.repeat_interleave(t))  # mean over (b, t)
+        if self.lam == 0.0:
+            return ce
+        return (1.0 - self.lam) * ce + self.lam * F.mse_loss(z, torch.full_like(z, self.phi))
 
 
 class LogitKD(nn.Module):
@@ -239,17 +269,24 @@ class Weighted(nn.Module):
         return self.weight * self.loss(b)
 
 
+FAMILIES = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway", "tet", "kd_tet")
+#: families that do not look at the teacher (the distiller may run without one)
+TEACHERLESS = ("ce", "tet")
+
+
 def loss_family(name: str, tau: float = 1.0, alpha: float = 1.0, pairs: dict[str, str] | None = None,
-                feature_weight: float = 1.0, budget: float | None = None, decoder: str = "rate") -> list[nn.Module]:
-    """A ready loss list by family name: ce, kd, kd_step, kd_focal, feature, relation, ot
-    (every KD family is CE + α·LogitKD(τ) [+ feature term on the tap ``decoder``, e.g. rate or
-    affine]; ``budget`` adds SpikeBudget)."""
-    losses: list[nn.Module] = [CrossEntropy()]
-    families = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway")
-    if name not in families:
-        raise ValidationError(f"unknown loss family {name!r}", hint=f"use one of {families}")
-    if name != "ce":
-        mode = {"kd_step": "per_timestep", "kd_focal": "focal"}.get(name, "mean")
+                feature_weight: float = 1.0, budget: float | None = None, decoder: str = "rate",
+                tet_lambda: float = 0.0) -> list[nn.Module]:
+    """A ready loss list by family name: ce, kd, kd_step, kd_focal, feature, relation, ot,
+    tet, kd_tet (every KD family is CE + α·LogitKD(τ) [+ feature term on the tap ``decoder``,
+    e.g. rate or affine]; ``tet`` replaces CE by :class:`TETLoss` (``tet_lambda``), ``kd_tet`` is
+    TET + α·per-timestep LogitKD(τ); ``budget`` adds SpikeBudget)."""
+    if name not in FAMILIES:
+        raise ValidationError(f"unknown loss family {name!r}", hint=f"use one of {FAMILIES}")
+    tet = name in ("tet", "kd_tet")
+    losses: list[nn.Module] = [TETLoss(tet_lambda) if tet else CrossEntropy()]
+    if name not in TEACHERLESS:
+        mode = {"kd_step": "per_timestep", "kd_focal": "focal", "kd_tet": "per_timestep"}.get(name, "mean")
         losses.append(Weighted(LogitKD(tau, mode), alpha))
     if name in ("feature", "relation", "ot"):
         if not pairs:

@@ -122,14 +122,22 @@ class SpikingStudent(nn.Module):
         return bool(self.out.qat and self.out.integer is not None)
 
 
+def _recipes(learn_decay: bool, learn_threshold: bool | str, batchnorm: bool) -> dict:
+    return dict(learn_decay=learn_decay, learn_threshold=learn_threshold, batchnorm=batchnorm)
+
+
 def dense_student(sizes: Sequence[int], output: str = "mem_mean", alpha: float = 0.5, beta: float = 0.75,
-                  threshold: float = 1.0, **kw) -> SpikingStudent:
-    """``sizes = [n_in, h1, ..., n_out]``: hidden layers ``fc1, fc2, ...`` then the output."""
+                  threshold: float = 1.0, learn_decay: bool = False, learn_threshold: bool | str = False,
+                  batchnorm: bool = False, **kw) -> SpikingStudent:
+    """``sizes = [n_in, h1, ..., n_out]``: hidden layers ``fc1, fc2, ...`` then the output.
+    ``learn_decay``, ``learn_threshold`` (True/"layer" or "channel"), ``batchnorm``: the recipes
+    of :class:`~snnc.distill.neurons.CubaLIF`, on every hidden layer."""
     if len(sizes) < 3:
         raise ValidationError(f"sizes {list(sizes)} need at least input, one hidden and output",
                               hint="e.g. [64, 64, 64, 10]")
+    rec = _recipes(learn_decay, learn_threshold, batchnorm)
     layers = OrderedDict(
-        (f"fc{i + 1}", CubaLIF.dense(a, b, alpha=alpha, beta=beta, threshold=threshold))
+        (f"fc{i + 1}", CubaLIF.dense(a, b, alpha=alpha, beta=beta, threshold=threshold, **rec))
         for i, (a, b) in enumerate(zip(sizes[:-2], sizes[1:-1]))
     )
     return SpikingStudent((sizes[0],), layers, output, n_out=sizes[-1], **kw)
@@ -137,19 +145,22 @@ def dense_student(sizes: Sequence[int], output: str = "mem_mean", alpha: float =
 
 def conv_student(input_shape: Sequence[int], channels: Sequence[int], hidden: int, n_out: int,
                  kernel: int = 3, stride: int = 2, output: str = "mem_mean", alpha: float = 0.5,
-                 beta: float = 0.75, threshold: float = 1.0, **kw) -> SpikingStudent:
-    """Conv CUBA LIF layers ``conv1, ...`` (C, H, W), flatten, one dense hidden ``fc``, output."""
+                 beta: float = 0.75, threshold: float = 1.0, learn_decay: bool = False,
+                 learn_threshold: bool | str = False, batchnorm: bool = False, **kw) -> SpikingStudent:
+    """Conv CUBA LIF layers ``conv1, ...`` (C, H, W), flatten, one dense hidden ``fc``, output
+    (``learn_decay``, ``learn_threshold``, ``batchnorm`` as in :func:`dense_student`)."""
+    rec = _recipes(learn_decay, learn_threshold, batchnorm)
     layers: OrderedDict = OrderedDict()
     shape = tuple(input_shape)
     c = shape[0]
     for i, ch in enumerate(channels):
         m = CubaLIF.conv(c, ch, kernel, stride=stride, padding=kernel // 2, alpha=alpha, beta=beta,
-                         threshold=threshold)
+                         threshold=threshold, **rec)
         layers[f"conv{i + 1}"] = m
         with torch.no_grad():
             shape = tuple(m.synapse(torch.zeros(1, *shape)).shape[1:])
         c = ch
     layers["flat"] = SeqFlatten()
     n = int(torch.tensor(shape).prod())
-    layers["fc"] = CubaLIF.dense(n, hidden, alpha=alpha, beta=beta, threshold=threshold)
+    layers["fc"] = CubaLIF.dense(n, hidden, alpha=alpha, beta=beta, threshold=threshold, **rec)
     return SpikingStudent(tuple(input_shape), layers, output, n_out=n_out, **kw)
