@@ -102,7 +102,8 @@ ARMS: dict[str, Arm] = {
     "bn": Arm("ce", args={"batchnorm": True}, note="ce; batch norm on the drive, folded for deployment"),
 }
 #: the default arms of the main table (``feature_raw``: the unnormalised feature arm, kept side by side)
-DEFAULT_ARMS = ("ce", "kd", "kd_step", "feature", "feature_raw", "feature_affine", "relation", "ot", "twoway", "control")
+DEFAULT_ARMS = ("ce", "kd", "kd_step", "feature", "feature_raw", "feature_affine", "relation", "ot", "twoway", "control",
+                "tet", "learn", "learn_kd", "bn")
 #: the teacher per task where it is not the data set's default (the tables of docs/benchmarks.md)
 BENCH_TEACHERS = {"digits": "cnn"}
 TEACHER_TRAINS = ("twoway", "control")  # loss families whose teacher keeps training: before/after reported
