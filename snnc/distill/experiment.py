@@ -14,17 +14,21 @@ import torch
 from torch import nn
 
 from snnc.distill import data as datasets
+from snnc.distill.conversion import deployable_body
 from snnc.distill.data import rate_encode
 from snnc.distill.deploy import evaluate, evaluate_deployed
 from snnc.distill.distiller import Distiller, ReverseKD
-from snnc.distill.init import init_from_ann
+from snnc.distill.init import init_from_ann, init_from_teacher
 from snnc.distill.losses import loss_family
+from snnc.distill.sigma_delta import SigmaDeltaStudent, evaluate_sd_deployed
 from snnc.distill.student import OUTPUTS, conv_student, dense_student
 from snnc.distill.trainer import fit, seed_everything, train_teacher
 
 FAMILIES = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway")
 DATASETS = ("digits", "mnist1d")
-STUDENTS = ("mlp", "conv")
+STUDENTS = ("mlp", "conv", "sd")
+#: static training inputs a sigma-delta student is calibrated on (the conversion's units)
+SD_CALIBRATION = 300
 TEACHERS = ("mlp", "cnn")
 
 
@@ -43,6 +47,8 @@ def parser(description: str, dataset: str = "digits") -> argparse.ArgumentParser
                    help="decoder of the student tap in feature/relation/ot (affine: a trained LN(W r + b))")
     p.add_argument("--budget", type=float, default=None, help="add SpikeBudget(target_rate)")
     p.add_argument("--ann-init", action="store_true", help="initialise the student from a same-topology ANN")
+    p.add_argument("--teacher-init", action="store_true",
+                   help="initialise the student from the trained teacher itself (--student sd: the teacher's topology)")
     p.add_argument("--seed", type=int, default=0,
                    help="seeds the teacher's and the student's initialisation and the batch order")
     p.add_argument("--quick", action="store_true", help="a short run, see QUICK / docs/distill.md")
@@ -50,7 +56,8 @@ def parser(description: str, dataset: str = "digits") -> argparse.ArgumentParser
     p.add_argument("--dataset", choices=DATASETS, default=dataset, help=f"data set (default {dataset})")
     p.add_argument("--student", choices=STUDENTS, default="mlp",
                    help="mlp: n_in-H-H-10 CUBA LIF; conv: conv LIF layers (--channels, 3x3, stride 2), "
-                        "a dense H layer, the read-out")
+                        "a dense H layer, the read-out; sd: the teacher's topology as a sigma-delta network "
+                        "(static input, latency depth + 1 steps; --timesteps unused)")
     p.add_argument("--channels", type=int, nargs="+", default=[8], help="conv student channels per layer")
     p.add_argument("--teacher", choices=TEACHERS, default=None,
                    help="teacher kind (default: mlp on digits, cnn on mnist1d)")
@@ -112,7 +119,14 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
     if args.ann_init and make_twin is not None:
         twin = train_teacher(make_twin, xtr, ytr, epochs=args.teacher_epochs, seed=args.seed)
         init_from_ann(student, twin)
-    str_, ste = rate_encode(student_input(xtr), args.timesteps), rate_encode(student_input(xte), args.timesteps)
+    if getattr(args, "teacher_init", False):
+        init_from_teacher(student, teacher)
+    sd = isinstance(student, SigmaDeltaStudent)
+    if sd:  # static inputs (the host-side standardisation, then the program's DeltaEncoder)
+        str_, ste = student.prepare(student_input(xtr)), student.prepare(student_input(xte))
+        student.calibrate(str_[:SD_CALIBRATION])
+    else:
+        str_, ste = rate_encode(student_input(xtr), args.timesteps), rate_encode(student_input(xte), args.timesteps)
     feat = args.loss in ("feature", "relation", "ot")
     losses = loss_family(args.loss, tau=args.tau, alpha=args.alpha, pairs=pairs if feat else None,
                          budget=args.budget, decoder=getattr(args, "decoder", "rate"))
@@ -125,7 +139,12 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
     qat_acc = evaluate(student, ste, yte)["acc"] if args.qat_epochs else None
     student.set_qat(False)
     fl = evaluate(student, ste, yte)
-    dep = evaluate_deployed(student, ste, yte)
+    dep = evaluate_sd_deployed(student, ste, yte) if sd else evaluate_deployed(student, ste, yte)
+    sd_row = {}
+    if sd:  # a sigma-delta student sends graded messages: "spikes" = messages (input and bias relays included)
+        dep["spikes"] = dep["messages"]
+        sd_row = {"latency_steps": dep["latency_steps"], "synops_per_inference": round(dep["synops"], 1),
+                  "teacher_init": bool(getattr(args, "teacher_init", False))}
     return {
         "dataset": args.dataset, "loss": args.loss, "tau": args.tau, "alpha": args.alpha, "seed": args.seed,
         "timesteps": args.timesteps, "hidden": args.hidden, "output": args.output, "epochs": args.epochs,
@@ -136,7 +155,7 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
         "student_fixed_acc": round(dep["acc"], 2), "student_qat_acc": None if qat_acc is None else round(qat_acc, 2),
         "spikes_per_inference": round(dep["spikes"], 1), "float_spikes_per_inference": round(fl["spikes"], 1),
         "energy_per_inference_j": dep.get("energy_per_inference_j"),
-        "seconds": round(time.perf_counter() - t0, 1),
+        "seconds": round(time.perf_counter() - t0, 1), **sd_row,
     }
 
 
@@ -231,6 +250,13 @@ def spec(dataset: str, student: str = "mlp", teacher: str | None = None) -> dict
     d = _DATASETS[dataset]
     make_teacher, tap, opts = d["teachers"][teacher or d["default"]]
     n_in, image = d["n_in"], d["image"]
+    if student == "sd":  # the teacher's topology (Conv1d as (1, k) Conv2d) on static inputs
+        shape = image if any(isinstance(m, (nn.Conv1d, nn.Conv2d)) for m in make_teacher().modules()) else (n_in,)
+        return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
+                    make_student=lambda a: SigmaDeltaStudent(deployable_body(make_teacher()), shape, None,
+                                                             threshold=None),
+                    student_input=lambda x: x.reshape(x.shape[0], *shape), pairs={}, make_twin=None,
+                    teacher_opts=dict(opts))
     if student == "conv":
         return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
                     make_student=lambda a: conv_student(image, a.channels, a.hidden, 10, output=a.output),
