@@ -127,3 +127,95 @@ def _fold_linear(lin: nn.Linear, mu: torch.Tensor, sigma: torch.Tensor) -> nn.Li
         c.weight.copy_(lin.weight / sigma.to(lin.weight))
         c.bias.copy_(lin.bias - (c.weight * mu.to(lin.weight)).sum(1))
     return c
+
+
+def dense_equivalent(conv: nn.Conv2d, in_shape: tuple[int, int, int]) -> nn.Linear:
+    """``conv`` on a (C, H, W) input as the equal ``Linear`` on its flattened input (C·H·W →
+    C'·H'·W', the same flattening order): ``W_dense[:, j] = conv(e_j)`` without the bias, the
+    bias repeated per output position.  For spiking students, whose NIR export cannot carry
+    non-square kernels (nir 1.x infers a Conv2d's output with ``kernel_size = weight.shape[2]``
+    for both axes) and whose last hidden layer must be dense."""
+    n = int(in_shape[0] * in_shape[1] * in_shape[2])
+    with torch.no_grad():
+        eye = torch.eye(n, dtype=conv.weight.dtype).reshape(n, *in_shape)
+        out = nn.functional.conv2d(eye, conv.weight, None, conv.stride, conv.padding, conv.dilation, conv.groups)
+        lin = nn.Linear(n, out[0].numel(), bias=True).to(conv.weight.dtype)
+        lin.weight.copy_(out.reshape(n, -1).T)
+        b = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels, dtype=conv.weight.dtype)
+        lin.bias.copy_(b.repeat_interleave(out[0, 0].numel()))
+    return lin
+
+
+def padded_input_fold(teacher: nn.Sequential) -> tuple[nn.Sequential, float, int]:
+    """The teacher's :func:`deployable_body` with its input standardisation folded **exactly**:
+    the first convolution's padding p moves to the host, which pads x with μ (the x whose
+    standardised value is the teacher's 0 padding), so ``body(pad_μ(x)) = teacher(x)`` with a
+    spiking student's non-negative input (rate-coded x ∈ [0, 1], μ ∈ [0, 1]).  Returns
+    (body, μ, p); the body's first module is the unpadded, folded convolution."""
+    std = input_standardisation(teacher)
+    body = deployable_body(teacher, fold_input=False)
+    first = body[0]
+    if std is None or not isinstance(first, nn.Conv2d) or std[0].numel() != 1:
+        raise ValidationError("padded_input_fold needs a one-channel input BatchNorm1d before a convolution",
+                              hint="use deployable_body for other teachers")
+    pad = int(first.padding[1])
+    if first.padding[0]:
+        raise ValidationError(f"the first convolution pads the height by {first.padding[0]}",
+                              hint="padded_input_fold moves a width-only padding (1-D signals) to the host")
+    first = copy.deepcopy(first)
+    first.padding = (0, 0)
+    body[0] = fold_standardisation(first, *std)
+    return body, float(std[0]), pad
+
+
+def lif_student_like(body: nn.Sequential, in_shape: tuple[int, ...], output: str = "mem_mean",
+                     balance: list[float] | None = None, **lif):
+    """A CUBA LIF :class:`~snnc.distill.student.SpikingStudent` with the function of a
+    :func:`deployable_body`: each ``Conv2d|Linear → ReLU`` becomes a dense ``CubaLIF`` layer
+    (``fc1, fc2, ...``; a convolution through :func:`dense_equivalent`), the last ``Linear`` the
+    read-out.  The input is the flattened ``in_shape``.  ``balance`` (one λ per ReLU layer, e.g.
+    its 99.9th-percentile activation on training data) rescales layer l by λ_{l−1}/λ_l (bias by
+    1/λ_l, λ_0 = 1) and the read-out by λ_L, the data-based weight normalisation of ANN→SNN
+    conversion, so each layer's activation a maps to a firing rate ≈ a/λ; ``lif``: CubaLIF options."""
+    from collections import OrderedDict
+
+    from snnc.distill.neurons import CubaLIF
+    from snnc.distill.student import SpikingStudent
+
+    mods = list(body)
+    if not mods or not isinstance(mods[-1], nn.Linear):
+        raise ValidationError("the body must end with a Linear layer (the logits)", hint="use deployable_body(teacher)")
+    layers: OrderedDict = OrderedDict()
+    shape = tuple(in_shape)
+    weighted: list[nn.Linear] = []
+    for i, m in enumerate(mods[:-1]):
+        if isinstance(m, nn.Conv2d):
+            with torch.no_grad():
+                out_shape = tuple(m(torch.zeros(1, *shape, dtype=m.weight.dtype)).shape[1:])
+            weighted.append(dense_equivalent(m, shape))
+            shape = out_shape
+        elif isinstance(m, nn.Linear):
+            weighted.append(copy.deepcopy(m))
+            shape = (m.out_features,)
+        elif isinstance(m, nn.Flatten):
+            shape = (int(torch.tensor(shape).prod()),)
+        elif not isinstance(m, (nn.ReLU, nn.Identity, nn.Dropout)):
+            raise ValidationError(f"body module {i} ({type(m).__name__}) has no LIF form",
+                                  hint="use Conv2d/Linear → ReLU layers, Flatten, and a Linear read-out")
+    readout = copy.deepcopy(mods[-1])
+    if balance is not None:
+        if len(balance) != len(weighted):
+            raise ValidationError(f"balance has {len(balance)} values for {len(weighted)} hidden layers",
+                                  hint="one λ per ReLU layer")
+        lam = [1.0, *map(float, balance)]
+        with torch.no_grad():
+            for k, lin in enumerate(weighted):
+                lin.weight.mul_(lam[k] / lam[k + 1])
+                lin.bias.div_(lam[k + 1])
+            readout.weight.mul_(lam[-1])
+    for k, lin in enumerate(weighted):
+        layers[f"fc{k + 1}"] = CubaLIF(lin, **lif)
+    n_in = int(torch.tensor(in_shape).prod())
+    student = SpikingStudent((n_in,), layers, output, n_out=readout.out_features)
+    student.out.synapse.load_state_dict(readout.state_dict())  # a Readout's or an output CubaLIF's
+    return student

@@ -13,13 +13,16 @@ from torch import nn  # noqa: E402
 from snnc.distill import evaluate, experiment, train_teacher  # noqa: E402
 from snnc.distill.conversion import (  # noqa: E402
     conv1d_as_conv2d,
+    dense_equivalent,
     deployable_body,
     fold_standardisation,
     input_standardisation,
+    lif_student_like,
+    padded_input_fold,
 )
 from snnc.distill.init import init_from_teacher  # noqa: E402
 from snnc.distill.sigma_delta import SigmaDeltaStudent, evaluate_sd_deployed  # noqa: E402
-from snnc.errors import ValidationError  # noqa: E402
+from snnc.errors import InputError, ValidationError  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -84,6 +87,39 @@ def test_folded_standardisation_equals_the_unfolded_forward():
     torch.testing.assert_close(got[..., 1:], ref[..., 1:], rtol=0, atol=1e-5)
     pad_tap = (conv.weight[:, 0, 0, 0] * mu / sigma).reshape(1, -1, 1)  # x pads 0 where x' pads 0 = x = μ
     torch.testing.assert_close(got[..., 0] - ref[..., 0], -pad_tap.expand_as(ref[..., 0]), rtol=0, atol=1e-4)
+
+
+def test_padded_input_fold_is_exact_with_the_host_padding_x_with_mu():
+    t = _teacher_with_statistics()
+    body, mu, pad = padded_input_fold(t)
+    assert pad == 1 and body[0].padding == (0, 0) and abs(mu - float(input_standardisation(t)[0])) < 1e-7
+    x = _x()
+    host = torch.nn.functional.pad(x, (pad, pad), value=mu).reshape(-1, 1, 1, 40 + 2 * pad)
+    with torch.no_grad():
+        torch.testing.assert_close(body(host), t(x), rtol=0, atol=1e-4)
+
+
+def test_dense_equivalent_and_the_lif_student_have_the_teachers_function():
+    t = _teacher_with_statistics()
+    body, mu, pad = padded_input_fold(t)
+    conv = body[2]  # conv2 on (25, 1, 19)
+    h = torch.rand(3, 25, 1, 19)
+    with torch.no_grad():
+        torch.testing.assert_close(dense_equivalent(conv, (25, 1, 19))(h.reshape(3, -1)), conv(h).reshape(3, -1),
+                                   rtol=0, atol=1e-5)
+    st = lif_student_like(body, (1, 1, 42))
+    assert [n for n, _ in st.spiking_layers()] == ["body.fc1", "body.fc2", "body.fc3"]
+    assert st.input_shape == (42,) and st.out.synapse.out_features == 10
+    # the read-out is the teacher's last Linear; the LIF weights are the dense equivalents
+    torch.testing.assert_close(st.out.synapse.weight, body[-1].weight)
+    torch.testing.assert_close(st.body.fc1.synapse.weight, dense_equivalent(body[0], (1, 1, 42)).weight)
+    lam = [2.0, 4.0, 8.0]
+    bal = lif_student_like(body, (1, 1, 42), balance=lam)
+    torch.testing.assert_close(bal.body.fc2.synapse.weight, st.body.fc2.synapse.weight * 2.0 / 4.0)
+    torch.testing.assert_close(bal.body.fc2.synapse.bias, st.body.fc2.synapse.bias / 4.0)
+    torch.testing.assert_close(bal.out.synapse.weight, st.out.synapse.weight * 8.0)
+    with pytest.raises(ValidationError, match="balance has 2 values for 3"):
+        lif_student_like(body, (1, 1, 42), balance=[1.0, 1.0])
 
 
 def test_deployable_body_refuses_what_has_no_deployable_form():
@@ -155,11 +191,16 @@ def test_experiment_sd_student_on_small_mnist1d_beats_the_mlp_student():
     assert sd["spikes_per_inference"] > 0 and sd["synops_per_inference"] > sd["spikes_per_inference"]
 
 
-def test_sd_spec_has_the_teachers_topology_on_digits():
-    for teacher, shape, latency_layers in (("cnn", (1, 8, 8), 4), ("mlp", (64,), 3)):
-        sp = experiment.spec("digits", "sd", teacher)
+def test_sd_spec_has_the_teachers_topology():
+    for dataset, teacher, shape, latency_layers in (("digits", "cnn", (1, 8, 8), 4), ("digits", "mlp", (64,), 3),
+                                                    ("mnist1d", "cnn", (1, 1, 40), 4),
+                                                    ("mnist1d", "cnn3", (1, 1, 40), 3)):
+        sp = experiment.spec(dataset, "sd", teacher)
         st = sp["make_student"](experiment.parser("").parse_args([]))
         assert isinstance(st, SigmaDeltaStudent) and st.input_shape == shape
         weighted = [m for m in st.body if isinstance(m, (nn.Linear, nn.Conv2d))]
         assert len(weighted) == latency_layers
-        assert sp["student_input"](torch.zeros(3, 64)).shape == (3, *shape)
+        n_in = experiment._DATASETS[dataset]["n_in"]
+        assert sp["student_input"](torch.zeros(3, n_in)).shape == (3, *shape)
+    with pytest.raises(InputError, match="no 'cnn3' teacher for digits"):
+        experiment.spec("digits", "sd", "cnn3")
