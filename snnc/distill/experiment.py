@@ -152,7 +152,8 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
     sd_row = {}
     if sd:  # a sigma-delta student sends graded messages: "spikes" = messages (input and bias relays included)
         dep["spikes"] = dep["messages"]
-        sd_row = {"latency_steps": dep["latency_steps"], "synops_per_inference": round(dep["synops"], 1),
+        sd_row = {"timesteps": None, "latency_steps": dep["latency_steps"],
+                  "synops_per_inference": round(dep["synops"], 1),
                   "teacher_init": bool(getattr(args, "teacher_init", False))}
     return {
         "dataset": args.dataset, "loss": args.loss, "tau": args.tau, "alpha": args.alpha, "seed": args.seed,
@@ -298,4 +299,4 @@ def main(dataset: str, description: str, argv=None) -> dict:
     args.teacher = args.teacher or _DATASETS[args.dataset]["default"]
     sp = spec(args.dataset, args.student, args.teacher)
     twin = sp.pop("make_twin")
-    return run(args, sp.pop("load")(), make_twin=lambda: twin(args), **sp)
+    return run(args, sp.pop("load")(), make_twin=None if twin is None else lambda: twin(args), **sp)
