@@ -26,10 +26,13 @@ The result feeds a :class:`~snnc.distill.sigma_delta.SigmaDeltaStudent` (its ``b
 from __future__ import annotations
 
 import copy
+from collections import OrderedDict
 
 import torch
 from torch import nn
 
+from snnc.distill.neurons import CubaLIF
+from snnc.distill.student import SpikingStudent
 from snnc.errors import ValidationError
 
 #: modules copied as they are
@@ -177,11 +180,6 @@ def lif_student_like(body: nn.Sequential, in_shape: tuple[int, ...], output: str
     its 99.9th-percentile activation on training data) rescales layer l by λ_{l−1}/λ_l (bias by
     1/λ_l, λ_0 = 1) and the read-out by λ_L, the data-based weight normalisation of ANN→SNN
     conversion, so each layer's activation a maps to a firing rate ≈ a/λ; ``lif``: CubaLIF options."""
-    from collections import OrderedDict
-
-    from snnc.distill.neurons import CubaLIF
-    from snnc.distill.student import SpikingStudent
-
     mods = list(body)
     if not mods or not isinstance(mods[-1], nn.Linear):
         raise ValidationError("the body must end with a Linear layer (the logits)", hint="use deployable_body(teacher)")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from snnc.distill.conversion import deployable_body, input_standardisation
+from snnc.distill.sigma_delta import SigmaDeltaStudent
 from snnc.errors import ValidationError
 
 
@@ -47,9 +49,6 @@ def init_from_teacher(student, teacher: nn.Module) -> None:
     teacher's function of x' = (x − μ)/σ); recalibrate it on ``student.prepare(x)`` afterwards.
     A spiking student gets :func:`init_from_ann` of the body with the standardisation folded
     into its first layer (exact away from padded borders, docs in :mod:`snnc.distill.conversion`)."""
-    from snnc.distill.conversion import deployable_body, input_standardisation
-    from snnc.distill.sigma_delta import SigmaDeltaStudent
-
     if isinstance(student, SigmaDeltaStudent):
         body = deployable_body(teacher, fold_input=False)
         theirs, ours = body.state_dict(), student.body.state_dict()
