@@ -204,3 +204,25 @@ def test_sd_spec_has_the_teachers_topology():
         assert sp["student_input"](torch.zeros(3, n_in)).shape == (3, *shape)
     with pytest.raises(InputError, match="no 'cnn3' teacher for digits"):
         experiment.spec("digits", "sd", "cnn3")
+
+
+@pytest.mark.lava
+def test_mnist1d_sd_student_on_lava_equals_the_emulator():
+    """The teacher-topology sigma-delta student has (1, k) kernels with (1, 2) strides: every
+    population's graded payload, step by step, on Lava 0.10's fixed_pt models = the emulator."""
+    from snnc.compiler.ir import loihi
+
+    t = _teacher_with_statistics()
+    st = SigmaDeltaStudent(deployable_body(experiment.mnist1d_teacher()), (1, 1, 40), None, threshold=0.0)
+    init_from_teacher(st, t)
+    x = st.prepare(_x(40).reshape(-1, 1, 1, 40))
+    st.calibrate(x)
+    prog = st.compile()
+    assert any(isinstance(prog.graph[n], loihi.ConvSynapse) and tuple(prog.graph[n].weights.shape[2:]) == (1, 5)
+               for n in prog.graph.nodes)
+    emu = prog.run(x[:3].numpy(), return_raw=True)
+    lava = prog.run(x[:3].numpy(), backend="lava", return_raw=True, timeout=240)
+    names = prog.graph.of_kind(loihi.SigmaDeltaCompartment)
+    for n in names:
+        np.testing.assert_array_equal(lava.payload[n], emu.payload[n], err_msg=n)
+    assert all(np.any(emu.payload[n]) for n in names)  # every population sends something
