@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from snnc.distill.conversion import deployable_body, input_standardisation
+from snnc.distill.sigma_delta import SigmaDeltaStudent
 from snnc.errors import ValidationError
 
 
@@ -35,3 +37,29 @@ def init_from_ann(student, ann: nn.Module, scale: float = 1.0) -> list[tuple[str
                 s.bias.copy_(a.bias * scale if a.bias is not None else torch.zeros_like(s.bias))
             pairs.append((na, ns))
     return pairs
+
+
+def init_from_teacher(student, teacher: nn.Module) -> None:
+    """Initialise a same-topology student from the trained teacher itself.
+
+    A :class:`~snnc.distill.sigma_delta.SigmaDeltaStudent` takes the teacher's
+    :func:`~snnc.distill.conversion.deployable_body` (``Conv1d`` as ``(1, k)`` ``Conv2d``) as its
+    body and the teacher's input standardisation ``(μ, σ)`` as its host-side
+    :attr:`~snnc.distill.sigma_delta.SigmaDeltaStudent.standardise` (exact: the body is the
+    teacher's function of x' = (x − μ)/σ); recalibrate it on ``student.prepare(x)`` afterwards.
+    A spiking student gets :func:`init_from_ann` of the body with the standardisation folded
+    into its first layer (exact away from padded borders, docs in :mod:`snnc.distill.conversion`)."""
+    if isinstance(student, SigmaDeltaStudent):
+        body = deployable_body(teacher, fold_input=False)
+        theirs, ours = body.state_dict(), student.body.state_dict()
+        if {k: tuple(v.shape) for k, v in theirs.items()} != {k: tuple(v.shape) for k, v in ours.items()}:
+            raise ValidationError("the sigma-delta student's body does not have the teacher's topology",
+                                  hint="build it as SigmaDeltaStudent(deployable_body(make_teacher()), ...)")
+        student.body.load_state_dict({k: v.to(ours[k].dtype) for k, v in theirs.items()})
+        std = input_standardisation(teacher)
+        if std is not None and std[0].numel() != 1:
+            raise ValidationError(f"the teacher standardises {std[0].numel()} input channels",
+                                  hint="the sigma-delta student's host-side standardisation is one (μ, σ)")
+        student.standardise = None if std is None else (float(std[0]), float(std[1]))
+        return
+    init_from_ann(student, deployable_body(teacher))

@@ -71,6 +71,27 @@ class SigmaDeltaStudent(nn.Module):
                                   hint="append nn.Linear(n_hidden, n_classes)")
         self.body = body
         self.input_shape = tuple(int(v) for v in input_shape)
+        self.calibration = None
+        if calibration is not None:
+            self.calibrate(calibration)
+        self.threshold = threshold
+        #: (μ, σ) of a host-side input standardisation x' = (x − μ)/σ (:meth:`prepare`), or None
+        self.standardise: tuple[float, float] | None = None
+        self.program = None
+        self.qat = False
+        self.output = "sdnn"
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """What the deployed program takes for the data ``x``: ``(x − μ)/σ`` when the student has an
+        input standardisation (:attr:`standardise`, set by ``init_from_teacher`` from the teacher's
+        input BatchNorm), else ``x``; done on the host, like the ``DeltaEncoder``'s own scaling."""
+        if self.standardise is None:
+            return x
+        mu, sigma = self.standardise
+        return (x - mu) / sigma
+
+    def calibrate(self, calibration) -> None:
+        """Set the static inputs that fix the conversion's units (a few hundred training inputs)."""
         cal = np.asarray(calibration.detach().cpu() if torch.is_tensor(calibration) else calibration,
                          dtype=np.float32)
         if cal.ndim != 1 + len(self.input_shape) or tuple(cal.shape[1:]) != self.input_shape:
@@ -78,10 +99,6 @@ class SigmaDeltaStudent(nn.Module):
                                   f"{', '.join(map(str, self.input_shape))})",
                                   hint="pass a few hundred static training inputs")
         self.calibration = cal
-        self.threshold = threshold
-        self.program = None
-        self.qat = False
-        self.output = "sdnn"
 
     # ------------------------------------------------------------------ export, compile
     def to_onnx(self):
@@ -104,6 +121,9 @@ class SigmaDeltaStudent(nn.Module):
 
     def compile(self, target: str = "loihi2"):
         """The deployed program: ``snnc.compile`` of the exported body with ``neuron="sdnn"``."""
+        if self.calibration is None:
+            raise ValidationError("the sigma-delta student has no calibration inputs",
+                                  hint="pass calibration= or call student.calibrate(x_train[:300])")
         return snnc_compile(self.to_onnx(), target, calibration=self.calibration, neuron="sdnn",
                             threshold=self.threshold)
 
@@ -161,3 +181,26 @@ class SigmaDeltaStudent(nn.Module):
             h = chip_logits.to(h.device, h.dtype).reshape(h.shape) + (h - h.detach())
         trace = h[:, None]
         return SigmaDeltaOutput(h, trace, trace, messages.detach(), rates)
+
+
+def evaluate_sd_deployed(student: SigmaDeltaStudent, x: torch.Tensor, y: torch.Tensor, target: str = "loihi2",
+                         profile: bool = True) -> dict:
+    """Compile the student (:meth:`SigmaDeltaStudent.compile`), run the static inputs ``x`` on the
+    emulator: accuracy (%) of ``run(x)[:, 0]``, the read-out's latency in steps (``Program.latency``
+    raw step k: the output is final after k + 1 steps, k = depth), and, with ``profile``, the
+    profiler's per-inference counts: ``messages`` (every graded message, the input's and the bias
+    relays' included), ``synops`` (graded SynOps: messages × fan-out) and ``energy_per_inference_j``.
+    ``x`` is what the student's forward takes (already :meth:`~SigmaDeltaStudent.prepare`-d)."""
+    prog = student.compile(target)
+    xs = x.detach().cpu().numpy()
+    out = np.asarray(prog.run(xs))[:, 0]
+    res = {"acc": 100.0 * float((out.argmax(-1) == y.cpu().numpy()).mean()), "program": prog, "logits": out,
+           "latency_steps": 1 + max(prog.latency.values(), default=0)}
+    if profile:
+        rep = prog.profile(xs)
+        c = rep.per_inference_counts()
+        est = rep.estimate  # event energy: as evaluate_deployed's (dynamic minus the fixed per-step terms)
+        res.update(messages=float(c["messages"]), synops=float(c["synops"] + c["graded_synops"]),
+                   energy_per_inference_j=float(rep.energy_J),
+                   event_energy_per_inference_j=float(est.dynamic_J - est.overhead_J - est.host_J))
+    return res
