@@ -100,10 +100,14 @@ ARMS: dict[str, Arm] = {
     "learn_kd": Arm("kd", args={"learn_decay": True, "learn_threshold": "channel"},
                     note="kd; α, β per layer and θ per channel learnt inside the registers"),
     "bn": Arm("ce", args={"batchnorm": True}, note="ce; batch norm on the drive, folded for deployment"),
+    "sd_kd": Arm("kd", student="sd", args={"teacher_init": True, "epochs": 5, "tau": 2.0},
+                 note="sigma-delta student: the teacher's topology initialised from the teacher, 5 KD epochs "
+                      "(τ = 2) + the QAT epochs; static input, answers after its latency (depth + 1 steps), "
+                      "not after T; spikes = graded messages"),
 }
 #: the default arms of the main table (``feature_raw``: the unnormalised feature arm, kept side by side)
 DEFAULT_ARMS = ("ce", "kd", "kd_step", "feature", "feature_raw", "feature_affine", "relation", "ot", "twoway", "control",
-                "tet", "learn", "learn_kd", "bn")
+                "tet", "learn", "learn_kd", "bn", "sd_kd")
 #: the teacher per task where it is not the data set's default (the tables of docs/benchmarks.md)
 BENCH_TEACHERS = {"digits": "cnn"}
 TEACHER_TRAINS = ("twoway", "control")  # loss families whose teacher keeps training: before/after reported
@@ -127,7 +131,8 @@ def _args(opts, task: str, seed: int, arm: Arm, timesteps: int) -> argparse.Name
 def student_row(task: str, name: str, seed: int, timesteps: int, r: dict) -> dict:
     return {"task": task, "arm": name, "T": timesteps, "seed": seed, "float": r["student_float_acc"],
             "qat": r["student_qat_acc"], "deployed": r["student_fixed_acc"], "spikes": r["spikes_per_inference"],
-            "energy_j": r["energy_per_inference_j"], "seconds": r["seconds"],
+            "energy_j": r["energy_per_inference_j"], "event_energy_j": r.get("event_energy_per_inference_j"),
+            "synops": r.get("synops_per_inference"), "latency": r.get("latency_steps"), "seconds": r["seconds"],
             "teacher_before": r.get("teacher_acc_before", r["teacher_acc"]),
             "teacher_after": r.get("teacher_acc_after", r["teacher_acc"]), "load": os.getloadavg()[0]}
 
@@ -196,10 +201,11 @@ def main_table(opts, task: str, rows: list[dict], seeds: list[int]) -> str:
     by, t = _by(rows), opts.main_t
     lines = ["| arm | float % | QAT % | deployed % (emulator) | QAT = deployed | Δ deployed vs ce, pp: mean "
              "± 95 % CI half-width (per seed) | vs ce (paired t-test) | teacher % before → after | "
-             "spikes / inference | energy / inference (µJ, profiler) | wall s (train + deploy) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "spikes / inference | SynOps / inference | energy / inference (µJ, profiler) | event part (nJ) | "
+             "wall s (train + deploy) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     te = [by["teacher", None, s]["float"] for s in seeds]
-    lines.append(f"| teacher | {_ms(te)} | — | — | — | — | — | — | — | — | "
+    lines.append(f"| teacher | {_ms(te)} | — | — | — | — | — | — | — | — | — | — | "
                  f"{_ms([by['teacher', None, s]['seconds'] for s in seeds], 1)} |")
     for arm in opts.arms:
         rs = [by[arm, t, s] for s in seeds]
@@ -212,9 +218,13 @@ def main_table(opts, task: str, rows: list[dict], seeds: list[int]) -> str:
         if ARMS[arm].loss in TEACHER_TRAINS:
             teach = f"{_ms([r['teacher_before'] for r in rs])} → {_ms([r['teacher_after'] for r in rs])}"
         energy = [None if r["energy_j"] is None else r["energy_j"] * 1e6 for r in rs]
-        lines.append(f"| {arm} | {_ms([r['float'] for r in rs])} | {_ms([r['qat'] for r in rs])} | "
+        event = [None if r.get("event_energy_j") is None else r["event_energy_j"] * 1e9 for r in rs]
+        lat = {r.get("latency") for r in rs} - {None}
+        label = arm + (f" (latency {'/'.join(map(str, sorted(lat)))})" if lat else "")
+        lines.append(f"| {label} | {_ms([r['float'] for r in rs])} | {_ms([r['qat'] for r in rs])} | "
                      f"{_ms([r['deployed'] for r in rs])} | {'—' if same is None else ('yes' if same else 'NO')} | "
-                     f"{delta} | {verd} | {teach} | {_ms([r['spikes'] for r in rs], 0)} | {_ms(energy, 2)} | "
+                     f"{delta} | {verd} | {teach} | {_ms([r['spikes'] for r in rs], 0)} | "
+                     f"{_ms([r.get('synops') for r in rs], 0)} | {_ms(energy, 2)} | {_ms(event, 1)} | "
                      f"{_ms([r['seconds'] for r in rs], 1)} |")
     return "\n".join(lines) + "\n"
 
@@ -222,7 +232,8 @@ def main_table(opts, task: str, rows: list[dict], seeds: list[int]) -> str:
 def best_arm(opts, rows: list[dict], seeds: list[int]) -> str | None:
     """The arm other than ce/kd with the best mean deployed accuracy at ``--main-t``."""
     by = _by(rows)
-    cand = [a for a in opts.arms if a not in ("ce", "kd")]
+    # a sigma-delta student does not run for T steps: it has no place in the T sweep
+    cand = [a for a in opts.arms if a not in ("ce", "kd") and ARMS[a].student != "sd"]
     if not cand:
         return None
     return max(cand, key=lambda a: statistics.mean(by[a, opts.main_t, s]["deployed"] for s in seeds))
