@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from snnc.distill import data as datasets
+from snnc.distill import events as event_task
 from snnc.distill.data import rate_encode
 from snnc.distill.deploy import evaluate, evaluate_deployed
 from snnc.distill.distiller import Distiller, ReverseKD
@@ -21,9 +22,10 @@ from snnc.distill.init import init_from_ann
 from snnc.distill.losses import loss_family
 from snnc.distill.student import OUTPUTS, conv_student, dense_student
 from snnc.distill.trainer import fit, seed_everything, train_teacher
+from snnc.errors import ValidationError
 
 FAMILIES = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway")
-DATASETS = ("digits", "mnist1d")
+DATASETS = ("digits", "mnist1d", "events")
 STUDENTS = ("mlp", "conv")
 TEACHERS = ("mlp", "cnn")
 
@@ -53,7 +55,7 @@ def parser(description: str, dataset: str = "digits") -> argparse.ArgumentParser
                         "a dense H layer, the read-out")
     p.add_argument("--channels", type=int, nargs="+", default=[8], help="conv student channels per layer")
     p.add_argument("--teacher", choices=TEACHERS, default=None,
-                   help="teacher kind (default: mlp on digits, cnn on mnist1d)")
+                   help="teacher kind (default: mlp on digits, cnn on mnist1d and events)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: the cores this process may run on, os.sched_getaffinity)")
     return p
@@ -73,6 +75,7 @@ def default_threads() -> int:
 QUICK = {
     "digits": dict(epochs=8, teacher_epochs=20, qat_epochs=0, timesteps=4, train=None, test=None),
     "mnist1d": dict(epochs=3, teacher_epochs=5, qat_epochs=0, timesteps=4, train=400, test=200),
+    "events": dict(epochs=3, teacher_epochs=4, qat_epochs=0, timesteps=4, train=600, test=300),
 }
 
 
@@ -102,17 +105,22 @@ def prepare_teacher(args, data, make_teacher: Callable[[], nn.Module], teacher_i
 
 def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Callable, make_student: Callable,
            pairs: dict[str, str], make_twin: Callable[[], nn.Module] | None = None,
-           student_input: Callable = lambda x: x) -> dict:
-    """Distil one student from a (copy of the) trained teacher, deploy it, return the result row."""
+           student_input: Callable = lambda x: x, encode: Callable | None = None) -> dict:
+    """Distil one student from a (copy of the) trained teacher, deploy it, return the result row.
+    ``encode(x, T)``: the student's spikes (default: :func:`student_encoder` of the data set)."""
     t0 = time.perf_counter()
     xtr, ytr, xte, yte = data
     teacher = copy.deepcopy(teacher)  # the two-way loop updates it
     seed_everything(args.seed)
     student = make_student(args)
+    encode = encode or student_encoder(_DATASETS.get(args.dataset, {}).get("encode"), student_input)
     if args.ann_init and make_twin is not None:
+        if "encode" in _DATASETS.get(args.dataset, {}):
+            raise ValidationError(f"--ann-init is not available on {args.dataset!r} (the twin ANN reads static input)",
+                                  hint="drop --ann-init")
         twin = train_teacher(make_twin, xtr, ytr, epochs=args.teacher_epochs, seed=args.seed)
         init_from_ann(student, twin)
-    str_, ste = rate_encode(student_input(xtr), args.timesteps), rate_encode(student_input(xte), args.timesteps)
+    str_, ste = encode(xtr, args.timesteps), encode(xte, args.timesteps)
     feat = args.loss in ("feature", "relation", "ot")
     losses = loss_family(args.loss, tau=args.tau, alpha=args.alpha, pairs=pairs if feat else None,
                          budget=args.budget, decoder=getattr(args, "decoder", "rate"))
@@ -142,14 +150,15 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
 
 def run(args, data, make_teacher: Callable[[], nn.Module], teacher_input: Callable, make_student: Callable,
         pairs: dict[str, str], make_twin: Callable[[], nn.Module] | None = None,
-        student_input: Callable = lambda x: x, teacher_opts: dict | None = None) -> dict:
+        student_input: Callable = lambda x: x, teacher_opts: dict | None = None,
+        encode: Callable | None = None) -> dict:
     """One experiment from the command line; prints the JSON line and returns it."""
     t0 = time.perf_counter()
     quick(args)
     if args.quick:
         data = subset(data, args.dataset)
     teacher, acc = prepare_teacher(args, data, make_teacher, teacher_input, teacher_opts)
-    res = distil(args, data, teacher, acc, teacher_input, make_student, pairs, make_twin, student_input)
+    res = distil(args, data, teacher, acc, teacher_input, make_student, pairs, make_twin, student_input, encode)
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(res))
     return res
@@ -185,6 +194,36 @@ def mnist1d_teacher() -> nn.Module:
     )
 
 
+def events_cnn_teacher() -> nn.Module:
+    """2-D CNN on the event task's teacher view (:func:`snnc.distill.events.frames`: 8 bins × 2
+    polarities = 16 channels, 16×16): conv32-conv64/2-conv64/2-fc128; feature tap ``"8"``
+    (fc128's ReLU)."""
+    return nn.Sequential(
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(64, 64, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64 * 4 * 4, 128), nn.ReLU(),
+        nn.Linear(128, 10),
+    )
+
+
+def events_mlp_teacher() -> nn.Module:
+    """MLP 4096-256-256-10 on the flattened teacher view; feature tap ``"4"`` (the second ReLU)."""
+    return nn.Sequential(nn.Flatten(), *mlp_teacher(16 * 16 * 16)())
+
+
+def student_encoder(encode: Callable | None, student_input: Callable) -> Callable:
+    """The student's spikes ``(x, T) -> (N, T, *input_shape)``: ``rate_encode(student_input(x), T)``
+    for static data (``encode`` None), else ``encode(x, T)`` (N, T, ...) with ``student_input``
+    shaping each step (e.g. the binned events, :func:`snnc.distill.events.bin_events`)."""
+    if encode is None:
+        return lambda x, t: rate_encode(student_input(x), t)
+
+    def enc(x, t):
+        s = encode(x, t)
+        return student_input(s.flatten(0, 1)).unflatten(0, tuple(s.shape[:2]))
+
+    return enc
+
+
 _DEFAULT_OPTS = dict(lr=1e-3, weight_decay=1e-4)
 
 #: per data set: input width, the conv student's input shape (C, H, W), loader, teachers
@@ -196,6 +235,11 @@ _DATASETS = {
     "mnist1d": dict(n_in=40, image=(1, 1, 40), load=datasets.mnist1d, default="cnn",
                     teachers={"mlp": (mlp_teacher(40), "3", _DEFAULT_OPTS),
                               "cnn": (mnist1d_teacher, "7", dict(lr=1e-2, weight_decay=0.0))}),
+    # events: the student sees the binned spikes (encode), the teacher 8 count frames (teacher_input)
+    "events": dict(n_in=2 * 16 * 16, image=(2, 16, 16), load=datasets.events, default="cnn",
+                   encode=event_task.bin_events, teacher_input=lambda x: event_task.frames(x, 8),
+                   teachers={"mlp": (events_mlp_teacher, "4", _DEFAULT_OPTS),
+                             "cnn": (events_cnn_teacher, "8", _DEFAULT_OPTS)}),
 }
 
 
@@ -231,15 +275,18 @@ def spec(dataset: str, student: str = "mlp", teacher: str | None = None) -> dict
     d = _DATASETS[dataset]
     make_teacher, tap, opts = d["teachers"][teacher or d["default"]]
     n_in, image = d["n_in"], d["image"]
+    teacher_input = d.get("teacher_input", lambda x: x)
     if student == "conv":
-        return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
+        shape = lambda x: x.reshape(x.shape[0], *image)  # noqa: E731
+        return dict(load=d["load"], make_teacher=make_teacher, teacher_input=teacher_input,
                     make_student=lambda a: conv_student(image, a.channels, a.hidden, 10, output=a.output),
-                    student_input=lambda x: x.reshape(x.shape[0], *image),
+                    student_input=shape, encode=student_encoder(d.get("encode"), shape),
                     pairs={"body.fc": tap}, make_twin=_conv_twin(image), teacher_opts=dict(opts))
-    return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
+    shape = lambda x: x.reshape(x.shape[0], n_in)  # noqa: E731
+    return dict(load=d["load"], make_teacher=make_teacher, teacher_input=teacher_input,
                 make_student=lambda a: dense_student([n_in, a.hidden, a.hidden, 10], output=a.output),
-                student_input=lambda x: x, pairs={"body.fc2": tap}, make_twin=_mlp_twin(n_in),
-                teacher_opts=dict(opts))
+                student_input=shape, encode=student_encoder(d.get("encode"), shape),
+                pairs={"body.fc2": tap}, make_twin=_mlp_twin(n_in), teacher_opts=dict(opts))
 
 
 def main(dataset: str, description: str, argv=None) -> dict:
