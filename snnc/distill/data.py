@@ -45,7 +45,7 @@ def mnist1d():
     return f(d["x"]), torch.tensor(d["y"]), f(d["x_test"]), torch.tensor(d["y_test"])
 
 
-def events(n_train: int = 3000, n_test: int = 1000, seed: int = 0):
+def events(n_train: int = 6000, n_test: int = 1000, seed: int = 0):
     """The DVS-like event-stream task of :mod:`snnc.distill.events` (moving / rotating bars,
     10 classes), generated offline in ~1.5 s: (x_train, y_train, x_test, y_test), ``x`` bool
     events (N, 32, 2, 16, 16) as torch tensors; train and test draw from independent seeds."""

@@ -71,7 +71,7 @@ def render(y: np.ndarray, rng: np.random.Generator, size: int = SIZE, steps: int
     # rotations: angle θ0 + sign·ω·s, ω sweeping 100..200° over the sample
     theta0 = rng.uniform(0.0, np.pi, n)
     omega = rng.uniform(np.deg2rad(100.0), np.deg2rad(200.0), n) / steps * np.where(y == 9, -1.0, 1.0)
-    length = np.where(rot, rng.uniform(9.0, 14.0, n), rng.uniform(6.0, 12.0, n))
+    length = np.where(rot, rng.uniform(5.0, 8.0, n), rng.uniform(6.0, 12.0, n))
     dx = xx[None, None] - (c0 + ox)[:, None, None, None]
     dy = yy[None, None] - (c0 + oy)[:, None, None, None]
     # the bar's across (u) and along (v) axes: motion direction for translations, θ_s for rotations
@@ -79,7 +79,7 @@ def render(y: np.ndarray, rng: np.random.Generator, size: int = SIZE, steps: int
     ca, sa = np.cos(phi), np.sin(phi)
     shift = np.where(rot, 0.0, speed)[:, None, None, None] * (s - steps / 2)
     u = dx * ca + dy * sa - shift
-    v = -dx * sa + dy * ca
+    v = -dx * sa + dy * ca - np.where(rot, length / 2, 0.0)[:, None, None, None]  # rotations: a clock hand
     m = _soft(width[:, None, None, None] / 2, u) * _soft(length[:, None, None, None] / 2, v)
     return (contrast[:, None, None, None] * m).astype(np.float32)
 

@@ -75,7 +75,7 @@ def default_threads() -> int:
 QUICK = {
     "digits": dict(epochs=8, teacher_epochs=20, qat_epochs=0, timesteps=4, train=None, test=None),
     "mnist1d": dict(epochs=3, teacher_epochs=5, qat_epochs=0, timesteps=4, train=400, test=200),
-    "events": dict(epochs=3, teacher_epochs=4, qat_epochs=0, timesteps=4, train=600, test=300),
+    "events": dict(epochs=3, teacher_epochs=4, qat_epochs=1, timesteps=4, train=600, test=300),
 }
 
 
