@@ -69,7 +69,7 @@ def render(y: np.ndarray, rng: np.random.Generator, size: int = SIZE, steps: int
     ang = np.where(rot, 0.0, y * np.pi / 4)
     speed = rng.uniform(8.0, 18.0, n) / steps
     # rotations: angle θ0 + sign·ω·s, ω sweeping 100..200° over the sample
-    theta0 = rng.uniform(0.0, np.pi, n)
+    theta0 = rng.uniform(0.0, 2 * np.pi, n)  # a clock hand: its angle is defined mod 2π
     omega = rng.uniform(np.deg2rad(100.0), np.deg2rad(200.0), n) / steps * np.where(y == 9, -1.0, 1.0)
     length = np.where(rot, rng.uniform(5.0, 8.0, n), rng.uniform(6.0, 12.0, n))
     dx = xx[None, None] - (c0 + ox)[:, None, None, None]
