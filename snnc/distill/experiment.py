@@ -206,8 +206,10 @@ def events_cnn_teacher() -> nn.Module:
 
 
 def events_mlp_teacher() -> nn.Module:
-    """MLP 4096-256-256-10 on the flattened teacher view; feature tap ``"4"`` (the second ReLU)."""
-    return nn.Sequential(nn.Flatten(), *mlp_teacher(16 * 16 * 16)())
+    """MLP (16·16·16)-256-256-10 on the flattened teacher view (16 channels of 16×16); feature tap
+    ``"4"`` (the second ReLU)."""
+    n_in = 16 * event_task.SIZE * event_task.SIZE
+    return nn.Sequential(nn.Flatten(), *mlp_teacher(n_in)())
 
 
 def student_encoder(encode: Callable | None, student_input: Callable) -> Callable:
