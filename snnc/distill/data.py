@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from snnc.distill.events import generate
+
 
 def rate_encode(x: np.ndarray | torch.Tensor, timesteps: int) -> torch.Tensor:
     """(N, *shape) intensities in [0, 1] → (N, T, *shape) float 0/1 spikes."""
@@ -41,3 +43,12 @@ def mnist1d():
     lo, hi = float(d["x"].min()), float(d["x"].max())
     f = lambda a: torch.tensor((a - lo) / (hi - lo), dtype=torch.float32)  # noqa: E731
     return f(d["x"]), torch.tensor(d["y"]), f(d["x_test"]), torch.tensor(d["y_test"])
+
+
+def events(n_train: int = 6000, n_test: int = 1000, seed: int = 0):
+    """The DVS-like event-stream task of :mod:`snnc.distill.events` (moving / rotating bars,
+    10 classes), generated offline in ~1.5 s: (x_train, y_train, x_test, y_test), ``x`` bool
+    events (N, 32, 2, 16, 16) as torch tensors; train and test draw from independent seeds."""
+    xtr, ytr = generate(n_train, seed=2 * seed)
+    xte, yte = generate(n_test, seed=2 * seed + 1)
+    return torch.from_numpy(xtr), torch.from_numpy(ytr), torch.from_numpy(xte), torch.from_numpy(yte)

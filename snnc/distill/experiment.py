@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from snnc.distill import data as datasets
+from snnc.distill import events as event_task
 from snnc.distill.conversion import deployable_body
 from snnc.distill.data import rate_encode
 from snnc.distill.deploy import evaluate, evaluate_deployed
@@ -23,13 +24,13 @@ from snnc.distill.losses import TEACHERLESS, loss_family
 from snnc.distill.sigma_delta import SigmaDeltaStudent, evaluate_sd_deployed
 from snnc.distill.student import OUTPUTS, conv_student, dense_student
 from snnc.distill.trainer import fit, seed_everything, train_teacher
-from snnc.errors import InputError
+from snnc.errors import InputError, ValidationError
 
 #: loss families of ``--loss``; ``twoway`` = kd + the teacher trained on CE + γ·KL toward the
 #: student (ReverseKD), ``control`` = kd + the teacher trained on CE alone (TeacherCE), same lr;
 #: ``tet`` = per-timestep CE (TETLoss), ``kd_tet`` = tet + per-timestep KD
 FAMILIES = ("ce", "kd", "kd_step", "kd_focal", "feature", "relation", "ot", "twoway", "control", "tet", "kd_tet")
-DATASETS = ("digits", "mnist1d")
+DATASETS = ("digits", "mnist1d", "events")
 STUDENTS = ("mlp", "conv", "sd")
 #: static training inputs a sigma-delta student is calibrated on (the conversion's units)
 SD_CALIBRATION = 300
@@ -72,7 +73,7 @@ def parser(description: str, dataset: str = "digits") -> argparse.ArgumentParser
                         "(static input, latency depth + 1 steps; --timesteps unused)")
     p.add_argument("--channels", type=int, nargs="+", default=[8], help="conv student channels per layer")
     p.add_argument("--teacher", choices=TEACHERS, default=None,
-                   help="teacher kind (default: mlp on digits, cnn on mnist1d)")
+                   help="teacher kind (default: mlp on digits, cnn on mnist1d and events)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads (default: the cores this process may run on, os.sched_getaffinity)")
     p.add_argument("--tet-lambda", type=float, default=0.0, help="tet/kd_tet: weight λ of the MSE(z^t, 1) term")
@@ -108,6 +109,7 @@ def default_threads() -> int:
 QUICK = {
     "digits": dict(epochs=8, teacher_epochs=20, qat_epochs=0, timesteps=4, train=None, test=None),
     "mnist1d": dict(epochs=3, teacher_epochs=5, qat_epochs=0, timesteps=4, train=400, test=200),
+    "events": dict(epochs=3, teacher_epochs=4, qat_epochs=1, timesteps=4, train=600, test=300),
 }
 
 
@@ -137,14 +139,19 @@ def prepare_teacher(args, data, make_teacher: Callable[[], nn.Module], teacher_i
 
 def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Callable, make_student: Callable,
            pairs: dict[str, str], make_twin: Callable[[], nn.Module] | None = None,
-           student_input: Callable = lambda x: x) -> dict:
-    """Distil one student from a (copy of the) trained teacher, deploy it, return the result row."""
+           student_input: Callable = lambda x: x, encode: Callable | None = None) -> dict:
+    """Distil one student from a (copy of the) trained teacher, deploy it, return the result row.
+    ``encode(x, T)``: the student's spikes (default: :func:`student_encoder` of the data set)."""
     t0 = time.perf_counter()
     xtr, ytr, xte, yte = data
     teacher = copy.deepcopy(teacher)  # the two-way loop and its control update it
     seed_everything(args.seed)
     student = make_student(args)
+    encode = encode or student_encoder(_DATASETS.get(args.dataset, {}).get("encode"), student_input)
     if args.ann_init and make_twin is not None:
+        if "encode" in _DATASETS.get(args.dataset, {}):
+            raise ValidationError(f"--ann-init is not available on {args.dataset!r} (the twin ANN reads static input)",
+                                  hint="drop --ann-init")
         twin = train_teacher(make_twin, xtr, ytr, epochs=args.teacher_epochs, seed=args.seed)
         init_from_ann(student, twin)
     if getattr(args, "teacher_init", False):
@@ -154,7 +161,7 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
         str_, ste = student.prepare(student_input(xtr)), student.prepare(student_input(xte))
         student.calibrate(str_[:SD_CALIBRATION])
     else:
-        str_, ste = rate_encode(student_input(xtr), args.timesteps), rate_encode(student_input(xte), args.timesteps)
+        str_, ste = encode(xtr, args.timesteps), encode(xte, args.timesteps)
     feat = args.loss in ("feature", "relation", "ot")
     family = "kd" if args.loss in ("twoway", "control") else args.loss  # the student's step is kd's
     losses = loss_family(family, tau=args.tau, alpha=args.alpha, pairs=pairs if feat else None,
@@ -205,14 +212,15 @@ def distil(args, data, teacher: nn.Module, teacher_acc: float, teacher_input: Ca
 
 def run(args, data, make_teacher: Callable[[], nn.Module], teacher_input: Callable, make_student: Callable,
         pairs: dict[str, str], make_twin: Callable[[], nn.Module] | None = None,
-        student_input: Callable = lambda x: x, teacher_opts: dict | None = None) -> dict:
+        student_input: Callable = lambda x: x, teacher_opts: dict | None = None,
+        encode: Callable | None = None) -> dict:
     """One experiment from the command line; prints the JSON line and returns it."""
     t0 = time.perf_counter()
     quick(args)
     if args.quick:
         data = subset(data, args.dataset)
     teacher, acc = prepare_teacher(args, data, make_teacher, teacher_input, teacher_opts)
-    res = distil(args, data, teacher, acc, teacher_input, make_student, pairs, make_twin, student_input)
+    res = distil(args, data, teacher, acc, teacher_input, make_student, pairs, make_twin, student_input, encode)
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(res))
     return res
@@ -258,6 +266,38 @@ def mnist1d_cnn3_teacher() -> nn.Module:
     )
 
 
+def events_cnn_teacher() -> nn.Module:
+    """2-D CNN on the event task's teacher view (:func:`snnc.distill.events.frames`: 8 bins × 2
+    polarities = 16 channels, 16×16): conv32-conv64/2-conv64/2-fc128; feature tap ``"8"``
+    (fc128's ReLU)."""
+    return nn.Sequential(
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(64, 64, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64 * 4 * 4, 128), nn.ReLU(),
+        nn.Linear(128, 10),
+    )
+
+
+def events_mlp_teacher() -> nn.Module:
+    """MLP (16·16·16)-256-256-10 on the flattened teacher view (16 channels of 16×16); feature tap
+    ``"4"`` (the second ReLU)."""
+    n_in = 16 * event_task.SIZE * event_task.SIZE
+    return nn.Sequential(nn.Flatten(), *mlp_teacher(n_in)())
+
+
+def student_encoder(encode: Callable | None, student_input: Callable) -> Callable:
+    """The student's spikes ``(x, T) -> (N, T, *input_shape)``: ``rate_encode(student_input(x), T)``
+    for static data (``encode`` None), else ``encode(x, T)`` (N, T, ...) with ``student_input``
+    shaping each step (e.g. the binned events, :func:`snnc.distill.events.bin_events`)."""
+    if encode is None:
+        return lambda x, t: rate_encode(student_input(x), t)
+
+    def enc(x, t):
+        s = encode(x, t)
+        return student_input(s.flatten(0, 1)).unflatten(0, tuple(s.shape[:2]))
+
+    return enc
+
+
 _DEFAULT_OPTS = dict(lr=1e-3, weight_decay=1e-4)
 
 #: per data set: input width, the conv student's input shape (C, H, W), loader, teachers
@@ -270,6 +310,11 @@ _DATASETS = {
                     teachers={"mlp": (mlp_teacher(40), "3", _DEFAULT_OPTS),
                               "cnn": (mnist1d_teacher, "7", dict(lr=1e-2, weight_decay=0.0)),
                               "cnn3": (mnist1d_cnn3_teacher, "5", dict(lr=1e-2, weight_decay=0.0))}),
+    # events: the student sees the binned spikes (encode), the teacher 8 count frames (teacher_input)
+    "events": dict(n_in=2 * 16 * 16, image=(2, 16, 16), load=datasets.events, default="cnn",
+                   encode=event_task.bin_events, teacher_input=lambda x: event_task.frames(x, 8),
+                   teachers={"mlp": (events_mlp_teacher, "4", _DEFAULT_OPTS),
+                             "cnn": (events_cnn_teacher, "8", _DEFAULT_OPTS)}),
 }
 
 
@@ -307,23 +352,29 @@ def spec(dataset: str, student: str = "mlp", teacher: str | None = None) -> dict
         raise InputError(f"no {teacher!r} teacher for {dataset}", hint=f"use one of {sorted(d['teachers'])}")
     make_teacher, tap, opts = d["teachers"][teacher or d["default"]]
     n_in, image = d["n_in"], d["image"]
+    teacher_input = d.get("teacher_input", lambda x: x)
     if student == "sd":  # the teacher's topology (Conv1d as (1, k) Conv2d) on static inputs
+        if "encode" in d:
+            raise InputError(f"--student sd takes static inputs; {dataset!r} is an event stream",
+                             hint="use --student mlp or conv on event data")
         shape = image if any(isinstance(m, (nn.Conv1d, nn.Conv2d)) for m in make_teacher().modules()) else (n_in,)
-        return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
+        return dict(load=d["load"], make_teacher=make_teacher, teacher_input=teacher_input,
                     make_student=lambda a: SigmaDeltaStudent(deployable_body(make_teacher()), shape, None,
                                                              threshold=getattr(a, "sd_threshold", 0.0)),
                     student_input=lambda x: x.reshape(x.shape[0], *shape), pairs={}, make_twin=None,
                     teacher_opts=dict(opts))
     if student == "conv":
-        return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
+        shape = lambda x: x.reshape(x.shape[0], *image)  # noqa: E731
+        return dict(load=d["load"], make_teacher=make_teacher, teacher_input=teacher_input,
                     make_student=lambda a: conv_student(image, a.channels, a.hidden, 10, output=a.output,
                                                          **_recipes(a)),
-                    student_input=lambda x: x.reshape(x.shape[0], *image),
+                    student_input=shape, encode=student_encoder(d.get("encode"), shape),
                     pairs={"body.fc": tap}, make_twin=_conv_twin(image), teacher_opts=dict(opts))
-    return dict(load=d["load"], make_teacher=make_teacher, teacher_input=lambda x: x,
+    shape = lambda x: x.reshape(x.shape[0], n_in)  # noqa: E731
+    return dict(load=d["load"], make_teacher=make_teacher, teacher_input=teacher_input,
                 make_student=lambda a: dense_student([n_in, a.hidden, a.hidden, 10], output=a.output, **_recipes(a)),
-                student_input=lambda x: x, pairs={"body.fc2": tap}, make_twin=_mlp_twin(n_in),
-                teacher_opts=dict(opts))
+                student_input=shape, encode=student_encoder(d.get("encode"), shape),
+                pairs={"body.fc2": tap}, make_twin=_mlp_twin(n_in), teacher_opts=dict(opts))
 
 
 def main(dataset: str, description: str, argv=None) -> dict:
