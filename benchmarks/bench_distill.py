@@ -290,11 +290,17 @@ def twoway_summary(opts, rows: list[dict], seeds: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _student_label(opts) -> str:
+    if opts.student == "conv":
+        return f"conv student (channels {'-'.join(map(str, opts.channels))}, hidden {opts.hidden})"
+    return f"{opts.student} student {opts.hidden}-{opts.hidden}"
+
+
 def task_markdown(opts, task: str, rows: list[dict], load, energy_model: str) -> str:
     seeds = sorted({r["seed"] for r in rows})
     te = [r["float"] for r in rows if r["arm"] == "teacher"]
     head = (f"**{task}**: {opts.teacher[task] or 'default'} teacher ({_ms(te)} %, {opts.teacher_epochs} epochs), "
-            f"{opts.student} student {opts.hidden}-{opts.hidden}, {opts.epochs} float + {opts.qat_epochs} QAT "
+            f"{_student_label(opts)}, {opts.epochs} float + {opts.qat_epochs} QAT "
             f"epochs, seeds {seeds}, {opts.threads} threads, energy: profiler default `{energy_model}`, "
             f"load (1/5/15 min) before {', '.join(f'{x:.2f}' for x in load)}\n\n")
     md = head + f"Main table, T = {opts.main_t}:\n\n" + main_table(opts, task, rows, seeds)
@@ -308,8 +314,32 @@ def task_markdown(opts, task: str, rows: list[dict], load, energy_model: str) ->
     return md
 
 
+#: per-task settings where an option was not given on the command line (the events task
+#: trains a conv student on 2x16x16 frames: its students take 5-10x a digits student, so its
+#: default arm set is smaller; sd students take static input and do not apply)
+TASK_SETTINGS = {
+    "events": dict(student="conv", channels=[8, 16], teacher_epochs=15,
+                   arms=["ce", "kd", "kd_step", "feature", "relation", "twoway", "control", "tet", "learn", "bn"]),
+}
+#: the global defaults of the options TASK_SETTINGS may set
+GLOBAL_DEFAULTS = dict(student="mlp", channels=[8], teacher_epochs=40, arms=list(DEFAULT_ARMS))
+
+
+def task_opts(opts, task: str) -> argparse.Namespace:
+    """``opts`` for one task: options left unset (None) take the task's :data:`TASK_SETTINGS`,
+    then :data:`GLOBAL_DEFAULTS`."""
+    o = argparse.Namespace(**vars(opts))
+    for k, v in GLOBAL_DEFAULTS.items():
+        if getattr(o, k, None) is None:
+            setattr(o, k, TASK_SETTINGS.get(task, {}).get(k, v))
+    if getattr(o, "quick", False):
+        o.teacher_epochs = min(o.teacher_epochs, 5)
+    return o
+
+
 def run_task(opts, task: str) -> tuple[list[dict], dict]:
     """Every row of one task and its info (load before/after, wall time, energy model)."""
+    opts = task_opts(opts, task)
     load = os.getloadavg()
     t0 = time.perf_counter()
     data = spec(task)["load"]()
@@ -341,7 +371,7 @@ def render(opts, rows: list[dict], infos: list[dict], wall: float, load_after) -
     mds = []
     for info in infos:
         task = info["task"]
-        md = task_markdown(opts, task, [r for r in rows if r["task"] == task], info["load_before"],
+        md = task_markdown(task_opts(opts, task), task, [r for r in rows if r["task"] == task], info["load_before"],
                            info["energy_model"])
         mds.append(md + f"\nWall time {info['wall_s']:.0f} s; load after "
                         f"{', '.join(f'{x:.2f}' for x in info['load_after'])}.\n")
@@ -361,7 +391,8 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--task", nargs="+", choices=[*DATASETS, "all"], default=["all"],
                    help="tasks (default all: every data set of experiment.DATASETS)")
-    p.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(DEFAULT_ARMS))
+    p.add_argument("--arms", nargs="+", choices=list(ARMS), default=None,
+                   help="default: DEFAULT_ARMS (the events task: TASK_SETTINGS)")
     p.add_argument("--timesteps", type=int, nargs="+", default=[1, 2, 4, 8], help="T of the sweep")
     p.add_argument("--main-t", type=int, default=4, help="T of the main table (every arm)")
     p.add_argument("--sweep-arms", nargs="+", default=["ce", "kd", "best"],
@@ -369,12 +400,12 @@ def main(argv=None) -> dict:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--teacher", choices=TEACHERS, default=None,
                    help="teacher kind for every task (default: cnn on digits, else the data set's default)")
-    p.add_argument("--student", choices=STUDENTS, default="mlp")
-    p.add_argument("--channels", type=int, nargs="+", default=[8])
+    p.add_argument("--student", choices=STUDENTS, default=None, help="default mlp (events: conv)")
+    p.add_argument("--channels", type=int, nargs="+", default=None, help="default 8 (events: 8 16)")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--qat-epochs", type=int, default=1)
-    p.add_argument("--teacher-epochs", type=int, default=40)
+    p.add_argument("--teacher-epochs", type=int, default=None, help="default 40 (events: 15)")
     p.add_argument("--tau", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=default_threads(),
                    help="torch threads (default: the usable cores; on a machine shared with other "
@@ -398,7 +429,7 @@ def main(argv=None) -> dict:
     opts.teacher = {t: opts.teacher or BENCH_TEACHERS.get(t) or _default_teacher(t) for t in tasks}
     if opts.quick:
         opts.seeds, opts.epochs = opts.seeds[:1], min(opts.epochs, 2)
-        opts.teacher_epochs, opts.timesteps = min(opts.teacher_epochs, 5), [opts.main_t]
+        opts.timesteps = [opts.main_t]  # teacher epochs: at most 5 (task_opts)
     torch.set_num_threads(opts.threads)
     load = os.getloadavg()
     print(f"load (1/5/15 min) before: {load}", file=sys.stderr, flush=True)
@@ -414,7 +445,7 @@ def main(argv=None) -> dict:
     print(md, flush=True)
     settings = {k: v for k, v in vars(opts).items() if k not in ("json", "md", "render")}
     out = {"settings": settings, "tasks": tasks, "load_before": load, "load_after": load_after,
-           "wall_s": wall, "task_info": infos, "arms": {a: dataclasses.asdict(ARMS[a]) for a in opts.arms},
+           "wall_s": wall, "task_info": infos, "arms": {a: dataclasses.asdict(ARMS[a]) for t in tasks for a in task_opts(opts, t).arms},
            "rows": rows, "markdown": md}
     _write(opts, out)
     return out
