@@ -85,3 +85,25 @@ def test_quick_run_writes_tables_and_qat_equals_deployed(tmp_path):
     assert "T sweep" in md and "T = 2: deployed %" in md and "T = 4: deployed %" in md
     redrawn = _bench().main(["--render", str(tmp_path / "t.json"), "--md", str(tmp_path / "r.md")])
     assert redrawn["markdown"] == md == (tmp_path / "r.md").read_text()  # the tables come from the rows
+
+
+def test_task_settings_fill_only_unset_options():
+    """events gets its conv student, teacher epochs and arm set where the command line is
+    silent; an explicit option wins; other tasks keep the global defaults; every per-task arm
+    is registered and no sigma-delta arm runs on event streams (static input only)."""
+    import argparse
+
+    bench = _bench()
+    unset = argparse.Namespace(student=None, channels=None, teacher_epochs=None, arms=None, quick=False)
+    ev = bench.task_opts(unset, "events")
+    assert (ev.student, ev.channels, ev.teacher_epochs) == ("conv", [8, 16], 15)
+    assert set(ev.arms) <= set(bench.ARMS) and "ce" in ev.arms
+    assert all(bench.ARMS[a].student != "sd" for a in ev.arms)
+    dig = bench.task_opts(unset, "digits")
+    assert (dig.student, dig.channels, dig.teacher_epochs) == ("mlp", [8], 40)
+    assert list(dig.arms) == list(bench.DEFAULT_ARMS) and "sd_kd" in dig.arms
+    given = argparse.Namespace(student="mlp", channels=[4], teacher_epochs=7, arms=["ce"], quick=False)
+    assert vars(bench.task_opts(given, "events")) == vars(given)
+    quick = bench.task_opts(argparse.Namespace(**{**vars(unset), "quick": True}), "events")
+    assert quick.teacher_epochs == 5
+    assert unset.student is None  # the caller's namespace is not changed
