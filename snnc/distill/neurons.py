@@ -53,6 +53,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from snnc.compiler.fixed_point import decay_v_array
 from snnc.compiler.ir.arith import DECAY_UNITY
 from snnc.errors import ValidationError
 
@@ -95,9 +96,11 @@ def pin(f: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
 
 
 def on_decay_grid(decay: torch.Tensor) -> torch.Tensor:
-    """The factor Lava applies for a float decay: ``1 − rint((1 − decay)·4096)/4096`` (half to
-    even, as the compiler's ``fixed_point.decay_u_array``/``decay_v_array``)."""
-    return 1.0 - torch.round((1.0 - decay) * DECAY_UNITY) / DECAY_UNITY
+    """The factor Lava applies for a float decay: ``1 − dv/4096`` with the compiler's own
+    register ``dv = fixed_point.decay_v_array(decay)`` (for α the same factor:
+    (4096 − du − 1)/4096 with du = dv − 1)."""
+    d = decay_v_array(decay.detach().cpu().numpy())
+    return 1.0 - torch.as_tensor(d, dtype=decay.dtype, device=decay.device) / DECAY_UNITY
 
 
 def _bounded(name: str, value: float, bounds: tuple[float, float]) -> nn.Parameter:

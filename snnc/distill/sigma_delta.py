@@ -199,8 +199,7 @@ def evaluate_sd_deployed(student: SigmaDeltaStudent, x: torch.Tensor, y: torch.T
     if profile:
         rep = prog.profile(xs)
         c = rep.per_inference_counts()
-        est = rep.estimate  # event energy: as evaluate_deployed's (dynamic minus the fixed per-step terms)
         res.update(messages=float(c["messages"]), synops=float(c["synops"] + c["graded_synops"]),
                    energy_per_inference_j=float(rep.energy_J),
-                   event_energy_per_inference_j=float(est.dynamic_J - est.overhead_J - est.host_J))
+                   event_energy_per_inference_j=rep.estimate.events_J)
     return res

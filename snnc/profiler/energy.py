@@ -132,7 +132,13 @@ class EnergyEstimate:
 
     @property
     def dynamic_J(self) -> float:
-        return float(sum(la.dynamic_total_J for la in self.layers)) + self.overhead_J + self.host_J
+        return self.events_J + self.overhead_J + self.host_J
+
+    @property
+    def events_J(self) -> float:
+        """The event part of ``dynamic_J``: SynOps, neuron updates, spikes and routing, without
+        the fixed per-step management and the host interface."""
+        return float(sum(la.dynamic_total_J for la in self.layers))
 
     @property
     def static_J(self) -> float:

@@ -235,7 +235,7 @@ class EnergyReport(Report):
                 + (f"host I/O {br['host_io_s'] * 1e6:.4g} us (on the path); " if t.mode != "compute" else
                    "host I/O not on the path (inputs on chip; --io-mode io-bound|io-serial adds it); ")
                 + f"bound by: {top or '-'}",
-                f"dynamic = events {_j(e.dynamic_J - e.overhead_J - e.host_J)} + fixed per-step management "
+                f"dynamic = events {_j(e.events_J)} + fixed per-step management "
                 f"{_j(e.overhead_J)} + host interface {_j(e.host_J)}; static ({e.static_mode}: "
                 f"{'prorated by ' + str(e.cores_used) + ' cores in use' if e.static_mode == 'cores' else 'whole chips'})"]
 
